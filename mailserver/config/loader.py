@@ -1,0 +1,215 @@
+"""Read YAML and build a :class:`Config`, naming the bad key on every mistake."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mailserver.config.errors import ConfigError
+from mailserver.config.model import (
+    DEFAULT_PORTS,
+    AuthSettings,
+    Config,
+    Limits,
+    ListenAddress,
+    TimeoutSettings,
+    TlsSettings,
+)
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and validate the YAML file at ``path``."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    return parse_config(raw, base_dir=file.resolve().parent, source=file.resolve())
+
+
+def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config:
+    """Validate an already-parsed YAML document; paths resolve against ``base_dir``."""
+    if not isinstance(raw, dict):
+        raise ConfigError("the config file must be a mapping of keys (hostname, domains, ...)")
+    known = {
+        "hostname",
+        "domains",
+        "data_dir",
+        "listeners",
+        "postmaster",
+        "users_file",
+        "log_level",
+        "limits",
+        "timeouts",
+        "auth",
+        "tls",
+    }
+    _reject_unknown(raw, known, "")
+    hostname = _string(raw, "hostname", required=True)
+    domains_raw = raw.get("domains", [hostname])
+    if isinstance(domains_raw, str):
+        domains_raw = [domains_raw]
+    if not isinstance(domains_raw, list) or not domains_raw:
+        raise ConfigError("domains: expected a non-empty list of mail domains, e.g. [NetLab]")
+    domains: list[str] = []
+    for index, domain in enumerate(domains_raw):
+        if not isinstance(domain, str) or not domain.strip() or " " in domain.strip():
+            raise ConfigError(f"domains[{index}]: expected a domain name, got {domain!r}")
+        domains.append(domain.strip().rstrip("."))
+    data_dir = _path(raw, "data_dir", base_dir) or base_dir / "data"
+    users_file = _path(raw, "users_file", base_dir)
+    postmaster = _string(raw, "postmaster") or "postmaster"
+    log_level = (_string(raw, "log_level") or "INFO").upper()
+    if log_level not in _LOG_LEVELS:
+        raise ConfigError(f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
+    return Config(
+        hostname=hostname,
+        domains=tuple(domains),
+        data_dir=data_dir,
+        listeners=_listeners(raw.get("listeners", {})),
+        postmaster=postmaster.lower(),
+        users_file=users_file,
+        log_level=log_level,
+        limits=_section(raw, "limits", Limits),
+        timeouts=_section(raw, "timeouts", TimeoutSettings),
+        auth=_section(raw, "auth", AuthSettings),
+        tls=_tls(raw.get("tls"), base_dir),
+        source=source,
+    )
+
+
+def parse_listen_address(value: Any, protocol: str) -> ListenAddress:
+    """Accept ``host:port``, ``[v6]:port``, ``:port``, a bare port or a bare host."""
+    where = f"listeners.{protocol}"
+    default_port = DEFAULT_PORTS[protocol]
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected host:port, got {value!r}")
+    if isinstance(value, int):
+        return ListenAddress("0.0.0.0", _port(value, where))
+    if value is None:
+        return ListenAddress("0.0.0.0", default_port)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected host:port such as 0.0.0.0:{default_port}")
+    text = value.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ConfigError(f"{where}: unclosed '[' in {text!r}")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    elif text.isdigit():
+        host, port_text = "", text
+    else:
+        host, port_text = text, ""
+    if not port_text:
+        port = default_port
+    elif port_text.isdigit():
+        port = _port(int(port_text), where)
+    else:
+        raise ConfigError(f"{where}: port must be a number, got {port_text!r}")
+    return ListenAddress(host or "0.0.0.0", port)
+
+
+def _listeners(raw: Any) -> dict[str, ListenAddress]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError("listeners: expected a mapping such as {smtp: 0.0.0.0:25}")
+    result: dict[str, ListenAddress] = {}
+    for protocol, value in raw.items():
+        if protocol not in DEFAULT_PORTS:
+            raise ConfigError(
+                f"listeners.{protocol}: unknown protocol; expected one of "
+                + ", ".join(DEFAULT_PORTS)
+            )
+        result[protocol] = parse_listen_address(value, protocol)
+    return result
+
+
+def _port(value: int, where: str) -> int:
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{where}: port {value} is outside 0-65535")
+    return value
+
+
+def _section(raw: dict[str, Any], key: str, cls: Any) -> Any:
+    """Build a flat settings dataclass, checking each field's type."""
+    value = raw.get(key)
+    if value is None:
+        return cls()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping of settings")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _reject_unknown(value, set(fields), key + ".")
+    defaults = cls()
+    kwargs: dict[str, Any] = {}
+    for name, item in value.items():
+        expected = type(getattr(defaults, name))
+        where = f"{key}.{name}"
+        if expected is bool:
+            if not isinstance(item, bool):
+                raise ConfigError(f"{where}: expected true or false, got {item!r}")
+        elif expected in (int, float):
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise ConfigError(f"{where}: expected a number, got {item!r}")
+            if item < 0:
+                raise ConfigError(f"{where}: must not be negative, got {item!r}")
+            item = expected(item)
+        elif expected is str and not isinstance(item, str):
+            raise ConfigError(f"{where}: expected a string, got {item!r}")
+        kwargs[name] = item
+    return cls(**kwargs)
+
+
+def _tls(raw: Any, base_dir: Path) -> TlsSettings:
+    if raw is None:
+        return TlsSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("tls: expected a mapping with certificate and key")
+    _reject_unknown(raw, {"certificate", "key"}, "tls.")
+    cert = _path(raw, "certificate", base_dir, where="tls.certificate")
+    key = _path(raw, "key", base_dir, where="tls.key")
+    if (cert is None) != (key is None):
+        raise ConfigError("tls: give both certificate and key, or neither")
+    return TlsSettings(certificate=cert, key=key)
+
+
+def _reject_unknown(raw: dict[str, Any], known: set[str], prefix: str) -> None:
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"{prefix}{key}: unknown setting; expected one of {', '.join(sorted(known))}"
+            )
+
+
+def _string(raw: dict[str, Any], key: str, required: bool = False) -> str:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise ConfigError(f"{key}: required setting is missing")
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _path(
+    raw: dict[str, Any], key: str, base_dir: Path, where: str | None = None
+) -> Path | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where or key}: expected a path, got {value!r}")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base_dir / path).resolve()

@@ -1,0 +1,106 @@
+"""The frozen configuration objects that components receive.
+
+Nothing reads YAML or the environment after start-up; every component gets
+the part of this object it needs (uvicorn's ``Config`` -> ``Server`` habit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Protocols the server knows how to listen for, with their customary ports.
+DEFAULT_PORTS: dict[str, int] = {
+    "smtp": 25,
+    "submission": 587,
+    "smtps": 465,
+    "pop3": 110,
+    "pop3s": 995,
+    "imap": 143,
+    "imaps": 993,
+}
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """One ``host:port`` a listener binds to."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on every input, so no client can make the server grow without limit."""
+
+    max_message_size: int = 73_400_320
+    max_line_length: int = 8192
+    max_literal_size: int = 73_400_320
+    max_recipients: int = 100
+    max_connections: int = 500
+    max_connections_per_ip: int = 50
+    max_bad_commands: int = 20
+
+
+@dataclass(frozen=True)
+class TimeoutSettings:
+    """Idle timeouts in seconds; RFC 1939 asks >= 600 for POP3, RFC 3501 >= 1800 for IMAP."""
+
+    smtp: float = 300.0
+    pop3: float = 600.0
+    imap: float = 1800.0
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """How passwords are stored and when plaintext logins are allowed."""
+
+    password_scheme: str = "sha512_crypt"
+    #: In a lab, seeing the password cross the wire is the point of the exercise.
+    allow_plaintext_without_tls: bool = True
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """Certificate and key; empty means a self-signed pair under data_dir."""
+
+    certificate: Path | None = None
+    key: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the server needs to run, validated once at start-up."""
+
+    hostname: str
+    domains: tuple[str, ...]
+    data_dir: Path
+    listeners: dict[str, ListenAddress] = field(default_factory=dict)
+    #: Account that receives mail for ``postmaster@<any served domain>`` (RFC 5321 4.5.1).
+    postmaster: str = "postmaster"
+    users_file: Path | None = None
+    log_level: str = "INFO"
+    limits: Limits = field(default_factory=Limits)
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    #: Where the YAML came from; relative paths in it were resolved against its folder.
+    source: Path | None = None
+
+    @property
+    def mail_dir(self) -> Path:
+        """Root of all users' maildirs: ``<data_dir>/mail/<user>/``."""
+        return self.data_dir / "mail"
+
+    @property
+    def user_db_path(self) -> Path:
+        return self.users_file if self.users_file is not None else self.data_dir / "users.yaml"
+
+    def is_local_domain(self, domain: str) -> bool:
+        """Domains compare case-insensitively and ignore one trailing dot."""
+        wanted = domain.rstrip(".").lower()
+        return any(wanted == d.lower() for d in self.domains)

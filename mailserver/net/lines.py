@@ -1,0 +1,54 @@
+"""Read one protocol line without ever buffering more than a set limit.
+
+A client that sends an endless line must not make the server grow: the
+overlong line is discarded up to its end, the caller answers with its
+protocol's error, and the session continues with the next line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+#: Stream buffer limit to pass to ``asyncio.start_server(limit=...)``: the
+#: largest line we accept plus slack, so ``readuntil`` fails fast beyond it.
+def stream_limit(max_line_length: int) -> int:
+    return max_line_length + 1024
+
+
+class LineTooLong(Exception):
+    """The line exceeded the limit; it has already been discarded from the stream."""
+
+
+async def read_line(reader: asyncio.StreamReader, max_length: int) -> bytes:
+    """Return the next line without its CRLF (or bare LF).
+
+    Raises ``EOFError`` when the peer closed the connection (a partial last
+    line without a terminator is dropped, as no command was completed) and
+    :class:`LineTooLong` when the line is longer than ``max_length`` octets.
+    """
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError:
+        raise EOFError from None
+    except asyncio.LimitOverrunError as exc:
+        await reader.readexactly(exc.consumed)
+        await _discard_rest_of_line(reader)
+        raise LineTooLong from None
+    if line.endswith(b"\r\n"):
+        line = line[:-2]
+    else:
+        line = line[:-1]
+    if len(line) > max_length:
+        raise LineTooLong
+    return line
+
+
+async def _discard_rest_of_line(reader: asyncio.StreamReader) -> None:
+    while True:
+        try:
+            await reader.readuntil(b"\n")
+            return
+        except asyncio.LimitOverrunError as exc:
+            await reader.readexactly(exc.consumed)
+        except asyncio.IncompleteReadError:
+            raise EOFError from None

@@ -1,0 +1,119 @@
+"""The store API that SMTP, POP3 and IMAP share.
+
+Every method is a coroutine: the implementation does its blocking file I/O in
+a worker thread, so a slow disk never stalls other sessions. Every mutating
+call returns only once its effect is durable (fsync'd), because the protocol
+acknowledges right after it. Folder names use ``/`` as hierarchy delimiter and
+are Unicode; ``INBOX`` is matched case-insensitively and always exists.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+
+from mailserver.storage.model import FlagMode, Snapshot
+
+ChangeListener = Callable[[], None]
+
+
+class Folder(ABC):
+    """One maildir folder. Objects are shared by every session of this process."""
+
+    name: str
+
+    @abstractmethod
+    async def snapshot(self, claim_recent: bool = False) -> Snapshot:
+        """Current contents, re-scanning the disk if another process changed it.
+
+        With ``claim_recent`` the messages no session has seen yet become
+        ``\\Recent`` for this caller only (RFC 3501 2.3.2) and are returned in
+        ``Snapshot.recent``; later callers never get them again.
+        """
+
+    @abstractmethod
+    async def read(self, uid: int) -> bytes:
+        """The whole message with CRLF line ends; ``StorageError(EXPUNGED)`` if gone."""
+
+    @abstractmethod
+    async def append(
+        self,
+        data: bytes,
+        flags: Iterable[str] = (),
+        internal_date: float | None = None,
+    ) -> int:
+        """Store a new message durably and return its UID.
+
+        ``data`` may use CRLF or LF line ends. A message with no flags lands in
+        ``new/`` (it is "recent"); one with flags (an IMAP APPEND of a draft,
+        say) lands in ``cur/``.
+        """
+
+    @abstractmethod
+    async def store_flags(
+        self, uids: Iterable[int], flags: Iterable[str], mode: FlagMode
+    ) -> dict[int, frozenset[str]]:
+        """Change flags; returns the new flags of each message that still exists."""
+
+    @abstractmethod
+    async def expunge(self, uids: Iterable[int] | None = None) -> list[int]:
+        """Remove the given messages (all ``\\Deleted`` ones when None); return the UIDs removed."""
+
+    @abstractmethod
+    async def copy_to(self, uids: Iterable[int], target: Folder) -> dict[int, int]:
+        """Copy messages with their flags; returns source UID -> new UID in ``target``."""
+
+    @abstractmethod
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call ``listener`` (on the event loop) after any change made through this process."""
+
+    @abstractmethod
+    def remove_listener(self, listener: ChangeListener) -> None: ...
+
+
+class Mailbox(ABC):
+    """All folders of one user."""
+
+    user: str
+
+    @abstractmethod
+    async def folder(self, name: str) -> Folder:
+        """Open a folder; ``StorageError(NOT_FOUND)`` if it does not exist."""
+
+    @abstractmethod
+    async def list_folders(self) -> list[str]:
+        """Names of every existing folder, INBOX included, in no particular order."""
+
+    @abstractmethod
+    async def create_folder(self, name: str) -> None:
+        """Create a folder (and nothing else); EXISTS / INVALID_NAME errors."""
+
+    @abstractmethod
+    async def delete_folder(self, name: str) -> None:
+        """Delete a folder and its messages; INBOX cannot be deleted (NO_PERMISSION)."""
+
+    @abstractmethod
+    async def rename_folder(self, old: str, new: str) -> None:
+        """Rename a folder and its sub-folders; renaming INBOX moves its messages
+        into the new folder and leaves INBOX empty (RFC 3501 6.3.5)."""
+
+    @abstractmethod
+    async def subscriptions(self) -> set[str]: ...
+
+    @abstractmethod
+    async def subscribe(self, name: str) -> None: ...
+
+    @abstractmethod
+    async def unsubscribe(self, name: str) -> None: ...
+
+
+class MailStore(ABC):
+    """Entry point: maps user names to mailboxes."""
+
+    @abstractmethod
+    async def mailbox(self, user: str) -> Mailbox:
+        """The user's mailbox, created (with INBOX) on first use."""
+
+    @abstractmethod
+    async def delete_mailbox(self, user: str) -> None:
+        """Remove all of a user's mail (``lab remove --purge``)."""
