@@ -1,0 +1,58 @@
+"""The table of protocol listeners: config key -> function that starts one.
+
+A protocol package provides ``start_listener(context) -> asyncio.Server``;
+nothing else about it is known here, so protocols stay independent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from mailserver.config import ListenAddress
+from mailserver.net.sessions import SessionRegistry
+from mailserver.services import Services
+
+
+@dataclass(frozen=True)
+class ListenerContext:
+    """Everything one listener needs to accept and serve connections."""
+
+    name: str
+    services: Services
+    address: ListenAddress
+    sessions: SessionRegistry
+    #: Set for implicit-TLS listeners (smtps, pop3s, imaps).
+    ssl_context: ssl.SSLContext | None = None
+    #: For STARTTLS / STLS; None until TLS is configured.
+    starttls_context: ssl.SSLContext | None = None
+
+
+StartListener = Callable[[ListenerContext], Awaitable[asyncio.Server]]
+
+#: Config listener key -> "module:function". A key whose module is missing is
+#: reported at start-up and skipped (the protocol is not built yet).
+LISTENERS: dict[str, str] = {
+    "smtp": "mailserver.smtp.listener:start_listener",
+    "pop3": "mailserver.pop3.listener:start_listener",
+    "imap": "mailserver.imap.listener:start_listener",
+}
+
+
+def find_listener(name: str) -> StartListener | None:
+    """The start function for a listener key, or None if that protocol is not available."""
+    target = LISTENERS.get(name)
+    if target is None:
+        return None
+    module_name, _, function = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+    start: StartListener = getattr(module, function)
+    return start

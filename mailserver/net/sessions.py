@@ -1,0 +1,121 @@
+"""Admission control and graceful shutdown shared by every listener.
+
+Each protocol session registers itself here. The registry enforces the
+connection limits (in total and per client address) and, at shutdown, ends
+idle sessions at once while letting sessions in the middle of a transaction
+(an SMTP DATA, an IMAP APPEND, a POP3 UPDATE) finish first, so that nothing
+the server is about to acknowledge is cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+ShutdownCallback = Callable[[], None]
+
+
+class SessionHandle:
+    """One connected client, as the registry sees it."""
+
+    def __init__(self, registry: SessionRegistry, peer_ip: str, on_shutdown: ShutdownCallback):
+        self._registry = registry
+        self.peer_ip = peer_ip
+        self._on_shutdown = on_shutdown
+        self._busy = 0
+        self._released = False
+        self._shutdown_sent = False
+
+    @property
+    def busy(self) -> bool:
+        return self._busy > 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Mark a span the shutdown must not interrupt (receiving and storing a message)."""
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if not self._busy and self._registry.shutting_down:
+                self.request_shutdown()
+
+    def request_shutdown(self) -> None:
+        """Ask the protocol to say goodbye and close; called at most once."""
+        if self._shutdown_sent or self._released:
+            return
+        self._shutdown_sent = True
+        try:
+            self._on_shutdown()
+        except Exception:  # a broken transport must not stop the others' shutdown
+            log.exception("error while ending a session at shutdown")
+
+    def release(self) -> None:
+        """The session ended; frees its connection slot. Safe to call twice."""
+        if not self._released:
+            self._released = True
+            self._registry._forget(self)
+
+
+class SessionRegistry:
+    """Counts sessions, refuses those over the limits, drains them at shutdown."""
+
+    def __init__(self, max_total: int, max_per_ip: int) -> None:
+        self.max_total = max_total
+        self.max_per_ip = max_per_ip
+        self._sessions: set[SessionHandle] = set()
+        self._per_ip: Counter[str] = Counter()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self.shutting_down = False
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def open(self, peer_ip: str, on_shutdown: ShutdownCallback) -> SessionHandle | None:
+        """Admit a new connection, or return None when a limit is reached.
+
+        A refused client should get its protocol's "too busy" reply
+        (``421``, ``-ERR [SYS/TEMP]``, ``* BYE``) and be disconnected.
+        """
+        if self.shutting_down:
+            return None
+        if len(self._sessions) >= self.max_total:
+            log.warning("connection from %s refused: %d connections open", peer_ip, self.max_total)
+            return None
+        if self._per_ip[peer_ip] >= self.max_per_ip:
+            log.warning("connection from %s refused: per-address limit reached", peer_ip)
+            return None
+        handle = SessionHandle(self, peer_ip, on_shutdown)
+        self._sessions.add(handle)
+        self._per_ip[peer_ip] += 1
+        self._empty.clear()
+        return handle
+
+    def _forget(self, handle: SessionHandle) -> None:
+        self._sessions.discard(handle)
+        self._per_ip[handle.peer_ip] -= 1
+        if self._per_ip[handle.peer_ip] <= 0:
+            del self._per_ip[handle.peer_ip]
+        if not self._sessions:
+            self._empty.set()
+
+    async def shutdown(self, grace: float) -> None:
+        """End idle sessions now, busy ones when their transaction ends or ``grace`` expires."""
+        self.shutting_down = True
+        for handle in list(self._sessions):
+            if not handle.busy:
+                handle.request_shutdown()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._empty.wait(), grace)
+        for handle in list(self._sessions):
+            handle._busy = 0
+            handle.request_shutdown()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._empty.wait(), 1.0)

@@ -1,0 +1,151 @@
+"""Run every configured listener in one process until SIGTERM/SIGINT.
+
+Start-up order: validate config (done by the caller), open the store and the
+user database, bind every listener (failing with a clear message naming the
+port), then serve. Shutdown: stop accepting, let in-flight transactions
+finish, close idle sessions, exit within a few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailserver.auth import Authenticator, UserDatabase
+from mailserver.config import Config
+from mailserver.listeners import ListenerContext, find_listener
+from mailserver.net.sessions import SessionRegistry
+from mailserver.services import Services
+from mailserver.storage.maildir import MaildirStore
+
+log = logging.getLogger("mailserver")
+
+#: Seconds that in-flight transactions get to finish at shutdown.
+SHUTDOWN_GRACE = 5.0
+
+
+class StartupError(Exception):
+    """The server cannot start; the message says why, for the operator."""
+
+
+def build_services(config: Config) -> Services:
+    """Create the shared store and authentication from the config."""
+    config.mail_dir.mkdir(parents=True, exist_ok=True)
+    users = UserDatabase(config.user_db_path, scheme=config.auth.password_scheme)
+    return Services(
+        config=config,
+        store=MaildirStore(config.mail_dir),
+        auth=Authenticator(users, config.domains),
+    )
+
+
+@dataclass
+class RunningServer:
+    """The listeners of one running server, with the ports they actually bound."""
+
+    services: Services
+    sessions: SessionRegistry
+    servers: dict[str, asyncio.Server] = field(default_factory=dict)
+
+    def ports(self) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for name, server in self.servers.items():
+            sockets = server.sockets
+            if sockets:
+                result[name] = sockets[0].getsockname()[1]
+        return result
+
+    async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        for server in self.servers.values():
+            server.close()
+        await self.sessions.shutdown(grace)
+        for server in self.servers.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+
+
+async def start_server(config: Config, services: Services | None = None) -> RunningServer:
+    """Bind every configured listener whose protocol is available."""
+    services = services or build_services(config)
+    sessions = SessionRegistry(config.limits.max_connections, config.limits.max_connections_per_ip)
+    running = RunningServer(services=services, sessions=sessions)
+    if not config.listeners:
+        raise StartupError("no listeners configured: add e.g. 'listeners: {smtp: 0.0.0.0:25}'")
+    if config.auth.allow_plaintext_without_tls:
+        log.warning(
+            "plaintext logins are allowed without TLS (auth.allow_plaintext_without_tls): "
+            "passwords cross the network readable, as the lab exercises intend"
+        )
+    for name, address in config.listeners.items():
+        start = find_listener(name)
+        if start is None:
+            log.warning("listener %s (%s) skipped: this protocol is not available yet", name, address)
+            continue
+        context = ListenerContext(name=name, services=services, address=address, sessions=sessions)
+        try:
+            running.servers[name] = await start(context)
+        except OSError as exc:
+            await running.close(grace=0)
+            raise StartupError(_bind_error_message(name, address.host, address.port, exc)) from None
+        log.info("%s listening on %s", name, _describe(running.servers[name], address.host))
+    if not running.servers:
+        raise StartupError("none of the configured listeners is available")
+    return running
+
+
+def _describe(server: asyncio.Server, host: str) -> str:
+    port = server.sockets[0].getsockname()[1] if server.sockets else "?"
+    return f"{host}:{port}"
+
+
+def _bind_error_message(name: str, host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EACCES and port < 1024:
+        return (
+            f"cannot listen on port {port} ({name}): ports below 1024 need root "
+            f"or CAP_NET_BIND_SERVICE; run as root or choose a port above 1023"
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {host}:{port} ({name}): the address is already in use"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}:{port} ({name}): no such local address"
+    return f"cannot listen on {host}:{port} ({name}): {exc.strerror}"
+
+
+async def serve(config: Config, ready_file: Path | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    running = await start_server(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if ready_file is not None:
+        _write_ready_file(ready_file, running.ports())
+    log.info("mailserver ready (pid %d)", os.getpid())
+    await stop.wait()
+    log.info("shutting down")
+    await running.close()
+    log.info("stopped")
+
+
+def _write_ready_file(path: Path, ports: dict[str, int]) -> None:
+    """Tell a supervisor (or a test) which ports were bound, atomically."""
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps({"pid": os.getpid(), "ports": ports}))
+    os.replace(temp, path)
+
+
+def run(config: Config, ready_file: Path | None = None) -> None:
+    """Entry point for ``mailserver serve``: uvloop when importable."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(config, ready_file))
+    else:
+        uvloop.run(serve(config, ready_file))
