@@ -86,7 +86,9 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
     for name, address in config.listeners.items():
         start = find_listener(name)
         if start is None:
-            log.warning("listener %s (%s) skipped: this protocol is not available yet", name, address)
+            log.warning(
+                "listener %s (%s) skipped: this protocol is not available yet", name, address
+            )
             continue
         context = ListenerContext(name=name, services=services, address=address, sessions=sessions)
         try:

@@ -203,9 +203,7 @@ def _string(raw: dict[str, Any], key: str, required: bool = False) -> str:
     return value.strip()
 
 
-def _path(
-    raw: dict[str, Any], key: str, base_dir: Path, where: str | None = None
-) -> Path | None:
+def _path(raw: dict[str, Any], key: str, base_dir: Path, where: str | None = None) -> Path | None:
     value = raw.get(key)
     if value is None:
         return None

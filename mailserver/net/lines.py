@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+
 #: Stream buffer limit to pass to ``asyncio.start_server(limit=...)``: the
 #: largest line we accept plus slack, so ``readuntil`` fails fast beyond it.
 def stream_limit(max_line_length: int) -> int:
@@ -34,10 +35,7 @@ async def read_line(reader: asyncio.StreamReader, max_length: int) -> bytes:
         await reader.readexactly(exc.consumed)
         await _discard_rest_of_line(reader)
         raise LineTooLong from None
-    if line.endswith(b"\r\n"):
-        line = line[:-2]
-    else:
-        line = line[:-1]
+    line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
     if len(line) > max_length:
         raise LineTooLong
     return line

@@ -1,0 +1,96 @@
+"""``lab provision|remove``: the bulk accounts of a networking lab.
+
+Group ``n`` (1..groups), seat ``m`` (1..seats) gets user ``groupn_m`` whose
+password is also ``groupn_m`` (the lab handouts' convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from mailserver.auth import UserError
+from mailserver.cli.errors import CliError
+from mailserver.cli.users import open_users
+from mailserver.config import Config
+from mailserver.storage.maildir import MaildirStore
+
+
+def lab_user_names(groups: int, seats: int) -> list[str]:
+    return [f"group{g}_{s}" for g in range(1, groups + 1) for s in range(1, seats + 1)]
+
+
+def register(commands: Any) -> None:
+    lab = commands.add_parser("lab", help="create, reset or remove the lab's groupN_M accounts")
+    actions = lab.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    provision = actions.add_parser(
+        "provision", help="create groupN_M accounts (password = name); existing ones are kept"
+    )
+    _add_size_arguments(provision)
+    provision.add_argument(
+        "--reset",
+        action="store_true",
+        help="set every lab account's password back to its name",
+    )
+    provision.add_argument(
+        "--plain-secret",
+        action="store_true",
+        help="also keep plaintext-equivalent secrets so APOP and CRAM-MD5 work",
+    )
+    provision.set_defaults(handler=run_provision)
+
+    remove = actions.add_parser("remove", help="delete the groupN_M accounts")
+    _add_size_arguments(remove)
+    remove.add_argument("--purge", action="store_true", help="also delete their mail")
+    remove.set_defaults(handler=run_remove)
+
+
+def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--groups", type=_positive, default=12, help="number of groups (12)")
+    parser.add_argument("--seats", type=_positive, default=6, help="seats per group (6)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 999:
+        raise argparse.ArgumentTypeError("expected a number from 1 to 999")
+    return value
+
+
+def run_provision(config: Config, args: argparse.Namespace) -> int:
+    names = lab_user_names(args.groups, args.seats)
+    users = open_users(config)
+    try:
+        changed = users.add_many(
+            ((name, name) for name in names), plain_secret=args.plain_secret, replace=args.reset
+        )
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    asyncio.run(_create_mailboxes(config, names))
+    print(
+        f"{len(changed)} of {len(names)} lab accounts created or reset ({names[0]} .. {names[-1]})"
+    )
+    return 0
+
+
+async def _create_mailboxes(config: Config, names: list[str]) -> None:
+    store = MaildirStore(config.mail_dir)
+    for name in names:
+        await store.mailbox(name)
+
+
+def run_remove(config: Config, args: argparse.Namespace) -> int:
+    names = lab_user_names(args.groups, args.seats)
+    removed = open_users(config).delete_many(names)
+    if args.purge:
+        asyncio.run(_purge(config, names))
+    print(f"{len(removed)} lab accounts removed" + (" with their mail" if args.purge else ""))
+    return 0
+
+
+async def _purge(config: Config, names: list[str]) -> None:
+    store = MaildirStore(config.mail_dir)
+    for name in names:
+        await store.delete_mailbox(name)

@@ -1,0 +1,60 @@
+"""Argument parsing only: build a Config, then call one function per command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mailserver import __version__
+from mailserver.cli import lab, serve, users
+from mailserver.cli.errors import CliError
+from mailserver.config import Config, ConfigError, load_config
+
+DEFAULT_CONFIG = "mailserver.yaml"
+
+Handler = Callable[[Config, argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailserver",
+        description="One-process SMTP/POP3/IMAP mail server with a maildir store.",
+    )
+    parser.add_argument("--version", action="version", version=f"mailserver {__version__}")
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=DEFAULT_CONFIG,
+        help=f"YAML config file (default: ./{DEFAULT_CONFIG})",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve.register(commands)
+    users.register(commands)
+    lab.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        config = load_config(Path(args.config))
+    except ConfigError as exc:
+        print(f"mailserver: config error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return handler(config, args)
+    except CliError as exc:
+        print(f"mailserver: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,105 @@
+"""``user add|passwd|del|list``: manage accounts in the user database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from typing import Any
+
+from mailserver.auth import UserDatabase, UserError
+from mailserver.cli.errors import CliError
+from mailserver.config import Config
+from mailserver.storage.maildir import MaildirStore
+
+
+def register(commands: Any) -> None:
+    user = commands.add_parser("user", help="add, change, delete or list accounts")
+    actions = user.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    add = actions.add_parser("add", help="create an account")
+    add.add_argument("name")
+    add.add_argument("--password", help="the password (read from standard input if omitted)")
+    add.add_argument(
+        "--plain-secret",
+        action="store_true",
+        help="also keep a plaintext-equivalent secret (needed for APOP and CRAM-MD5)",
+    )
+    add.set_defaults(handler=run_add)
+
+    passwd = actions.add_parser("passwd", help="change an account's password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password", help="the new password (read from standard input if omitted)")
+    passwd.add_argument("--plain-secret", action="store_true", default=None)
+    passwd.set_defaults(handler=run_passwd)
+
+    delete = actions.add_parser("del", help="delete an account")
+    delete.add_argument("name")
+    delete.add_argument("--purge", action="store_true", help="also delete the account's mail")
+    delete.set_defaults(handler=run_delete)
+
+    listing = actions.add_parser("list", help="list accounts")
+    listing.set_defaults(handler=run_list)
+
+
+def open_users(config: Config) -> UserDatabase:
+    try:
+        return UserDatabase(config.user_db_path, scheme=config.auth.password_scheme)
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+
+
+def read_password(given: str | None) -> str:
+    """Take the password from the flag, a terminal prompt, or one line of stdin."""
+    if given is not None:
+        return given
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise CliError("the passwords do not match")
+        password = first
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("empty password")
+    return password
+
+
+def run_add(config: Config, args: argparse.Namespace) -> int:
+    users = open_users(config)
+    try:
+        users.add(args.name, read_password(args.password), plain_secret=args.plain_secret)
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    asyncio.run(MaildirStore(config.mail_dir).mailbox(args.name.lower()))
+    print(f"user {args.name.lower()} added")
+    return 0
+
+
+def run_passwd(config: Config, args: argparse.Namespace) -> int:
+    users = open_users(config)
+    try:
+        users.set_password(args.name, read_password(args.password), plain_secret=args.plain_secret)
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    print(f"password of {args.name.lower()} changed")
+    return 0
+
+
+def run_delete(config: Config, args: argparse.Namespace) -> int:
+    users = open_users(config)
+    try:
+        users.delete(args.name)
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    if args.purge:
+        asyncio.run(MaildirStore(config.mail_dir).delete_mailbox(args.name.lower()))
+    print(f"user {args.name.lower()} deleted" + (" with their mail" if args.purge else ""))
+    return 0
+
+
+def run_list(config: Config, args: argparse.Namespace) -> int:
+    for name in open_users(config).names():
+        print(name)
+    return 0

@@ -1,0 +1,110 @@
+"""The YAML config: the foundation's minimal file is a contract; mistakes name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailserver.config import ConfigError, ListenAddress, load_config
+from mailserver.config.loader import parse_listen_address
+
+MINIMAL = """\
+hostname: JServer.NetLab
+domains: [JServer.NetLab]
+data_dir: ./data
+listeners:
+  smtp: 127.0.0.1:2525
+  pop3: 127.0.0.1:2110
+  imap: 127.0.0.1:2143
+"""
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mailserver.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_minimal_config_is_accepted_as_is(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.hostname == "JServer.NetLab"
+    assert config.domains == ("JServer.NetLab",)
+    assert config.data_dir == (tmp_path / "data").resolve()
+    assert config.listeners == {
+        "smtp": ListenAddress("127.0.0.1", 2525),
+        "pop3": ListenAddress("127.0.0.1", 2110),
+        "imap": ListenAddress("127.0.0.1", 2143),
+    }
+    assert config.postmaster == "postmaster"
+    assert config.auth.allow_plaintext_without_tls is True
+    assert config.user_db_path == config.data_dir / "users.yaml"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch) -> None:
+    sub = tmp_path / "etc"
+    sub.mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = load_config(write(sub, MINIMAL))
+    assert config.data_dir == (sub / "data").resolve()
+
+
+@pytest.mark.parametrize("name", ["minimal.yaml", "lab.yaml", "quickstart.yaml"])
+def test_shipped_examples_are_valid(name: str) -> None:
+    config = load_config(REPO / "config" / name)
+    assert config.hostname == "JServer.NetLab"
+
+
+def test_domains_compare_case_insensitively_and_ignore_trailing_dot(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.is_local_domain("jserver.netlab.")
+    assert not config.is_local_domain("example.org")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0.0.0.0:25", ListenAddress("0.0.0.0", 25)),
+        ("[::1]:143", ListenAddress("::1", 143)),
+        (":110", ListenAddress("0.0.0.0", 110)),
+        ("2525", ListenAddress("0.0.0.0", 2525)),
+        ("localhost", ListenAddress("localhost", 25)),
+        (2525, ListenAddress("0.0.0.0", 2525)),
+    ],
+)
+def test_listen_address_forms(text: object, expected: ListenAddress) -> None:
+    assert parse_listen_address(text, "smtp") == expected
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "names"),
+    [
+        ("domains: [a]\n", "hostname"),
+        ("hostname: h\nlisteners: {smtpx: 1}\n", "listeners.smtpx"),
+        ("hostname: h\nlisteners: {smtp: 'host:abc'}\n", "listeners.smtp"),
+        ("hostname: h\nlisteners: {smtp: 'host:70000'}\n", "listeners.smtp"),
+        ("hostname: h\nlimits: {max_message_size: big}\n", "limits.max_message_size"),
+        ("hostname: h\nlimits: {max_mesage_size: 1}\n", "limits.max_mesage_size"),
+        (
+            "hostname: h\nauth: {allow_plaintext_without_tls: 'yes'}\n",
+            "auth.allow_plaintext_without_tls",
+        ),
+        ("hostname: h\ndomains: []\n", "domains"),
+        ("hostname: h\nfoo: 1\n", "foo"),
+        ("hostname: h\ntls: {certificate: a.pem}\n", "tls"),
+        ("hostname: h\nlog_level: LOUD\n", "log_level"),
+        ("- just\n- a list\n", "mapping"),
+        ("hostname: [unclosed\n", "YAML"),
+    ],
+)
+def test_mistakes_name_the_bad_key(tmp_path: Path, yaml_text: str, names: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, yaml_text))
+    assert names in str(excinfo.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
