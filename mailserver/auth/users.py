@@ -394,8 +394,9 @@ class UserDatabase:
         Idempotent: a user whose password already verifies (and whose secret
         already matches ``plain_secret``) is left alone, so running
         ``lab provision`` twice writes nothing the second time. Without
-        ``replace``, an existing user with a *different* password is an error
-        and nothing at all is written. Returns the names created or changed.
+        ``replace``, an existing user with a *different* password keeps it: a
+        student who changed their password keeps the new one until the
+        instructor resets. Returns the names created or changed.
         """
         wanted: dict[str, str] = {}
         for raw_name, password in entries:
@@ -406,7 +407,6 @@ class UserDatabase:
             wanted[name] = password
         with self._lock:
             self._refresh_for_write()
-            conflicts: list[str] = []
             changes: dict[str, dict[str, Any]] = {}
             for name, password in wanted.items():
                 self._check_not_alias(name)
@@ -415,14 +415,8 @@ class UserDatabase:
                     if self._matches(entry, password, plain_secret):
                         continue
                     if not replace:
-                        conflicts.append(name)
                         continue
                 changes[name] = self._new_entry(name, password, plain_secret)
-            if conflicts:
-                raise UserError(
-                    "these users already exist with another password (use replace to reset): "
-                    + ", ".join(sorted(conflicts))
-                )
             if changes:
                 self._write({**self._users, **changes})
             return list(changes)

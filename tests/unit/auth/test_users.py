@@ -262,13 +262,13 @@ def test_add_many_is_idempotent(db_path: Path) -> None:
     assert db.password_hash("group1_1") == before
 
 
-def test_add_many_conflict_writes_nothing(db_path: Path) -> None:
+def test_add_many_keeps_a_password_the_user_changed(db_path: Path) -> None:
     db = CountingWrites(db_path)
     db.add("group1_1", "changed-by-hand")
-    with pytest.raises(UserError, match="group1_1"):
-        db.add_many(LAB[:3])
-    assert db.names() == ["group1_1"]
-    assert db.writes == 1
+    changed_hash = db.password_hash("group1_1")
+    assert db.add_many(LAB[:3]) == ["group1_2", "group1_3"]
+    assert db.password_hash("group1_1") == changed_hash
+    assert db.writes == 2
 
 
 def test_add_many_replace_resets_only_changed(db_path: Path) -> None:
