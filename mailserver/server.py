@@ -69,6 +69,7 @@ class RunningServer:
         for server in self.servers.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
+        self.services.auth.close()
 
 
 async def start_server(config: Config, services: Services | None = None) -> RunningServer:
