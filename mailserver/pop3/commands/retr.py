@@ -1,0 +1,30 @@
+"""RETR msg (RFC 1939 section 5): send the whole message, then mark it \\Seen for IMAP clients."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from mailserver.pop3.commands.login import maildrop_of
+from mailserver.pop3.parser import Command
+from mailserver.storage import SEEN, FlagMode, StorageError
+
+if TYPE_CHECKING:
+    from mailserver.pop3.session import Pop3Session
+
+log = logging.getLogger("mailserver.pop3")
+
+
+async def run(session: Pop3Session, command: Command) -> None:
+    maildrop = maildrop_of(session)
+    info = maildrop.get(command.numbers[0])
+    data = await maildrop.folder.read(info.uid)
+    await session.send_message(f"+OK {len(data)} octets", data)
+    del data
+    if SEEN in info.flags:
+        return
+    try:
+        await maildrop.folder.store_flags([info.uid], [SEEN], FlagMode.ADD)
+    except StorageError as exc:
+        # The client has its copy; a lost \Seen flag is not worth failing the session over.
+        log.info("pop3 %s: cannot mark uid %d seen: %s", session.peer, info.uid, exc.message)

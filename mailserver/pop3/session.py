@@ -1,0 +1,227 @@
+"""One POP3 connection: bounded reads, the state check, dispatch and the replies.
+
+Connection state (state, pending USER name, bad-command count) lives here;
+transaction state is the :class:`~mailserver.pop3.maildrop.Maildrop` created
+at login and dropped with the session. Handlers in ``commands/`` do the work
+and report failures by raising; this module turns every failure into one
+reply (``errors.py``) so no handler has to think about the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import Iterable
+
+from mailserver.config import Config
+from mailserver.listeners import ListenerContext
+from mailserver.net.lines import LineTooLong, read_line
+from mailserver.net.sessions import SessionHandle
+from mailserver.pop3.commands import COMMANDS, SYNTAXES, Handler
+from mailserver.pop3.dotstuff import dot_stuffed_chunks, stuff_line
+from mailserver.pop3.errors import INTERNAL_ERROR, Pop3Error, storage_error_reply
+from mailserver.pop3.locks import MaildropLocks
+from mailserver.pop3.maildrop import Maildrop
+from mailserver.pop3.parser import Command, InvalidCommand, parse_command
+from mailserver.pop3.states import State
+from mailserver.services import Services
+from mailserver.storage import StorageError
+
+log = logging.getLogger(__name__)
+
+CRLF = b"\r\n"
+IDLE_REPLY = "-ERR [SYS/TEMP] autologout: idle for too long"
+SHUTDOWN_REPLY = "-ERR [SYS/TEMP] server shutting down, please reconnect later"
+TOO_MANY_BAD = "-ERR too many bad commands, closing connection"
+NOT_LOGGED_IN = "-ERR not logged in: authenticate first with USER/PASS, APOP or AUTH"
+ALREADY_LOGGED_IN = "-ERR already logged in"
+
+
+def make_banner(hostname: str) -> str:
+    """The APOP timestamp of RFC 1939 section 7: unique per connection, ``<pid.n.time@host>``."""
+    return f"<{os.getpid()}.{secrets.randbelow(10**9)}.{int(time.time())}@{hostname}>"
+
+
+class ClientGone(Exception):
+    """The peer vanished or stopped reading; the session ends without another reply."""
+
+
+class Pop3Session:
+    """Serves one client from greeting to close."""
+
+    def __init__(
+        self,
+        context: ListenerContext,
+        locks: MaildropLocks,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+    ) -> None:
+        self.services: Services = context.services
+        self.config: Config = context.services.config
+        self.locks = locks
+        self.reader = reader
+        self.writer = writer
+        self.peer = peer
+        #: True on an implicit-TLS listener (and, later, after STLS).
+        self.secure = context.ssl_context is not None
+        #: Hook for STLS (RFC 2595): when set and not yet secure, STLS can be offered.
+        self.starttls_context = context.starttls_context
+        self.banner = make_banner(self.config.hostname)
+        self.state = State.AUTHORIZATION
+        #: Canonical-or-typed name from USER, waiting for PASS.
+        self.pending_user: str | None = None
+        self.user: str | None = None
+        #: The user whose maildrop lock this session holds, released in :meth:`finish`.
+        self.locked_user: str | None = None
+        self.maildrop: Maildrop | None = None
+        self.handle: SessionHandle | None = None
+        self.bad_commands = 0
+        self.closing = False
+        self._waiting_for_input = False
+        self._shutdown_requested = False
+        self._mid_response = False
+        self._max_line = self.config.limits.max_line_length
+        self._timeout = self.config.timeouts.pop3
+
+    # ------------------------------------------------------------- policy
+
+    @property
+    def plaintext_allowed(self) -> bool:
+        """USER/PASS and AUTH PLAIN/LOGIN carry the password readable (RFC 2595 2.1)."""
+        return self.secure or self.config.auth.allow_plaintext_without_tls
+
+    # --------------------------------------------------------------- loop
+
+    async def run(self) -> None:
+        try:
+            await self.reply(f"+OK POP3 server ready {self.banner}")
+            while not self.closing:
+                try:
+                    line = await self.read_line()
+                except LineTooLong:
+                    await self._bad_command("-ERR line too long")
+                    continue
+                except TimeoutError:
+                    log.info("pop3 %s: idle timeout (user %s)", self.peer, self.user or "-")
+                    await self.reply(IDLE_REPLY)
+                    return
+                await self.execute(line)
+                if self._shutdown_requested and not self.closing:
+                    await self.reply(SHUTDOWN_REPLY)
+                    return
+        except (ClientGone, EOFError, ConnectionError):
+            return
+
+    async def execute(self, line: bytes) -> None:
+        parsed = parse_command(line, SYNTAXES)
+        spec = COMMANDS.get(parsed.verb) if parsed.verb else None
+        if spec is not None and self.state not in spec.states:
+            await self.reply(ALREADY_LOGGED_IN if self.maildrop else NOT_LOGGED_IN)
+            return
+        if isinstance(parsed, InvalidCommand):
+            await self._bad_command(parsed.reply)
+            return
+        assert spec is not None
+        await self._run_handler(spec.handler, parsed)
+
+    async def _run_handler(self, handler: Handler, command: Command) -> None:
+        try:
+            await handler(self, command)
+        except Pop3Error as exc:
+            if exc.bad:
+                await self._bad_command(exc.reply)
+            else:
+                await self.reply(exc.reply)
+        except StorageError as exc:
+            await self.reply(storage_error_reply(exc))
+        except (ClientGone, EOFError, ConnectionError):
+            raise
+        except TimeoutError:
+            raise ClientGone from None
+        except Exception:
+            log.exception("pop3 %s: %s failed", self.peer, command.verb)
+            if self._mid_response:
+                # Half a multi-line response is on the wire: nothing we send now parses.
+                raise ClientGone from None
+            await self.reply(INTERNAL_ERROR)
+
+    async def _bad_command(self, reply: str) -> None:
+        self.bad_commands += 1
+        if self.bad_commands >= self.config.limits.max_bad_commands:
+            log.info("pop3 %s: too many bad commands, disconnecting", self.peer)
+            await self.reply(TOO_MANY_BAD)
+            self.closing = True
+        else:
+            await self.reply(reply)
+
+    # ---------------------------------------------------------------- input
+
+    async def read_line(self) -> bytes:
+        """The next line, within the idle timeout (``TimeoutError``) and the line limit."""
+        self._waiting_for_input = True
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await read_line(self.reader, self._max_line)
+        finally:
+            self._waiting_for_input = False
+
+    async def read_continuation(self) -> str:
+        """A client response inside AUTH; an idle timeout ends the session like any other."""
+        try:
+            line = await self.read_line()
+        except LineTooLong:
+            raise Pop3Error("-ERR [AUTH] response too long", bad=True) from None
+        except TimeoutError:
+            await self.reply(IDLE_REPLY)
+            raise ClientGone from None
+        return line.decode("utf-8", "replace")
+
+    # --------------------------------------------------------------- output
+
+    async def reply(self, line: str) -> None:
+        self.writer.write(line.encode("utf-8") + CRLF)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until the client took our data; one that stops reading counts as idle."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self.writer.drain()
+        except TimeoutError:
+            raise ClientGone from None
+
+    async def send_lines(self, first: str, lines: Iterable[str]) -> None:
+        """A multi-line response: status line, stuffed lines, terminating ``.``."""
+        body = b"".join(stuff_line(line).encode("utf-8") + CRLF for line in lines)
+        self.writer.write(first.encode("utf-8") + CRLF + body + b".\r\n")
+        await self.drain()
+
+    async def send_message(self, first: str, data: bytes | memoryview) -> None:
+        """Stream message text dot-stuffed, chunk by chunk, draining in between."""
+        self._mid_response = True
+        self.writer.write(first.encode("utf-8") + CRLF)
+        for chunk in dot_stuffed_chunks(data):
+            self.writer.write(chunk)
+            await self.drain()
+        self._mid_response = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def on_shutdown(self) -> None:
+        """Called by the session registry at server shutdown (never mid-UPDATE)."""
+        self._shutdown_requested = True
+        if self._waiting_for_input and not self.closing:
+            self.closing = True
+            self.writer.write(SHUTDOWN_REPLY.encode("ascii") + CRLF)
+            self.writer.close()
+
+    def finish(self) -> None:
+        """Release the maildrop lock; nothing marked deleted is touched unless UPDATE ran."""
+        if self.locked_user is not None:
+            self.locks.release(self.locked_user)
+            self.locked_user = None
+        self.maildrop = None
