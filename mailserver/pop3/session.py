@@ -30,7 +30,7 @@ from mailserver.pop3.states import State
 from mailserver.services import Services
 from mailserver.storage import StorageError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("mailserver.pop3")
 
 CRLF = b"\r\n"
 IDLE_REPLY = "-ERR [SYS/TEMP] autologout: idle for too long"
@@ -113,7 +113,8 @@ class Pop3Session:
                 if self._shutdown_requested and not self.closing:
                     await self.reply(SHUTDOWN_REPLY)
                     return
-        except (ClientGone, EOFError, ConnectionError):
+        except (ClientGone, EOFError, OSError):
+            # The peer went away (reset, broken pipe, TLS failure): nothing left to say.
             return
 
     async def execute(self, line: bytes) -> None:
