@@ -66,4 +66,4 @@ class Snapshot:
 
     @property
     def uids(self) -> list[int]:
-        return self._uids  # type: ignore[attr-defined,no-any-return]
+        return self._uids  # type: ignore[attr-defined]
