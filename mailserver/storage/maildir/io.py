@@ -1,0 +1,142 @@
+"""Durable file primitives: every acknowledged change must survive ``kill -9``.
+
+A rename is only durable once the directory holding the new name is fsync'd,
+and file content only once the file is; these helpers make both explicit so
+callers cannot forget one. Also maps ``OSError`` to user-safe store errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from mailserver.storage.errors import ErrorKind, StorageError
+
+log = logging.getLogger(__name__)
+
+#: How long a worker thread waits for another process's folder lock.
+LOCK_TIMEOUT = 30.0
+
+
+def fsync_dir(path: Path) -> None:
+    """Make renames/unlinks/creations inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: Path, data: bytes, mtime: float | None = None) -> os.stat_result:
+    """Create ``path`` exclusively, write ``data`` and fsync it (not its directory).
+
+    ``mtime`` (IMAP INTERNALDATE) is set before the caller renames the file
+    into place, so no reader ever sees the message with a wrong date.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if mtime is not None:
+            os.utime(fd, (mtime, mtime))
+        os.fsync(fd)
+        st = os.fstat(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+    return st
+
+
+def atomic_replace(path: Path, data: bytes) -> None:
+    """Replace ``path`` so readers see the old or the new content, never a mix.
+
+    The temporary name is unique per process and thread, so two writers that
+    do not share a lock still cannot clobber each other's half-written file.
+    """
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    try:
+        write_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def _hostname() -> str:
+    # The maildir spec: '/' and ':' cannot appear in a file name component.
+    name = socket.gethostname() or "localhost"
+    return name.replace("/", "\\057").replace(":", "\\072").replace(",", "\\054")
+
+
+_HOST = _hostname()
+_counter = itertools.count(1)
+_counter_lock = threading.Lock()
+
+
+def unique_name(file_size: int, crlf_size: int) -> str:
+    """A Dovecot-style maildir unique name carrying both sizes.
+
+    ``S=`` (bytes on disk) and ``W=`` (CRLF size) let any reader, Dovecot
+    included, list sizes without opening the file.
+    """
+    now = time.time()
+    sec = int(now)
+    usec = int((now - sec) * 1_000_000)
+    with _counter_lock:
+        count = next(_counter)
+    return f"{sec}.M{usec}P{os.getpid()}Q{count}.{_HOST},S={file_size},W={crlf_size}"
+
+
+@contextlib.contextmanager
+def flocked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed), across processes.
+
+    Polls instead of blocking so a hung peer costs a timeout, not a worker
+    thread forever.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StorageError(ErrorKind.IN_USE, "folder is locked, try again") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.01)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def storage_error(exc: OSError, what: str) -> StorageError:
+    """Translate an OS error into a store error whose message is safe for clients."""
+    if isinstance(exc, PermissionError):
+        return StorageError(ErrorKind.NO_PERMISSION, f"permission denied: {what}")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(ErrorKind.OVER_QUOTA, f"no space left: {what}")
+    if isinstance(exc, FileNotFoundError):
+        return StorageError(ErrorKind.NOT_FOUND, f"does not exist: {what}")
+    log.error("storage I/O error (%s)", what, exc_info=exc)
+    return StorageError(ErrorKind.TEMPORARY, f"internal storage error: {what}")

@@ -1,0 +1,243 @@
+"""All folders of one user: a Maildir++ tree (INBOX at the root, ``.A.B`` for ``A/B``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from mailserver.storage.base import Mailbox
+from mailserver.storage.errors import ErrorKind, StorageError
+from mailserver.storage.maildir import io, names
+from mailserver.storage.maildir.folder import FOLDER_MARKER, MaildirFolder, new_uidvalidity
+from mailserver.storage.maildir.uidlist import FILE_NAME as UIDLIST_NAME
+from mailserver.storage.maildir.uidlist import UidList
+from mailserver.storage.model import DELIMITER, INBOX
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTIONS = "subscriptions"
+#: Prefix of directories being deleted. Starts with ".." so no reader (Dovecot
+#: included) takes it for a folder; leftovers from a crash are removed on open.
+TRASH_PREFIX = "..mailserver-trash."
+T = TypeVar("T")
+
+
+def make_maildir(path: Path, marker: bool) -> None:
+    """Create ``cur``/``new``/``tmp`` (and the Maildir++ marker) durably.
+
+    A fresh ``dovecot-uidlist`` fixes UIDVALIDITY at creation time.
+    """
+    for sub in ("cur", "new", "tmp"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    if marker and not (path / FOLDER_MARKER).exists():
+        io.write_file(path / FOLDER_MARKER, b"")
+    if not (path / UIDLIST_NAME).exists():
+        io.atomic_replace(path / UIDLIST_NAME, UidList(new_uidvalidity()).serialize().encode())
+    io.fsync_dir(path)
+    io.fsync_dir(path.parent)
+
+
+def remove_tree(path: Path, trash_dir: Path) -> None:
+    """Delete a directory tree; the atomic rename first means a crash never
+    leaves a half-deleted folder that still looks like a folder."""
+    trash = trash_dir / f"{TRASH_PREFIX}{io.unique_name(0, 0)}"
+    os.rename(path, trash)
+    io.fsync_dir(trash_dir)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+class MaildirMailbox(Mailbox):
+    """One user's folders. Folder objects are cached so sessions share them."""
+
+    def __init__(self, user: str, path: Path) -> None:
+        self.user = user
+        self.path = path
+        self._lock = threading.Lock()
+        self._folders: dict[str, MaildirFolder] = {}
+
+    # ---------------------------------------------------------------- API
+
+    async def folder(self, name: str) -> MaildirFolder:
+        return await self._run("opening folder", self._folder_blocking, name)
+
+    async def list_folders(self) -> list[str]:
+        return await self._run("listing folders", self._list_blocking)
+
+    async def create_folder(self, name: str) -> None:
+        await self._run("creating folder", self._create_blocking, name)
+
+    async def delete_folder(self, name: str) -> None:
+        gone = await self._run("deleting folder", self._delete_blocking, name)
+        for folder in gone:
+            folder._notify()
+
+    async def rename_folder(self, old: str, new: str) -> None:
+        touched = await self._run("renaming folder", self._rename_blocking, old, new)
+        for folder in touched:
+            folder._notify()
+
+    async def subscriptions(self) -> set[str]:
+        return await self._run("reading subscriptions", self._read_subscriptions)
+
+    async def subscribe(self, name: str) -> None:
+        await self._run("subscribing", self._change_subscription, name, True)
+
+    async def unsubscribe(self, name: str) -> None:
+        await self._run("unsubscribing", self._change_subscription, name, False)
+
+    # ----------------------------------------------------------- plumbing
+
+    async def _run(self, what: str, func: Callable[..., T], *args: object) -> T:
+        try:
+            return await asyncio.to_thread(func, *args)
+        except StorageError:
+            raise
+        except OSError as exc:
+            raise io.storage_error(exc, what) from exc
+
+    def _dir_of(self, name: str) -> Path:
+        return self.path if name == INBOX else self.path / names.to_dir(name)
+
+    def forget_all(self) -> None:
+        """The whole mailbox was deleted: every cached folder is gone."""
+        with self._lock:
+            for folder in self._folders.values():
+                folder.gone = True
+            self._folders.clear()
+
+    def _evict(self, name: str) -> MaildirFolder | None:
+        folder = self._folders.pop(name, None)
+        if folder is not None:
+            folder.gone = True
+        return folder
+
+    def cleanup_blocking(self) -> None:
+        """Finish deletions a crash interrupted."""
+        with os.scandir(self.path) as entries:
+            for entry in entries:
+                if entry.name.startswith(TRASH_PREFIX) and entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+
+    # ------------------------------------------------------ blocking work
+
+    def _folder_blocking(self, name: str) -> MaildirFolder:
+        name = names.canonical(name)
+        path = self._dir_of(name)
+        with self._lock:
+            if not path.is_dir():
+                self._evict(name)
+                raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
+            folder = self._folders.get(name)
+            if folder is None:
+                # Repairs a folder a crash left half-made, or one a tool made bare.
+                if not all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
+                    make_maildir(path, marker=name != INBOX)
+                folder = MaildirFolder(name, path)
+                self._folders[name] = folder
+            return folder
+
+    def _list_blocking(self) -> list[str]:
+        result = [INBOX]
+        with os.scandir(self.path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    name = names.from_dir(entry.name)
+                    if name is not None:
+                        result.append(name)
+        return result
+
+    def _create_blocking(self, name: str) -> None:
+        name = names.canonical(name, for_create=True)
+        if name == INBOX:
+            raise StorageError(ErrorKind.EXISTS, "folder already exists")
+        path = self._dir_of(name)
+        with self._lock:
+            try:
+                path.mkdir()
+            except FileExistsError:
+                raise StorageError(ErrorKind.EXISTS, "folder already exists") from None
+            make_maildir(path, marker=True)
+
+    def _delete_blocking(self, name: str) -> list[MaildirFolder]:
+        name = names.canonical(name)
+        if name == INBOX:
+            raise StorageError(ErrorKind.NO_PERMISSION, "INBOX cannot be deleted")
+        path = self._dir_of(name)
+        with self._lock:
+            if not path.is_dir():
+                raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
+            # Maildir++ is flat: ".A.B" stays when ".A" goes, as RFC 3501 6.3.4 allows.
+            remove_tree(path, self.path)
+            folder = self._evict(name)
+        return [folder] if folder is not None else []
+
+    def _rename_blocking(self, old: str, new: str) -> list[MaildirFolder]:
+        old = names.canonical(old)
+        new = names.canonical(new, for_create=True)
+        if new == INBOX:
+            raise StorageError(ErrorKind.EXISTS, "folder already exists")
+        if new == old or new.startswith(old + DELIMITER):
+            raise StorageError(ErrorKind.INVALID_NAME, "cannot rename a folder into itself")
+        if old == INBOX:
+            return self._rename_inbox(new)
+        with self._lock:
+            if not self._dir_of(old).is_dir():
+                raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
+            moves = [(old, new)]
+            prefix = old + DELIMITER
+            for existing in self._list_blocking():
+                if existing.startswith(prefix):
+                    moves.append((existing, new + existing[len(old) :]))
+            targets = [(self._dir_of(src), self._dir_of(dst)) for src, dst in moves]
+            if any(dst.exists() for _, dst in targets):
+                raise StorageError(ErrorKind.EXISTS, "folder already exists")
+            for src_path, dst_path in targets:
+                os.rename(src_path, dst_path)
+            io.fsync_dir(self.path)
+            evicted = [self._evict(src) for src, _ in moves]
+        return [folder for folder in evicted if folder is not None]
+
+    def _rename_inbox(self, new: str) -> list[MaildirFolder]:
+        """RFC 3501 6.3.5: INBOX's messages move to a new folder, INBOX stays (empty);
+        INBOX's sub-folders are not renamed."""
+        inbox = self._folder_blocking(INBOX)
+        self._create_blocking(new)
+        target = self._folder_blocking(new)
+        inbox.move_all_to_blocking(target)
+        return [inbox]
+
+    def _read_subscriptions(self) -> set[str]:
+        try:
+            text = (self.path / SUBSCRIPTIONS).read_text("utf-8", "replace")
+        except FileNotFoundError:
+            return set()
+        return {line for line in text.splitlines() if line}
+
+    def _change_subscription(self, name: str, add: bool) -> None:
+        name = names.canonical(name)
+        with self._lock:
+            current = self._read_subscriptions()
+            if (name in current) == add:
+                return
+            if add:
+                current.add(name)
+            else:
+                current.discard(name)
+            data = "".join(f"{item}\n" for item in sorted(current)).encode("utf-8")
+            io.atomic_replace(self.path / SUBSCRIPTIONS, data)
+
+
+def open_mailbox_blocking(user: str, path: Path) -> MaildirMailbox:
+    """Create the user's maildir (INBOX) on first use and return its Mailbox."""
+    make_maildir(path, marker=False)
+    mailbox = MaildirMailbox(user, path)
+    with contextlib.suppress(OSError):
+        mailbox.cleanup_blocking()
+    return mailbox

@@ -1,0 +1,144 @@
+"""Several OS processes share one maildir: UIDs stay unique and are never reused.
+
+Workers are separate interpreters (``python -c``), so they share nothing with
+this process but the files and the ``flock`` — exactly like two servers (or a
+server and a delivery agent) on one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mailserver.storage import INBOX, ErrorKind, StorageError
+from mailserver.storage.maildir import MaildirStore
+
+WORKER = """
+import asyncio, json, sys
+from pathlib import Path
+from mailserver.storage.maildir import MaildirStore
+
+async def main(root, tag, count, expunge_every):
+    go = Path(root) / "go"
+    while not go.exists():  # start together, so the appends really overlap
+        await asyncio.sleep(0.002)
+    folder = await (await MaildirStore(Path(root)).mailbox("shared")).folder("INBOX")
+    uids = []
+    for i in range(count):
+        uid = await folder.append(f"Subject: {tag}-{i}\\n\\nbody {tag} {i}\\n".encode())
+        uids.append(uid)
+        if expunge_every and i % expunge_every == 0:
+            await folder.expunge([uid])
+    print(json.dumps(uids))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+"""
+
+PER_PROCESS = 100
+
+
+def start_worker(root: Path, tag: str, count: int, expunge_every: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(root), tag, str(count), str(expunge_every)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def go(root: Path) -> None:
+    (root / "go").touch()
+
+
+def finish(proc: subprocess.Popen[str]) -> list[int]:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    uids: list[int] = json.loads(out)
+    return uids
+
+
+async def wait_all(procs: list[subprocess.Popen[str]]) -> list[list[int]]:
+    return await asyncio.gather(*(asyncio.to_thread(finish, proc) for proc in procs))
+
+
+async def test_concurrent_appends_get_unique_uids(tmp_path: Path) -> None:
+    store = MaildirStore(tmp_path)
+    folder = await (await store.mailbox("shared")).folder(INBOX)
+    tags = ["p0", "p1", "p2"]
+    procs = [start_worker(tmp_path, tag, PER_PROCESS) for tag in tags]
+    go(tmp_path)
+    results = await wait_all(procs)
+    all_uids = [uid for uids in results for uid in uids]
+    assert len(all_uids) == len(set(all_uids)) == PER_PROCESS * len(tags)
+    # The processes did run concurrently: someone's UIDs are not one solid block.
+    assert any(uids[-1] - uids[0] >= len(uids) for uids in results)
+    for uids in results:
+        assert uids == sorted(uids)  # each process sees its own UIDs ascend
+
+    snap = await folder.snapshot()
+    assert snap.uids == sorted(all_uids)
+    assert snap.uidnext == max(all_uids) + 1
+    # Every acknowledged UID names the message that process appended.
+    for tag, uids in zip(tags, results, strict=True):
+        for index, uid in enumerate(uids):
+            data = await folder.read(uid)
+            assert data.startswith(f"Subject: {tag}-{index}\r\n".encode())
+
+
+async def test_no_uid_reused_after_concurrent_expunge(tmp_path: Path) -> None:
+    store = MaildirStore(tmp_path)
+    folder = await (await store.mailbox("shared")).folder(INBOX)
+    first = [await folder.append(b"Subject: local\n\nx\n") for _ in range(20)]
+    worker = start_worker(tmp_path, "w", PER_PROCESS, expunge_every=3)
+    go(tmp_path)
+    expunged = []
+    for uid in first[::2]:
+        expunged += await folder.expunge([uid])
+    later = [await folder.append(b"Subject: local2\n\ny\n") for _ in range(20)]
+    (theirs,) = await wait_all([worker])
+    issued = first + later + theirs
+    assert len(issued) == len(set(issued))  # nobody got a UID twice, not even expunged ones
+    snap = await folder.snapshot()
+    removed_by_worker = set(theirs[::3])
+    expected = set(issued) - set(expunged) - removed_by_worker
+    assert set(snap.uids) == expected
+    assert snap.uidnext > max(issued)
+    for uid in expunged:
+        try:
+            await folder.read(uid)
+        except StorageError as exc:
+            assert exc.kind is ErrorKind.EXPUNGED
+        else:
+            raise AssertionError("expunged message still readable")
+
+
+async def test_snapshots_stay_consistent_while_another_process_appends(tmp_path: Path) -> None:
+    store = MaildirStore(tmp_path)
+    folder = await (await store.mailbox("shared")).folder(INBOX)
+    worker = start_worker(tmp_path, "bg", PER_PROCESS)
+    go(tmp_path)
+    waiter = asyncio.ensure_future(wait_all([worker]))
+    seen_keys: dict[int, str] = {}
+    recent: set[int] = set()
+    versions = []
+    snapshots = 0
+    while not waiter.done():
+        snap = await folder.snapshot(claim_recent=True)
+        snapshots += 1
+        versions.append(snap.version)
+        assert snap.uids == sorted(snap.uids)
+        assert not (snap.recent & recent)  # a recent message is handed out once
+        recent |= snap.recent
+        for info in snap.messages:
+            assert seen_keys.setdefault(info.uid, info.key) == info.key  # UID -> message is fixed
+        await asyncio.sleep(0.005)
+    ((theirs),) = await waiter
+    final = await folder.snapshot(claim_recent=True)
+    recent |= final.recent
+    assert final.uids == theirs
+    assert recent == set(theirs)
+    assert versions == sorted(versions)
+    assert snapshots > 1
