@@ -87,4 +87,4 @@ async def test_we_read_what_python_writes(tmp_path: Path) -> None:
     # And Python still reads the folder after we changed flags.
     uid1 = next(m.uid for m in snap.messages if m.key == key1)
     await inbox.store_flags([uid1], [SEEN], FlagMode.ADD)
-    assert sorted(theirs.get_message(k).get_flags() for k in theirs) == ["", "RS", "S"]
+    assert sorted(msg.get_flags() for msg in theirs) == ["", "RS", "S"]
