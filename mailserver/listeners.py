@@ -38,8 +38,12 @@ StartListener = Callable[[ListenerContext], Awaitable[asyncio.Server]]
 LISTENERS: dict[str, str] = {
     "smtp": "mailserver.smtp.listener:start_listener",
     "pop3": "mailserver.pop3.listener:start_listener",
+    "pop3s": "mailserver.pop3.listener:start_listener",
     "imap": "mailserver.imap.listener:start_listener",
 }
+
+#: Listeners that speak TLS from the first byte (RFC 8314 implicit TLS).
+IMPLICIT_TLS: frozenset[str] = frozenset({"smtps", "pop3s", "imaps"})
 
 
 def find_listener(name: str) -> StartListener | None:

@@ -15,13 +15,15 @@ import json
 import logging
 import os
 import signal
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailserver.auth import Authenticator, UserDatabase
 from mailserver.config import Config
-from mailserver.listeners import ListenerContext, find_listener
+from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
+from mailserver.net.tls import ensure_certificate, server_context
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
 
@@ -84,6 +86,7 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
             "plaintext logins are allowed without TLS (auth.allow_plaintext_without_tls): "
             "passwords cross the network readable, as the lab exercises intend"
         )
+    tls = _tls_context(config)
     for name, address in config.listeners.items():
         start = find_listener(name)
         if start is None:
@@ -91,7 +94,14 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
                 "listener %s (%s) skipped: this protocol is not available yet", name, address
             )
             continue
-        context = ListenerContext(name=name, services=services, address=address, sessions=sessions)
+        context = ListenerContext(
+            name=name,
+            services=services,
+            address=address,
+            sessions=sessions,
+            ssl_context=tls if name in IMPLICIT_TLS else None,
+            starttls_context=None if name in IMPLICIT_TLS else tls,
+        )
         try:
             running.servers[name] = await start(context)
         except OSError as exc:
@@ -101,6 +111,15 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
     if not running.servers:
         raise StartupError("none of the configured listeners is available")
     return running
+
+
+def _tls_context(config: Config) -> ssl.SSLContext:
+    """One server context for STARTTLS and implicit TLS; self-signed if none is configured."""
+    try:
+        paths = ensure_certificate(config)
+        return server_context(paths)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise StartupError(f"cannot load the TLS certificate or key: {exc}") from None
 
 
 def _describe(server: asyncio.Server, host: str) -> str:
