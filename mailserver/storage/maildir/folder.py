@@ -540,10 +540,12 @@ class MaildirFolder(Folder):
         return None if rel is None else (entry.base, rel)
 
     def _read_blocking(self, uid: int) -> bytes:
+        """Try the remembered file name first: a FETCH of many messages must not
+        re-list the folder for each one. Only a miss costs a re-scan."""
         for attempt in range(2):
             with self._lock:
                 self._check_gone()
-                if attempt or not self._is_fresh():
+                if attempt or self._uidlist is None:
                     with io.flocked(self._lock_path):
                         self._scan()
                 found = self._location(uid)

@@ -131,6 +131,8 @@ class MaildirMailbox(Mailbox):
         name = names.canonical(name)
         path = self._dir_of(name)
         with self._lock:
+            if name == INBOX and not (path / "cur").is_dir():
+                make_maildir(path, marker=False)  # INBOX always exists
             if not path.is_dir():
                 self._evict(name)
                 raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")

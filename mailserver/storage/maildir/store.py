@@ -29,8 +29,8 @@ class MaildirStore(MailStore):
     async def mailbox(self, user: str) -> MaildirMailbox:
         names.check_user(user)
         cached = self._mailboxes.get(user)
-        if cached is not None and cached.path.is_dir():
-            return cached
+        if cached is not None:
+            return cached  # a vanished INBOX is re-created by Mailbox.folder()
         try:
             return await asyncio.to_thread(self._open_blocking, user)
         except OSError as exc:
@@ -39,10 +39,8 @@ class MaildirStore(MailStore):
     def _open_blocking(self, user: str) -> MaildirMailbox:
         with self._lock:
             cached = self._mailboxes.get(user)
-            if cached is not None and cached.path.is_dir():
-                return cached
             if cached is not None:
-                cached.forget_all()
+                return cached
             mailbox = open_mailbox_blocking(user, self.root / user)
             self._mailboxes[user] = mailbox
             return mailbox

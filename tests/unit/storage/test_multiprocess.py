@@ -142,3 +142,48 @@ async def test_snapshots_stay_consistent_while_another_process_appends(tmp_path:
     assert recent == set(theirs)
     assert versions == sorted(versions)
     assert snapshots > 1
+
+
+CRASHER = """
+import asyncio, sys
+from pathlib import Path
+from mailserver.storage import FlagMode
+from mailserver.storage.maildir import MaildirStore
+
+async def main(root):
+    folder = await (await MaildirStore(Path(root)).mailbox("shared")).folder("INBOX")
+    i = 0
+    while True:
+        uid = await folder.append(f"Subject: n{i}\\n\\nx\\n".encode())
+        await folder.store_flags([uid], ["\\\\Seen", "$Kw"], FlagMode.ADD)
+        print(uid, i, flush=True)  # acknowledged: must survive kill -9
+        i += 1
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    acked: dict[int, int] = {}
+    while len(acked) < 60:
+        line = await asyncio.to_thread(proc.stdout.readline)
+        assert line, "worker died"
+        uid, index = map(int, line.split())
+        acked[uid] = index
+    proc.kill()  # SIGKILL, somewhere in the middle of an append or flag change
+    proc.wait()
+
+    folder = await (await MaildirStore(tmp_path).mailbox("shared")).folder(INBOX)
+    snap = await folder.snapshot()
+    for uid, index in acked.items():
+        info = snap.find(uid)
+        assert info is not None, f"acknowledged uid {uid} lost"
+        assert info.flags == {"\\Seen", "$Kw"}
+        assert (await folder.read(uid)).startswith(f"Subject: n{index}\r\n".encode())
+    # Whatever the crash left half done: the next UID is above everything handed out.
+    assert await folder.append(b"after\n") > max(snap.uids)
+    assert len(snap.uids) == len(set(snap.uids)) >= len(acked)
