@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 LOCK_TIMEOUT = 30.0
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Make renames/unlinks/creations inside ``path`` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
