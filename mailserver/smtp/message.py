@@ -1,0 +1,180 @@
+"""Turning what a client sent after DATA into the message we store.
+
+Pure byte transformations, no I/O. The store gets a well-formed RFC 5322
+message even from a student who typed only ``myemail``: the header section is
+found (or found missing), ``From``/``Date``/``Message-ID`` are added when
+absent, and each recipient's copy gets ``Return-Path`` and a ``Received``
+trace field on top (RFC 5321 4.4).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import re
+from dataclasses import dataclass
+
+CRLF = b"\r\n"
+
+#: A header field's first line: a name of printable ASCII but ":" (RFC 5322
+#: 2.2), optionally followed by blanks (the obsolete ``Subject :`` form), then ":".
+_FIELD_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
+
+#: Longest HELO argument copied into a trace field.
+MAX_HELO_IN_TRACE = 255
+
+
+@dataclass(frozen=True)
+class HeaderSplit:
+    """``header`` ends with a line break (or is empty); ``body`` follows the blank line."""
+
+    header: bytes
+    body: bytes
+    #: False when the client sent no blank line between the fields and the body.
+    had_separator: bool
+
+
+def split_header(content: bytes) -> HeaderSplit:
+    """Find the header section: leading lines that are fields or their continuations.
+
+    The first line that is neither ends it. A blank line is the proper end;
+    any other line means the client forgot the blank line (or sent no header
+    at all, like a bare ``myemail``), and that line starts the body.
+    """
+    pos = 0
+    seen_field = False
+    while pos < len(content):
+        newline = content.find(b"\n", pos)
+        end = len(content) if newline < 0 else newline + 1
+        line = content[pos:end].rstrip(b"\r\n")
+        if not line:
+            return HeaderSplit(content[:pos], content[end:], True)
+        is_continuation = seen_field and line[:1] in (b" ", b"\t")
+        if not (is_continuation or _FIELD_START.match(line)):
+            break
+        seen_field = True
+        pos = end
+    header = content[:pos]
+    if header and not header.endswith(b"\n"):
+        header += CRLF
+    return HeaderSplit(header, content[pos:], False)
+
+
+def _fields(header: bytes) -> list[bytes]:
+    """The header section as whole fields, each with its continuation lines."""
+    fields: list[bytes] = []
+    for line in _lines(header):
+        if fields and line[:1] in (b" ", b"\t"):
+            fields[-1] += line
+        else:
+            fields.append(line)
+    return fields
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """Split after each LF only; ``bytes.splitlines`` would also split at a stray CR."""
+    parts = data.split(b"\n")
+    lines = [part + b"\n" for part in parts[:-1]]
+    return [*lines, parts[-1]] if parts[-1] else lines
+
+
+def _field_name(field: bytes) -> str:
+    return field.split(b":", 1)[0].strip().decode("ascii", "replace").lower()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The message minus the per-recipient trace fields; ``data`` is header + blank + body."""
+
+    data: bytes
+
+
+def prepare(
+    content: bytes, *, sender: str, queue_id: str, hostname: str, timestamp: float
+) -> Prepared:
+    """Complete the header section; the body is left byte for byte as received.
+
+    ``sender`` is the envelope reverse-path, ``""`` for the null sender. An
+    existing ``Return-Path`` is dropped: only the final delivery may write one
+    (RFC 5321 4.4), and we add ours per copy.
+    """
+    split = split_header(content)
+    fields = [f for f in _fields(split.header) if _field_name(f) != "return-path"]
+    present = {_field_name(f) for f in fields}
+    added: list[str] = []
+    if "from" not in present:
+        added.append(f"From: <{sender}>" if sender else f"From: MAILER-DAEMON@{hostname}")
+    if "date" not in present:
+        added.append(f"Date: {rfc5322_date(timestamp)}")
+    if "message-id" not in present:
+        added.append(f"Message-ID: <{queue_id}@{hostname}>")
+    header = b"".join(fields) + b"".join(_encode(line) + CRLF for line in added)
+    return Prepared(header + CRLF + split.body)
+
+
+def rfc5322_date(timestamp: float) -> str:
+    return email.utils.formatdate(timestamp, localtime=True)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What the ``Received`` field records about one SMTP transaction."""
+
+    helo: str
+    client_ip: str
+    #: Reverse-DNS name of the client, when known.
+    client_name: str | None
+    hostname: str
+    #: RFC 3848 "with" keyword: SMTP, ESMTP, ESMTPA, ESMTPS, ESMTPSA.
+    protocol: str
+    queue_id: str
+    timestamp: float
+
+
+def with_protocol(extended: bool, tls: bool, authenticated: bool) -> str:
+    """RFC 3848's keyword for the ``with`` clause."""
+    if not extended:
+        return "SMTP"
+    return "ESMTP" + ("S" if tls else "") + ("A" if authenticated else "")
+
+
+def address_literal(ip: str) -> str:
+    """``[192.0.2.1]`` or ``[IPv6:2001:db8::1]`` (RFC 5321 4.1.3)."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return f"[{ip}]"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return f"[{parsed.ipv4_mapped}]"
+        return f"[IPv6:{parsed.compressed}]"
+    return f"[{parsed}]"
+
+
+def received_field(trace: Trace, recipient: str) -> bytes:
+    """RFC 5321 4.4 ``Received:``, folded so no line grows long."""
+    literal = address_literal(trace.client_ip)
+    tcp_info = f"{trace.client_name} {literal}" if trace.client_name else literal
+    lines = [
+        f"Received: from {_clean_helo(trace.helo)} ({tcp_info})",
+        f"\tby {trace.hostname} (mailserver) with {trace.protocol} id {trace.queue_id}",
+        f"\tfor <{recipient}>; {rfc5322_date(trace.timestamp)}",
+    ]
+    return b"".join(_encode(line) + CRLF for line in lines)
+
+
+def delivered_copy(prepared: Prepared, trace: Trace, sender: str, recipient: str) -> bytes:
+    """One recipient's copy: ``Return-Path`` first, then our ``Received``, then the message."""
+    return_path = _encode(f"Return-Path: <{sender}>") + CRLF
+    return return_path + received_field(trace, recipient) + prepared.data
+
+
+def _clean_helo(helo: str) -> str:
+    """The client's HELO is free text: keep it printable and short in a header."""
+    cleaned = "".join(c if c.isprintable() else "?" for c in helo.strip())
+    return cleaned[:MAX_HELO_IN_TRACE] or "unknown"
+
+
+def _encode(text: str) -> bytes:
+    """UTF-8 (RFC 6532); SMTPUTF8 arguments may carry undecodable bytes as surrogates."""
+    return text.encode("utf-8", "surrogateescape")

@@ -1,0 +1,363 @@
+"""The SMTP session: aiosmtpd's ``SMTP`` protocol, adjusted through its extension points.
+
+What we change, and why:
+
+* an explicit command table (unknown verbs get ``500`` from one handler);
+* every ``5xx`` reply is counted and the client is disconnected with ``421``
+  past ``limits.max_bad_commands`` (Postfix's error limit; aiosmtpd's own
+  ``BOGUS_LIMIT`` only counts unknown verbs and is not configurable);
+* replies go through :func:`replies.normalize`, so aiosmtpd's own texts carry
+  enhanced status codes like ours;
+* EHLO advertises PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8
+  and ``AUTH PLAIN LOGIN``;
+* AUTH accepts mechanism names in any case and works after HELO too (exercise
+  2 starts with HELO), using ``mailserver.auth`` for the check;
+* admission through the session registry, ``421`` at shutdown and on idle
+  timeout, and DATA (receive + store) inside a registry transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+from mailserver.auth import SaslError
+from mailserver.listeners import ListenerContext
+from mailserver.net.lines import LineTooLong, read_line
+from mailserver.net.sessions import SessionHandle
+from mailserver.smtp import auth, policy, rdns, replies
+from mailserver.smtp.delivery import DeliveryHandler
+from mailserver.smtp.state import Connection, LabEnvelope, LabSession
+
+log = logging.getLogger("mailserver.smtp")
+
+#: Longest command line (RFC 5321 4.5.3.1.4 says 512, plus room for ESMTP parameters).
+COMMAND_LINE_LIMIT = 1024
+#: Longest AUTH response line we read (a PLAIN response of long credentials fits easily).
+AUTH_LINE_LIMIT = 2048
+
+Command = Callable[[str | None], Awaitable[None]]
+
+#: ``HELP <verb>`` answers.
+HELP_SYNTAX: dict[str, str] = {
+    "HELO": "HELO <hostname>",
+    "EHLO": "EHLO <hostname>",
+    "AUTH": "AUTH <mechanism> [<initial-response>]   mechanisms: PLAIN LOGIN",
+    "MAIL": "MAIL FROM:<address> [SIZE=<bytes>] [BODY=7BIT|8BITMIME] [SMTPUTF8]",
+    "RCPT": "RCPT TO:<address>",
+    "DATA": "DATA   (end the message with a line holding only a dot)",
+    "RSET": "RSET",
+    "NOOP": "NOOP",
+    "QUIT": "QUIT",
+    "VRFY": "VRFY <address>",
+    "EXPN": "EXPN <list>   (not supported)",
+    "HELP": "HELP [<command>]",
+    "STARTTLS": "STARTTLS",
+}
+
+
+class CommandTable(dict[str, Command]):
+    """Verb -> handler; ``get`` of an unknown verb yields the "not recognized" handler.
+
+    aiosmtpd's read loop looks commands up with ``.get``; answering unknown
+    verbs from here keeps its non-configurable bogus-command limit out of play.
+    """
+
+    def __init__(self, commands: dict[str, Command], unknown: Command) -> None:
+        super().__init__(commands)
+        self._unknown = unknown
+
+    def get(self, verb: str, default: Any = None) -> Command:
+        return super().get(verb, self._unknown)
+
+
+def capabilities(hostname: str, size_limit: int, starttls: bool, auth_allowed: bool) -> list[str]:
+    """The EHLO reply lines, without the ``250-``/``250 `` prefix."""
+    lines = [hostname, "PIPELINING", f"SIZE {size_limit}"]
+    if starttls:
+        lines.append("STARTTLS")
+    if auth_allowed:
+        lines.append("AUTH " + " ".join(auth.MECHANISMS))
+    lines += ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"]
+    return lines
+
+
+class LabSMTP(SMTP):
+    """One client connection."""
+
+    # Annotations for attributes aiosmtpd sets without types mypy can use.
+    session: LabSession | None
+    envelope: LabEnvelope | None
+
+    def __init__(
+        self,
+        context: ListenerContext,
+        handler: DeliveryHandler,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        config = context.services.config
+        # Read by SMTP.__init__ to size the stream buffer, so set it first: the
+        # longest DATA line we take is max_line_length, plus CRLF and a stuffed dot.
+        self.line_length_limit = config.limits.max_line_length + 3
+        super().__init__(
+            handler,
+            data_size_limit=config.limits.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=config.hostname,
+            ident=replies.GREETING_IDENT,
+            # The STARTTLS hook: None until the STARTTLS issue lands.
+            tls_context=context.starttls_context,
+            timeout=config.timeouts.smtp,
+            auth_exclude_mechanism=("LOGIN", "PLAIN"),  # ours are in auth.py
+            loop=loop,
+        )
+        self._context = context
+        self._users = context.services.auth
+        self._max_errors = config.limits.max_bad_commands
+        self._allow_plaintext = config.auth.allow_plaintext_without_tls
+        # Instance-level: aiosmtpd's class-level dict grows with every EHLO it sees.
+        self.command_size_limit = COMMAND_LINE_LIMIT
+        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LINE_LIMIT)
+        self._errors = 0
+        self._closing = False
+        self._refused = False
+        self._handle: SessionHandle | None = None
+        self._connection: Connection | None = None
+        commands: dict[str, Command] = {
+            "HELO": self.smtp_HELO,
+            "EHLO": self.smtp_EHLO,
+            "AUTH": self.smtp_AUTH,
+            "MAIL": self.smtp_MAIL,
+            "RCPT": self.smtp_RCPT,
+            "DATA": self.smtp_DATA,
+            "RSET": self.smtp_RSET,
+            "NOOP": self.smtp_NOOP,
+            "QUIT": self.smtp_QUIT,
+            "VRFY": self.smtp_VRFY,
+            "EXPN": self.smtp_EXPN,
+            "HELP": self.smtp_HELP,
+        }
+        if self.tls_context is not None:
+            commands["STARTTLS"] = self.smtp_STARTTLS
+        self._smtp_methods = CommandTable(commands, self._unknown_command)
+
+    # ------------------------------------------------------------ connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._connection is None:  # not the re-entry after STARTTLS
+            peer = transport.get_extra_info("peername") or ("unknown", 0)
+            ip, port = str(peer[0]), int(peer[1])
+            handle = self._context.sessions.open(ip, self._on_shutdown)
+            if handle is None:
+                self._refused = True
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(replies.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+                transport.close()
+                return
+            self._handle = handle
+            self._connection = Connection(ip=ip, port=port)
+            log.info("connection from %s on %s", self._connection.describe(), self._context.name)
+            rdns.lookup(ip, self._set_client_name)
+        super().connection_made(transport)
+        self._connection.tls = transport.get_extra_info("ssl_object") is not None
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        try:
+            super().connection_lost(error)
+        finally:
+            if self._handle is not None:
+                self._handle.release()
+
+    def data_received(self, data: bytes) -> None:
+        # aiosmtpd only restarts the idle timer per command; a long DATA upload
+        # is not idle, so any bytes count as activity.
+        self._reset_timeout()
+        super().data_received(data)
+
+    def _create_session(self) -> LabSession:
+        assert self._connection is not None
+        return LabSession(self.loop, self._connection)
+
+    def _create_envelope(self) -> LabEnvelope:
+        return LabEnvelope()
+
+    def _set_client_name(self, name: str) -> None:
+        if self._connection is not None:
+            self._connection.name = name
+
+    def _say_goodbye(self, reply: str) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(reply.encode() + b"\r\n")
+            transport.close()
+
+    def _on_shutdown(self) -> None:
+        self._say_goodbye(replies.SHUTTING_DOWN)
+
+    def _timeout_cb(self) -> None:
+        if self.session is not None:
+            log.info("%s idle timeout", self.session.connection.describe())
+        self._say_goodbye(replies.IDLE_TIMEOUT)
+
+    # --------------------------------------------------------------- replies
+
+    async def push(self, status: str | bytes) -> None:
+        """Every reply passes here: normalized, sent, and 5xx ones counted."""
+        text = status.decode("utf-8", "surrogateescape") if isinstance(status, bytes) else status
+        text = replies.normalize(text)
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        await super().push(text.encode("utf-8", "surrogateescape"))
+        code = replies.reply_code(text)
+        if code is not None and code >= 500:
+            self._errors += 1
+            if self._errors > self._max_errors and not self._closing:
+                self._closing = True
+                assert self.session is not None
+                log.info(
+                    "%s disconnected after too many errors",
+                    self.session.connection.describe(),
+                )
+                self._say_goodbye(replies.TOO_MANY_ERRORS)
+                self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        """Process nothing the client already pipelined after QUIT or a forced close."""
+        if self._handler_coroutine is not None:
+            self._handler_coroutine.cancel()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """Our path parser instead of the email package's: accepts trailing-dot and
+        upper-case domains, drops source routes, keeps quoted local parts quoted."""
+        if not arg:
+            return "", ""
+        parsed = policy.parse_path(arg)
+        return (None, None) if parsed is None else parsed
+
+    # -------------------------------------------------------------- commands
+
+    async def _unknown_command(self, arg: str | None) -> None:
+        await self.push(replies.UNKNOWN_COMMAND)
+
+    async def smtp_EHLO(self, hostname: str | None) -> None:
+        if not hostname:
+            await self.push("501 5.5.4 Syntax: EHLO hostname")
+            return
+        assert self.session is not None
+        self._set_rset_state()
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        lines = capabilities(
+            self.hostname,
+            self.data_size_limit or 0,
+            starttls=self.tls_context is not None and not self.session.connection.tls,
+            auth_allowed=self._auth_allowed(),
+        )
+        for line in lines[:-1]:
+            await self.push(f"250-{line}")
+        await self.push(f"250 {lines[-1]}")
+
+    def _auth_allowed(self) -> bool:
+        assert self.session is not None
+        return self._allow_plaintext or self.session.connection.tls
+
+    async def smtp_AUTH(self, arg: str | None) -> None:
+        session, envelope = self.session, self.envelope
+        assert session is not None and envelope is not None
+        if not session.host_name:
+            await self.push(replies.NEED_HELO)
+            return
+        if session.user is not None:
+            await self.push(replies.AUTH_ALREADY)
+            return
+        if envelope.mail_from:
+            await self.push(replies.AUTH_IN_TRANSACTION)
+            return
+        words = (arg or "").split()
+        if not 1 <= len(words) <= 2:
+            await self.push(replies.AUTH_SYNTAX)
+            return
+        mechanism = words[0].upper()
+        if mechanism not in auth.MECHANISMS:
+            await self.push(replies.AUTH_UNKNOWN_MECHANISM)
+            return
+        if not self._auth_allowed():
+            await self.push(replies.AUTH_NEEDS_TLS)
+            return
+        initial = words[1] if len(words) == 2 else None
+        outcome = await auth.run_mechanism(mechanism, self, initial, self._users)
+        where = session.connection.describe()
+        if outcome.user is not None:
+            session.user = outcome.user
+            session.authenticated = True
+            log.info("%s authenticated as %s (%s)", where, outcome.user, mechanism)
+        elif outcome.login is not None:
+            log.info("%s authentication failed for %r (%s)", where, outcome.login, mechanism)
+        await self.push(outcome.reply)
+
+    async def ask(self, challenge: str) -> str:
+        """One SASL round trip (``auth.Exchange``)."""
+        await self.push(replies.challenge(challenge))
+        try:
+            line = await read_line(self._reader, AUTH_LINE_LIMIT)
+        except LineTooLong:
+            raise SaslError("response too long") from None
+        except EOFError:
+            # The client hung up mid-exchange: end the session as aiosmtpd
+            # does when the connection drops during a command.
+            raise asyncio.CancelledError from None
+        self._reset_timeout()
+        text = line.decode("utf-8", "surrogateescape").strip()
+        if text == "*":
+            raise auth.Cancelled
+        return text
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        if self._handle is None:  # pragma: no cover - admitted sessions always have one
+            await super().smtp_DATA(arg)
+            return
+        # Receiving and storing must not be cut off by a graceful shutdown.
+        with self._handle.transaction():
+            await super().smtp_DATA(arg)
+
+    async def smtp_RSET(self, arg: str | None) -> None:
+        if arg:
+            await self.push("501 5.5.4 Syntax: RSET")
+            return
+        self._set_rset_state()
+        await self.push(replies.OK)
+
+    async def smtp_NOOP(self, arg: str | None) -> None:
+        await self.push(replies.OK)
+
+    async def smtp_QUIT(self, arg: str | None) -> None:
+        await self.push(replies.BYE)
+        if self.transport is not None:
+            self.transport.close()
+        self._stop_reading()
+
+    async def smtp_VRFY(self, arg: str | None) -> None:
+        # Never say whether a user exists (address harvesting).
+        await self.push(replies.VRFY_CANNOT if arg else replies.VRFY_SYNTAX)
+
+    async def smtp_EXPN(self, arg: str | None) -> None:
+        await self.push(replies.EXPN_NOT_SUPPORTED)
+
+    async def smtp_HELP(self, arg: str | None) -> None:
+        verbs = sorted(self._smtp_methods)
+        if not arg:
+            await self.push("214 2.0.0 Commands: " + " ".join(verbs))
+        elif arg.strip().upper() in verbs:
+            await self.push("214 2.0.0 Syntax: " + HELP_SYNTAX[arg.strip().upper()])
+        else:
+            await self.push(replies.HELP_UNKNOWN_TOPIC)

@@ -1,0 +1,57 @@
+"""Connection state apart from transaction state (aiosmtpd's Session / Envelope).
+
+``Connection`` lives as long as the TCP connection, across the session reset
+that STARTTLS causes; ``LabSession`` is what aiosmtpd resets; ``LabEnvelope``
+is one mail transaction, reset by RSET, HELO/EHLO and after DATA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiosmtpd.smtp import Envelope, Session
+
+from mailserver.smtp.policy import Accept
+
+
+@dataclass
+class Connection:
+    """Facts about the client that the trace header and the logs need."""
+
+    ip: str
+    port: int
+    #: Reverse-DNS name, filled in when (and if) the lookup answers.
+    name: str | None = None
+    tls: bool = False
+
+    def describe(self) -> str:
+        return f"[{self.ip}]:{self.port}"
+
+
+class LabSession(Session):
+    """aiosmtpd's session plus our connection facts and the authenticated user."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, connection: Connection) -> None:
+        super().__init__(loop)
+        self.connection = connection
+        #: Canonical user name once AUTH succeeded.
+        self.user: str | None = None
+
+
+class LabEnvelope(Envelope):
+    """aiosmtpd's envelope plus the decisions taken at RCPT time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Reverse-path as recorded: ``""`` is the null sender.
+        self.sender: str = ""
+        self.accepted: list[Accept] = []
+
+    def deliveries(self) -> dict[str, str]:
+        """user -> the first address that named them: one copy per mailbox, however
+        many aliases of the same user were given."""
+        result: dict[str, str] = {}
+        for accept in self.accepted:
+            result.setdefault(accept.user, accept.address)
+        return result
