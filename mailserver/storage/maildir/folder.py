@@ -61,6 +61,8 @@ DIRTY_WINDOW_NS = 1_000_000_000
 LOCK_FILE = ".mailserver-uidlist.flock"
 #: Marker file Courier and Dovecot put in every Maildir++ sub-folder.
 FOLDER_MARKER = "maildirfolder"
+#: Files in ``tmp/`` older than this are leftovers of a crash (Dovecot's rule).
+TMP_MAX_AGE = 36 * 3600
 
 Sig = tuple[int, int, int]
 T = TypeVar("T")
@@ -215,16 +217,36 @@ class MaildirFolder(Folder):
 
     async def _run(self, what: str, func: Callable[..., T], *args: object) -> T:
         """Run blocking work in a thread; OS errors become user-safe StorageErrors."""
+        return await asyncio.to_thread(self._guarded, what, func, *args)
+
+    def _guarded(self, what: str, func: Callable[..., T], *args: object) -> T:
         try:
-            return await asyncio.to_thread(func, *args)
+            return func(*args)
         except StorageError:
             raise
         except FileNotFoundError as exc:
-            if self.gone or not self.path.is_dir():
+            if self.gone or not os.path.isdir(self._root):
                 raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist") from exc
             raise io.storage_error(exc, what) from exc
         except OSError as exc:
             raise io.storage_error(exc, what) from exc
+
+    def cleanup_blocking(self) -> None:
+        """Remove what crashes leave behind, as Dovecot does: ``tmp/`` files older
+        than 36 hours (never renamed into place, so never acknowledged) and our
+        own stale temporary list files."""
+        now = time.time()
+        with os.scandir(self._tmp) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_file() and now - entry.stat().st_mtime > TMP_MAX_AGE:
+                        os.unlink(entry.path)
+        with os.scandir(self._root) as entries:
+            for entry in entries:
+                if entry.name.endswith(".tmp") and entry.name.startswith(("dovecot-", "subscr")):
+                    with contextlib.suppress(OSError):
+                        if now - entry.stat().st_mtime > 3600:
+                            os.unlink(entry.path)
 
     def _notify(self) -> None:
         """Tell sessions (on the event loop) that this process changed the folder."""

@@ -142,6 +142,8 @@ class MaildirMailbox(Mailbox):
                 if not all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
                     make_maildir(path, marker=name != INBOX)
                 folder = MaildirFolder(name, path)
+                with contextlib.suppress(OSError):
+                    folder.cleanup_blocking()
                 self._folders[name] = folder
             return folder
 

@@ -536,3 +536,18 @@ async def test_foreign_dot_directories_are_not_folders(mailbox: MaildirMailbox) 
         (mailbox.path / name).mkdir()
     (mailbox.path / ".not-a-dir").write_text("")
     assert await mailbox.list_folders() == ["INBOX"]
+
+
+async def test_crash_leftovers_are_cleaned_on_open(tmp_path: Path) -> None:
+    inbox = await (await MaildirStore(tmp_path).mailbox("eve")).folder(INBOX)
+    old = time.time() - 40 * 3600
+    stale = inbox.path / "tmp" / "1.M1P1Q1.host,S=1,W=1"
+    fresh = inbox.path / "tmp" / "2.M1P1Q1.host,S=1,W=1"
+    stale_list = inbox.path / "dovecot-uidlist.123.456.tmp"
+    for path in (stale, fresh, stale_list):
+        path.write_bytes(b"x")
+    os.utime(stale, (old, old))
+    os.utime(stale_list, (old, old))
+    await (await MaildirStore(tmp_path).mailbox("eve")).folder(INBOX)  # a restarted server
+    assert not stale.exists() and not stale_list.exists()
+    assert fresh.exists()  # may be a delivery in progress
