@@ -1,0 +1,338 @@
+"""The lab's SMTP exercises 1 and 2, replayed as transcripts against an in-process listener.
+
+The SMTP listener runs in this process on 127.0.0.1:0 with a real
+MaildirStore and a real user database in ``tmp_path``. ``SmtpLab``, the
+``smtp_lab_factory`` fixture and ``Dialogue`` are shared with the other
+``test_smtp_*`` dialogue files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailserver.auth import Authenticator, UserDatabase
+from mailserver.config import Config, ListenAddress
+from mailserver.listeners import ListenerContext
+from mailserver.net.sessions import SessionRegistry
+from mailserver.services import Services
+from mailserver.smtp.listener import start_listener
+from mailserver.storage import INBOX
+from mailserver.storage.maildir import MaildirStore
+
+HOST = "JServer.NetLab"
+LAB_USERS = ("group1_1", "group1_2", "group1_3", "group6_6")
+REPLY_TIMEOUT = 10.0
+
+
+class Dialogue:
+    """One client connection that plays ``C:`` lines and checks ``S:`` lines."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def line(self) -> str:
+        data = await asyncio.wait_for(self.reader.readline(), REPLY_TIMEOUT)
+        if not data:
+            raise EOFError("server closed the connection")
+        assert data.endswith(b"\r\n"), f"reply not CRLF-terminated: {data!r}"
+        return data[:-2].decode("utf-8")
+
+    async def send(self, text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
+        self.writer.write(data + b"\r\n")
+        await self.writer.drain()
+
+    async def expect(self, pattern: str) -> str:
+        """Read one line matching ``pattern`` (``*`` is a wildcard, the rest literal)."""
+        got = await self.line()
+        regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+        assert re.fullmatch(regex, got), f"expected {pattern!r}, got {got!r}"
+        return got
+
+    async def play(self, transcript: str) -> list[str]:
+        """Run ``C:``/``S:`` lines; ``C:`` with nothing after it sends an empty line."""
+        got = []
+        for raw in transcript.splitlines():
+            if not raw.strip():
+                continue
+            who, _, text = raw.strip().partition(":")
+            text = text[1:] if text.startswith(" ") else text
+            if who == "C":
+                await self.send(text)
+            elif who == "S":
+                got.append(await self.expect(text))
+            else:
+                raise ValueError(f"transcript line must start with C: or S: -> {raw!r}")
+        return got
+
+    async def closed(self) -> bool:
+        data = await asyncio.wait_for(self.reader.read(1), REPLY_TIMEOUT)
+        return data == b""
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+@dataclass
+class SmtpLab:
+    config: Config
+    store: MaildirStore
+    auth: Authenticator
+    sessions: SessionRegistry
+    server: asyncio.Server | None = None
+    dialogues: list[Dialogue] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def connect(self, greet: bool = True) -> Dialogue:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        dialogue = Dialogue(reader, writer)
+        self.dialogues.append(dialogue)
+        if greet:
+            await dialogue.expect("220 JServer.NetLab ESMTP ready")
+        return dialogue
+
+    async def messages(self, user: str) -> list[bytes]:
+        folder = await (await self.store.mailbox(user)).folder(INBOX)
+        snapshot = await folder.snapshot()
+        return [await folder.read(info.uid) for info in snapshot.messages]
+
+    async def close(self) -> None:
+        for dialogue in self.dialogues:
+            await dialogue.close()
+        if self.server is not None:
+            self.server.close()
+            await self.sessions.shutdown(1.0)
+            await self.server.wait_closed()
+        self.auth.close()
+
+
+SmtpLabFactory = Callable[..., Awaitable[SmtpLab]]
+
+
+@pytest.fixture
+async def smtp_lab_factory(tmp_path: Path) -> AsyncIterator[SmtpLabFactory]:
+    """Start labs with config overrides (``limits=...``, ``auth=...``, ``timeouts=...``)."""
+    labs: list[SmtpLab] = []
+
+    async def start(**overrides: Any) -> SmtpLab:
+        data_dir = tmp_path / f"lab{len(labs)}"
+        data_dir.mkdir()
+        config = replace(
+            Config(
+                hostname=HOST,
+                domains=(HOST,),
+                data_dir=data_dir,
+                listeners={"smtp": ListenAddress("127.0.0.1", 0)},
+            ),
+            **overrides,
+        )
+        config.mail_dir.mkdir(parents=True)
+        users = UserDatabase(config.user_db_path)
+        users.add_many(((name, name) for name in LAB_USERS), plain_secret=True)
+        auth = Authenticator(users, config.domains)
+        store = MaildirStore(config.mail_dir)
+        sessions = SessionRegistry(
+            config.limits.max_connections, config.limits.max_connections_per_ip
+        )
+        lab = SmtpLab(config, store, auth, sessions)
+        labs.append(lab)
+        context = ListenerContext(
+            name="smtp",
+            services=Services(config=config, store=store, auth=auth),
+            address=config.listeners["smtp"],
+            sessions=sessions,
+        )
+        lab.server = await start_listener(context)
+        return lab
+
+    yield start
+    for lab in labs:
+        await lab.close()
+
+
+@pytest.fixture
+async def smtp_lab(smtp_lab_factory: SmtpLabFactory) -> SmtpLab:
+    return await smtp_lab_factory()
+
+
+def case(text: str, lower: bool) -> str:
+    """Lower-case the verbs of the client lines (what a student may type)."""
+    if not lower:
+        return text
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("C: ") and re.match(r"C: [A-Z]{4}\b", stripped):
+            verb_and_rest = stripped[3:]
+            verb, sep, rest = verb_and_rest.partition(" ")
+            if ":" in rest.split(" ")[0]:  # "FROM:" / "TO:" keywords too
+                keyword, sep2, tail = rest.partition(":")
+                rest = keyword.lower() + sep2 + tail
+            line = "C: " + verb.lower() + sep + rest
+        out.append(line)
+    return "\n".join(out)
+
+
+EXERCISE_1 = """
+C: HELO cslabc36
+S: 250 JServer.NetLab
+C: MAIL FROM: <group6_6@JServer.NetLab>
+S: 250 2.1.0 Ok
+C: RCPT TO: <group6_6@JServer.NetLab>
+S: 250 2.1.5 Ok
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+C: Message-ID: <001a01d2@cslabc36>
+C: From: "group6_6" <group6_6@JServer.NetLab>
+C: To: <group6_6@JServer.NetLab>
+C: Subject: Exercise 1
+C: Date: Mon, 6 Mar 2017 10:00:00 +0800
+C: MIME-Version: 1.0
+C: Content-Type: multipart/alternative;
+C: 	boundary="----=_NextPart_000_0001"
+C: X-Priority: 3
+C:
+C: This is a multi-part message in MIME format.
+C:
+C: ------=_NextPart_000_0001
+C: Content-Type: text/plain; charset="gbk"
+C:
+C: hello
+C:
+C: ------=_NextPart_000_0001
+C: Content-Type: text/html; charset="gbk"
+C:
+C: <p>hello</p>
+C:
+C: ------=_NextPart_000_0001--
+C: .
+S: 250 2.0.0 Ok: queued as *
+C: QUIT
+S: 221 2.0.0 Bye
+"""
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["upper", "lower"])
+async def test_exercise_1(smtp_lab: SmtpLab, lower: bool) -> None:
+    dialogue = await smtp_lab.connect()
+    replies = await dialogue.play(case(EXERCISE_1, lower))
+    assert await dialogue.closed()
+    queue_id = replies[-2].rsplit(" ", 1)[1]
+    [stored] = await smtp_lab.messages("group6_6")
+    parsed = email.message_from_bytes(stored, policy=email.policy.default)
+    assert parsed["Return-Path"] == "<group6_6@JServer.NetLab>"
+    assert f"id {queue_id}" in str(parsed["Received"])
+    assert "from cslabc36 (" in str(parsed["Received"])
+    assert parsed["Message-ID"] == "<001a01d2@cslabc36>"
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [part.get_content().strip() for part in parsed.iter_parts()] == [
+        "hello",
+        "<p>hello</p>",
+    ]
+
+
+def b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+EXERCISE_2 = f"""
+C: HELO somehost
+S: 250 JServer.NetLab
+C: auth login
+S: 334 VXNlcm5hbWU6
+C: {b64("group1_1")}
+S: 334 UGFzc3dvcmQ6
+C: {b64("group1_1")}
+S: 235 2.7.0 Authentication successful
+C: MAIL FROM:<group1_1@JServer.NetLab>
+S: 250 2.1.0 Ok
+C: RCPT TO:<group1_2@JServer.NetLab>
+S: 250 2.1.5 Ok
+C: RCPT TO:<group1_3@JServer.NetLab>
+S: 250 2.1.5 Ok
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+C: From: nick <group1_1@JServer.NetLab>
+C: To: someone@JServer.NetLab
+C: Subject: Test mail 3
+C:
+C: This is a test mail!
+C: .
+S: 250 2.0.0 Ok: queued as *
+C: QUIT
+S: 221 2.0.0 Bye
+"""
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["upper", "lower"])
+async def test_exercise_2(smtp_lab: SmtpLab, lower: bool) -> None:
+    dialogue = await smtp_lab.connect()
+    await dialogue.play(case(EXERCISE_2, lower))
+    for user in ("group1_2", "group1_3"):
+        [stored] = await smtp_lab.messages(user)
+        parsed = email.message_from_bytes(stored, policy=email.policy.default)
+        assert parsed["Subject"] == "Test mail 3"
+        assert parsed.get_content().strip() == "This is a test mail!"
+        assert f"for <{user}@JServer.NetLab>" in str(parsed["Received"])
+        assert "with ESMTPA id" in str(parsed["Received"])
+        assert parsed["Date"] is not None
+        assert parsed["Message-ID"] is not None
+
+
+async def test_exercise_2_with_address_as_login_and_wrong_password(smtp_lab: SmtpLab) -> None:
+    dialogue = await smtp_lab.connect()
+    await dialogue.play(f"""
+        C: HELO somehost
+        S: 250 JServer.NetLab
+        C: AUTH LOGIN
+        S: 334 VXNlcm5hbWU6
+        C: {b64("group1_1@JServer.NetLab")}
+        S: 334 UGFzc3dvcmQ6
+        C: {b64("wrong")}
+        S: 535 5.7.8 Authentication credentials invalid
+        C: AUTH LOGIN {b64("group1_1@JServer.NetLab")}
+        S: 334 UGFzc3dvcmQ6
+        C: {b64("group1_1")}
+        S: 235 2.7.0 Authentication successful
+    """)
+
+
+async def test_bare_body(smtp_lab: SmtpLab) -> None:
+    dialogue = await smtp_lab.connect()
+    await dialogue.play("""
+        C: helo pc
+        S: 250 JServer.NetLab
+        C: mail from:<group1_1@JServer.NetLab>
+        S: 250 2.1.0 Ok
+        C: rcpt to:<group1_2@JServer.NetLab>
+        S: 250 2.1.5 Ok
+        C: data
+        S: 354 *
+        C: myemail
+        C: .
+        S: 250 2.0.0 Ok: queued as *
+    """)
+    [stored] = await smtp_lab.messages("group1_2")
+    header, separator, body = stored.partition(b"\r\n\r\n")
+    assert separator and body == b"myemail\r\n"
+    names = [line.split(b":")[0] for line in header.split(b"\r\n") if line[:1] not in b" \t"]
+    assert names == [b"Return-Path", b"Received", b"From", b"Date", b"Message-ID"]
