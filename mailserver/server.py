@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailserver.auth import Authenticator, UserDatabase
+from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
 from mailserver.config import Config
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
@@ -44,7 +45,18 @@ def build_services(config: Config) -> Services:
     return Services(
         config=config,
         store=MaildirStore(config.mail_dir),
-        auth=Authenticator(users, config.domains),
+        auth=Authenticator(users, config.domains, throttle=LoginThrottle(_throttle_policy(config))),
+    )
+
+
+def _throttle_policy(config: Config) -> ThrottlePolicy:
+    settings = config.auth
+    return ThrottlePolicy(
+        free_failures=settings.free_failures,
+        base_delay=settings.failure_delay,
+        max_delay=settings.max_failure_delay,
+        block_after=settings.block_after_failures,
+        block_seconds=settings.block_seconds,
     )
 
 

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from mailserver.auth.throttle import LoginThrottle
 from mailserver.auth.users import UserDatabase
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,14 @@ class Authenticator:
     are dropped. No plaintext password is ever kept or logged.
     """
 
-    def __init__(self, users: UserDatabase, domains: Iterable[str]) -> None:
+    def __init__(
+        self,
+        users: UserDatabase,
+        domains: Iterable[str],
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self._users = users
+        self.throttle = throttle or LoginThrottle()
         self._domains = frozenset(d.rstrip(".").lower() for d in domains)
         self._cache_key = secrets.token_bytes(32)
         self._cache: OrderedDict[tuple[str, bytes], str] = OrderedDict()
@@ -82,8 +89,31 @@ class Authenticator:
 
     # ---------------------------------------------------------------- password
 
-    async def authenticate(self, login: str, password: str) -> str | None:
-        """The canonical user name if ``password`` is right for ``login``, else None."""
+    async def authenticate(
+        self, login: str, password: str, client: str | None = None
+    ) -> str | None:
+        """The canonical user name if ``password`` is right for ``login``, else None.
+
+        ``client`` (the peer's IP address) feeds the guessing throttle: a
+        failure is answered only after the throttle's delay, and a blocked
+        address fails without any check at all.
+        """
+        if self.throttle.is_blocked(client):
+            return None
+        user = await self._check_password(login, password)
+        await self._account(user, login, client)
+        return user
+
+    async def _account(self, user: str | None, login: str, client: str | None) -> None:
+        """Tell the throttle how a login went, and wait out its delay after a failure."""
+        if user is not None:
+            self.throttle.record_success(client, user)
+            return
+        delay = self.throttle.record_failure(client, self._resolve(login) or login[:64])
+        if delay:
+            await asyncio.sleep(delay)
+
+    async def _check_password(self, login: str, password: str) -> str | None:
         self._users.reload_if_changed()
         user = self._resolve(login)
         stored = self._users.password_hash(user) if user is not None else None
@@ -171,3 +201,23 @@ class Authenticator:
         expected = hmac.new(secret.encode("utf-8"), challenge, hashlib.md5).hexdigest()
         ok = hmac.compare_digest(expected.encode(), _digest_bytes(digest_hex))
         return user if ok and user is not None else None
+
+    async def apop(
+        self, login: str, timestamp_banner: str, digest_hex: str, client: str | None = None
+    ) -> str | None:
+        """:meth:`verify_apop` behind the guessing throttle."""
+        if self.throttle.is_blocked(client):
+            return None
+        user = self.verify_apop(login, timestamp_banner, digest_hex)
+        await self._account(user, login, client)
+        return user
+
+    async def cram_md5(
+        self, login: str, challenge: bytes, digest_hex: str, client: str | None = None
+    ) -> str | None:
+        """:meth:`verify_cram_md5` behind the guessing throttle."""
+        if self.throttle.is_blocked(client):
+            return None
+        user = self.verify_cram_md5(login, challenge, digest_hex)
+        await self._account(user, login, client)
+        return user

@@ -62,6 +62,14 @@ class AuthSettings:
     password_scheme: str = "sha512_crypt"
     #: In a lab, seeing the password cross the wire is the point of the exercise.
     allow_plaintext_without_tls: bool = True
+    #: Failed logins per address (or account) answered without delay.
+    free_failures: int = 3
+    #: Delay after the first failure past the free ones; doubles each time.
+    failure_delay: float = 0.5
+    max_failure_delay: float = 8.0
+    #: Failures from one address (within 15 minutes) that block it for ``block_seconds``.
+    block_after_failures: int = 10
+    block_seconds: float = 300.0
 
 
 @dataclass(frozen=True)

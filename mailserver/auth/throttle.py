@@ -1,0 +1,110 @@
+"""Slow down password guessing, per client address and per account.
+
+A few mistakes cost nothing (students mistype). After that every further
+failure is answered later and later (doubling up to a ceiling), and an
+address that keeps failing is refused outright for a while, which is logged
+with the address. Accounts are only slowed, never locked: otherwise anyone
+could lock a student out by guessing at their name.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    free_failures: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    block_after: int = 10
+    block_seconds: float = 300.0
+    #: Failures older than this are forgotten.
+    window: float = 900.0
+
+
+class LoginThrottle:
+    """Remembers recent failures; answers "how long to wait" and "is this address blocked"."""
+
+    #: Bounds the memory an attacker can make us spend on distinct keys.
+    MAX_TRACKED = 50_000
+
+    def __init__(
+        self, policy: ThrottlePolicy | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.policy = policy or ThrottlePolicy()
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._blocked_until: dict[str, float] = {}
+
+    def is_blocked(self, client: str | None) -> bool:
+        if client is None:
+            return False
+        until = self._blocked_until.get(client)
+        if until is None:
+            return False
+        if self._clock() >= until:
+            del self._blocked_until[client]
+            self._failures.pop(_ip_key(client), None)
+            return False
+        return True
+
+    def record_failure(self, client: str | None, user: str | None) -> float:
+        """Note a failed login; returns the seconds to wait before answering it."""
+        now = self._clock()
+        counts = [self._add(key, now) for key in self._keys(client, user)]
+        worst = max(counts, default=0)
+        if client is not None and self._count(_ip_key(client), now) >= self.policy.block_after:
+            if client not in self._blocked_until:
+                log.warning(
+                    "authentication from %s blocked for %ds after %d failures",
+                    client,
+                    self.policy.block_seconds,
+                    self.policy.block_after,
+                )
+            self._blocked_until[client] = now + self.policy.block_seconds
+        return self._delay(worst)
+
+    def record_success(self, client: str | None, user: str | None) -> None:
+        for key in self._keys(client, user):
+            self._failures.pop(key, None)
+
+    def _delay(self, failures: int) -> float:
+        excess = failures - self.policy.free_failures
+        if excess <= 0:
+            return 0.0
+        return float(min(self.policy.base_delay * 2 ** (excess - 1), self.policy.max_delay))
+
+    @staticmethod
+    def _keys(client: str | None, user: str | None) -> list[str]:
+        keys = []
+        if client is not None:
+            keys.append(_ip_key(client))
+        if user is not None:
+            keys.append("user:" + user.lower())
+        return keys
+
+    def _add(self, key: str, now: float) -> int:
+        if key not in self._failures and len(self._failures) >= self.MAX_TRACKED:
+            self._failures.pop(next(iter(self._failures)))
+        times = self._failures.setdefault(key, deque(maxlen=self.policy.block_after * 4))
+        times.append(now)
+        return self._count(key, now)
+
+    def _count(self, key: str, now: float) -> int:
+        times = self._failures.get(key)
+        if not times:
+            return 0
+        while times and now - times[0] > self.policy.window:
+            times.popleft()
+        return len(times)
+
+
+def _ip_key(client: str) -> str:
+    return "ip:" + client

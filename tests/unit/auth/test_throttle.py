@@ -1,0 +1,75 @@
+"""Password guessing gets slower and then blocked; mistyping students barely notice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailserver.auth import Authenticator, UserDatabase
+from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+POLICY = ThrottlePolicy(
+    free_failures=3, base_delay=0.5, max_delay=4.0, block_after=6, block_seconds=60, window=300
+)
+
+
+def test_first_mistakes_are_free_then_delays_double_up_to_the_ceiling() -> None:
+    throttle = LoginThrottle(POLICY, clock=Clock())
+    delays = [throttle.record_failure("10.0.0.1", f"user{i}") for i in range(5)]
+    assert delays == [0.0, 0.0, 0.0, 0.5, 1.0]
+    user_only = LoginThrottle(POLICY, clock=Clock())
+    assert [user_only.record_failure(None, "group1_1") for _ in range(7)][-1] == 4.0
+
+
+def test_an_address_is_blocked_after_repeated_failures_and_released_later() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(POLICY, clock=clock)
+    for _ in range(6):
+        throttle.record_failure("10.0.0.9", None)
+    assert throttle.is_blocked("10.0.0.9")
+    assert not throttle.is_blocked("10.0.0.10")
+    clock.now += 61
+    assert not throttle.is_blocked("10.0.0.9")
+    assert throttle.record_failure("10.0.0.9", None) == 0.0
+
+
+def test_accounts_are_slowed_but_never_blocked() -> None:
+    throttle = LoginThrottle(POLICY, clock=Clock())
+    for number in range(20):
+        throttle.record_failure(f"10.0.1.{number}", "group1_1")
+    assert not throttle.is_blocked(None)
+    assert not any(throttle.is_blocked(f"10.0.1.{n}") for n in range(20))
+
+
+def test_success_clears_the_count_and_old_failures_expire() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(POLICY, clock=clock)
+    for _ in range(4):
+        throttle.record_failure("10.0.0.2", "bob")
+    throttle.record_success("10.0.0.2", "bob")
+    assert throttle.record_failure("10.0.0.2", "bob") == 0.0
+    for _ in range(4):
+        throttle.record_failure("10.0.0.3", None)
+    clock.now += 301
+    assert throttle.record_failure("10.0.0.3", None) == 0.0
+
+
+async def test_blocked_address_fails_even_with_the_right_password(tmp_path: Path) -> None:
+    users = UserDatabase(tmp_path / "users.yaml")
+    users.add("group1_1", "group1_1")
+    policy = ThrottlePolicy(free_failures=10, block_after=2, block_seconds=60)
+    auth = Authenticator(users, ["JServer.NetLab"], throttle=LoginThrottle(policy))
+    assert await auth.authenticate("group1_1", "group1_1", client="10.1.1.1") == "group1_1"
+    assert await auth.authenticate("group1_1", "wrong", client="10.1.1.1") is None
+    assert await auth.authenticate("group1_1", "wrong", client="10.1.1.1") is None
+    assert await auth.authenticate("group1_1", "group1_1", client="10.1.1.1") is None
+    assert await auth.authenticate("group1_1", "group1_1", client="10.1.1.2") == "group1_1"
+    auth.close()
