@@ -45,7 +45,8 @@ class Outcome:
     login: str | None = None
 
 
-Mechanism = Callable[[Exchange, str | None, Authenticator], Awaitable[Outcome]]
+#: (exchange, initial response, authenticator, client IP for the login throttle)
+Mechanism = Callable[[Exchange, str | None, Authenticator, str | None], Awaitable[Outcome]]
 
 
 def _text(data: bytes, what: str) -> str:
@@ -55,10 +56,12 @@ def _text(data: bytes, what: str) -> str:
         raise SaslError(f"{what} is not valid UTF-8") from None
 
 
-async def auth_plain(exchange: Exchange, initial: str | None, auth: Authenticator) -> Outcome:
+async def auth_plain(
+    exchange: Exchange, initial: str | None, auth: Authenticator, client: str | None
+) -> Outcome:
     response = initial if initial is not None else await exchange.ask("")
     authzid, authcid, password = parse_plain(decode_base64(response))
-    user = await auth.authenticate(authcid, password)
+    user = await auth.authenticate(authcid, password, client)
     # We let nobody act for somebody else: an authzid must name the same account.
     if user is not None and authzid and auth.resolve(authzid) != user:
         user = None
@@ -67,11 +70,13 @@ async def auth_plain(exchange: Exchange, initial: str | None, auth: Authenticato
     return Outcome(replies.AUTH_OK, user=user, login=authcid)
 
 
-async def auth_login(exchange: Exchange, initial: str | None, auth: Authenticator) -> Outcome:
+async def auth_login(
+    exchange: Exchange, initial: str | None, auth: Authenticator, client: str | None
+) -> Outcome:
     response = initial if initial is not None else await exchange.ask(LOGIN_USERNAME_CHALLENGE)
     login = _text(decode_base64(response), "user name")
     password = _text(decode_base64(await exchange.ask(LOGIN_PASSWORD_CHALLENGE)), "password")
-    user = await auth.authenticate(login, password)
+    user = await auth.authenticate(login, password, client)
     if user is None:
         return Outcome(replies.AUTH_FAILED, login=login)
     return Outcome(replies.AUTH_OK, user=user, login=login)
@@ -85,14 +90,18 @@ MECHANISMS: dict[str, Mechanism] = {
 
 
 async def run_mechanism(
-    name: str, exchange: Exchange, initial: str | None, auth: Authenticator
+    name: str,
+    exchange: Exchange,
+    initial: str | None,
+    auth: Authenticator,
+    client: str | None = None,
 ) -> Outcome:
     """Run one exchange; malformed answers and ``*`` end it with a 501, never an exception."""
     mechanism = MECHANISMS.get(name.upper())
     if mechanism is None:
         return Outcome(replies.AUTH_UNKNOWN_MECHANISM)
     try:
-        return await mechanism(exchange, initial, auth)
+        return await mechanism(exchange, initial, auth, client)
     except Cancelled:
         return Outcome(replies.AUTH_CANCELLED)
     except SaslError as exc:

@@ -295,7 +295,9 @@ class LabSMTP(SMTP):
             await self.push(replies.AUTH_NEEDS_TLS)
             return
         initial = words[1] if len(words) == 2 else None
-        outcome = await auth.run_mechanism(mechanism, self, initial, self._users)
+        outcome = await auth.run_mechanism(
+            mechanism, self, initial, self._users, session.connection.ip
+        )
         where = session.connection.describe()
         if outcome.user is not None:
             session.user = outcome.user
@@ -321,6 +323,13 @@ class LabSMTP(SMTP):
         if text == "*":
             raise auth.Cancelled
         return text
+
+    async def smtp_STARTTLS(self, arg: str | None) -> None:
+        assert self.session is not None
+        if self.session.connection.tls:
+            await self.push("503 5.5.1 Error: TLS already active")
+            return
+        await super().smtp_STARTTLS(arg)
 
     async def smtp_DATA(self, arg: str | None) -> None:
         if self._handle is None:  # pragma: no cover - admitted sessions always have one

@@ -13,6 +13,7 @@ import contextlib
 import email
 import email.policy
 import re
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from mailserver.auth import Authenticator, UserDatabase
 from mailserver.config import Config, ListenAddress
 from mailserver.listeners import ListenerContext
 from mailserver.net.sessions import SessionRegistry
+from mailserver.net.tls import ensure_certificate, server_context
 from mailserver.services import Services
 from mailserver.smtp.listener import start_listener
 from mailserver.storage import INBOX
@@ -100,8 +102,13 @@ class SmtpLab:
         assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
 
-    async def connect(self, greet: bool = True) -> Dialogue:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+    async def connect(self, greet: bool = True, tls: bool = False) -> Dialogue:
+        client_tls = None
+        if tls:
+            client_tls = ssl.create_default_context()
+            client_tls.check_hostname = False
+            client_tls.verify_mode = ssl.CERT_NONE
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=client_tls)
         dialogue = Dialogue(reader, writer)
         self.dialogues.append(dialogue)
         if greet:
@@ -128,10 +135,11 @@ SmtpLabFactory = Callable[..., Awaitable[SmtpLab]]
 
 @pytest.fixture
 async def smtp_lab_factory(tmp_path: Path) -> AsyncIterator[SmtpLabFactory]:
-    """Start labs with config overrides (``limits=...``, ``auth=...``, ``timeouts=...``)."""
+    """Start labs with config overrides (``limits=...``, ``auth=...``, ``timeouts=...``);
+    ``implicit_tls=True`` makes it an smtps-style listener with a self-signed certificate."""
     labs: list[SmtpLab] = []
 
-    async def start(**overrides: Any) -> SmtpLab:
+    async def start(implicit_tls: bool = False, **overrides: Any) -> SmtpLab:
         data_dir = tmp_path / f"lab{len(labs)}"
         data_dir.mkdir()
         config = replace(
@@ -158,6 +166,7 @@ async def smtp_lab_factory(tmp_path: Path) -> AsyncIterator[SmtpLabFactory]:
             services=Services(config=config, store=store, auth=auth),
             address=config.listeners["smtp"],
             sessions=sessions,
+            ssl_context=server_context(ensure_certificate(config)) if implicit_tls else None,
         )
         lab.server = await start_listener(context)
         return lab

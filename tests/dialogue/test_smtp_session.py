@@ -383,3 +383,66 @@ async def test_overlong_command_line(smtp_lab: SmtpLab) -> None:
         C: NOOP
         S: 250 2.0.0 Ok
     """)
+
+
+async def test_implicit_tls_listener(smtp_lab_factory: SmtpLabFactory) -> None:
+    lab = await smtp_lab_factory(
+        implicit_tls=True, auth=AuthSettings(allow_plaintext_without_tls=False)
+    )
+    dialogue = await lab.connect(tls=True)
+    await dialogue.play(f"""
+        C: EHLO pc
+        S: 250-JServer.NetLab
+        S: 250-PIPELINING
+        S: 250-SIZE 73400320
+        S: 250-AUTH PLAIN LOGIN
+        S: 250-8BITMIME
+        S: 250-ENHANCEDSTATUSCODES
+        S: 250 SMTPUTF8
+        C: AUTH PLAIN {b64(chr(0) + "group1_1" + chr(0) + "group1_1")}
+        S: 235 2.7.0 Authentication successful
+        C: MAIL FROM:<group1_1@JServer.NetLab>
+        S: 250 2.1.0 Ok
+        C: RCPT TO:<group1_2@JServer.NetLab>
+        S: 250 2.1.5 Ok
+        C: DATA
+        S: 354 *
+        C: over tls
+        C: .
+        S: 250 2.0.0 Ok: queued as *
+    """)
+    [stored] = await lab.messages("group1_2")
+    assert b"with ESMTPSA id" in stored
+
+
+async def test_smtputf8_and_8bit_body(smtp_lab: SmtpLab) -> None:
+    dialogue = await smtp_lab.connect()
+    await dialogue.play("""
+        C: EHLO pc
+        S: 250-*
+        S: 250-*
+        S: 250-*
+        S: 250-*
+        S: 250-*
+        S: 250-*
+        S: 250 SMTPUTF8
+        C: MAIL FROM:<rémy@exämple.org> SMTPUTF8 BODY=8BITMIME
+        S: 250 2.1.0 Ok
+        C: RCPT TO:<group1_2@JServer.NetLab>
+        S: 250 2.1.5 Ok
+        C: RCPT TO:<josé@JServer.NetLab>
+        S: 550 5.1.1 <josé@JServer.NetLab>: Recipient address rejected: User unknown
+        C: DATA
+        S: 354 *
+    """)
+    await dialogue.send("Subject: café".encode())
+    await dialogue.send(b"")
+    await dialogue.send("naïve body".encode() + b" \xff\xfe")
+    await dialogue.play("""
+        C: .
+        S: 250 2.0.0 Ok: queued as *
+    """)
+    [stored] = await smtp_lab.messages("group1_2")
+    assert stored.startswith("Return-Path: <rémy@exämple.org>\r\n".encode())
+    assert "Subject: café\r\n".encode() in stored
+    assert stored.endswith("\r\n\r\nnaïve body".encode() + b" \xff\xfe\r\n")

@@ -60,6 +60,9 @@ def test_login_over_starttls(smtp: smtplib.SMTP, mail_server: ServerProcess) -> 
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     smtp.starttls(context=context)
+    smtp.ehlo("pc")
+    assert "starttls" not in smtp.esmtp_features
+    assert smtp.docmd("STARTTLS") == (503, b"5.5.1 Error: TLS already active")
     smtp.login("group1_3", "group1_3")
     smtp.sendmail(f"group1_3@{DOMAIN}", [f"group1_1@{DOMAIN}"], make_message("tls"))
     [stored] = delivered(mail_server, "group1_1")
