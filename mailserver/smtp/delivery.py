@@ -101,7 +101,9 @@ class DeliveryHandler:
             hostname=config.hostname,
             protocol=message.with_protocol(
                 # AUTH (even after HELO) and STARTTLS are ESMTP extensions.
-                extended=session.extended_smtp or session.user is not None,
+                extended=session.extended_smtp
+                or session.user is not None
+                or session.connection.tls,
                 tls=session.connection.tls,
                 authenticated=session.user is not None,
             ),

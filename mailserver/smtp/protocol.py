@@ -179,6 +179,8 @@ class LabSMTP(SMTP):
     def data_received(self, data: bytes) -> None:
         # aiosmtpd only restarts the idle timer per command; a long DATA upload
         # is not idle, so any bytes count as activity.
+        if self._refused:
+            return
         self._reset_timeout()
         super().data_received(data)
 
