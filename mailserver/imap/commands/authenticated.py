@@ -1,0 +1,31 @@
+"""APPEND (RFC 3501 6.3.11): the only authenticated-state command that carries a message."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mailserver.imap.errors import Response, no, storage_error_response
+from mailserver.imap.parser.commands import RECENT_FLAG, Append
+from mailserver.storage import ErrorKind, StorageError
+
+if TYPE_CHECKING:
+    from mailserver.imap.session import ImapSession
+
+
+async def append(session: ImapSession, command: Append) -> Response:
+    assert session.mailbox is not None
+    if not command.message:
+        raise no("Empty message")
+    try:
+        folder = await session.mailbox.folder(command.mailbox)
+    except StorageError as exc:
+        if exc.kind is ErrorKind.NOT_FOUND:
+            return storage_error_response(exc, target_missing=True)
+        raise
+    flags = [flag for flag in command.flags if flag != RECENT_FLAG]
+    if session.handle is not None:
+        with session.handle.transaction():
+            await folder.append(command.message, flags, command.internal_date)
+    else:
+        await folder.append(command.message, flags, command.internal_date)
+    return Response("OK", "Append completed")

@@ -1,0 +1,131 @@
+"""Selected-state commands: CHECK, CLOSE, EXPUNGE, SEARCH, FETCH, STORE, COPY and
+their UID forms (RFC 3501 6.4)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mailserver.imap import wire
+from mailserver.imap.errors import Response, no, storage_error_response
+from mailserver.imap.fetch import VANISHED, run_fetch
+from mailserver.imap.parser.commands import RECENT_FLAG, Copy, Fetch, NoArguments, Search, Store
+from mailserver.imap.search import SearchEvaluator
+from mailserver.imap.sequences import resolve_uids
+from mailserver.imap.view import SelectedView
+from mailserver.storage import DELETED, ErrorKind, FlagMode, StorageError
+
+if TYPE_CHECKING:
+    from mailserver.imap.session import ImapSession
+
+_MODES = {"replace": FlagMode.REPLACE, "add": FlagMode.ADD, "remove": FlagMode.REMOVE}
+
+
+def view_of(session: ImapSession) -> SelectedView:
+    assert session.view is not None, "selected state without a view"
+    return session.view
+
+
+def _writable(view: SelectedView) -> None:
+    if view.readonly:
+        raise no("Mailbox is read-only (EXAMINE)", "READ-ONLY")
+
+
+async def check(session: ImapSession, command: NoArguments) -> Response:
+    # Every change is already durable when acknowledged; the refresh after
+    # the command reports what others did (RFC 3501 6.4.1).
+    return Response("OK", "Check completed")
+
+
+async def _deleted_uids(view: SelectedView) -> list[int]:
+    snapshot = await view.folder.snapshot()
+    return [
+        uid
+        for uid in view.uids
+        if (info := snapshot.find(uid)) is not None and DELETED in info.flags
+    ]
+
+
+async def close(session: ImapSession, command: NoArguments) -> Response:
+    view = view_of(session)
+    if not view.readonly:
+        # Silent expunge: no untagged EXPUNGE responses (RFC 3501 6.4.2).
+        deleted = await _deleted_uids(view)
+        if deleted:
+            await view.folder.expunge(deleted)
+    session.unselect()
+    return Response("OK", "Close completed")
+
+
+async def expunge(session: ImapSession, command: NoArguments) -> Response:
+    view = view_of(session)
+    _writable(view)
+    deleted = await _deleted_uids(view)
+    if deleted:
+        await view.folder.expunge(deleted)
+    # The session's refresh after this command sends the EXPUNGE responses.
+    return Response("OK", "Expunge completed")
+
+
+async def search(session: ImapSession, command: Search) -> Response:
+    view = view_of(session)
+    uids = await SearchEvaluator(view).run(command.key)
+    if command.uid:
+        numbers = uids
+    else:
+        numbers = [seq for uid in uids if (seq := view.seq_of(uid)) is not None]
+    line = b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + b"\r\n"
+    await session.send(line)
+    return Response("OK", f"{command.name} completed")
+
+
+async def fetch(session: ImapSession, command: Fetch) -> Response:
+    return await run_fetch(session, command)
+
+
+async def store(session: ImapSession, command: Store) -> Response:
+    view = view_of(session)
+    _writable(view)
+    uids = resolve_uids(view, command.sequence, command.uid)
+    present = [uid for uid in uids if view.info(uid) is not None]
+    flags = [flag for flag in command.flags if flag != RECENT_FLAG]
+    result = await view.folder.store_flags(present, flags, _MODES[command.mode])
+    out = []
+    for uid in present:
+        new_flags = result.get(uid)
+        seq = view.seq_of(uid)
+        if new_flags is None or seq is None:
+            continue
+        view.note_flags(uid, new_flags)
+        if command.silent:
+            continue
+        uid_part = b" UID %d" % uid if command.uid else b""
+        out.append(
+            b"* %d FETCH (FLAGS %s%s)\r\n"
+            % (seq, wire.flag_list(view.reported_flags(uid)), uid_part)
+        )
+    await session.send_untagged(out)
+    if len(result) < len(uids):
+        return VANISHED
+    return Response("OK", f"{command.name} completed")
+
+
+async def copy(session: ImapSession, command: Copy) -> Response:
+    view = view_of(session)
+    assert session.mailbox is not None
+    uids = resolve_uids(view, command.sequence, command.uid)
+    if any(view.info(uid) is None for uid in uids):
+        # RFC 2180 4.4.1: refuse rather than copy half of what was asked.
+        return VANISHED
+    try:
+        target = await session.mailbox.folder(command.mailbox)
+    except StorageError as exc:
+        if exc.kind is ErrorKind.NOT_FOUND:
+            return storage_error_response(exc, target_missing=True)
+        raise
+    if uids:
+        if session.handle is not None:
+            with session.handle.transaction():
+                await view.folder.copy_to(uids, target)
+        else:
+            await view.folder.copy_to(uids, target)
+    return Response("OK", f"{command.name} completed")

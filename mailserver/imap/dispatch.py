@@ -1,0 +1,64 @@
+"""The table from command name to handler, the states it is valid in, and whether
+the session may report EXPUNGEs after it. Built once at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mailserver.imap import states
+from mailserver.imap.commands import (
+    any_state,
+    authenticated,
+    mailboxes,
+    not_authenticated,
+    selected,
+)
+from mailserver.imap.errors import Response
+from mailserver.imap.states import State
+
+if TYPE_CHECKING:
+    from mailserver.imap.session import ImapSession
+
+Handler = Callable[["ImapSession", Any], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    handler: Handler
+    states: frozenset[State]
+    #: RFC 3501 7.4.1: no EXPUNGE response while FETCH, STORE or SEARCH runs
+    #: (their UID forms are fine: UIDs do not shift).
+    allow_expunge: bool = True
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "CAPABILITY": CommandSpec(any_state.capability, states.ANY),
+    "NOOP": CommandSpec(any_state.noop, states.ANY),
+    "LOGOUT": CommandSpec(any_state.logout, states.ANY),
+    "LOGIN": CommandSpec(not_authenticated.login, states.NOT_AUTHENTICATED),
+    "AUTHENTICATE": CommandSpec(not_authenticated.authenticate, states.NOT_AUTHENTICATED),
+    "SELECT": CommandSpec(mailboxes.select, states.AUTHENTICATED),
+    "EXAMINE": CommandSpec(mailboxes.select, states.AUTHENTICATED),
+    "CREATE": CommandSpec(mailboxes.create, states.AUTHENTICATED),
+    "DELETE": CommandSpec(mailboxes.delete, states.AUTHENTICATED),
+    "RENAME": CommandSpec(mailboxes.rename, states.AUTHENTICATED),
+    "SUBSCRIBE": CommandSpec(mailboxes.subscribe, states.AUTHENTICATED),
+    "UNSUBSCRIBE": CommandSpec(mailboxes.unsubscribe, states.AUTHENTICATED),
+    "LIST": CommandSpec(mailboxes.list_, states.AUTHENTICATED),
+    "LSUB": CommandSpec(mailboxes.list_, states.AUTHENTICATED),
+    "STATUS": CommandSpec(mailboxes.status, states.AUTHENTICATED),
+    "APPEND": CommandSpec(authenticated.append, states.AUTHENTICATED),
+    "CHECK": CommandSpec(selected.check, states.SELECTED),
+    "CLOSE": CommandSpec(selected.close, states.SELECTED),
+    "EXPUNGE": CommandSpec(selected.expunge, states.SELECTED),
+    "SEARCH": CommandSpec(selected.search, states.SELECTED, allow_expunge=False),
+    "FETCH": CommandSpec(selected.fetch, states.SELECTED, allow_expunge=False),
+    "STORE": CommandSpec(selected.store, states.SELECTED, allow_expunge=False),
+    "COPY": CommandSpec(selected.copy, states.SELECTED),
+    "UID SEARCH": CommandSpec(selected.search, states.SELECTED),
+    "UID FETCH": CommandSpec(selected.fetch, states.SELECTED),
+    "UID STORE": CommandSpec(selected.store, states.SELECTED),
+    "UID COPY": CommandSpec(selected.copy, states.SELECTED),
+}

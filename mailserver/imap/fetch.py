@@ -1,0 +1,115 @@
+"""FETCH (RFC 3501 6.4.5): one untagged response per message, written as it is built.
+
+Only the data the client asked for is computed: flags, dates and sizes come
+from the store snapshot; ENVELOPE, BODYSTRUCTURE and sections come from the
+MIME cache, which parses each message once, lazily. Every message's response
+is drained before the next is built, so a FETCH of a whole large mailbox
+never sits in memory.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mailserver.imap import wire
+from mailserver.imap.errors import Response
+from mailserver.imap.mime import MessageCache
+from mailserver.imap.mime.section import Section, section_label
+from mailserver.imap.parser.commands import Fetch
+from mailserver.imap.parser.fetch_items import SETS_SEEN, BodySection, FetchAttribute, FetchItem
+from mailserver.imap.sequences import resolve_uids
+from mailserver.imap.view import SelectedView
+from mailserver.storage import SEEN, FlagMode, MessageInfo
+
+if TYPE_CHECKING:
+    from mailserver.imap.session import ImapSession
+
+VANISHED = Response("NO", "Some of the requested messages no longer exist")
+_RFC822_SECTIONS = {
+    "RFC822": Section(),
+    "RFC822.HEADER": Section(text="HEADER"),
+    "RFC822.TEXT": Section(text="TEXT"),
+}
+
+
+def sets_seen(item: FetchItem) -> bool:
+    if isinstance(item, BodySection):
+        return not item.peek
+    return item.name in SETS_SEEN
+
+
+async def run_fetch(session: ImapSession, command: Fetch) -> Response:
+    view = session.view
+    assert view is not None
+    uids = resolve_uids(view, command.sequence, command.uid)
+    items = list(command.items)
+    if command.uid and FetchAttribute("UID") not in items:
+        items.insert(0, FetchAttribute("UID"))
+    changed_flags: dict[int, frozenset[str]] = {}
+    if not view.readonly and any(sets_seen(item) for item in items):
+        changed_flags = await _mark_seen(view, uids)
+        if changed_flags and FetchAttribute("FLAGS") not in items:
+            items.append(FetchAttribute("FLAGS"))
+    cache = MessageCache.for_folder(view.folder)
+    vanished = False
+    for uid in uids:
+        info = view.info(uid)
+        seq = view.seq_of(uid)
+        if info is None or seq is None:
+            vanished = True
+            continue
+        flags = changed_flags.get(uid, info.flags)
+        parts = [await _render(item, view, cache, info, flags) for item in items]
+        session.begin_response()
+        session.write(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
+        await session.drain()
+        session.end_response()
+    return VANISHED if vanished else Response("OK", f"{command.name} completed")
+
+
+async def _mark_seen(view: SelectedView, uids: list[int]) -> dict[int, frozenset[str]]:
+    """Set ``\\Seen`` where a non-PEEK body fetch reads an unseen message; new flags by UID.
+
+    The view's snapshot is left alone: the refresh after the command compares
+    against it to find what *others* changed meanwhile.
+    """
+    unseen = [uid for uid in uids if (info := view.info(uid)) and SEEN not in info.flags]
+    if not unseen:
+        return {}
+    return await view.folder.store_flags(unseen, [SEEN], FlagMode.ADD)
+
+
+async def _render(
+    item: FetchItem,
+    view: SelectedView,
+    cache: MessageCache,
+    info: MessageInfo,
+    flags: frozenset[str],
+) -> bytes:
+    if isinstance(item, BodySection):
+        data = await cache.section(view.folder, info, item.section)
+        label = b"BODY[" + section_label(item.section).encode() + b"]"
+        if item.partial is not None:
+            start, count = item.partial
+            data = data[start : start + count]
+            label += b"<%d>" % start
+        return label + b" " + wire.literal(data)
+    name = item.name
+    if name == "UID":
+        return b"UID %d" % info.uid
+    if name == "FLAGS":
+        view.note_flags(info.uid, flags)
+        return b"FLAGS " + wire.flag_list(view.reported_flags(info.uid))
+    if name == "INTERNALDATE":
+        return b"INTERNALDATE " + wire.imap_date(info.internal_date)
+    if name == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % info.size
+    if name in _RFC822_SECTIONS:
+        data = await cache.section(view.folder, info, _RFC822_SECTIONS[name])
+        return name.encode() + b" " + wire.literal(data)
+    parsed = await cache.structure(view.folder, info)
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + parsed.envelope()
+    if name == "BODYSTRUCTURE":
+        return b"BODYSTRUCTURE " + parsed.bodystructure(True)
+    return b"BODY " + parsed.bodystructure(False)

@@ -1,0 +1,384 @@
+"""One line (with its literals) -> one immutable command object, or the reason it is not one.
+
+Handlers only ever see these objects; they never touch the bytes the client
+sent. Adding a command means: a dataclass here, an argument parser in
+:data:`ARGUMENT_PARSERS`, and a handler in the dispatch table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
+from mailserver.imap.parser.lexer import Cursor, ParseError, decode_mailbox, is_atom_char
+from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
+from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
+from mailserver.imap.wire import parse_imap_date_time
+
+STATUS_ITEMS = frozenset({"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"})
+SYSTEM_FLAGS = {f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}
+RECENT_FLAG = "\\Recent"
+
+
+@dataclass(frozen=True)
+class Command:
+    tag: str
+    name: str
+
+
+@dataclass(frozen=True)
+class NoArguments(Command):
+    """CAPABILITY, NOOP, LOGOUT, CHECK, CLOSE, EXPUNGE."""
+
+
+@dataclass(frozen=True)
+class Login(Command):
+    user: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Authenticate(Command):
+    mechanism: str
+    #: SASL-IR (RFC 4959) initial response, still base64; None if absent.
+    initial: str | None = None
+
+
+@dataclass(frozen=True)
+class MailboxCommand(Command):
+    """SELECT, EXAMINE, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class Rename(Command):
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class ListCommand(Command):
+    """LIST and LSUB; names stay as sent (modified UTF-7) until matched."""
+
+    reference: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class Status(Command):
+    mailbox: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Append(Command):
+    mailbox: str
+    flags: tuple[str, ...]
+    internal_date: float | None
+    message: bytes
+
+
+@dataclass(frozen=True)
+class Search(Command):
+    uid: bool
+    charset: str
+    key: SearchKey
+
+
+@dataclass(frozen=True)
+class Fetch(Command):
+    uid: bool
+    sequence: SequenceSet
+    items: tuple[FetchItem, ...]
+
+
+@dataclass(frozen=True)
+class Store(Command):
+    uid: bool
+    sequence: SequenceSet
+    mode: str  # "replace" | "add" | "remove"
+    silent: bool
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Copy(Command):
+    uid: bool
+    sequence: SequenceSet
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class InvalidCommand:
+    """Not a command we can run: ``<tag> BAD <reason>`` (or ``* BAD`` without a tag)."""
+
+    tag: str | None
+    name: str | None
+    reason: str
+    status: str = "BAD"
+    code: str | None = None
+
+
+ParsedCommand = Command | InvalidCommand
+ArgumentParser = Callable[[Cursor, str, str, bool], Command]
+
+# ------------------------------------------------------------ arguments
+
+
+def _none(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.end()
+    return NoArguments(tag, name)
+
+
+def _login(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    user = cursor.astring("user name")
+    cursor.sp()
+    password = cursor.astring("password")
+    cursor.end()
+    return Login(tag, name, _utf8(user), _utf8(password))
+
+
+def _authenticate(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    mechanism = cursor.atom("mechanism").upper()
+    initial = None
+    if cursor.take(b" "):
+        initial = cursor.chars_while(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+        )
+        if not initial:
+            raise ParseError("Invalid initial response")
+    cursor.end()
+    return Authenticate(tag, name, mechanism, initial)
+
+
+def _mailbox(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    mailbox = cursor.mailbox()
+    cursor.end()
+    return MailboxCommand(tag, name, mailbox)
+
+
+def _rename(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    old = cursor.mailbox()
+    cursor.sp()
+    new = cursor.mailbox()
+    cursor.end()
+    return Rename(tag, name, old, new)
+
+
+def _list(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    reference = cursor.astring("reference") if not cursor.peek_is(b" ") else b""
+    cursor.sp()
+    pattern = cursor.list_mailbox()
+    cursor.end()
+    return ListCommand(tag, name, _utf8(reference), _utf8(pattern))
+
+
+def _status(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    mailbox = cursor.mailbox()
+    cursor.sp()
+    cursor.expect(b"(", "'(' before status items")
+    items = [cursor.atom("status item").upper()]
+    while cursor.take(b" "):
+        items.append(cursor.atom("status item").upper())
+    cursor.expect(b")", "')' after status items")
+    cursor.end()
+    for item in items:
+        if item not in STATUS_ITEMS:
+            raise ParseError(f"Unknown status item {item}")
+    return Status(tag, name, mailbox, tuple(items))
+
+
+def _append(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    mailbox = cursor.mailbox()
+    cursor.sp()
+    flags: tuple[str, ...] = ()
+    if cursor.peek_is(b"("):
+        flags = parse_flag_list(cursor)
+        cursor.sp()
+    internal_date = None
+    if cursor.peek_is(b'"'):
+        text = cursor.quoted().decode("ascii", "replace")
+        try:
+            internal_date = parse_imap_date_time(text)
+        except ValueError:
+            raise ParseError("Invalid date-time") from None
+        cursor.sp()
+    if not cursor.peek_is(b"{"):
+        raise ParseError("Expected the message as a literal")
+    message = cursor.literal()
+    cursor.end()
+    return Append(tag, name, mailbox, flags, internal_date, message)
+
+
+def _search(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    charset, key = parse_search(cursor)
+    return Search(tag, name, uid, charset, key)
+
+
+def _fetch(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    sequence = parse_sequence_set(cursor)
+    cursor.sp()
+    items = parse_fetch_items(cursor)
+    cursor.end()
+    return Fetch(tag, name, uid, sequence, items)
+
+
+def _store(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    sequence = parse_sequence_set(cursor)
+    cursor.sp()
+    mode = "replace"
+    if cursor.take(b"+"):
+        mode = "add"
+    elif cursor.take(b"-"):
+        mode = "remove"
+    if not cursor.take(b"FLAGS"):
+        raise ParseError("Expected FLAGS, +FLAGS or -FLAGS")
+    silent = cursor.take(b".SILENT")
+    cursor.sp()
+    if cursor.peek_is(b"("):
+        flags = parse_flag_list(cursor)
+    else:
+        items = [_flag(cursor)]
+        while cursor.take(b" "):
+            items.append(_flag(cursor))
+        flags = tuple(items)
+    cursor.end()
+    return Store(tag, name, uid, sequence, mode, silent, flags)
+
+
+def _copy(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    sequence = parse_sequence_set(cursor)
+    cursor.sp()
+    mailbox = cursor.mailbox()
+    cursor.end()
+    return Copy(tag, name, uid, sequence, mailbox)
+
+
+ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
+    "CAPABILITY": _none,
+    "NOOP": _none,
+    "LOGOUT": _none,
+    "CHECK": _none,
+    "CLOSE": _none,
+    "EXPUNGE": _none,
+    "LOGIN": _login,
+    "AUTHENTICATE": _authenticate,
+    "SELECT": _mailbox,
+    "EXAMINE": _mailbox,
+    "CREATE": _mailbox,
+    "DELETE": _mailbox,
+    "SUBSCRIBE": _mailbox,
+    "UNSUBSCRIBE": _mailbox,
+    "RENAME": _rename,
+    "LIST": _list,
+    "LSUB": _list,
+    "STATUS": _status,
+    "APPEND": _append,
+    "SEARCH": _search,
+    "FETCH": _fetch,
+    "STORE": _store,
+    "COPY": _copy,
+}
+#: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
+UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH"})
+
+# -------------------------------------------------------------- helpers
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParseError("String is not valid UTF-8") from None
+
+
+def _flag(cursor: Cursor) -> str:
+    """``flag``: a system flag (``\\Seen``) or a keyword atom."""
+    backslash = cursor.take(b"\\")
+    name = cursor.atom("flag")
+    if not backslash:
+        return name
+    flag = "\\" + name
+    if flag.lower() == RECENT_FLAG.lower():
+        return RECENT_FLAG
+    system = SYSTEM_FLAGS.get(flag.lower())
+    if system is None:
+        raise ParseError(f"Invalid system flag {flag}")
+    return system
+
+
+def parse_flag_list(cursor: Cursor) -> tuple[str, ...]:
+    """``"(" [flag *(SP flag)] ")"``."""
+    cursor.expect(b"(", "'(' before flags")
+    flags: list[str] = []
+    if not cursor.take(b")"):
+        flags.append(_flag(cursor))
+        while cursor.take(b" "):
+            flags.append(_flag(cursor))
+        cursor.expect(b")", "')' after flags")
+    return tuple(flags)
+
+
+def _tag(cursor: Cursor) -> str:
+    start = cursor.pos
+    while not cursor.at_end():
+        byte = cursor.data[cursor.pos]
+        if not (is_atom_char(byte) or byte == ord("]")) or byte == ord("+"):
+            break
+        cursor.pos += 1
+    return cursor.data[start : cursor.pos].decode("ascii")
+
+
+def parse_command(data: bytes) -> ParsedCommand:
+    """Parse one complete command (first line, literals and continuation lines)."""
+    cursor = Cursor(data)
+    tag = _tag(cursor)
+    if not tag:
+        reason = "Empty command line" if cursor.at_end() else "Invalid tag"
+        return InvalidCommand(None, None, reason)
+    if not cursor.take(b" ") or cursor.at_end():
+        return InvalidCommand(tag, None, "Missing command")
+    try:
+        verb = cursor.atom("command").upper()
+    except ParseError as exc:
+        return InvalidCommand(tag, None, exc.reason)
+    uid = False
+    name = verb
+    if verb == "UID":
+        if not cursor.take(b" "):
+            return InvalidCommand(tag, "UID", "Missing UID command")
+        try:
+            verb = cursor.atom("command").upper()
+        except ParseError as exc:
+            return InvalidCommand(tag, "UID", exc.reason)
+        if verb not in UID_COMMANDS:
+            return InvalidCommand(tag, "UID", f"Unknown UID command {verb}"[:80])
+        uid = True
+        name = "UID " + verb
+    parser = ARGUMENT_PARSERS.get(verb)
+    if parser is None:
+        return InvalidCommand(tag, None, "Unknown command")
+    try:
+        return parser(cursor, tag, name, uid)
+    except BadCharset as exc:
+        return InvalidCommand(tag, name, exc.reason, "NO", "BADCHARSET (US-ASCII UTF-8)")
+    except ParseError as exc:
+        return InvalidCommand(tag, name, exc.reason)
+
+
+def mailbox_from_text(text: str) -> str:
+    """Store name of a mailbox given as wire text (LIST patterns, tests)."""
+    return decode_mailbox(text.encode("utf-8"))

@@ -1,0 +1,140 @@
+"""FETCH data items (RFC 3501 6.4.5): names, ``BODY[section]<partial>`` and the macros."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailserver.imap.mime.section import Section
+from mailserver.imap.parser.lexer import Cursor, ParseError
+
+SIMPLE_ITEMS = frozenset(
+    {
+        "BODY",
+        "BODYSTRUCTURE",
+        "ENVELOPE",
+        "FLAGS",
+        "INTERNALDATE",
+        "RFC822",
+        "RFC822.HEADER",
+        "RFC822.SIZE",
+        "RFC822.TEXT",
+        "UID",
+    }
+)
+MACROS: dict[str, tuple[str, ...]] = {
+    "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
+    "FAST": ("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
+    "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
+}
+_SECTION_TEXTS = ("HEADER.FIELDS.NOT", "HEADER.FIELDS", "HEADER", "TEXT", "MIME")
+#: Items whose data may make the server set ``\\Seen`` (RFC 3501 6.4.5).
+SETS_SEEN = frozenset({"RFC822", "RFC822.TEXT"})
+
+
+@dataclass(frozen=True)
+class FetchAttribute:
+    """A plain item such as ``FLAGS`` or ``RFC822.SIZE``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class BodySection:
+    """``BODY[section]<start.count>`` or its ``BODY.PEEK`` form."""
+
+    section: Section
+    peek: bool = False
+    partial: tuple[int, int] | None = None
+
+
+FetchItem = FetchAttribute | BodySection
+
+
+def parse_fetch_items(cursor: Cursor) -> tuple[FetchItem, ...]:
+    """``"ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")"``."""
+    if cursor.take(b"("):
+        items = [_fetch_att(cursor)]
+        while cursor.take(b" "):
+            items.append(_fetch_att(cursor))
+        cursor.expect(b")", "')' after fetch items")
+        return tuple(items)
+    start = cursor.pos
+    name = _item_name(cursor)
+    if name in MACROS:
+        return tuple(FetchAttribute(n) for n in MACROS[name])
+    cursor.pos = start
+    return (_fetch_att(cursor),)
+
+
+def _item_name(cursor: Cursor) -> str:
+    name = cursor.chars_while(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.")
+    if not name:
+        raise ParseError("Missing fetch item" if cursor.at_end() else "Invalid fetch item")
+    return name.upper()
+
+
+def _fetch_att(cursor: Cursor) -> FetchItem:
+    name = _item_name(cursor)
+    if name in ("BODY", "BODY.PEEK") and cursor.peek_is(b"["):
+        section = parse_section(cursor)
+        partial = _partial(cursor)
+        return BodySection(section, peek=name == "BODY.PEEK", partial=partial)
+    if name in SIMPLE_ITEMS:
+        return FetchAttribute(name)
+    raise ParseError(f"Unknown fetch item {name}")
+
+
+def parse_section(cursor: Cursor) -> Section:
+    """``"[" [section-spec] "]"`` with part numbers, HEADER[.FIELDS[.NOT]], TEXT, MIME."""
+    cursor.expect(b"[")
+    parts: list[int] = []
+    text: str | None = None
+    fields: tuple[str, ...] = ()
+    if not cursor.peek_is(b"]"):
+        if _digit_next(cursor):
+            parts.append(cursor.nz_number())
+            while cursor.take(b"."):
+                if not _digit_next(cursor):
+                    text = _section_text(cursor, after_part=True)
+                    break
+                parts.append(cursor.nz_number())
+        else:
+            text = _section_text(cursor, after_part=False)
+        if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+            cursor.sp()
+            fields = _header_list(cursor)
+    cursor.expect(b"]", "']' after section")
+    return Section(part=tuple(parts), text=text, fields=fields)
+
+
+def _digit_next(cursor: Cursor) -> bool:
+    byte = cursor.peek()
+    return byte is not None and 0x30 <= byte <= 0x39
+
+
+def _section_text(cursor: Cursor, after_part: bool) -> str:
+    for candidate in _SECTION_TEXTS:
+        if cursor.take(candidate.encode()):
+            if candidate == "MIME" and not after_part:
+                raise ParseError("MIME needs a part number")
+            return candidate
+    raise ParseError("Invalid section")
+
+
+def _header_list(cursor: Cursor) -> tuple[str, ...]:
+    cursor.expect(b"(", "'(' before header field names")
+    names = [cursor.astring("header field name").decode("ascii", "replace").upper()]
+    while cursor.take(b" "):
+        names.append(cursor.astring("header field name").decode("ascii", "replace").upper())
+    cursor.expect(b")", "')' after header field names")
+    return tuple(names)
+
+
+def _partial(cursor: Cursor) -> tuple[int, int] | None:
+    if not cursor.take(b"<"):
+        return None
+    start = cursor.number()
+    cursor.expect(b".", "'.' in partial range")
+    count = cursor.nz_number()
+    cursor.expect(b">", "'>' after partial range")
+    return start, count

@@ -1,0 +1,328 @@
+"""One IMAP connection: bounded command reading (literals included), dispatch, responses.
+
+Connection state (state, user, selected view, bad-command count) lives here;
+handlers in ``commands/`` do the work and report failures by raising, and
+this module turns every failure into one response (``errors.py``). After
+each command the selected view is refreshed so that changes made by other
+sessions are reported before the tagged completion (RFC 3501 5.2, 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterable
+
+from mailserver.auth import Authenticator
+from mailserver.config import Config
+from mailserver.imap.dispatch import COMMANDS, CommandSpec
+from mailserver.imap.errors import INTERNAL_ERROR, ImapError, Response, storage_error_response
+from mailserver.imap.parser.commands import Command, InvalidCommand, parse_command
+from mailserver.imap.states import State
+from mailserver.imap.view import SelectedView
+from mailserver.listeners import ListenerContext
+from mailserver.net.lines import LineTooLong, read_line
+from mailserver.net.sessions import SessionHandle
+from mailserver.storage import Mailbox, MailStore, StorageError
+
+log = logging.getLogger("mailserver.imap")
+
+CRLF = b"\r\n"
+CONTINUE_LITERAL = b"+ Ready for literal data\r\n"
+IDLE_BYE = b"* BYE Autologout; idle for too long\r\n"
+SHUTDOWN_BYE = b"* BYE Server shutting down\r\n"
+TOO_MANY_BAD_BYE = b"* BYE Too many invalid commands\r\n"
+BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR")
+_LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}\Z")
+_TAG = re.compile(rb"([^ \x00-\x1f\x7f(){%*\"\\+]+)")
+_APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
+#: Read size when throwing away a literal we refused.
+_DISCARD_CHUNK = 65536
+
+
+class ClientGone(Exception):
+    """The peer vanished or stopped reading; end the session without another word."""
+
+
+class CommandTooBig(Exception):
+    """A literal or the whole command exceeded its limit; nothing of it is kept."""
+
+    def __init__(self, tag: str | None, response: Response) -> None:
+        super().__init__(response.text)
+        self.tag = tag
+        self.response = response
+
+
+class ImapSession:
+    """Serves one client from greeting to close."""
+
+    def __init__(
+        self,
+        context: ListenerContext,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+    ) -> None:
+        self.config: Config = context.services.config
+        self.store: MailStore = context.services.store
+        self.auth: Authenticator = context.services.auth
+        self.reader = reader
+        self.writer = writer
+        self.peer = peer
+        #: True on an implicit-TLS listener (and, later, after STARTTLS).
+        self.secure = context.ssl_context is not None
+        self.starttls_context = context.starttls_context
+        self.state = State.NOT_AUTHENTICATED
+        self.user: str | None = None
+        self.mailbox: Mailbox | None = None
+        self.view: SelectedView | None = None
+        self.handle: SessionHandle | None = None
+        self.bad_commands = 0
+        self.closing = False
+        self._waiting_for_input = False
+        self._shutdown_requested = False
+        self._mid_response = False
+        limits = self.config.limits
+        self._max_line = limits.max_line_length
+        self._timeout = self.config.timeouts.imap
+
+    # ------------------------------------------------------------- policy
+
+    @property
+    def plaintext_allowed(self) -> bool:
+        """LOGIN and AUTH=PLAIN/LOGIN show the password to anyone listening (RFC 3501 6.2.3)."""
+        return self.secure or self.config.auth.allow_plaintext_without_tls
+
+    def capabilities(self) -> str:
+        caps = list(BASE_CAPABILITIES)
+        if self.plaintext_allowed:
+            caps += ["AUTH=PLAIN", "AUTH=LOGIN"]
+        else:
+            caps.append("LOGINDISABLED")
+        return " ".join(caps)
+
+    # --------------------------------------------------------------- loop
+
+    async def run(self) -> None:
+        try:
+            await self.send(
+                f"* OK [CAPABILITY {self.capabilities()}] "
+                f"{self.config.hostname} IMAP4rev1 ready\r\n".encode()
+            )
+            while not self.closing:
+                try:
+                    data = await self.read_command()
+                except CommandTooBig as exc:
+                    await self._complete(exc.tag, exc.response)
+                    continue
+                except TimeoutError:
+                    log.info("imap %s: idle timeout (user %s)", self.peer, self.user or "-")
+                    await self.send(IDLE_BYE)
+                    return
+                await self.execute(data)
+                if self._shutdown_requested and not self.closing:
+                    await self.send(SHUTDOWN_BYE)
+                    return
+        except (ClientGone, EOFError, ConnectionError):
+            return
+
+    async def execute(self, data: bytes) -> None:
+        parsed = parse_command(data)
+        if isinstance(parsed, InvalidCommand):
+            await self._complete(parsed.tag, Response(parsed.status, parsed.reason, parsed.code))
+            return
+        spec = COMMANDS[parsed.name]
+        if self.state not in spec.states:
+            await self._complete(parsed.tag, Response("BAD", self._wrong_state_text()))
+            return
+        if self.state is State.SELECTED:
+            # Learn what others did first, so the command works on current data
+            # (and a FETCH of a message expunged elsewhere can say so).
+            await self._report_changes(spec)
+        response = await self._run_handler(spec, parsed)
+        if self.state is State.SELECTED and not self.closing:
+            await self._report_changes(spec)
+        await self._complete(parsed.tag, response)
+
+    async def _report_changes(self, spec: CommandSpec) -> None:
+        if self.view is None:
+            return
+        try:
+            await self.send_untagged(await self.view.refresh(spec.allow_expunge))
+        except StorageError as exc:
+            log.info("imap %s: refresh failed: %s", self.peer, exc.kind.value)
+
+    def _wrong_state_text(self) -> str:
+        if self.state is State.NOT_AUTHENTICATED:
+            return "Log in first"
+        if self.state is State.AUTHENTICATED:
+            return "No mailbox selected"
+        return "Already logged in"
+
+    async def _run_handler(self, spec: CommandSpec, command: Command) -> Response:
+        try:
+            return await spec.handler(self, command)
+        except ImapError as exc:
+            return exc.response
+        except StorageError as exc:
+            return storage_error_response(exc)
+        except (ClientGone, EOFError, ConnectionError):
+            raise
+        except TimeoutError:
+            raise ClientGone from None
+        except Exception:
+            log.exception("imap %s: %s failed", self.peer, command.name)
+            if self._mid_response:
+                # Half a response is on the wire: nothing we send now would parse.
+                raise ClientGone from None
+            return INTERNAL_ERROR
+
+    async def _complete(self, tag: str | None, response: Response) -> None:
+        """Send the tagged completion; count BADs in a row towards the limit."""
+        if response.status == "BAD":
+            self.bad_commands += 1
+        else:
+            self.bad_commands = 0
+        await self.send(response.render(tag or "*"))
+        if self.bad_commands >= self.config.limits.max_bad_commands:
+            log.info("imap %s: too many invalid commands, disconnecting", self.peer)
+            await self.send(TOO_MANY_BAD_BYE)
+            self.closing = True
+
+    # ---------------------------------------------------------------- input
+
+    async def read_line(self) -> bytes:
+        """The next line, within the idle timeout (``TimeoutError``) and the line limit."""
+        self._waiting_for_input = True
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await read_line(self.reader, self._max_line)
+        finally:
+            self._waiting_for_input = False
+
+    async def read_command(self) -> bytes:
+        """A whole command: its line plus every literal and continuation line.
+
+        A synchronizing literal is acknowledged with ``+`` only once we know
+        it fits, so a client never sends an oversized one; a non-synchronizing
+        one (LITERAL+) that is too big is read and thrown away in chunks so
+        the connection stays in step without buffering it.
+        """
+        try:
+            line = await self.read_line()
+        except LineTooLong:
+            raise CommandTooBig(None, Response("BAD", "Command line too long", "TOOBIG")) from None
+        tag_match = _TAG.match(line)
+        tag = tag_match.group(1).decode("ascii", "replace") if tag_match else None
+        limits = self.config.limits
+        is_append = _APPEND.match(line) is not None
+        literal_limit = limits.max_message_size if is_append else limits.max_literal_size
+        total_limit = literal_limit + 16 * self._max_line
+        buffer = bytearray(line)
+        while True:
+            match = _LITERAL_AT_END.search(line)
+            if match is None:
+                return bytes(buffer)
+            size = int(match.group(1))
+            synchronizing = not match.group(2)
+            if size > literal_limit or len(buffer) + size > total_limit:
+                if not synchronizing:
+                    await self._discard(size)
+                    await self._discard_rest_of_command()
+                text = "Message too large" if is_append else "Literal too large"
+                raise CommandTooBig(tag, Response("NO" if is_append else "BAD", text, "TOOBIG"))
+            if synchronizing:
+                await self.send(CONTINUE_LITERAL)
+            buffer += CRLF + await self._read_exactly(size)
+            try:
+                line = await self.read_line()
+            except LineTooLong:
+                raise CommandTooBig(tag, Response("BAD", "Line too long", "TOOBIG")) from None
+            buffer += line
+
+    async def _read_exactly(self, size: int) -> bytes:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self.reader.readexactly(size)
+        except asyncio.IncompleteReadError:
+            raise EOFError from None
+
+    async def _discard(self, size: int) -> None:
+        while size > 0:
+            chunk = min(size, _DISCARD_CHUNK)
+            await self._read_exactly(chunk)
+            size -= chunk
+
+    async def _discard_rest_of_command(self) -> None:
+        while True:
+            try:
+                line = await self.read_line()
+            except LineTooLong:
+                continue
+            match = _LITERAL_AT_END.search(line)
+            if match is None:
+                return
+            if not match.group(2):
+                return  # a synchronizing literal we never acknowledge: the client stops
+            await self._discard(int(match.group(1)))
+
+    async def read_continuation(self) -> bytes:
+        """A client response inside AUTHENTICATE."""
+        try:
+            return await self.read_line()
+        except LineTooLong:
+            raise ImapError("BAD", "Response too long") from None
+        except TimeoutError:
+            await self.send(IDLE_BYE)
+            raise ClientGone from None
+
+    # --------------------------------------------------------------- output
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the client took our data; one that stops reading counts as idle."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self.writer.drain()
+        except TimeoutError:
+            raise ClientGone from None
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.drain()
+
+    async def send_untagged(self, lines: Iterable[bytes]) -> None:
+        data = b"".join(lines)
+        if data:
+            await self.send(data)
+
+    def begin_response(self) -> None:
+        """From here until :meth:`end_response`, a failure must close the connection."""
+        self._mid_response = True
+
+    def end_response(self) -> None:
+        self._mid_response = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def unselect(self) -> None:
+        if self.view is not None:
+            self.view.close()
+            self.view = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    def on_shutdown(self) -> None:
+        """Called by the session registry at server shutdown (never mid-APPEND)."""
+        self._shutdown_requested = True
+        if self._waiting_for_input and not self.closing:
+            self.closing = True
+            self.writer.write(SHUTDOWN_BYE)
+            self.writer.close()
+
+    def finish(self) -> None:
+        self.unselect()
+        self.mailbox = None

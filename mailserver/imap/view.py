@@ -1,0 +1,150 @@
+"""A session's picture of its selected mailbox, and what changed since it was last told.
+
+IMAP sequence numbers are per session: they change only when *this* session
+is told about an EXPUNGE, which RFC 3501 7.4.1 forbids during FETCH, STORE
+and SEARCH. So each session keeps its own ``seq -> uid`` list and the flags
+it last reported, and compares them with a fresh store snapshot after every
+command. Messages someone else expunged stay in the list ("ghosts") until
+the session may announce their removal.
+
+The view also remembers whether the store told it about a change
+(``changed``): a future IDLE loop waits on :attr:`changed_event` and calls
+:meth:`refresh` to learn what to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import Iterable, Iterator
+
+from mailserver.imap import wire
+from mailserver.storage import SEEN, Folder, MessageInfo, Snapshot
+
+RECENT = "\\Recent"
+
+
+class SelectedView:
+    def __init__(self, folder: Folder, readonly: bool, snapshot: Snapshot) -> None:
+        self.folder = folder
+        self.readonly = readonly
+        self.snapshot = snapshot
+        self.uidvalidity = snapshot.uidvalidity
+        #: Sequence number n is ``uids[n - 1]``; ascending, like UIDs themselves.
+        self.uids: list[int] = list(snapshot.uids)
+        #: Flags as last reported to the client (without ``\\Recent``).
+        self.flags: dict[int, frozenset[str]] = {m.uid: m.flags for m in snapshot.messages}
+        self.recent: set[int] = set(snapshot.recent)
+        #: Some message in :attr:`uids` was expunged elsewhere and not yet announced.
+        self.ghosts = False
+        self.changed_event = asyncio.Event()
+        folder.add_listener(self._on_change)
+
+    def close(self) -> None:
+        self.folder.remove_listener(self._on_change)
+
+    def _on_change(self) -> None:
+        self.changed_event.set()
+
+    # --------------------------------------------------------- lookups
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int | None:
+        index = bisect.bisect_left(self.uids, uid)
+        if index < len(self.uids) and self.uids[index] == uid:
+            return index + 1
+        return None
+
+    def info(self, uid: int) -> MessageInfo | None:
+        """Current store data of a message; None for a ghost (expunged elsewhere)."""
+        return self.snapshot.find(uid)
+
+    def max_uid(self) -> int:
+        return self.uids[-1] if self.uids else 0
+
+    def reported_flags(self, uid: int) -> list[str]:
+        flags = sorted(self.flags.get(uid, frozenset()))
+        if uid in self.recent:
+            flags.append(RECENT)
+        return flags
+
+    def first_unseen(self) -> int | None:
+        for seq, uid in enumerate(self.uids, 1):
+            info = self.snapshot.find(uid)
+            if info is not None and SEEN not in info.flags:
+                return seq
+        return None
+
+    def uids_in(self, ranges: Iterable[tuple[int, int]]) -> Iterator[int]:
+        """UIDs of the view inside ``(low, high)`` UID ranges, ascending, once each."""
+        wanted: set[int] = set()
+        for low, high in ranges:
+            start = bisect.bisect_left(self.uids, low)
+            end = bisect.bisect_right(self.uids, high)
+            wanted.update(self.uids[start:end])
+        return iter(sorted(wanted))
+
+    # --------------------------------------------------------- changes
+
+    def note_flags(self, uid: int, flags: frozenset[str]) -> None:
+        """This session told the client (or the client knows) these flags."""
+        if uid in self.flags:
+            self.flags[uid] = flags
+
+    async def refresh(self, allow_expunge: bool) -> list[bytes]:
+        """Re-read the folder and return the untagged responses for what changed.
+
+        Order matters for the client's bookkeeping: EXPUNGEs first (they
+        renumber), then EXISTS/RECENT for new mail, then FETCH FLAGS.
+        """
+        self.changed_event.clear()
+        snapshot = await self.folder.snapshot()
+        if snapshot.version == self.snapshot.version and not (allow_expunge and self.ghosts):
+            return []
+        if not self.readonly and snapshot.uids and snapshot.uids[-1] > self.max_uid():
+            # New mail: claim \Recent for this session (RFC 3501 2.3.2).
+            snapshot = await self.folder.snapshot(claim_recent=True)
+            self.recent |= snapshot.recent
+        self.snapshot = snapshot
+        out: list[bytes] = []
+        if allow_expunge:
+            out.extend(self._expunges())
+        else:
+            self.ghosts = any(snapshot.find(uid) is None for uid in self.uids)
+        known = self.max_uid()
+        new = [uid for uid in snapshot.uids if uid > known]
+        if new:
+            for uid in new:
+                info = snapshot.find(uid)
+                assert info is not None
+                self.flags[uid] = info.flags
+            self.uids.extend(new)
+            out.append(b"* %d EXISTS\r\n" % len(self.uids))
+            out.append(b"* %d RECENT\r\n" % len(self.recent))
+        out.extend(self._flag_updates())
+        return out
+
+    def _expunges(self) -> Iterator[bytes]:
+        gone = [uid for uid in self.uids if self.snapshot.find(uid) is None]
+        for uid in gone:
+            seq = self.seq_of(uid)
+            assert seq is not None
+            del self.uids[seq - 1]
+            self.flags.pop(uid, None)
+            self.recent.discard(uid)
+            yield b"* %d EXPUNGE\r\n" % seq
+        self.ghosts = False
+
+    def _flag_updates(self) -> list[bytes]:
+        out = []
+        for seq, uid in enumerate(self.uids, 1):
+            info = self.snapshot.find(uid)
+            if info is not None and info.flags != self.flags.get(uid):
+                self.flags[uid] = info.flags
+                out.append(
+                    b"* %d FETCH (FLAGS %s)\r\n" % (seq, wire.flag_list(self.reported_flags(uid)))
+                )
+        return out
