@@ -1,0 +1,47 @@
+"""LIST wildcard matching (RFC 3501 6.3.8) and implied parent folders."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailserver.imap.listing import Listed, list_entries, matches, pattern_regex
+
+FOLDERS = ["INBOX", "Sent", "Trash", "Projects/2024", "Projects/2024/Q1", "Archive/Old", "a*b"]
+
+
+def names(pattern: str) -> list[str]:
+    return [entry.name for entry in list_entries(FOLDERS, pattern)]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("*", ["INBOX", "Archive", "Archive/Old", "Projects", "Projects/2024",
+               "Projects/2024/Q1", "Sent", "Trash", "a*b"]),
+        ("%", ["INBOX", "Archive", "Projects", "Sent", "Trash", "a*b"]),
+        ("Projects/%", ["Projects/2024"]),
+        ("Projects/*", ["Projects/2024", "Projects/2024/Q1"]),
+        ("Pro%", ["Projects"]),
+        ("%/%", ["Archive/Old", "Projects/2024"]),
+        ("inbox", ["INBOX"]),
+        ("Inbox", ["INBOX"]),
+        ("sent", []),  # only INBOX is case-insensitive
+        ("T*h", ["Trash"]),
+        ("Nothing", []),
+    ],
+)  # fmt: skip
+def test_patterns(pattern: str, expected: list[str]) -> None:
+    assert names(pattern) == expected
+
+
+def test_implied_parents_are_noselect_with_children() -> None:
+    entries = {entry.name: entry for entry in list_entries(FOLDERS, "*")}
+    assert entries["Projects"] == Listed("Projects", noselect=True, has_children=True)
+    assert entries["Projects/2024"] == Listed("Projects/2024", noselect=False, has_children=True)
+    assert entries["Sent"] == Listed("Sent", noselect=False, has_children=False)
+
+
+def test_regex_special_characters_are_literal() -> None:
+    assert matches(pattern_regex("a.c"), "a.c")
+    assert not matches(pattern_regex("a.c"), "abc")
+    assert matches(pattern_regex("(x)+"), "(x)+")
