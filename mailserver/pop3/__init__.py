@@ -1,4 +1,4 @@
-"""POP3 (RFC 1939, 2449, 5034): a session state machine with one small handler per command.
+"""POP3 (RFC 1939, 2449, 5034, 2595): a session state machine with one handler per command.
 
 ``listener.start_listener`` accepts connections; ``session.Pop3Session`` reads
 bounded lines, ``parser`` turns them into command objects, and the table in

@@ -57,7 +57,8 @@ async def serve_connection(
     finally:
         session.finish()
         handle.release()
-        await _close(writer)
+        # After STLS the session's writer is the TLS one: close that, with close_notify.
+        await _close(session.writer)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

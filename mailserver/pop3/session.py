@@ -13,12 +13,13 @@ import asyncio
 import logging
 import os
 import secrets
+import ssl
 import time
 from collections.abc import Iterable
 
 from mailserver.config import Config
 from mailserver.listeners import ListenerContext
-from mailserver.net.lines import LineTooLong, read_line
+from mailserver.net.lines import LineTooLong, read_line, stream_limit
 from mailserver.net.sessions import SessionHandle
 from mailserver.pop3.commands import COMMANDS, SYNTAXES, Handler
 from mailserver.pop3.dotstuff import dot_stuffed_chunks, stuff_line
@@ -38,11 +39,22 @@ SHUTDOWN_REPLY = "-ERR [SYS/TEMP] server shutting down, please reconnect later"
 TOO_MANY_BAD = "-ERR too many bad commands, closing connection"
 NOT_LOGGED_IN = "-ERR not logged in: authenticate first with USER/PASS, APOP or AUTH"
 ALREADY_LOGGED_IN = "-ERR already logged in"
+#: Upper bound for the TLS handshake after STLS, whatever the idle timeout is.
+TLS_HANDSHAKE_TIMEOUT = 30.0
 
 
 def make_banner(hostname: str) -> str:
     """The APOP timestamp of RFC 1939 section 7: unique per connection, ``<pid.n.time@host>``."""
     return f"<{os.getpid()}.{secrets.randbelow(10**9)}.{int(time.time())}@{hostname}>"
+
+
+def describe_tls(writer: asyncio.StreamWriter) -> str:
+    """``TLSv1.3 TLS_AES_256_GCM_SHA384``: what the session log line reports."""
+    ssl_object = writer.get_extra_info("ssl_object")
+    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+        return "unknown TLS parameters"
+    cipher = ssl_object.cipher()
+    return f"{ssl_object.version() or '?'} {cipher[0] if cipher else '?'}"
 
 
 class ClientGone(Exception):
@@ -66,9 +78,9 @@ class Pop3Session:
         self.reader = reader
         self.writer = writer
         self.peer = peer
-        #: True on an implicit-TLS listener (and, later, after STLS).
+        #: True on an implicit-TLS listener and after a successful STLS.
         self.secure = context.ssl_context is not None
-        #: Hook for STLS (RFC 2595): when set and not yet secure, STLS can be offered.
+        #: Server context for STLS (RFC 2595); offered while set and not yet secure.
         self.starttls_context = context.starttls_context
         self.banner = make_banner(self.config.hostname)
         self.state = State.AUTHORIZATION
@@ -82,12 +94,18 @@ class Pop3Session:
         self.bad_commands = 0
         self.closing = False
         self._waiting_for_input = False
+        self._handshaking = False
         self._shutdown_requested = False
         self._mid_response = False
         self._max_line = self.config.limits.max_line_length
         self._timeout = self.config.timeouts.pop3
 
     # ------------------------------------------------------------- policy
+
+    @property
+    def stls_available(self) -> bool:
+        """STLS is offered once per connection, and never on an implicit-TLS one."""
+        return self.starttls_context is not None and not self.secure
 
     @property
     def plaintext_allowed(self) -> bool:
@@ -97,6 +115,8 @@ class Pop3Session:
     # --------------------------------------------------------------- loop
 
     async def run(self) -> None:
+        if self.secure:
+            log.info("pop3 %s: implicit TLS (%s)", self.peer, describe_tls(self.writer))
         try:
             await self.reply(f"+OK POP3 server ready {self.banner}")
             while not self.closing:
@@ -181,6 +201,46 @@ class Pop3Session:
             raise ClientGone from None
         return line.decode("utf-8", "replace")
 
+    # ------------------------------------------------------------------ TLS
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        """Run the server side of the TLS handshake on this connection (after ``+OK``).
+
+        The plaintext stream is abandoned rather than reused: the TLS layer
+        gets a fresh reader, so anything the client pipelined after STLS
+        before the handshake (the STARTTLS command-injection trick) stays in
+        the old reader's buffer and is never executed. Bytes arriving after
+        the switch go to the TLS layer, where plaintext cannot pass.
+        ``loop.start_tls`` is used directly because it behaves the same
+        under asyncio and uvloop, which the server runs on.
+        """
+        await self.drain()
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=stream_limit(self._max_line), loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        self._handshaking = True
+        try:
+            transport = await loop.start_tls(
+                self.writer.transport,
+                protocol,
+                context,
+                server_side=True,
+                ssl_handshake_timeout=min(self._timeout, TLS_HANDSHAKE_TIMEOUT),
+            )
+        except (OSError, TimeoutError, ssl.SSLError, EOFError) as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            log.info("pop3 %s: TLS handshake failed (%s)", self.peer, reason)
+            raise ClientGone from None
+        finally:
+            self._handshaking = False
+        if transport is None:
+            # The peer closed during the handshake.
+            raise ClientGone
+        self.reader = reader
+        self.writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        self.secure = True
+        log.info("pop3 %s: TLS established (%s)", self.peer, describe_tls(self.writer))
+
     # --------------------------------------------------------------- output
 
     async def reply(self, line: str) -> None:
@@ -215,6 +275,11 @@ class Pop3Session:
     def on_shutdown(self) -> None:
         """Called by the session registry at server shutdown (never mid-UPDATE)."""
         self._shutdown_requested = True
+        if self._handshaking:
+            # No reply can be sent mid-handshake; dropping the connection ends it cleanly.
+            self.closing = True
+            self.writer.transport.abort()
+            return
         if self._waiting_for_input and not self.closing:
             self.closing = True
             self.writer.write(SHUTDOWN_REPLY.encode("ascii") + CRLF)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import re
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from mailserver.auth import Authenticator, UserDatabase
 from mailserver.config import Config, ListenAddress
 from mailserver.listeners import ListenerContext
 from mailserver.net.sessions import SessionRegistry
+from mailserver.net.tls import certificate_paths, server_context, write_self_signed
 from mailserver.pop3.listener import start_listener
 from mailserver.services import Services
 from mailserver.storage import INBOX, Snapshot
@@ -88,6 +90,10 @@ class Dialogue:
         data = await asyncio.wait_for(self.reader.read(1), REPLY_TIMEOUT)
         return data == b""
 
+    async def starttls(self, context: ssl.SSLContext) -> None:
+        """The client side of the handshake that follows ``+OK`` to STLS."""
+        await asyncio.wait_for(self.writer.start_tls(context, server_hostname=HOST), REPLY_TIMEOUT)
+
     async def close(self) -> None:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
@@ -105,6 +111,13 @@ class Pop3Lab:
     sessions: SessionRegistry
     server: asyncio.Server | None = None
     dialogues: list[Dialogue] = field(default_factory=list)
+    #: The self-signed certificate of a lab started with ``starttls=True``.
+    certificate: Path | None = None
+
+    def client_tls_context(self) -> ssl.SSLContext:
+        """A client context that trusts exactly this lab's certificate."""
+        assert self.certificate is not None, "start the lab with starttls=True"
+        return ssl.create_default_context(cafile=str(self.certificate))
 
     @property
     def port(self) -> int:
@@ -150,10 +163,10 @@ LabFactory = Callable[..., Awaitable[Pop3Lab]]
 
 @pytest.fixture
 async def lab_factory(tmp_path: Path) -> AsyncIterator[LabFactory]:
-    """Start labs with config overrides (``timeouts=...``, ``auth=...``, ``limits=...``)."""
+    """Start labs with config overrides (``auth=...``, ``limits=...``); ``starttls`` adds STLS."""
     labs: list[Pop3Lab] = []
 
-    async def start(**overrides: Any) -> Pop3Lab:
+    async def start(*, starttls: bool = False, **overrides: Any) -> Pop3Lab:
         data_dir = tmp_path / f"lab{len(labs)}"
         data_dir.mkdir()
         config = replace(
@@ -177,11 +190,18 @@ async def lab_factory(tmp_path: Path) -> AsyncIterator[LabFactory]:
         )
         lab = Pop3Lab(config, store, users, auth, sessions)
         labs.append(lab)
+        tls: ssl.SSLContext | None = None
+        if starttls:
+            paths = certificate_paths(config)
+            write_self_signed(paths, HOST, ())
+            tls = server_context(paths)
+            lab.certificate = paths.certificate
         context = ListenerContext(
             name="pop3",
             services=Services(config=config, store=store, auth=auth),
             address=config.listeners["pop3"],
             sessions=sessions,
+            starttls_context=tls,
         )
         lab.server = await start_listener(context)
         return lab

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.pop3.commands.auth import offered_mechanisms
 from mailserver.pop3.parser import Command
+from mailserver.pop3.states import State
 
 if TYPE_CHECKING:
     from mailserver.pop3.session import Pop3Session
@@ -16,7 +17,9 @@ def capabilities(session: Pop3Session) -> list[str]:
     if session.plaintext_allowed:
         lines.append("USER")
         lines.append("SASL " + " ".join(offered_mechanisms(session)))
-    # STLS goes here once the STLS command exists and session.starttls_context is set.
+    # RFC 2595 4: only before login, and never again once the connection is TLS.
+    if session.stls_available and session.state is State.AUTHORIZATION:
+        lines.append("STLS")
     lines.append("IMPLEMENTATION mailserver")
     return lines
 

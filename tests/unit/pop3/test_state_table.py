@@ -18,6 +18,7 @@ A, T, U = State.AUTHORIZATION, State.TRANSACTION, State.UPDATE
         ("PASS", {A}),
         ("APOP", {A}),
         ("AUTH", {A}),
+        ("STLS", {A}),
         ("CAPA", {A, T}),
         ("QUIT", {A, T}),
         ("STAT", {T}),
