@@ -37,6 +37,8 @@ StartListener = Callable[[ListenerContext], Awaitable[asyncio.Server]]
 #: reported at start-up and skipped (the protocol is not built yet).
 LISTENERS: dict[str, str] = {
     "smtp": "mailserver.smtp.listener:start_listener",
+    "submission": "mailserver.smtp.listener:start_listener",
+    "smtps": "mailserver.smtp.listener:start_listener",
     "pop3": "mailserver.pop3.listener:start_listener",
     "pop3s": "mailserver.pop3.listener:start_listener",
     "imap": "mailserver.imap.listener:start_listener",
