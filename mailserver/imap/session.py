@@ -129,17 +129,22 @@ class ImapSession:
 
     async def execute(self, data: bytes) -> None:
         parsed = parse_command(data)
+        spec = COMMANDS.get(parsed.name) if parsed.name else None
+        if spec is not None and self.state not in spec.states:
+            await self._complete(parsed.tag, Response("BAD", self._wrong_state_text(spec)))
+            return
         if isinstance(parsed, InvalidCommand):
             await self._complete(parsed.tag, Response(parsed.status, parsed.reason, parsed.code))
             return
-        spec = COMMANDS[parsed.name]
-        if self.state not in spec.states:
-            await self._complete(parsed.tag, Response("BAD", self._wrong_state_text()))
-            return
-        if self.state is State.SELECTED:
-            # Learn what others did first, so the command works on current data
-            # (and a FETCH of a message expunged elsewhere can say so).
-            await self._report_changes(spec)
+        assert spec is not None
+        if self.state is State.SELECTED and self.view is not None:
+            # Work on current data. Where EXPUNGE responses are allowed, report
+            # changes first so the command sees no vanished messages; during
+            # FETCH/STORE/SEARCH they wait until after the command.
+            if spec.allow_expunge:
+                await self._report_changes(spec)
+            else:
+                await self.view.sync()
         response = await self._run_handler(spec, parsed)
         if self.state is State.SELECTED and not self.closing:
             await self._report_changes(spec)
@@ -153,12 +158,12 @@ class ImapSession:
         except StorageError as exc:
             log.info("imap %s: refresh failed: %s", self.peer, exc.kind.value)
 
-    def _wrong_state_text(self) -> str:
+    def _wrong_state_text(self, spec: CommandSpec) -> str:
+        if State.NOT_AUTHENTICATED in spec.states:
+            return "Already logged in"
         if self.state is State.NOT_AUTHENTICATED:
             return "Log in first"
-        if self.state is State.AUTHENTICATED:
-            return "No mailbox selected"
-        return "Already logged in"
+        return "No mailbox selected"
 
     async def _run_handler(self, spec: CommandSpec, command: Command) -> Response:
         try:

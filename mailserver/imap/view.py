@@ -37,6 +37,8 @@ class SelectedView:
         self.recent: set[int] = set(snapshot.recent)
         #: Some message in :attr:`uids` was expunged elsewhere and not yet announced.
         self.ghosts = False
+        #: Snapshot version whose changes the client has been told about.
+        self._reported_version = snapshot.version
         self.changed_event = asyncio.Event()
         folder.add_listener(self._on_change)
 
@@ -94,6 +96,14 @@ class SelectedView:
         if uid in self.flags:
             self.flags[uid] = flags
 
+    async def sync(self) -> None:
+        """Bring message data up to date without reporting anything yet.
+
+        Run before a command so it works on current flags and knows which
+        messages vanished; :meth:`refresh` afterwards reports the changes.
+        """
+        self.snapshot = await self.folder.snapshot()
+
     async def refresh(self, allow_expunge: bool) -> list[bytes]:
         """Re-read the folder and return the untagged responses for what changed.
 
@@ -102,13 +112,15 @@ class SelectedView:
         """
         self.changed_event.clear()
         snapshot = await self.folder.snapshot()
-        if snapshot.version == self.snapshot.version and not (allow_expunge and self.ghosts):
+        if snapshot.version == self._reported_version and not (allow_expunge and self.ghosts):
+            self.snapshot = snapshot
             return []
         if not self.readonly and snapshot.uids and snapshot.uids[-1] > self.max_uid():
             # New mail: claim \Recent for this session (RFC 3501 2.3.2).
             snapshot = await self.folder.snapshot(claim_recent=True)
             self.recent |= snapshot.recent
         self.snapshot = snapshot
+        self._reported_version = snapshot.version
         out: list[bytes] = []
         if allow_expunge:
             out.extend(self._expunges())

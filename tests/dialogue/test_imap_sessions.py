@@ -1,0 +1,240 @@
+"""IMAP transcripts beyond the RFC examples: SASL, literals, flags, search, concurrency.
+
+Every test runs the real listener in-process over a real maildir store (see
+``test_imap_rfc3501.py`` for the harness).
+"""
+
+from __future__ import annotations
+
+import base64
+
+from mailserver.config import AuthSettings, Limits
+from tests.dialogue import test_imap_rfc3501 as harness
+from tests.dialogue.test_imap_rfc3501 import ImapLab, LabFactory
+
+imap_lab_factory = harness.imap_lab_factory
+imap_lab = harness.imap_lab
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def message(number: int, subject: str | None = None) -> bytes:
+    return (
+        f"From: group1_2@JServer.NetLab\r\nSubject: {subject or f'mail {number}'}\r\n\r\n"
+        f"body of mail {number}\r\n"
+    ).encode()
+
+
+async def test_authenticate_plain_login_and_sasl_ir(imap_lab: ImapLab) -> None:
+    wrong = b64(b"\0group1_1\0wrong")
+    user = b64(b"group1_1")
+    initial = b64(b"group1_1\0group1_1\0group1_1")
+    client = await imap_lab.connect()
+    await client.play(
+        f"""
+        C: a1 AUTHENTICATE PLAIN
+        S: + *
+        C: {wrong}
+        S: a1 NO [AUTHENTICATIONFAILED] Authentication failed
+        C: a2 authenticate login
+        S: + VXNlcm5hbWU6
+        C: {user}
+        S: + UGFzc3dvcmQ6
+        C: *
+        S: a2 BAD Authentication cancelled
+        C: a3 AUTHENTICATE CRAM-MD5
+        S: a3 NO [CANNOT] Unsupported authentication mechanism
+        C: a4 AUTHENTICATE PLAIN {initial}
+        S: a4 OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN AUTH=LOGIN] Logged in
+        C: a5 AUTHENTICATE PLAIN
+        S: a5 BAD Already logged in
+        """
+    )
+
+
+async def test_authorization_identity_must_be_the_user(imap_lab: ImapLab) -> None:
+    other = b64(b"group1_2\0group1_1\0group1_1")
+    user = b64(b"group1_1")
+    client = await imap_lab.connect()
+    await client.play(
+        f"""
+        C: a1 AUTHENTICATE PLAIN {other}
+        S: a1 NO [AUTHORIZATIONFAILED] Authorization identity not allowed
+        C: a2 AUTHENTICATE LOGIN {user}
+        S: + UGFzc3dvcmQ6
+        C: {user}
+        S: a2 OK [CAPABILITY *] Logged in
+        """
+    )
+
+
+async def test_logindisabled_without_tls(imap_lab_factory: LabFactory) -> None:
+    lab = await imap_lab_factory(auth=AuthSettings(allow_plaintext_without_tls=False))
+    client = await lab.connect()
+    await client.play(
+        """
+        C: a1 CAPABILITY
+        S: * CAPABILITY IMAP4rev1 LITERAL+ SASL-IR LOGINDISABLED
+        S: a1 OK Capability completed
+        C: a2 LOGIN group1_1 group1_1
+        S: a2 NO [PRIVACYREQUIRED] Plaintext authentication disallowed without TLS
+        C: a3 AUTHENTICATE PLAIN
+        S: a3 NO [PRIVACYREQUIRED] Plaintext authentication disallowed without TLS
+        """
+    )
+
+
+async def test_store_search_expunge_transcript(imap_lab: ImapLab) -> None:
+    for n in range(1, 6):
+        await imap_lab.deliver(message(n))
+    client = await imap_lab.login()
+    await client.play(
+        """
+        C: s SELECT INBOX
+        S: * FLAGS *
+        S: * OK [PERMANENTFLAGS *
+        S: * 5 EXISTS
+        S: * 5 RECENT
+        S: * OK [UNSEEN 1] First unseen
+        S: * OK [UIDVALIDITY *
+        S: * OK [UIDNEXT 6] *
+        S: s OK [READ-WRITE] Select completed
+        C: a STORE 2:3 +FLAGS (\\Deleted $Done)
+        S: * 2 FETCH (FLAGS ($Done \\Deleted \\Recent))
+        S: * 3 FETCH (FLAGS ($Done \\Deleted \\Recent))
+        S: a OK STORE completed
+        C: b SEARCH DELETED
+        S: * SEARCH 2 3
+        S: b OK SEARCH completed
+        C: c SEARCH KEYWORD $Done NOT 2
+        S: * SEARCH 3
+        S: c OK SEARCH completed
+        C: d UID SEARCH UNDELETED
+        S: * SEARCH 1 4 5
+        S: d OK UID SEARCH completed
+        C: e UID STORE 4 FLAGS.SILENT (\\Seen)
+        S: e OK UID STORE completed
+        C: f EXPUNGE
+        S: * 2 EXPUNGE
+        S: * 2 EXPUNGE
+        S: f OK Expunge completed
+        C: g FETCH 1:* (UID FLAGS)
+        S: * 1 FETCH (UID 1 FLAGS (\\Recent))
+        S: * 2 FETCH (UID 4 FLAGS (\\Seen \\Recent))
+        S: * 3 FETCH (UID 5 FLAGS (\\Recent))
+        S: g OK FETCH completed
+        C: h SEARCH SUBJECT "mail 5"
+        S: * SEARCH 3
+        S: h OK SEARCH completed
+        C: i STORE 9 +FLAGS (\\Seen)
+        S: i BAD Invalid message sequence number
+        C: j UID STORE 9 +FLAGS (\\Seen)
+        S: j OK UID STORE completed
+        """
+    )
+    assert [m.uid for m in (await imap_lab.snapshot()).messages] == [1, 4, 5]
+
+
+async def test_two_sessions_flags_and_expunge(imap_lab: ImapLab) -> None:
+    for n in range(1, 4):
+        await imap_lab.deliver(message(n))
+    first = await imap_lab.login()
+    second = await imap_lab.login()
+    await first.send("s SELECT INBOX")
+    await first.expect("* FLAGS *")
+    while not (await first.line()).startswith("s OK"):
+        pass
+    await second.send("s EXAMINE INBOX")
+    while not (await second.line()).startswith("s OK [READ-ONLY]"):
+        pass
+    await first.play(
+        """
+        C: a STORE 1 +FLAGS.SILENT (\\Seen)
+        S: a OK STORE completed
+        C: b STORE 2 +FLAGS.SILENT (\\Deleted)
+        S: b OK STORE completed
+        C: c EXPUNGE
+        S: * 2 EXPUNGE
+        S: c OK Expunge completed
+        """
+    )
+    await second.play(
+        """
+        C: a FETCH 1 (FLAGS)
+        S: * 1 FETCH (FLAGS (\\Seen))
+        S: a OK FETCH completed
+        C: b NOOP
+        S: * 2 EXPUNGE
+        S: b OK Noop completed
+        C: c FETCH 2 (UID)
+        S: * 2 FETCH (UID 3)
+        S: c OK FETCH completed
+        C: d STORE 1 +FLAGS (\\Flagged)
+        S: d NO [READ-ONLY] Mailbox is read-only (EXAMINE)
+        """
+    )
+    await imap_lab.deliver(message(4))
+    await first.play(
+        """
+        C: n NOOP
+        S: * 3 EXISTS
+        S: * 3 RECENT
+        S: n OK Noop completed
+        """
+    )
+    await second.play(
+        """
+        C: n CHECK
+        S: * 3 EXISTS
+        S: * 0 RECENT
+        S: n OK Check completed
+        """
+    )
+
+
+async def test_literal_limits_in_process(imap_lab_factory: LabFactory) -> None:
+    lab = await imap_lab_factory(
+        limits=Limits(max_line_length=100, max_literal_size=20, max_message_size=200)
+    )
+    client = await lab.login()
+    await client.play(
+        """
+        C: a1 LOGIN {30}
+        S: a1 BAD [TOOBIG] Literal too large
+        C: a2 SELECT {5}
+        S: + Ready for literal data
+        C: INBOX
+        S: * FLAGS *
+        """
+    )
+    await client.send("x" * 150)
+    line = await client.line()
+    while not line.startswith("* BAD"):
+        line = await client.line()
+    assert line == "* BAD [TOOBIG] Command line too long"
+    await client.play("C: a3 NOOP\nS: a3 OK Noop completed")
+
+
+async def test_bad_commands_in_a_row_end_the_session(imap_lab_factory: LabFactory) -> None:
+    lab = await imap_lab_factory(limits=Limits(max_bad_commands=2))
+    client = await lab.connect()
+    await client.play(
+        """
+        C: a1 FETCH
+        S: a1 BAD Log in first
+        C: a2 BLAH
+        S: a2 BAD Unknown command
+        S: * BYE Too many invalid commands
+        """
+    )
+    assert await client.closed()
+
+
+async def test_shutdown_sends_bye(imap_lab: ImapLab) -> None:
+    client = await imap_lab.login()
+    assert imap_lab.server is not None
+    await imap_lab.sessions.shutdown(1.0)
+    await client.expect("* BYE Server shutting down")
+    assert await client.closed()
