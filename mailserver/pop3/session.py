@@ -19,8 +19,14 @@ from collections.abc import Iterable
 
 from mailserver.config import Config
 from mailserver.listeners import ListenerContext
-from mailserver.net.lines import LineTooLong, read_line, stream_limit
+from mailserver.net.lines import LineTooLong, read_line
 from mailserver.net.sessions import SessionHandle
+from mailserver.net.starttls import (
+    TLS_HANDSHAKE_TIMEOUT,
+    TlsHandshakeFailed,
+    describe_tls,
+    upgrade_to_tls,
+)
 from mailserver.pop3.commands import COMMANDS, SYNTAXES, Handler
 from mailserver.pop3.dotstuff import dot_stuffed_chunks, stuff_line
 from mailserver.pop3.errors import INTERNAL_ERROR, Pop3Error, storage_error_reply
@@ -39,22 +45,11 @@ SHUTDOWN_REPLY = "-ERR [SYS/TEMP] server shutting down, please reconnect later"
 TOO_MANY_BAD = "-ERR too many bad commands, closing connection"
 NOT_LOGGED_IN = "-ERR not logged in: authenticate first with USER/PASS, APOP or AUTH"
 ALREADY_LOGGED_IN = "-ERR already logged in"
-#: Upper bound for the TLS handshake after STLS, whatever the idle timeout is.
-TLS_HANDSHAKE_TIMEOUT = 30.0
 
 
 def make_banner(hostname: str) -> str:
     """The APOP timestamp of RFC 1939 section 7: unique per connection, ``<pid.n.time@host>``."""
     return f"<{os.getpid()}.{secrets.randbelow(10**9)}.{int(time.time())}@{hostname}>"
-
-
-def describe_tls(writer: asyncio.StreamWriter) -> str:
-    """``TLSv1.3 TLS_AES_256_GCM_SHA384``: what the session log line reports."""
-    ssl_object = writer.get_extra_info("ssl_object")
-    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-        return "unknown TLS parameters"
-    cipher = ssl_object.cipher()
-    return f"{ssl_object.version() or '?'} {cipher[0] if cipher else '?'}"
 
 
 class ClientGone(Exception):
@@ -206,38 +201,23 @@ class Pop3Session:
     async def start_tls(self, context: ssl.SSLContext) -> None:
         """Run the server side of the TLS handshake on this connection (after ``+OK``).
 
-        The plaintext stream is abandoned rather than reused: the TLS layer
-        gets a fresh reader, so anything the client pipelined after STLS
-        before the handshake (the STARTTLS command-injection trick) stays in
-        the old reader's buffer and is never executed. Bytes arriving after
-        the switch go to the TLS layer, where plaintext cannot pass.
-        ``loop.start_tls`` is used directly because it behaves the same
-        under asyncio and uvloop, which the server runs on.
+        :func:`upgrade_to_tls` hands back a fresh reader, so plaintext the
+        client pipelined after STLS is never executed.
         """
         await self.drain()
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=stream_limit(self._max_line), loop=loop)
-        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         self._handshaking = True
         try:
-            transport = await loop.start_tls(
-                self.writer.transport,
-                protocol,
+            self.reader, self.writer = await upgrade_to_tls(
+                self.writer,
                 context,
-                server_side=True,
-                ssl_handshake_timeout=min(self._timeout, TLS_HANDSHAKE_TIMEOUT),
+                self._max_line,
+                handshake_timeout=min(self._timeout, TLS_HANDSHAKE_TIMEOUT),
             )
-        except (OSError, TimeoutError, ssl.SSLError, EOFError) as exc:
-            reason = getattr(exc, "reason", None) or type(exc).__name__
-            log.info("pop3 %s: TLS handshake failed (%s)", self.peer, reason)
+        except TlsHandshakeFailed as exc:
+            log.info("pop3 %s: TLS handshake failed (%s)", self.peer, exc.reason)
             raise ClientGone from None
         finally:
             self._handshaking = False
-        if transport is None:
-            # The peer closed during the handshake.
-            raise ClientGone
-        self.reader = reader
-        self.writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         self.secure = True
         log.info("pop3 %s: TLS established (%s)", self.peer, describe_tls(self.writer))
 
