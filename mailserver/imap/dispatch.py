@@ -37,6 +37,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "CAPABILITY": CommandSpec(any_state.capability, states.ANY),
     "NOOP": CommandSpec(any_state.noop, states.ANY),
     "LOGOUT": CommandSpec(any_state.logout, states.ANY),
+    "STARTTLS": CommandSpec(not_authenticated.starttls, states.NOT_AUTHENTICATED),
     "LOGIN": CommandSpec(not_authenticated.login, states.NOT_AUTHENTICATED),
     "AUTHENTICATE": CommandSpec(not_authenticated.authenticate, states.NOT_AUTHENTICATED),
     "SELECT": CommandSpec(mailboxes.select, states.AUTHENTICATED),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 from collections.abc import Iterable
 
 from mailserver.auth import Authenticator
@@ -24,6 +25,12 @@ from mailserver.imap.view import SelectedView
 from mailserver.listeners import ListenerContext
 from mailserver.net.lines import LineTooLong, read_line
 from mailserver.net.sessions import SessionHandle
+from mailserver.net.starttls import (
+    TLS_HANDSHAKE_TIMEOUT,
+    TlsHandshakeFailed,
+    describe_tls,
+    upgrade_to_tls,
+)
 from mailserver.storage import Mailbox, MailStore, StorageError
 
 log = logging.getLogger("mailserver.imap")
@@ -73,6 +80,8 @@ class ImapSession:
         #: True on an implicit-TLS listener (and, later, after STARTTLS).
         self.secure = context.ssl_context is not None
         self.starttls_context = context.starttls_context
+        #: Set by STARTTLS: handshake right after its tagged OK went out.
+        self.pending_tls: ssl.SSLContext | None = None
         self.state = State.NOT_AUTHENTICATED
         self.user: str | None = None
         self.mailbox: Mailbox | None = None
@@ -96,6 +105,8 @@ class ImapSession:
 
     def capabilities(self) -> str:
         caps = list(BASE_CAPABILITIES)
+        if self.starttls_context is not None and not self.secure:
+            caps.append("STARTTLS")
         if self.plaintext_allowed:
             caps += ["AUTH=PLAIN", "AUTH=LOGIN"]
         else:
@@ -149,6 +160,9 @@ class ImapSession:
         if self.state is State.SELECTED and not self.closing:
             await self._report_changes(spec)
         await self._complete(parsed.tag, response)
+        if self.pending_tls is not None:
+            context, self.pending_tls = self.pending_tls, None
+            await self.start_tls(context)
 
     async def _report_changes(self, spec: CommandSpec) -> None:
         if self.view is None:
@@ -281,6 +295,27 @@ class ImapSession:
         except TimeoutError:
             await self.send(IDLE_BYE)
             raise ClientGone from None
+
+    # ------------------------------------------------------------------ TLS
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        """Server side of the handshake after STARTTLS's tagged OK (RFC 3501 6.2.1).
+
+        :func:`upgrade_to_tls` hands back a fresh reader, so commands the
+        client pipelined behind STARTTLS are never executed.
+        """
+        try:
+            self.reader, self.writer = await upgrade_to_tls(
+                self.writer,
+                context,
+                self._max_line,
+                handshake_timeout=min(self._timeout, TLS_HANDSHAKE_TIMEOUT),
+            )
+        except TlsHandshakeFailed as exc:
+            log.info("imap %s: TLS handshake failed (%s)", self.peer, exc.reason)
+            raise ClientGone from None
+        self.secure = True
+        log.info("imap %s: TLS established (%s)", self.peer, describe_tls(self.writer))
 
     # --------------------------------------------------------------- output
 

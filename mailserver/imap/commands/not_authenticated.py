@@ -1,4 +1,4 @@
-"""LOGIN and AUTHENTICATE (PLAIN, LOGIN; SASL-IR initial responses, RFC 4959)."""
+"""STARTTLS, LOGIN and AUTHENTICATE (PLAIN, LOGIN; SASL-IR initial responses, RFC 4959)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.auth import sasl
 from mailserver.imap.errors import Response, bad, no
-from mailserver.imap.parser.commands import Authenticate, Login
+from mailserver.imap.parser.commands import Authenticate, Login, NoArguments
 from mailserver.imap.states import State
 
 if TYPE_CHECKING:
@@ -16,6 +16,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("mailserver.imap")
 
 MECHANISMS = ("PLAIN", "LOGIN")
+
+
+async def starttls(session: ImapSession, command: NoArguments) -> Response:
+    if session.secure:
+        raise bad("TLS is already active")
+    if session.starttls_context is None:
+        raise no("STARTTLS is not available", "CANNOT")
+    # The handshake starts once this OK is on the wire (see ImapSession.execute).
+    session.pending_tls = session.starttls_context
+    return Response("OK", "Begin TLS negotiation now")
 
 
 async def login(session: ImapSession, command: Login) -> Response:

@@ -29,7 +29,7 @@ class Command:
 
 @dataclass(frozen=True)
 class NoArguments(Command):
-    """CAPABILITY, NOOP, LOGOUT, CHECK, CLOSE, EXPUNGE."""
+    """CAPABILITY, NOOP, LOGOUT, STARTTLS, CHECK, CLOSE, EXPUNGE."""
 
 
 @dataclass(frozen=True)
@@ -274,6 +274,7 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "CHECK": _none,
     "CLOSE": _none,
     "EXPUNGE": _none,
+    "STARTTLS": _none,
     "LOGIN": _login,
     "AUTHENTICATE": _authenticate,
     "SELECT": _mailbox,

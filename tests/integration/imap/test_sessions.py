@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import imaplib
+import socket
+import ssl
 from collections.abc import Callable
 
 import pytest
@@ -192,3 +195,39 @@ def test_malformed_message_does_not_break_the_session(mail_server: ServerProcess
     assert client.ok("s SEARCH TEXT junk SENTSINCE 1-Jan-2000") == [b"* SEARCH\r\n"]
     assert client.ok("t FETCH 2 (UID)") == [b"* 2 FETCH (UID 2)\r\n"]
     client.close()
+
+
+def test_starttls_then_login(server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory(auth={"allow_plaintext_without_tls": False})
+    client = imaplib.IMAP4(server.host, server.ports["imap"], timeout=20)
+    assert "STARTTLS" in client.capabilities and "LOGINDISABLED" in client.capabilities
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    client.starttls(context)
+    assert "STARTTLS" not in client.capabilities
+    assert "AUTH=PLAIN" in client.capabilities and "LOGINDISABLED" not in client.capabilities
+    assert client.login("group1_1", "group1_1")[0] == "OK"
+    assert client.select("INBOX")[0] == "OK"
+    with pytest.raises(imaplib.IMAP4.error):
+        client._simple_command("STARTTLS")
+    client.logout()
+
+
+def test_commands_pipelined_behind_starttls_are_dropped(mail_server: ServerProcess) -> None:
+    raw = socket.create_connection((mail_server.host, mail_server.ports["imap"]), timeout=10)
+    reader = raw.makefile("rb")
+    assert reader.readline().startswith(b"* OK")
+    raw.sendall(b"a STARTTLS\r\nb LOGIN group1_1 group1_1\r\n")
+    assert reader.readline() == b"a OK Begin TLS negotiation now\r\n"
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    tls = context.wrap_socket(raw, server_hostname=mail_server.host)
+    tls_reader = tls.makefile("rb")
+    tls.sendall(b"c NOOP\r\n")
+    # "b LOGIN" sent in plaintext before the handshake never ran.
+    assert tls_reader.readline() == b"c OK Noop completed\r\n"
+    tls.sendall(b"d SELECT INBOX\r\n")
+    assert tls_reader.readline() == b"d BAD Log in first\r\n"
+    tls.close()
