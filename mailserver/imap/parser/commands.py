@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
-from mailserver.imap.parser.lexer import Cursor, ParseError, decode_mailbox, is_atom_char
+from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
 from mailserver.imap.wire import parse_imap_date_time
@@ -377,9 +377,6 @@ def parse_command(data: bytes) -> ParsedCommand:
     except BadCharset as exc:
         return InvalidCommand(tag, name, exc.reason, "NO", "BADCHARSET (US-ASCII UTF-8)")
     except ParseError as exc:
-        return InvalidCommand(tag, name, exc.reason)
+        # Reasons may quote a client's word; keep the reply line short.
+        return InvalidCommand(tag, name, exc.reason[:100])
 
-
-def mailbox_from_text(text: str) -> str:
-    """Store name of a mailbox given as wire text (LIST patterns, tests)."""
-    return decode_mailbox(text.encode("utf-8"))

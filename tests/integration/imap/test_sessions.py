@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import imaplib
+import smtplib
 import socket
 import ssl
 from collections.abc import Callable
@@ -231,3 +232,16 @@ def test_commands_pipelined_behind_starttls_are_dropped(mail_server: ServerProce
     tls.sendall(b"d SELECT INBOX\r\n")
     assert tls_reader.readline() == b"d BAD Log in first\r\n"
     tls.close()
+
+
+def test_mail_sent_over_smtp_appears_at_noop(mail_server: ServerProcess) -> None:
+    client = selected(mail_server)
+    with smtplib.SMTP(mail_server.host, mail_server.ports["smtp"], timeout=20) as smtp:
+        smtp.sendmail(
+            "group1_2@JServer.NetLab",
+            ["group1_1@JServer.NetLab"],
+            make_message(1, subject="over SMTP"),
+        )
+    assert client.ok("n NOOP") == [b"* 1 EXISTS\r\n", b"* 1 RECENT\r\n"]
+    assert client.ok('s SEARCH SUBJECT "over SMTP"') == [b"* SEARCH 1\r\n"]
+    client.close()
