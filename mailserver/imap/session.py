@@ -155,7 +155,10 @@ class ImapSession:
             if spec.allow_expunge:
                 await self._report_changes(spec)
             else:
-                await self.view.sync()
+                try:
+                    await self.view.sync()
+                except StorageError as exc:
+                    log.info("imap %s: refresh failed: %s", self.peer, exc.kind.value)
         response = await self._run_handler(spec, parsed)
         if self.state is State.SELECTED and not self.closing:
             await self._report_changes(spec)

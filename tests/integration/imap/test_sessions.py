@@ -245,3 +245,18 @@ def test_mail_sent_over_smtp_appears_at_noop(mail_server: ServerProcess) -> None
     assert client.ok("n NOOP") == [b"* 1 EXISTS\r\n", b"* 1 RECENT\r\n"]
     assert client.ok('s SEARCH SUBJECT "over SMTP"') == [b"* SEARCH 1\r\n"]
     client.close()
+
+
+def test_selected_folder_deleted_by_another_session(mail_server: ServerProcess) -> None:
+    deliver(mail_server, [make_message(1)], folder="INBOX")
+    owner = connect(mail_server)
+    owner.ok("c CREATE Work")
+    owner.ok("s SELECT Work")
+    other = connect(mail_server)
+    other.ok("d DELETE Work")
+    assert owner.command("n NOOP")[-1].startswith(b"n ")
+    assert owner.command("f FETCH 1:* FLAGS")[-1].startswith(b"f ")
+    assert owner.command("x EXPUNGE")[-1].startswith(b"x NO")
+    owner.ok("s2 SELECT INBOX")
+    owner.close()
+    other.close()
