@@ -1,0 +1,179 @@
+"""Putting message files into a folder: append, copy (hard links) and the INBOX move.
+
+Every path follows the same durable order: file fsync'd in ``tmp/``, renamed
+into ``new/`` or ``cur/``, directory fsync'd, and only then a UID recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailserver.storage.maildir import io
+from mailserver.storage.maildir.flags import FileName, change_letters, crlf_size, to_disk
+from mailserver.storage.maildir.scan import ScannedFolder
+from mailserver.storage.model import FlagMode
+
+
+@dataclass(frozen=True, slots=True)
+class _CopySource:
+    uid: int
+    path: str
+    flags: frozenset[str]
+    crlf_size: int
+    mtime: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A message file just renamed into this folder, waiting for its UID."""
+
+    base: str
+    rel: str
+    crlf_size: int
+    mtime: float
+
+
+class Placement(ScannedFolder):
+    def _place(self, tmp: Path, base: str, letters: str) -> str:
+        """Rename a finished tmp file into ``new/`` (no flags) or ``cur/``; durable."""
+        rel = f"cur/{FileName(base, letters).in_cur()}" if letters else f"new/{base}"
+        os.rename(tmp, self._at(rel))
+        return rel
+
+    def _assign(self, placed: list[_Placed]) -> list[int]:
+        """Record UIDs for files already durable in ``new/``/``cur/``. Both locks held."""
+        current = self._load_uidlist()
+        if self._uidlist_unsaved or not current.entries:
+            # A fresh or rebuilt list: number everything present, ours included.
+            for item in placed:
+                self._meta[item.base] = (item.crlf_size, item.mtime)
+            self._scan()
+            current = self._load_uidlist()
+            uids = [current.by_base[item.base] for item in placed]
+            self._pending_recent.update(
+                uid for uid, item in zip(uids, placed, strict=True) if item.rel.startswith("cur/")
+            )
+            return uids
+        uids = []
+        for item in placed:
+            uid = current.assign(item.base)
+            uids.append(uid)
+            self._files[item.base] = item.rel
+            self._meta[item.base] = (item.crlf_size, item.mtime)
+            if item.rel.startswith("cur/"):
+                self._pending_recent.add(uid)
+        self._write_uidlist()
+        self._after_change()
+        return uids
+
+    def _append_blocking(self, data: bytes, flags: list[str], internal_date: float | None) -> int:
+        self._check_gone()
+        disk = to_disk(data)
+        size = crlf_size(disk)
+        base = io.unique_name(len(disk), size)
+        tmp = self._tmp / base
+        st = io.write_file(tmp, disk, internal_date)
+        mtime = internal_date if internal_date is not None else st.st_mtime
+        try:
+            with self._locked():
+                letters = ""
+                if flags:
+                    letters = change_letters("", flags, FlagMode.REPLACE, self._load_keywords())
+                    self._save_keywords()
+                rel = self._place(tmp, base, letters)
+                io.fsync_dir(self._at(rel[:3]))
+                return self._assign([_Placed(base, rel, size, mtime)])[0]
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def _copy_sources(self, uids: list[int]) -> list[_CopySource]:
+        sources: list[_CopySource] = []
+        with self._locked():
+            self._refresh()
+            for uid in uids:
+                info = self._infos.get(uid)
+                rel = self._info_rel.get(uid)
+                if info is None or rel is None:
+                    continue
+                sources.append(
+                    _CopySource(uid, self._at(rel), info.flags, info.size, info.internal_date)
+                )
+        return sources
+
+    def _link_into_tmp(self, source: _CopySource, origin: ScannedFolder) -> tuple[Path, str] | None:
+        """Hard-link (or copy) a source message into our ``tmp/``; None if it is gone."""
+        path: str | None = source.path
+        for _attempt in range(2):
+            if path is None:
+                return None
+            try:
+                disk_size = os.stat(path).st_size
+                base = io.unique_name(disk_size, source.crlf_size)
+                tmp = self._tmp / base
+                try:
+                    os.link(path, tmp)
+                except FileNotFoundError:
+                    raise
+                except OSError:  # EXDEV, EMLINK, EPERM on some file systems: copy instead
+                    with open(path, "rb") as handle:
+                        io.write_file(tmp, handle.read(), source.mtime)
+                return tmp, base
+            except FileNotFoundError:
+                path = origin._locate(source.uid)
+        return None
+
+    def _copy_in(self, sources: list[_CopySource], origin: ScannedFolder) -> dict[int, int]:
+        staged: list[tuple[_CopySource, Path, str]] = []
+        try:
+            for source in sources:
+                linked = self._link_into_tmp(source, origin)
+                if linked is not None:
+                    staged.append((source, *linked))
+            if not staged:
+                return {}
+            with self._locked():
+                kw = self._load_keywords()
+                letters = [change_letters("", s.flags, FlagMode.REPLACE, kw) for s, _, _ in staged]
+                self._save_keywords()
+                placed = []
+                for (source, tmp, base), item_letters in zip(staged, letters, strict=True):
+                    rel = self._place(tmp, base, item_letters)
+                    placed.append(_Placed(base, rel, source.crlf_size, source.mtime))
+                for sub in sorted({item.rel[:3] for item in placed}):
+                    io.fsync_dir(self._at(sub))
+                uids = self._assign(placed)
+            return {source.uid: uid for (source, _, _), uid in zip(staged, uids, strict=True)}
+        finally:
+            for _, tmp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+    # ------------------------------------------------------ folder renames
+
+    def move_all_to_blocking(self, target: ScannedFolder) -> int:
+        """Move every message file into ``target`` (INBOX rename). Returns the count.
+
+        Renames within one file system, one file at a time: a crash leaves each
+        message in exactly one of the two folders. The keyword file goes along
+        first, so keyword letters keep their meaning in the new folder.
+        """
+        moved = 0
+        with self._locked():
+            self._refresh()
+            if self._keywords_path.exists():
+                io.atomic_replace(target._keywords_path, self._keywords_path.read_bytes())
+            for base, rel in sorted(self._files.items()):
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(self._at(rel), target._at(rel))
+                    moved += 1
+                self._meta.pop(base, None)
+            for sub in ("new", "cur"):
+                io.fsync_dir(target._at(sub))
+                io.fsync_dir(self._at(sub))
+            self._scan()
+        target.mark_changed()
+        return moved

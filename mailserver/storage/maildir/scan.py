@@ -1,0 +1,253 @@
+"""Listing a folder's directories into its cache, and serving reads from it.
+
+A scan reconciles three things: the uid list, the keywords file and what
+``new/`` and ``cur/`` hold now. Unchanged ``MessageInfo`` objects are reused
+so that comparing snapshots stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from mailserver.storage.errors import ErrorKind, StorageError
+from mailserver.storage.maildir import io
+from mailserver.storage.maildir.flags import FileName, base_sizes, crlf_size, flags_of, to_wire
+from mailserver.storage.maildir.state import (
+    DIRTY_WINDOW_NS,
+    FolderState,
+    Sig,
+    log,
+    path_sig,
+    sig_of,
+)
+from mailserver.storage.maildir.uidlist import UidList
+from mailserver.storage.model import MessageInfo, Snapshot
+
+
+class ScannedFolder(FolderState):
+    """Scans and the reads they serve (snapshot, message bodies, recent claims)."""
+
+    def _current_sig(self) -> tuple[Sig, Sig, Sig | None]:
+        return (
+            sig_of(os.stat(self._at("new"))),
+            sig_of(os.stat(self._at("cur"))),
+            path_sig(self._uidlist_path),
+        )
+
+    def _is_fresh(self) -> bool:
+        if self._dir_sig is None or self._uidlist is None:
+            return False
+        return self._current_sig() == self._dir_sig
+
+    def _refresh(self) -> None:
+        """Re-scan if anything may have changed. Caller holds both locks."""
+        if not self._is_fresh():
+            self._scan()
+
+    def _list_files(self) -> dict[str, str]:
+        """base -> rel path. ``new/`` is listed before ``cur/`` so a message moved
+        between them while we list is seen at least once (``cur/`` wins)."""
+        files: dict[str, str] = {}
+        for sub in ("new", "cur"):
+            with os.scandir(self._at(sub)) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith(".") or not entry.is_file():
+                        continue
+                    files[name.partition(":")[0]] = f"{sub}/{name}"
+        return files
+
+    def _measure(self, base: str, rel: str, known_crlf: int | None) -> tuple[int, float] | None:
+        """(CRLF size, mtime) of a message, reading it only when no size is recorded."""
+        path = self._at(rel)
+        try:
+            st = os.stat(path)
+            size = base_sizes(base)[1]
+            if size is None:
+                size = known_crlf
+            if size is None:
+                with open(path, "rb") as handle:
+                    size = crlf_size(handle.read())
+        except FileNotFoundError:
+            return None
+        return size, st.st_mtime
+
+    def _scan(self) -> None:
+        """Reconcile memory, uid list and directories. Caller holds both locks."""
+        start = time.time_ns()
+        new_st = os.stat(self._at("new"))
+        cur_st = os.stat(self._at("cur"))
+        current = self._load_uidlist()
+        self._load_keywords()
+        files = self._list_files()
+        missing = [base for base in current.by_base if base not in files]
+        if missing:
+            # readdir() may skip a file renamed while we listed: look once more.
+            again = self._list_files()
+            for base in missing:
+                if base in again:
+                    files[base] = again[base]
+        changed = self._uidlist_unsaved
+        for base in missing:
+            if base not in files:
+                current.remove(current.by_base[base])
+                changed = True
+        for base in sorted(base for base in files if base not in current.by_base):
+            meta = self._measure(base, files[base], None)
+            if meta is None:
+                del files[base]
+                continue
+            self._meta[base] = meta
+            fields = () if base_sizes(base)[1] is not None else (f"W{meta[0]}",)
+            current.assign(base, fields)
+            changed = True
+        if changed:
+            self._write_uidlist()
+        self._files = files
+        for base in [base for base in self._meta if base not in files]:
+            del self._meta[base]
+        complete = self._rebuild_infos(current)
+        dirty = (not complete) or any(
+            start - st.st_mtime_ns < DIRTY_WINDOW_NS for st in (new_st, cur_st)
+        )
+        self._dir_sig = None if dirty else (sig_of(new_st), sig_of(cur_st), self._uidlist_sig)
+
+    def _rebuild_infos(self, current: UidList) -> bool:
+        """MessageInfo per UID, reusing unchanged objects (cheap snapshot compares)."""
+        keywords_changed = self._keywords_changed
+        self._keywords_changed = False
+        infos: dict[int, MessageInfo] = {}
+        info_rel: dict[int, str] = {}
+        complete = True
+        for uid, entry in current.entries.items():
+            rel = self._files.get(entry.base)
+            if rel is None:
+                continue
+            old = self._infos.get(uid)
+            if old is not None and not keywords_changed and self._info_rel.get(uid) == rel:
+                infos[uid] = old
+                info_rel[uid] = rel
+                continue
+            meta = self._meta.get(entry.base)
+            if meta is None:
+                meta = self._measure(entry.base, rel, entry.crlf_size)
+                if meta is None:  # vanished since listing: look again next time
+                    complete = False
+                    continue
+                self._meta[entry.base] = meta
+            letters = FileName.parse(rel[4:]).letters
+            info = MessageInfo(uid, meta[0], flags_of(letters, self._keywords), meta[1], entry.base)
+            infos[uid] = old if old == info else info
+            info_rel[uid] = rel
+        self._infos = infos
+        self._info_rel = info_rel
+        self._claimed = {uid for uid in self._claimed if info_rel.get(uid, "").startswith("new/")}
+        self._pending_recent &= infos.keys()
+        self._snapshot_stale = True
+        return complete
+
+    def _build_snapshot(self) -> Snapshot:
+        assert self._uidlist is not None
+        messages = tuple(self._infos[uid] for uid in sorted(self._infos))
+        previous = self._snapshot
+        if (
+            previous is not None
+            and previous.messages == messages
+            and previous.uidnext == self._uidlist.next_uid
+            and previous.uidvalidity == self._uidlist.uidvalidity
+        ):
+            self._snapshot_stale = False
+            return previous
+        self._version += 1
+        self._snapshot = Snapshot(
+            self._uidlist.uidvalidity, self._uidlist.next_uid, messages, version=self._version
+        )
+        self._snapshot_stale = False
+        return self._snapshot
+
+    # -------------------------------------------------------- blocking ops
+
+    def _snapshot_blocking(self, claim_recent: bool) -> Snapshot:
+        with self._lock:
+            self._check_gone()
+            if not self._is_fresh() or claim_recent:
+                with io.flocked(self._lock_path):
+                    self._refresh()
+                    recent = self._claim_recent() if claim_recent else frozenset()
+            else:
+                recent = frozenset()
+            if self._snapshot is None or self._snapshot_stale:
+                snap = self._build_snapshot()
+            else:
+                snap = self._snapshot
+        if recent:
+            snap = dataclasses.replace(snap, recent=recent)
+        return snap
+
+    def _claim_recent(self) -> frozenset[int]:
+        """Hand out messages no session has seen: move ``new/`` -> ``cur/``.
+
+        The move is what tells other processes (and Dovecot) the message is
+        no longer recent. It is not fsync'd: after a crash the message is
+        just recent once more, which is harmless.
+        """
+        recent: set[int] = set()
+        for uid in sorted(self._infos):
+            if uid in self._claimed:
+                continue
+            rel = self._info_rel[uid]
+            if rel.startswith("new/"):
+                base = self._infos[uid].key
+                new_rel = "cur/" + FileName.parse(rel[4:]).in_cur()
+                try:
+                    os.rename(self._at(rel), self._at(new_rel))
+                    self._files[base] = new_rel
+                    self._dir_sig = None
+                except OSError:
+                    log.debug("%s: could not move %s to cur/", self.path, rel)
+                recent.add(uid)
+            elif uid in self._pending_recent:
+                recent.add(uid)
+        self._claimed |= recent
+        self._pending_recent -= recent
+        return frozenset(recent)
+
+    def _location(self, uid: int) -> tuple[str, str] | None:
+        current = self._uidlist
+        if current is None:
+            return None
+        entry = current.entries.get(uid)
+        if entry is None:
+            return None
+        rel = self._files.get(entry.base)
+        return None if rel is None else (entry.base, rel)
+
+    def _read_blocking(self, uid: int) -> bytes:
+        """Try the remembered file name first: a FETCH of many messages must not
+        re-list the folder for each one. Only a miss costs a re-scan."""
+        for attempt in range(2):
+            with self._lock:
+                self._check_gone()
+                if attempt or self._uidlist is None:
+                    with io.flocked(self._lock_path):
+                        self._scan()
+                found = self._location(uid)
+            if found is None:
+                if attempt:
+                    break
+                continue
+            try:
+                with open(self._at(found[1]), "rb") as handle:
+                    return to_wire(handle.read())
+            except FileNotFoundError:
+                continue  # renamed (flags) or expunged by someone else: look again
+        raise StorageError(ErrorKind.EXPUNGED, "message has been expunged")
+
+    def _locate(self, uid: int) -> str | None:
+        """Current path of a message after a forced re-scan (it was renamed under us)."""
+        with self._locked():
+            self._scan()
+            found = self._location(uid)
+        return None if found is None else self._at(found[1])

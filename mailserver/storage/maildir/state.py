@@ -1,0 +1,258 @@
+"""A maildir folder's cached view of its directory and the scans that keep it true.
+
+Messages live in ``new/`` and ``cur/``, UIDs in ``dovecot-uidlist``.
+
+Consistency model
+-----------------
+* Every change to the uid list, every scan and every rename within the
+  folder happens under an in-process ``threading.Lock`` *and* an ``flock``
+  on ``.mailserver-uidlist.flock``, so several server processes can share a
+  maildir. A plain MDA may still deliver into ``new/`` without any lock: the
+  maildir protocol makes that safe, and the next scan gives the file a UID.
+* The disk is the truth; memory is a cache. A scan is skipped only when the
+  ``stat`` of ``new/``, ``cur/`` and the uid list is unchanged *and* the
+  directories were last modified more than ``DIRTY_WINDOW_NS`` before we
+  looked: file-system timestamps are coarse, so a change in the same tick
+  as our ``stat`` would otherwise go unnoticed (Dovecot has the same rule).
+  Our own changes simply mark the cache dirty.
+* Order of durable steps: message file fsync'd, renamed into place, directory
+  fsync'd, and only then the UID recorded. A crash in between leaves a file
+  without a UID, which the next scan assigns; it never loses a message. An
+  expunge unlinks before it rewrites the list, so a crash there only leaves
+  a stale line, dropped at the next scan. UIDs come from ``N`` in the list,
+  which only grows, so none is handed out twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from mailserver.storage.errors import ErrorKind, StorageError
+from mailserver.storage.maildir import io, keywords, uidlist
+from mailserver.storage.maildir.keywords import Keywords
+from mailserver.storage.maildir.uidlist import UidList, UidListError
+from mailserver.storage.model import MessageInfo, Snapshot
+
+log = logging.getLogger(__name__)
+
+#: Directories modified this recently are re-listed on every snapshot.
+DIRTY_WINDOW_NS = 1_000_000_000
+#: Our cross-process lock. Not ``dovecot-uidlist.lock``: Dovecot uses that
+#: name as a dotlock, and an flock'd file lingering there would stall Dovecot.
+LOCK_FILE = ".mailserver-uidlist.flock"
+#: Marker file Courier and Dovecot put in every Maildir++ sub-folder.
+FOLDER_MARKER = "maildirfolder"
+#: Files in ``tmp/`` older than this are leftovers of a crash (Dovecot's rule).
+TMP_MAX_AGE = 36 * 3600
+
+Sig = tuple[int, int, int]
+
+
+def sig_of(st: os.stat_result) -> Sig:
+    return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+
+def path_sig(path: Path) -> Sig | None:
+    try:
+        return sig_of(os.stat(path))
+    except FileNotFoundError:
+        return None
+
+
+_uidvalidity_lock = threading.Lock()
+_last_uidvalidity = 0
+
+
+def new_uidvalidity(floor: int = 0) -> int:
+    """Current time, but strictly above ``floor`` and every value this process gave.
+
+    A folder deleted and re-created within one second must not reuse its old
+    UIDVALIDITY, or clients would trust cached UIDs that now mean other mail.
+    """
+    global _last_uidvalidity
+    with _uidvalidity_lock:
+        value = max(int(time.time()), floor + 1, _last_uidvalidity + 1)
+        _last_uidvalidity = value
+        return value
+
+
+class FolderState:
+    """What a folder knows of its directory: the cache, the scans that keep it
+    true, and the reads served from it. Operations that change the folder live
+    in the ``FlagOps`` and ``Placement`` subclasses; the async API in ``MaildirFolder``."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+        self._root = os.fspath(path)
+        #: Set when the folder was deleted or renamed away through this process.
+        self.gone = False
+        self._tmp = path / "tmp"
+        self._uidlist_path = path / uidlist.FILE_NAME
+        self._keywords_path = path / keywords.FILE_NAME
+        self._lock_path = path / LOCK_FILE
+        self._lock = threading.Lock()
+        self._uidlist: UidList | None = None
+        self._uidlist_sig: Sig | None = None
+        self._uidlist_unsaved = False
+        self._keywords = Keywords()
+        self._keywords_sig: Sig | None = None
+        self._keywords_changed = False
+        #: base name -> "new/<file name>" or "cur/<file name>"
+        self._files: dict[str, str] = {}
+        #: base name -> (CRLF size, mtime); immutable for a message's life.
+        self._meta: dict[str, tuple[int, float]] = {}
+        self._infos: dict[int, MessageInfo] = {}
+        self._info_rel: dict[int, str] = {}
+        self._dir_sig: tuple[Sig, Sig, Sig | None] | None = None
+        self._snapshot: Snapshot | None = None
+        self._snapshot_stale = True
+        self._version = 0
+        #: Recent UIDs some session of this process already got.
+        self._claimed: set[int] = set()
+        #: Messages this process put straight into ``cur/``: still recent for IMAP.
+        self._pending_recent: set[int] = set()
+
+    def _at(self, rel: str) -> str:
+        """Path of ``rel`` inside the folder; plain strings, as pathlib costs
+        more than the ``stat`` itself when a scan touches thousands of files."""
+        return f"{self._root}/{rel}"
+
+    def cleanup_blocking(self) -> None:
+        """Remove what crashes leave behind, as Dovecot does: ``tmp/`` files older
+        than 36 hours (never renamed into place, so never acknowledged) and our
+        own stale temporary list files."""
+        now = time.time()
+        with os.scandir(self._tmp) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_file() and now - entry.stat().st_mtime > TMP_MAX_AGE:
+                        os.unlink(entry.path)
+        with os.scandir(self._root) as entries:
+            for entry in entries:
+                if entry.name.endswith(".tmp") and entry.name.startswith(("dovecot-", "subscr")):
+                    with contextlib.suppress(OSError):
+                        if now - entry.stat().st_mtime > 3600:
+                            os.unlink(entry.path)
+
+    def mark_changed(self) -> None:
+        """Forget cached state (after another component moved files in or out)."""
+        with self._lock:
+            self._dir_sig = None
+
+    def _check_gone(self) -> None:
+        if self.gone:
+            raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """In-process lock, then the cross-process flock (always in that order)."""
+        with self._lock:
+            self._check_gone()
+            with io.flocked(self._lock_path):
+                yield
+
+    # ------------------------------------------------ index files
+
+    def _load_uidlist(self) -> UidList:
+        """The uid list as on disk (cached while its stat is unchanged).
+
+        A missing list starts afresh; a corrupt one is rebuilt with a larger
+        UIDVALIDITY, which tells clients to drop their caches instead of
+        trusting UIDs we can no longer vouch for.
+        """
+        try:
+            fd = os.open(self._uidlist_path, os.O_RDONLY)
+        except FileNotFoundError:
+            if self._uidlist is None or self._uidlist_sig is not None:
+                floor = self._uidlist.uidvalidity if self._uidlist else 0
+                self._reset_uidlist(UidList(new_uidvalidity(floor)))
+            assert self._uidlist is not None
+            return self._uidlist
+        try:
+            sig = sig_of(os.fstat(fd))
+            if self._uidlist is not None and sig == self._uidlist_sig:
+                return self._uidlist
+            with open(fd, "rb", closefd=False) as handle:
+                raw = handle.read()
+        finally:
+            os.close(fd)
+        text = raw.decode("utf-8", "surrogateescape")
+        try:
+            parsed = UidList.parse(text)
+        except UidListError as exc:
+            log.warning("%s: corrupt dovecot-uidlist (%s), rebuilding", self.path, exc)
+            floor = max(uidlist.salvage_uidvalidity(text), self._uidlist_validity())
+            self._reset_uidlist(UidList(new_uidvalidity(floor)))
+            assert self._uidlist is not None
+            return self._uidlist
+        if self._uidlist is not None and parsed.uidvalidity != self._uidlist.uidvalidity:
+            self._forget_uids()
+        self._uidlist = parsed
+        self._uidlist_sig = sig
+        self._uidlist_unsaved = False
+        self._dir_sig = None
+        return parsed
+
+    def _uidlist_validity(self) -> int:
+        return self._uidlist.uidvalidity if self._uidlist else 0
+
+    def _reset_uidlist(self, fresh: UidList) -> None:
+        self._forget_uids()
+        self._uidlist = fresh
+        self._uidlist_sig = None
+        self._uidlist_unsaved = True
+        self._dir_sig = None
+
+    def _forget_uids(self) -> None:
+        self._infos.clear()
+        self._info_rel.clear()
+        self._claimed.clear()
+        self._pending_recent.clear()
+        self._snapshot_stale = True
+
+    def _write_uidlist(self) -> None:
+        assert self._uidlist is not None
+        data = self._uidlist.serialize().encode("utf-8", "surrogateescape")
+        try:
+            io.atomic_replace(self._uidlist_path, data)
+        except BaseException:
+            # Memory may now be ahead of the disk: reload the truth next time.
+            self._uidlist = None
+            self._uidlist_sig = None
+            self._dir_sig = None
+            raise
+        self._uidlist_sig = path_sig(self._uidlist_path)
+        self._uidlist_unsaved = False
+
+    def _load_keywords(self) -> Keywords:
+        sig = path_sig(self._keywords_path)
+        if sig != self._keywords_sig:
+            if sig is None:
+                self._keywords = Keywords()
+            else:
+                try:
+                    text = self._keywords_path.read_text("utf-8", "replace")
+                except FileNotFoundError:
+                    text = ""
+                self._keywords = Keywords.parse(text)
+            self._keywords_sig = sig
+            self._keywords_changed = True
+        return self._keywords
+
+    def _save_keywords(self) -> None:
+        if self._keywords.dirty:
+            io.atomic_replace(self._keywords_path, self._keywords.serialize().encode("utf-8"))
+            self._keywords.dirty = False
+            self._keywords_sig = path_sig(self._keywords_path)
+            self._keywords_changed = True
+
+    def _after_change(self) -> None:
+        self._dir_sig = None
+        self._snapshot_stale = True
