@@ -33,8 +33,10 @@ def new_queue_id() -> str:
 class DeliveryHandler:
     """One instance serves every session of a listener; it keeps no per-session state."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, check_sender: bool = False) -> None:
         self.services = services
+        #: On the submission port: the sender must be the authenticated user's own address.
+        self.check_sender = check_sender
         config = services.config
         self.policy = RecipientPolicy(
             is_local_domain=config.is_local_domain,
@@ -53,6 +55,18 @@ class DeliveryHandler:
         sender = parse_sender(address)
         if sender is None:
             return replies.BAD_SENDER_ADDRESS
+        if self.check_sender and (
+            session.user is None or not self.policy.owns(session.user, address)
+        ):
+            # aiosmtpd already refused MAIL before AUTH; this is the spoofing check.
+            user = session.user or "(none)"
+            log.info(
+                "%s sender <%s> refused: not an address of %s",
+                session.connection.describe(),
+                address,
+                user,
+            )
+            return replies.sender_not_owned(user)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         envelope.sender = sender

@@ -1,4 +1,8 @@
-"""Start the SMTP listener: one :class:`LabSMTP` protocol per connection."""
+"""Start an SMTP listener: one :class:`LabSMTP` protocol per connection.
+
+The same code serves ``smtp`` (25), ``submission`` (587, AUTH and sender
+check required) and ``smtps`` (465, TLS from the first byte: ``ssl_context``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 
 from mailserver.listeners import ListenerContext
 from mailserver.smtp.delivery import DeliveryHandler
-from mailserver.smtp.protocol import LabSMTP
+from mailserver.smtp.protocol import SUBMISSION, LabSMTP
 
 
 async def start_listener(context: ListenerContext) -> asyncio.Server:
@@ -15,7 +19,7 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     # log says one line per connection, login and delivery instead.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     loop = asyncio.get_running_loop()
-    handler = DeliveryHandler(context.services)
+    handler = DeliveryHandler(context.services, check_sender=context.name == SUBMISSION)
     return await loop.create_server(
         lambda: LabSMTP(context, handler, loop),
         context.address.host,

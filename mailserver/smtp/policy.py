@@ -210,6 +210,20 @@ class RecipientPolicy:
             return Reject(replies.RELAY_DENIED)
         return Reject(replies.user_unknown(address))
 
+    def owns(self, user: str, sender: str) -> bool:
+        """Whether ``sender`` is one of ``user``'s addresses: the user name or an
+        alias at any served domain, compared case-insensitively. The null sender
+        and addresses without a domain belong to nobody."""
+        if sender == NULL_PATH:
+            return False
+        parsed = parse_mailbox(sender)
+        if parsed is None or parsed.domain is None or not self.is_local_domain(parsed.domain):
+            return False
+        local = _unquote(parsed.local) if parsed.quoted else parsed.local
+        if local is None:
+            return False
+        return self.resolve(f"{local}@{parsed.domain}") == user
+
 
 def _unquote(quoted: str) -> str | None:
     """``"a.b"`` -> ``a.b`` when the content is an ordinary local part, else None.

@@ -8,12 +8,21 @@ What we change, and why:
   ``BOGUS_LIMIT`` only counts unknown verbs and is not configurable);
 * replies go through :func:`replies.normalize`, so aiosmtpd's own texts carry
   enhanced status codes like ours;
-* EHLO advertises PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8
-  and ``AUTH PLAIN LOGIN``;
+* EHLO advertises PIPELINING, SIZE, STARTTLS (until TLS is on), 8BITMIME,
+  ENHANCEDSTATUSCODES, SMTPUTF8 and ``AUTH PLAIN LOGIN CRAM-MD5`` (AUTH only
+  where policy lets passwords cross: over TLS, or when
+  ``auth.allow_plaintext_without_tls`` says so);
 * AUTH accepts mechanism names in any case and works after HELO too (exercise
   2 starts with HELO), using ``mailserver.auth`` for the check;
-* admission through the session registry, ``421`` at shutdown and on idle
-  timeout, and DATA (receive + store) inside a registry transaction.
+* STARTTLS is aiosmtpd's: after the handshake it starts a fresh session (RFC
+  3207 4.2: HELO, AUTH and the envelope are forgotten) and discards any
+  plaintext the client pipelined behind the command (the STARTTLS
+  command-injection class); tests pin both;
+* on the ``submission`` listener (port 587) MAIL needs AUTH first (``530``)
+  and the sender must be the user's own address (``delivery.py``);
+* admission through the session registry, ``421`` at shutdown, on idle
+  timeout and past the total session time limit, and DATA (receive + store)
+  inside a registry transaction.
 """
 
 from __future__ import annotations
@@ -40,6 +49,12 @@ log = logging.getLogger("mailserver.smtp")
 COMMAND_LINE_LIMIT = 1024
 #: Longest AUTH response line we read (a PLAIN response of long credentials fits easily).
 AUTH_LINE_LIMIT = 2048
+#: A session may last at most this many idle timeouts in total, however busy it
+#: keeps itself (300 s idle -> 50 minutes): a client trickling NOOPs or a slow
+#: upload cannot hold a connection slot forever.
+SESSION_LIFETIME_FACTOR = 10
+#: The listener key that is the message submission port (RFC 6409).
+SUBMISSION = "submission"
 
 Command = Callable[[str | None], Awaitable[None]]
 
@@ -47,7 +62,7 @@ Command = Callable[[str | None], Awaitable[None]]
 HELP_SYNTAX: dict[str, str] = {
     "HELO": "HELO <hostname>",
     "EHLO": "EHLO <hostname>",
-    "AUTH": "AUTH <mechanism> [<initial-response>]   mechanisms: PLAIN LOGIN",
+    "AUTH": "AUTH <mechanism> [<initial-response>]   mechanisms: PLAIN LOGIN CRAM-MD5",
     "MAIL": "MAIL FROM:<address> [SIZE=<bytes>] [BODY=7BIT|8BITMIME] [SMTPUTF8]",
     "RCPT": "RCPT TO:<address>",
     "DATA": "DATA   (end the message with a line holding only a dot)",
@@ -115,6 +130,8 @@ class LabSMTP(SMTP):
             tls_context=context.starttls_context,
             timeout=config.timeouts.smtp,
             auth_exclude_mechanism=("LOGIN", "PLAIN"),  # ours are in auth.py
+            # aiosmtpd's check before MAIL, RCPT and DATA: "530 5.7.0 Authentication required".
+            auth_required=context.name == SUBMISSION,
             loop=loop,
         )
         self._context = context
@@ -129,6 +146,9 @@ class LabSMTP(SMTP):
         self._refused = False
         self._handle: SessionHandle | None = None
         self._connection: Connection | None = None
+        self._lifetime = config.timeouts.smtp * SESSION_LIFETIME_FACTOR
+        self._lifetime_handle: asyncio.TimerHandle | None = None
+        self._lifetime_extended = False
         commands: dict[str, Command] = {
             "HELO": self.smtp_HELO,
             "EHLO": self.smtp_EHLO,
@@ -164,12 +184,15 @@ class LabSMTP(SMTP):
             self._connection = Connection(ip=ip, port=port)
             log.info("connection from %s on %s", self._connection.describe(), self._context.name)
             rdns.lookup(ip, self._set_client_name)
+            self._lifetime_handle = self.loop.call_later(self._lifetime, self._lifetime_cb)
         super().connection_made(transport)
         self._connection.tls = transport.get_extra_info("ssl_object") is not None
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
+        if self._lifetime_handle is not None:
+            self._lifetime_handle.cancel()
         try:
             super().connection_lost(error)
         finally:
@@ -209,6 +232,18 @@ class LabSMTP(SMTP):
         if self.session is not None:
             log.info("%s idle timeout", self.session.connection.describe())
         self._say_goodbye(replies.IDLE_TIMEOUT)
+
+    def _lifetime_cb(self) -> None:
+        """The total-duration cap. A message being received or stored gets one more
+        idle timeout to finish (so a healthy upload is not cut at the last byte),
+        then the session ends regardless."""
+        if self._handle is not None and self._handle.busy and not self._lifetime_extended:
+            self._lifetime_extended = True
+            self._lifetime_handle = self.loop.call_later(self._timeout_duration, self._lifetime_cb)
+            return
+        if self.session is not None:
+            log.info("%s session time limit reached", self.session.connection.describe())
+        self._say_goodbye(replies.SESSION_TOO_LONG)
 
     # --------------------------------------------------------------- replies
 
@@ -298,7 +333,7 @@ class LabSMTP(SMTP):
             return
         initial = words[1] if len(words) == 2 else None
         outcome = await auth.run_mechanism(
-            mechanism, self, initial, self._users, session.connection.ip
+            mechanism, self, initial, self._users, session.connection.ip, self.hostname
         )
         where = session.connection.describe()
         if outcome.user is not None:

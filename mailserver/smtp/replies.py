@@ -17,6 +17,7 @@ BYE = "221 2.0.0 Bye"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
 TOO_MANY_ERRORS = "421 4.7.0 Too many errors, closing connection"
 IDLE_TIMEOUT = "421 4.4.2 Idle timeout, closing connection"
+SESSION_TOO_LONG = "421 4.4.2 Session time limit reached, closing connection"
 SHUTTING_DOWN = "421 4.3.2 Server shutting down, try again later"
 
 # --- simple commands -------------------------------------------------------
@@ -38,10 +39,16 @@ RELAY_DENIED = "550 5.7.1 Relaying denied"
 RELAY_NOT_AVAILABLE = "451 4.3.0 Relaying to remote domains is not available yet"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 MESSAGE_TOO_BIG = "552 5.3.4 Message too big"
+#: aiosmtpd's own text for MAIL/RCPT/DATA before AUTH on the submission port.
+AUTH_REQUIRED = "530 5.7.0 Authentication required"
 
 
 def user_unknown(address: str) -> str:
     return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+
+
+def sender_not_owned(user: str) -> str:
+    return f"553 5.7.1 Sender address rejected: not owned by user {user}"
 
 
 # --- data ------------------------------------------------------------------
@@ -62,7 +69,7 @@ AUTH_SYNTAX = "501 5.5.4 Syntax: AUTH mechanism [initial-response]"
 AUTH_UNKNOWN_MECHANISM = "504 5.5.4 Unrecognized authentication type"
 AUTH_ALREADY = "503 5.5.1 Error: already authenticated"
 AUTH_IN_TRANSACTION = "503 5.5.1 Error: AUTH not allowed during a mail transaction"
-AUTH_NEEDS_TLS = "538 5.7.11 Encryption required"
+AUTH_NEEDS_TLS = "538 5.7.11 Encryption required for requested authentication mechanism"
 
 
 def auth_malformed(reason: str) -> str:

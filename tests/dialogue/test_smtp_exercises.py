@@ -33,6 +33,8 @@ from mailserver.storage.maildir import MaildirStore
 
 HOST = "JServer.NetLab"
 LAB_USERS = ("group1_1", "group1_2", "group1_3", "group6_6")
+#: An account stored with a password hash only: CRAM-MD5 cannot work for it.
+HASH_ONLY_USER = ("bob", "bob-secret-pw")
 REPLY_TIMEOUT = 10.0
 
 
@@ -82,10 +84,22 @@ class Dialogue:
         data = await asyncio.wait_for(self.reader.read(1), REPLY_TIMEOUT)
         return data == b""
 
+    async def starttls(self) -> None:
+        """Upgrade this connection after the server's ``220`` to STARTTLS."""
+        await self.writer.start_tls(client_tls_context())
+
     async def close(self) -> None:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+def client_tls_context() -> ssl.SSLContext:
+    """Trusts anything: the lab's certificate is self-signed."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 @dataclass
@@ -103,11 +117,7 @@ class SmtpLab:
         return int(self.server.sockets[0].getsockname()[1])
 
     async def connect(self, greet: bool = True, tls: bool = False) -> Dialogue:
-        client_tls = None
-        if tls:
-            client_tls = ssl.create_default_context()
-            client_tls.check_hostname = False
-            client_tls.verify_mode = ssl.CERT_NONE
+        client_tls = client_tls_context() if tls else None
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=client_tls)
         dialogue = Dialogue(reader, writer)
         self.dialogues.append(dialogue)
@@ -136,10 +146,14 @@ SmtpLabFactory = Callable[..., Awaitable[SmtpLab]]
 @pytest.fixture
 async def smtp_lab_factory(tmp_path: Path) -> AsyncIterator[SmtpLabFactory]:
     """Start labs with config overrides (``limits=...``, ``auth=...``, ``timeouts=...``);
-    ``implicit_tls=True`` makes it an smtps-style listener with a self-signed certificate."""
+    ``implicit_tls=True`` makes it an smtps-style listener with a self-signed certificate,
+    ``starttls=True`` offers STARTTLS with one, ``name`` is the listener key
+    (``"submission"`` for port-587 rules)."""
     labs: list[SmtpLab] = []
 
-    async def start(implicit_tls: bool = False, **overrides: Any) -> SmtpLab:
+    async def start(
+        implicit_tls: bool = False, starttls: bool = False, name: str = "smtp", **overrides: Any
+    ) -> SmtpLab:
         data_dir = tmp_path / f"lab{len(labs)}"
         data_dir.mkdir()
         config = replace(
@@ -154,6 +168,7 @@ async def smtp_lab_factory(tmp_path: Path) -> AsyncIterator[SmtpLabFactory]:
         config.mail_dir.mkdir(parents=True)
         users = UserDatabase(config.user_db_path)
         users.add_many(((name, name) for name in LAB_USERS), plain_secret=True)
+        users.add(*HASH_ONLY_USER)
         auth = Authenticator(users, config.domains)
         store = MaildirStore(config.mail_dir)
         sessions = SessionRegistry(
@@ -161,12 +176,14 @@ async def smtp_lab_factory(tmp_path: Path) -> AsyncIterator[SmtpLabFactory]:
         )
         lab = SmtpLab(config, store, auth, sessions)
         labs.append(lab)
+        tls = server_context(ensure_certificate(config)) if implicit_tls or starttls else None
         context = ListenerContext(
-            name="smtp",
+            name=name,
             services=Services(config=config, store=store, auth=auth),
             address=config.listeners["smtp"],
             sessions=sessions,
-            ssl_context=server_context(ensure_certificate(config)) if implicit_tls else None,
+            ssl_context=tls if implicit_tls else None,
+            starttls_context=tls if starttls else None,
         )
         lab.server = await start_listener(context)
         return lab

@@ -29,7 +29,7 @@ async def test_textbook_reply_codes(smtp_lab: SmtpLab) -> None:
         S: 250-JServer.NetLab
         S: 250-PIPELINING
         S: 250-SIZE 73400320
-        S: 250-AUTH PLAIN LOGIN
+        S: 250-AUTH PLAIN LOGIN CRAM-MD5
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
         S: 250 SMTPUTF8
@@ -89,7 +89,7 @@ async def test_size_parameter_over_the_limit(smtp_lab_factory: SmtpLabFactory) -
         S: 250-JServer.NetLab
         S: 250-PIPELINING
         S: 250-SIZE 1000
-        S: 250-AUTH PLAIN LOGIN
+        S: 250-AUTH PLAIN LOGIN CRAM-MD5
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
         S: 250 SMTPUTF8
@@ -291,7 +291,7 @@ async def test_auth_rules(smtp_lab: SmtpLab) -> None:
         S: 250 *
         C: AUTH
         S: 501 5.5.4 Syntax: AUTH mechanism [initial-response]
-        C: AUTH CRAM-MD5
+        C: AUTH DIGEST-MD5
         S: 504 5.5.4 Unrecognized authentication type
         C: auth plain
         S: 334*
@@ -334,7 +334,7 @@ async def test_auth_needs_tls_when_plaintext_is_not_allowed(
         S: 250-ENHANCEDSTATUSCODES
         S: 250 SMTPUTF8
         C: AUTH LOGIN
-        S: 538 5.7.11 Encryption required
+        S: 538 5.7.11 Encryption required for requested authentication mechanism
         C: NOOP
         S: 250 2.0.0 Ok
     """)
@@ -395,7 +395,7 @@ async def test_implicit_tls_listener(smtp_lab_factory: SmtpLabFactory) -> None:
         S: 250-JServer.NetLab
         S: 250-PIPELINING
         S: 250-SIZE 73400320
-        S: 250-AUTH PLAIN LOGIN
+        S: 250-AUTH PLAIN LOGIN CRAM-MD5
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
         S: 250 SMTPUTF8

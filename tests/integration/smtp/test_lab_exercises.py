@@ -251,7 +251,7 @@ def test_command_reply_codes(mail_server: ServerProcess) -> None:
         S: 250-PIPELINING
         S: 250-SIZE
         S: 250-STARTTLS
-        S: 250-AUTH PLAIN LOGIN
+        S: 250-AUTH PLAIN LOGIN CRAM-MD5
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
         S: 250 SMTPUTF8

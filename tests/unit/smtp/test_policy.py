@@ -176,3 +176,37 @@ def test_percent_in_a_real_user_name_is_delivered() -> None:
 
 def test_null_recipient_is_refused() -> None:
     assert POLICY.decide(NULL_PATH, False) == Reject(replies.NULL_RECIPIENT)
+
+
+# ------------------------------------------------ sender ownership (submission)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "group1_1@JServer.NetLab",
+        "GROUP1_1@jserver.netlab",
+        "group1_1@JServer.NetLab.",
+        "nick@JServer.NetLab",  # an alias of group1_1
+        '"group1_1"@JServer.NetLab',
+    ],
+)
+def test_own_addresses_belong_to_the_user(sender: str) -> None:
+    assert POLICY.owns("group1_1", sender)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "group1_2@JServer.NetLab",  # someone else
+        "group1_1@remote.example",  # right name, foreign domain
+        "group1_1",  # no domain
+        NULL_PATH,
+        '"group1_1@remote"@JServer.NetLab',
+        "group1_1%remote@JServer.NetLab",
+        "group1_1@remote@JServer.NetLab",
+        "not an address",
+    ],
+)
+def test_other_senders_do_not_belong_to_the_user(sender: str) -> None:
+    assert not POLICY.owns("group1_1", sender)
