@@ -1,0 +1,321 @@
+"""MessageCache: each message is parsed at most once per process, and once per
+folder across restarts.
+
+Three layers, cheapest first:
+
+* an in-memory LRU of :class:`ParsedMessage` shared by all folders, bounded
+  by count and by approximate bytes;
+* a per-folder sidecar file (``mailserver-imap-cache`` in the maildir folder,
+  when the store's folder object has a ``path``) holding the parsed form of
+  every message, loaded once per process and rewritten atomically a moment
+  after new messages were parsed -- so selecting a big folder after a restart
+  does not re-read every attachment;
+* a small LRU of raw message bytes, because one FETCH usually asks for
+  several sections of the same message.
+
+Entries are keyed by the maildir key (stable for a message's life) and
+checked against the message size, so a stale or foreign entry is re-parsed.
+Messages above :data:`THREAD_THRESHOLD` are parsed in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mailserver.imap.mime.message import FORMAT_VERSION, ParsedMessage
+from mailserver.imap.mime.section import Section
+from mailserver.storage import MessageInfo
+from mailserver.storage.base import Folder
+
+log = logging.getLogger(__name__)
+
+SIDECAR_NAME = "mailserver-imap-cache"
+_MAGIC = f"mailserver-imap-cache {FORMAT_VERSION}"
+
+#: Parse (and search) in a worker thread above this many octets.
+THREAD_THRESHOLD = 256 * 1024
+#: In-memory parsed messages, all folders together.
+MAX_PARSED = 5000
+MAX_PARSED_BYTES = 64 * 1024 * 1024
+#: Raw message bytes kept for consecutive section fetches.
+MAX_RAW = 16
+MAX_RAW_BYTES = 32 * 1024 * 1024
+#: Sidecar limits: entries with bigger headers stay memory-only; a bigger
+#: file is not loaded (it is rebuilt instead).
+MAX_PERSISTED_ENTRY = 64 * 1024
+MAX_SIDECAR_BYTES = 64 * 1024 * 1024
+#: Seconds to wait after a parse before rewriting the sidecar (batches writes).
+FLUSH_DELAY = 2.0
+
+T = TypeVar("T")
+
+
+class _Lru:
+    """Ordered dict with count and weight limits."""
+
+    def __init__(self, max_items: int, max_weight: int) -> None:
+        self.max_items = max_items
+        self.max_weight = max_weight
+        self.weight = 0
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        entry = self._items.get(key)
+        if entry is None:
+            return None
+        self._items.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: Any, value: Any, weight: int) -> None:
+        if weight > self.max_weight:
+            return
+        self.discard(key)
+        self._items[key] = (value, weight)
+        self.weight += weight
+        while len(self._items) > self.max_items or self.weight > self.max_weight:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self.weight -= dropped
+
+    def discard(self, key: Any) -> None:
+        entry = self._items.pop(key, None)
+        if entry is not None:
+            self.weight -= entry[1]
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.weight = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_parsed = _Lru(MAX_PARSED, MAX_PARSED_BYTES)
+_raw = _Lru(MAX_RAW, MAX_RAW_BYTES)
+#: Distinguishes caches in the shared LRUs (``id()`` values get reused).
+_tokens = itertools.count()
+
+
+async def _run(size: int, func: Callable[..., T], *args: Any) -> T:
+    """Call ``func`` inline for small inputs, in a worker thread for big ones."""
+    if size > THREAD_THRESHOLD:
+        return await asyncio.to_thread(func, *args)
+    return func(*args)
+
+
+class MessageCache:
+    """The parse cache of one store folder (shared by every session on it)."""
+
+    _by_folder: weakref.WeakKeyDictionary[Folder, MessageCache] = weakref.WeakKeyDictionary()
+
+    def __init__(self, path: Path | None) -> None:
+        self._token = next(_tokens)
+        self._sidecar = path / SIDECAR_NAME if path is not None else None
+        #: Persisted form of the folder's messages: key -> JSON text of the entry.
+        #: Kept as text (not objects) so memory stays close to the file size.
+        self._stored: dict[str, str] = {}
+        self._stored_bytes = 0
+        self._loaded = self._sidecar is None
+        self._load_lock = asyncio.Lock()
+        self._dirty = False
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._folder_ref: weakref.ref[Folder] | None = None
+
+    @classmethod
+    def for_folder(cls, folder: Folder) -> MessageCache:
+        cache = cls._by_folder.get(folder)
+        if cache is None:
+            path = getattr(folder, "path", None)
+            cache = cls(path if isinstance(path, Path) else None)
+            cache._folder_ref = weakref.ref(folder)
+            cls._by_folder[folder] = cache
+        return cache
+
+    # --------------------------------------------------------------- API
+
+    async def structure(self, folder: Folder, info: MessageInfo) -> ParsedMessage:
+        key = (self._token, info.key)
+        parsed: ParsedMessage | None = _parsed.get(key)
+        if parsed is not None and parsed.size == info.size:
+            return parsed
+        parsed = await self._from_sidecar(info)
+        if parsed is None:
+            data = await self._read(folder, info)
+            parsed = await _run(len(data), ParsedMessage.parse, data)
+            self._remember(info, parsed)
+        _parsed.put(key, parsed, parsed.weight())
+        return parsed
+
+    async def section(self, folder: Folder, info: MessageInfo, section: Section) -> bytes:
+        data = await self._read(folder, info)
+        parsed = await self.structure(folder, info)
+        if parsed.size != len(data):
+            # Our cached tree is for other bytes (cannot happen for maildir keys,
+            # but offsets must never slice the wrong message).
+            parsed = await _run(len(data), ParsedMessage.parse, data)
+            self._remember(info, parsed)
+        return parsed.section(data, section)
+
+    async def contains_header(
+        self, folder: Folder, info: MessageInfo, name: str, needle: str
+    ) -> bool:
+        parsed = await self.structure(folder, info)
+        return parsed.contains_header(name, needle)
+
+    async def contains_body(self, folder: Folder, info: MessageInfo, needle: str) -> bool:
+        data = await self._read(folder, info)
+        parsed = await self.structure(folder, info)
+        if parsed.size != len(data):
+            return False
+        return await _run(len(data), parsed.contains_body, data, needle)
+
+    async def contains_text(self, folder: Folder, info: MessageInfo, needle: str) -> bool:
+        parsed = await self.structure(folder, info)
+        if parsed.contains_header_text(needle):
+            return True
+        return await self.contains_body(folder, info, needle)
+
+    def forget(self) -> None:
+        """Drop this folder's persisted entries from memory (they are re-read or rebuilt)."""
+        self._stored.clear()
+        self._stored_bytes = 0
+        self._loaded = self._sidecar is None
+
+    # ------------------------------------------------------------ helpers
+
+    async def _read(self, folder: Folder, info: MessageInfo) -> bytes:
+        key = (self._token, info.key)
+        data: bytes | None = _raw.get(key)
+        if data is not None and len(data) == info.size:
+            return data
+        data = await folder.read(info.uid)
+        _raw.put(key, data, len(data))
+        return data
+
+    def _remember(self, info: MessageInfo, parsed: ParsedMessage) -> None:
+        if self._sidecar is None or not _storable_key(info.key):
+            return
+        if len(parsed.header) > MAX_PERSISTED_ENTRY:
+            return
+        entry = json.dumps(parsed.to_json(), separators=(",", ":"))
+        if self._stored_bytes + len(entry) > MAX_SIDECAR_BYTES:
+            return
+        self._drop(info.key)
+        self._stored[info.key] = entry
+        self._stored_bytes += len(entry) + len(info.key) + 2
+        self._dirty = True
+        self._schedule_flush()
+
+    async def _from_sidecar(self, info: MessageInfo) -> ParsedMessage | None:
+        if self._sidecar is None:
+            return None
+        if not self._loaded:
+            async with self._load_lock:
+                if not self._loaded:
+                    loaded = await asyncio.to_thread(_load_sidecar, self._sidecar)
+                    loaded.update(self._stored)
+                    self._stored = loaded
+                    self._stored_bytes = sum(len(k) + len(v) + 2 for k, v in loaded.items())
+                    self._loaded = True
+        entry = self._stored.get(info.key)
+        if entry is None:
+            return None
+        try:
+            parsed = ParsedMessage.from_json(json.loads(entry))
+        except (ValueError, TypeError, UnicodeError):
+            self._drop(info.key)
+            return None
+        if parsed.size != info.size:
+            self._drop(info.key)
+            return None
+        return parsed
+
+    def _drop(self, key: str) -> None:
+        entry = self._stored.pop(key, None)
+        if entry is not None:
+            self._stored_bytes -= len(entry) + len(key) + 2
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is not None or self._flush_task is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._flush_handle = loop.call_later(FLUSH_DELAY, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_handle = None
+        self._flush_task = asyncio.ensure_future(self.flush())
+
+    async def flush(self) -> None:
+        """Rewrite the sidecar now if anything new was parsed (drops expunged entries)."""
+        try:
+            if not self._dirty or self._sidecar is None:
+                return
+            self._dirty = False
+            folder = self._folder_ref() if self._folder_ref is not None else None
+            if folder is not None:
+                with contextlib.suppress(Exception):
+                    live = {m.key for m in (await folder.snapshot()).messages}
+                    for key in [k for k in self._stored if k not in live]:
+                        self._drop(key)
+            entries = list(self._stored.items())
+            await asyncio.to_thread(_write_sidecar, self._sidecar, entries)
+        except Exception:  # a cache must never take a session down
+            log.warning("could not write %s", self._sidecar, exc_info=True)
+        finally:
+            self._flush_task = None
+            if self._dirty:
+                self._schedule_flush()
+
+
+def _storable_key(key: str) -> bool:
+    return bool(key) and "\t" not in key and "\n" not in key and "\r" not in key
+
+
+def _load_sidecar(path: Path) -> dict[str, str]:
+    """Entries from a sidecar; empty when missing, too big, foreign or corrupt."""
+    try:
+        if path.stat().st_size > MAX_SIDECAR_BYTES:
+            return {}
+        with open(path, encoding="utf-8") as handle:
+            if handle.readline().rstrip("\n") != _MAGIC:
+                return {}
+            entries: dict[str, str] = {}
+            for line in handle:
+                key, tab, entry = line.rstrip("\n").partition("\t")
+                if not tab or not entry.startswith("["):
+                    raise ValueError("bad line")
+                entries[key] = entry
+            return entries
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, TypeError):
+        log.info("ignoring unreadable %s; it will be rebuilt", path)
+        return {}
+
+
+def _write_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
+    if not path.parent.is_dir():
+        return  # folder deleted meanwhile
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(_MAGIC + "\n")
+            for key, entry in entries:
+                handle.write(f"{key}\t{entry}\n")
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

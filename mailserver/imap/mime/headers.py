@@ -1,0 +1,375 @@
+"""Header fields, MIME parameters (RFC 2045/2231) and encoded words (RFC 2047).
+
+Header text is handled as ``str`` decoded with ``surrogateescape`` so 8-bit
+bytes survive a round trip unchanged: ENVELOPE and BODYSTRUCTURE must echo
+what the message holds (as literals), while SEARCH wants readable text.
+Nothing here raises on malformed input; a broken value degrades to "absent".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+from dataclasses import dataclass
+
+#: Header bytes -> str without loss; encode back with the same pair.
+RAW = ("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    #: The name as written (before the colon, trailing blanks removed).
+    name: str
+    #: The whole field as it appears in the message: every line with its line end.
+    raw: bytes
+    #: Everything after the colon, still folded.
+    value: bytes
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    def unfolded(self) -> str:
+        """The value on one line, blanks at both ends removed (8-bit bytes kept)."""
+        return unfold(self.value).decode(*RAW).strip(" \t")
+
+
+def unfold(value: bytes) -> bytes:
+    """Remove the line breaks of folding (RFC 5322 2.2.3); the whitespace stays."""
+    return value.replace(b"\r\n", b"\n").replace(b"\n", b"").replace(b"\r", b"")
+
+
+def parse_fields(block: bytes) -> list[Field]:
+    """Split a header block (up to and maybe including its blank line) into fields.
+
+    A line without a colon becomes a field of its own with an empty value
+    (like Dovecot), so HEADER.FIELDS.NOT still returns it; a continuation
+    line before any field is kept the same way.
+    """
+    fields: list[Field] = []
+    pos = 0
+    end = len(block)
+    start = -1
+    while pos < end:
+        nl = block.find(b"\n", pos)
+        line_end = end if nl < 0 else nl + 1
+        line = block[pos:line_end].rstrip(b"\r\n")
+        if not line:
+            break
+        if line[:1] in (b" ", b"\t") and start >= 0:
+            pos = line_end
+            continue
+        if start >= 0:
+            fields.append(_field(block[start:pos]))
+        start = pos
+        pos = line_end
+    if start >= 0:
+        fields.append(_field(block[start:pos]))
+    return fields
+
+
+def _field(raw: bytes) -> Field:
+    colon = raw.find(b":")
+    first_break = raw.find(b"\n")
+    if colon < 0 or (0 <= first_break < colon):
+        return Field(raw.rstrip(b"\r\n").decode(*RAW), raw, b"")
+    name = raw[:colon].rstrip(b" \t").decode(*RAW)
+    return Field(name, raw, raw[colon + 1 :])
+
+
+def first(fields: list[Field], name: str) -> Field | None:
+    key = name.lower()
+    for field in fields:
+        if field.key == key:
+            return field
+    return None
+
+
+# ------------------------------------------------------------ MIME params
+
+_TSPECIALS = set('()<>@,;:\\"/[]?=')
+
+
+def is_token(text: str) -> bool:
+    return bool(text) and all(33 <= ord(c) < 127 and c not in _TSPECIALS for c in text)
+
+
+def strip_comments(text: str) -> str:
+    """Drop RFC 822 comments outside quoted strings (nesting and escapes honoured)."""
+    out: list[str] = []
+    depth = 0
+    quoted = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            out.append(c)
+            if c == "\\" and i + 1 < len(text):
+                out.append(text[i + 1])
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif depth:
+            if c == "\\":
+                i += 1
+            elif c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+        elif c == "(":
+            depth = 1
+        else:
+            if c == '"':
+                quoted = True
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _split_params(text: str) -> list[str]:
+    """Split on ``;`` outside quoted strings."""
+    pieces: list[str] = []
+    current: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quoted and c == "\\" and i + 1 < len(text):
+            current.append(c + text[i + 1])
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        if c == ";" and not quoted:
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+        i += 1
+    pieces.append("".join(current))
+    return pieces
+
+
+def unquote(text: str) -> str:
+    text = text.strip(" \t")
+    if len(text) >= 2 and text[0] == '"':
+        body = text[1:-1] if text.endswith('"') else text[1:]
+        return re.sub(r"\\(.)", r"\1", body, flags=re.S)
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class ParamValue:
+    """A ``Content-Type``-like value: ``main`` (e.g. ``text/plain``) and its parameters."""
+
+    main: str
+    params: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> str | None:
+        key = name.lower()
+        for k, v in self.params:
+            if k.lower() == key:
+                return v
+        return None
+
+
+def parse_param_value(value: str) -> ParamValue:
+    """``value *(";" attribute "=" value)`` with RFC 2231 continuations merged.
+
+    Merged RFC 2231 parameters are reported the way Dovecot reports them in
+    BODYSTRUCTURE: ``name*`` with the still-encoded ``charset'lang'text``
+    (plain segments percent-encoded) when any segment was extended,
+    otherwise ``name`` with the joined plain text.
+    """
+    pieces = _split_params(strip_comments(unfold(value.encode(*RAW)).decode(*RAW)))
+    main = pieces[0].strip(" \t")
+    plain: list[tuple[str, str]] = []
+    sections: dict[str, dict[int, tuple[bool, str]]] = {}
+    order: list[str] = []
+    for piece in pieces[1:]:
+        name, eq, raw_value = piece.partition("=")
+        name = name.strip(" \t")
+        if not eq or not name:
+            continue
+        text = unquote(raw_value)
+        match = re.fullmatch(r"([^*]+)\*(?:(\d{1,3})\*?|)", name)
+        if match is not None and "*" in name:
+            base = match.group(1)
+            number = int(match.group(2)) if match.group(2) is not None else 0
+            extended = name.endswith("*")
+            key = base.lower()
+            if key not in sections:
+                sections[key] = {}
+                order.append(base)
+                plain.append((base, ""))  # placeholder keeps the parameter's position
+            sections[key].setdefault(number, (extended, text))
+            continue
+        plain.append((name, text))
+    merged: dict[str, tuple[str, str]] = {}
+    for base in order:
+        parts = sections[base.lower()]
+        numbers = sorted(parts)
+        any_extended = any(parts[n][0] for n in numbers)
+        if not any_extended:
+            merged[base.lower()] = (base, "".join(parts[n][1] for n in numbers))
+            continue
+        chunks: list[str] = []
+        for index, n in enumerate(numbers):
+            extended, text = parts[n]
+            if index == 0 and not extended:
+                chunks.append("''")
+            chunks.append(text if extended else _pct_encode(text))
+        merged[base.lower()] = (base + "*", "".join(chunks))
+    params: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name, text in plain:
+        key = name.lower()
+        entry = merged.pop(key, None) if key in merged else None
+        if entry is not None:
+            name, text = entry
+            key = name.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        params.append((name, text))
+    return ParamValue(main, tuple(params))
+
+
+def _pct_encode(text: str) -> str:
+    data = text.encode(*RAW)
+    return "".join(
+        chr(b) if (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 or b in b"-._") else f"%{b:02X}"
+        for b in data
+    )
+
+
+def decode_2231(value: str) -> str:
+    """``charset'lang'pct-text`` -> text (for search and display only)."""
+    charset, _, rest = value.partition("'")
+    _, _, encoded = rest.partition("'")
+    raw = bytearray()
+    i = 0
+    data = encoded.encode(*RAW)
+    while i < len(data):
+        if data[i] == 0x25 and i + 2 < len(data) and _is_hex(data[i + 1 : i + 3]):
+            raw.append(int(data[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            raw.append(data[i])
+            i += 1
+    return decode_text(bytes(raw), charset or "utf-8")
+
+
+def _is_hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(c in b"0123456789abcdefABCDEF" for c in pair)
+
+
+# ------------------------------------------------------------- charsets
+
+_ALIASES = {
+    # Supersets: mail labelled with the narrower name often holds the wider set.
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "ks_c_5601-1987": "cp949",
+    "unicode-1-1-utf-7": "utf-7",
+}
+
+
+def _codec(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    name = charset.strip().strip('"').lower()
+    name = _ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_text(data: bytes, charset: str | None) -> str:
+    """Bytes in a declared charset -> text; unknown charsets guess like 8-bit headers."""
+    codec = _codec(charset)
+    if codec is not None:
+        return data.decode(codec, "replace")
+    return decode_unlabelled(data)
+
+
+def decode_unlabelled(data: bytes) -> str:
+    """8-bit bytes with no charset: UTF-8, else GB18030 (the lab's mail), else Latin-1."""
+    for codec in ("utf-8", "gb18030"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+# --------------------------------------------------------- encoded words
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_BLANK = re.compile(r"[ \t]+")
+
+
+def _word_bytes(encoding: str, text: str) -> bytes | None:
+    try:
+        if encoding in "bB":
+            data = text.encode("ascii")
+            data += b"=" * (-len(data) % 4)
+            return base64.b64decode(data)
+        data = text.replace("_", " ").encode("ascii")
+        return binascii.a2b_qp(data)
+    except (ValueError, binascii.Error, UnicodeEncodeError):
+        return None
+
+
+def decode_header_text(value: str) -> str:
+    """RFC 2047 encoded words decoded; blanks between adjacent words dropped.
+
+    Adjacent words in the same charset are joined as bytes before decoding,
+    because mailers split multibyte characters across words. Raw 8-bit bytes
+    (surrogate-escaped) are decoded with :func:`decode_unlabelled`.
+    """
+    out: list[str] = []
+    pending: bytearray | None = None
+    pending_charset = ""
+    pos = 0
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            out.append(decode_text(bytes(pending), pending_charset))
+            pending = None
+
+    for match in _ENCODED_WORD.finditer(value):
+        gap = value[pos : match.start()]
+        charset = match.group(1).split("*", 1)[0]
+        data = _word_bytes(match.group(2), match.group(3))
+        if data is None:
+            continue  # left in place: becomes part of the next gap
+        if gap and not (_BLANK.fullmatch(gap) and pending is not None):
+            flush()
+            out.append(_plain(gap))
+        if pending is not None and charset.lower() != pending_charset.lower():
+            flush()
+        if pending is None:
+            pending = bytearray()
+            pending_charset = charset
+        pending += data
+        pos = match.end()
+    flush()
+    out.append(_plain(value[pos:]))
+    return "".join(out)
+
+
+def _plain(text: str) -> str:
+    if text.isascii():
+        return text
+    return decode_unlabelled(text.encode(*RAW))

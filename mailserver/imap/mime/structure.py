@@ -1,0 +1,264 @@
+"""One pass over a message's bytes -> a tree of MIME parts with exact byte ranges.
+
+Not ``email.parser``: FETCH needs the octet offsets, sizes and line counts of
+every part exactly as stored, and the email package re-serializes instead.
+Boundaries follow RFC 2046 5.1.1 as Dovecot applies it: a delimiter is a line
+starting with ``--boundary`` (of this or any enclosing multipart, the longest
+match winning), the line break before it belongs to the delimiter, anything
+after it on the line is transport padding, and a missing close delimiter is
+tolerated. Nothing here raises on malformed input: a multipart without a
+boundary is text/plain, an unparsable Content-Type means the default type,
+and nesting or part counts beyond a bound make the rest opaque.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailserver.imap.mime.headers import (
+    Field,
+    ParamValue,
+    first,
+    is_token,
+    parse_fields,
+    parse_param_value,
+)
+
+#: Deeper nesting than this is shown as an opaque application/octet-stream part.
+MAX_DEPTH = 50
+#: More parts than this in one message: the rest become opaque too.
+MAX_PARTS = 2000
+
+TEXT_PLAIN = ("text", "plain")
+MESSAGE_RFC822 = ("message", "rfc822")
+_ENCODINGS = {"7bit", "8bit", "binary", "base64", "quoted-printable"}
+
+
+@dataclass(slots=True)
+class Part:
+    """One MIME entity. Offsets index the message bytes; ``header`` spans
+    ``[header_start, body_start)`` (blank line included) and the body
+    ``[body_start, body_end)``."""
+
+    header_start: int
+    body_start: int
+    body_end: int
+    fields: list[Field]
+    type: str = "text"
+    subtype: str = "plain"
+    params: tuple[tuple[str, str], ...] = ()
+    lines: int = 0
+    children: list[Part] = field(default_factory=list)
+    #: The encapsulated message of a message/rfc822 part (its root part).
+    message: Part | None = None
+
+    @property
+    def size(self) -> int:
+        return self.body_end - self.body_start
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.type == "multipart"
+
+    def header_field(self, name: str) -> Field | None:
+        return first(self.fields, name)
+
+    def value(self, name: str) -> str | None:
+        found = first(self.fields, name)
+        return None if found is None else found.unfolded()
+
+    def param(self, name: str) -> str | None:
+        key = name.lower()
+        for k, v in self.params:
+            if k.lower() == key:
+                return v
+        return None
+
+    @property
+    def encoding(self) -> str:
+        """Content-Transfer-Encoding, lower case; invalid or missing -> ``7bit`` (like Dovecot)."""
+        raw = self.value("Content-Transfer-Encoding")
+        if raw is None:
+            return "7bit"
+        value = raw.strip().lower()
+        return value if is_token(value) else "7bit"
+
+
+@dataclass(slots=True)
+class _Stop:
+    """A delimiter line that ended a part."""
+
+    line_start: int
+    line_end: int
+    #: Index into the active boundary list.
+    index: int
+    close: bool
+
+
+class _Parser:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.parts = 0
+
+    def find_boundary(self, pos: int, end: int, boundaries: list[bytes]) -> _Stop | None:
+        """First delimiter line of any active boundary at or after line start ``pos``."""
+        if not boundaries:
+            return None
+        data = self.data
+        line_start = pos
+        while True:
+            if data.startswith(b"--", line_start) and line_start < end:
+                stop = self._match(line_start, end, boundaries)
+                if stop is not None:
+                    return stop
+            found = data.find(b"\n--", line_start, end)
+            if found < 0:
+                return None
+            line_start = found + 1
+
+    def _match(self, line_start: int, end: int, boundaries: list[bytes]) -> _Stop | None:
+        data = self.data
+        nl = data.find(b"\n", line_start, end)
+        line_end = end if nl < 0 else nl + 1
+        text = data[line_start + 2 : line_end].rstrip(b"\r\n")
+        best: _Stop | None = None
+        best_len = -1
+        for index in range(len(boundaries) - 1, -1, -1):
+            boundary = boundaries[index]
+            if not text.startswith(boundary):
+                continue
+            rest = text[len(boundary) :]
+            close = rest.startswith(b"--")
+            exact = close or not rest.strip(b" \t")
+            if exact:
+                return _Stop(line_start, line_end, index, close)
+            if len(boundary) > best_len:
+                best = _Stop(line_start, line_end, index, close)
+                best_len = len(boundary)
+        return best
+
+    def body_end(self, body_start: int, stop: _Stop | None, end: int) -> int:
+        """Where a body ends: before the line break that belongs to the delimiter."""
+        if stop is None:
+            return end
+        pos = stop.line_start
+        if pos > body_start and self.data[pos - 1] == 0x0A:
+            pos -= 1
+            if pos > body_start and self.data[pos - 1] == 0x0D:
+                pos -= 1
+        return max(pos, body_start)
+
+    def parse(
+        self,
+        start: int,
+        end: int,
+        boundaries: list[bytes],
+        default: tuple[str, str],
+        depth: int,
+    ) -> tuple[Part, _Stop | None]:
+        self.parts += 1
+        data = self.data
+        header_end, body_start, stop = self._header(start, end, boundaries)
+        fields = parse_fields(data[start:header_end])
+        part = Part(start, body_start, body_start, fields)
+        _content_type(part, default)
+        opaque = depth >= MAX_DEPTH or self.parts >= MAX_PARTS
+        if stop is not None:
+            # The header ran into a delimiter: no body at all.
+            part.body_start = part.body_end = header_end
+            if part.is_multipart:
+                part.children.append(_empty_part(header_end))
+            elif (part.type, part.subtype) == MESSAGE_RFC822:
+                part.message = _empty_part(header_end)
+            return part, stop
+        if part.is_multipart and not opaque:
+            return part, self._multipart(part, end, boundaries, depth)
+        if (part.type, part.subtype) == MESSAGE_RFC822 and not opaque:
+            inner, stop = self.parse(body_start, end, boundaries, TEXT_PLAIN, depth + 1)
+            part.message = inner
+            part.body_end = inner.body_end
+            part.lines = data.count(b"\n", body_start, part.body_end)
+            return part, stop
+        if opaque and (part.is_multipart or (part.type, part.subtype) == MESSAGE_RFC822):
+            part.type, part.subtype, part.params = "application", "octet-stream", ()
+        stop = self.find_boundary(body_start, end, boundaries)
+        part.body_end = self.body_end(body_start, stop, end)
+        part.lines = data.count(b"\n", body_start, part.body_end)
+        return part, stop
+
+    def _header(
+        self, start: int, end: int, boundaries: list[bytes]
+    ) -> tuple[int, int, _Stop | None]:
+        """(end of header block, body start, delimiter that cut the header short)."""
+        data = self.data
+        pos = start
+        while pos < end:
+            nl = data.find(b"\n", pos, end)
+            line_end = end if nl < 0 else nl + 1
+            if data[pos:line_end].rstrip(b"\r\n") == b"":
+                return line_end, line_end, None
+            if boundaries and data.startswith(b"--", pos):
+                stop = self._match(pos, end, boundaries)
+                if stop is not None:
+                    return self.body_end(start, stop, end), pos, stop
+            pos = line_end
+        return end, end, None
+
+    def _multipart(self, part: Part, end: int, outer: list[bytes], depth: int) -> _Stop | None:
+        boundary = (part.param("boundary") or "").encode("utf-8", "surrogateescape")
+        active = [*outer, boundary]
+        own = len(active) - 1
+        child_default = MESSAGE_RFC822 if part.subtype == "digest" else TEXT_PLAIN
+        stop = self.find_boundary(part.body_start, end, active)
+        while stop is not None and stop.index == own and not stop.close:
+            if self.parts >= MAX_PARTS:
+                # Budget spent: the rest of this multipart is one opaque last part.
+                child, stop = self._opaque(stop.line_end, end, outer)
+            else:
+                child, stop = self.parse(stop.line_end, end, active, child_default, depth + 1)
+            part.children.append(child)
+        if stop is not None and stop.index == own:
+            stop = self.find_boundary(stop.line_end, end, outer)  # epilogue
+        if not part.children:
+            # Grammar needs at least one body part; Dovecot shows an empty text/plain.
+            part.children.append(_empty_part(part.body_start))
+        part.body_end = self.body_end(part.body_start, stop, end)
+        part.lines = self.data.count(b"\n", part.body_start, part.body_end)
+        return stop
+
+    def _opaque(self, start: int, end: int, outer: list[bytes]) -> tuple[Part, _Stop | None]:
+        stop = self.find_boundary(start, end, outer)
+        body_end = self.body_end(start, stop, end)
+        part = Part(start, start, body_end, [], "application", "octet-stream")
+        return part, stop
+
+
+def _empty_part(at: int) -> Part:
+    return Part(at, at, at, [])
+
+
+def _content_type(part: Part, default: tuple[str, str]) -> None:
+    """Fill type/subtype/params from Content-Type, degrading to ``default``."""
+    part.type, part.subtype = default
+    found = part.header_field("Content-Type")
+    if found is None:
+        return
+    parsed: ParamValue = parse_param_value(found.unfolded())
+    main, slash, sub = parsed.main.partition("/")
+    main, sub = main.strip().lower(), sub.strip().lower()
+    if not slash or not is_token(main) or not is_token(sub):
+        if default != TEXT_PLAIN:
+            return
+        part.type, part.subtype = TEXT_PLAIN
+        return
+    if main == "multipart" and not parsed.get("boundary"):
+        part.type, part.subtype = TEXT_PLAIN
+        return
+    part.type, part.subtype, part.params = main, sub, parsed.params
+
+
+def parse_message(data: bytes) -> Part:
+    """The root part of a whole message (its header is the message header)."""
+    parser = _Parser(data)
+    root, _ = parser.parse(0, len(data), [], TEXT_PLAIN, 0)
+    return root
