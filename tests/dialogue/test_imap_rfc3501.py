@@ -21,7 +21,7 @@ import pytest
 
 from mailserver.auth import Authenticator, UserDatabase
 from mailserver.config import Config, ListenAddress
-from mailserver.listeners import ListenerContext, find_listener
+from mailserver.listeners import ListenerContext
 from mailserver.net.sessions import SessionRegistry
 from mailserver.services import Services
 from mailserver.storage import INBOX, Snapshot
@@ -141,9 +141,8 @@ LabFactory = Callable[..., Awaitable[ImapLab]]
 
 @pytest.fixture
 async def imap_lab_factory(tmp_path: Path) -> AsyncIterator[LabFactory]:
-    start_listener = find_listener("imap")
-    if start_listener is None:  # TEMPORARY until the MIME cache lands
-        pytest.skip("IMAP listener not installed yet")
+    from mailserver.imap.listener import start_listener
+
     labs: list[ImapLab] = []
 
     async def start(**overrides: Any) -> ImapLab:
@@ -174,7 +173,6 @@ async def imap_lab_factory(tmp_path: Path) -> AsyncIterator[LabFactory]:
             address=config.listeners["imap"],
             sessions=sessions,
         )
-        assert start_listener is not None
         lab.server = await start_listener(context)
         return lab
 

@@ -379,4 +379,3 @@ def parse_command(data: bytes) -> ParsedCommand:
     except ParseError as exc:
         # Reasons may quote a client's word; keep the reply line short.
         return InvalidCommand(tag, name, exc.reason[:100])
-

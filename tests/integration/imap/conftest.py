@@ -168,13 +168,3 @@ def no_server_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
         for server in servers:
             log = server.log()
             assert "Traceback" not in log, log[-4000:]
-
-
-@pytest.fixture(autouse=True)
-def _imap_listener_available() -> None:
-    # TEMPORARY until mailserver.imap.mime.MessageCache lands: without it the
-    # listener module is not installed and these tests cannot run.
-    from mailserver.listeners import find_listener
-
-    if find_listener("imap") is None:
-        pytest.skip("IMAP listener not installed yet")
