@@ -26,6 +26,19 @@ from mailserver.storage.maildir.uidlist import UidList
 from mailserver.storage.model import MessageInfo, Snapshot
 
 
+def delivery_order(base: str) -> tuple[int, int, str]:
+    """Sort key giving new files UIDs in delivery order: ``<sec>.M<usec>...``
+    compared numerically, as Dovecot does. As plain strings, ``1.M99`` would
+    sort after ``1.M100``."""
+    sec_text, _, rest = base.partition(".")
+    sec = int(sec_text) if sec_text.isdigit() else 0
+    usec = 0
+    if rest.startswith("M"):
+        digits = rest[1 : len(rest) - len(rest[1:].lstrip("0123456789"))]
+        usec = int(digits) if digits else 0
+    return sec, usec, base
+
+
 class ScannedFolder(FolderState):
     """Scans and the reads they serve (snapshot, message bodies, recent claims)."""
 
@@ -94,7 +107,8 @@ class ScannedFolder(FolderState):
             if base not in files:
                 current.remove(current.by_base[base])
                 changed = True
-        for base in sorted(base for base in files if base not in current.by_base):
+        unknown = (base for base in files if base not in current.by_base)
+        for base in sorted(unknown, key=delivery_order):
             meta = self._measure(base, files[base], None)
             if meta is None:
                 del files[base]

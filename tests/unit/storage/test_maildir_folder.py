@@ -346,6 +346,18 @@ async def test_file_without_uid_after_crash_is_assigned(inbox: MaildirFolder) ->
     assert snap.messages[1].size == 3
 
 
+async def test_new_files_numbered_in_delivery_order(inbox: MaildirFolder) -> None:
+    # As strings "M99158" > "M116858"; delivery order compares microseconds numerically.
+    for name in ("1700000000.M116858P1Q2.host", "1700000000.M99158P1Q1.host", "1699999999.x"):
+        (inbox.path / "new" / name).write_bytes(b"x\n")
+    snap = await inbox.snapshot()
+    assert [m.key for m in snap.messages] == [
+        "1699999999.x",
+        "1700000000.M99158P1Q1.host",
+        "1700000000.M116858P1Q2.host",
+    ]
+
+
 async def test_unchanged_snapshot_is_cached(inbox: MaildirFolder) -> None:
     await inbox.append(MSG)
     first = await inbox.snapshot()
