@@ -20,9 +20,16 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     loop = asyncio.get_running_loop()
     handler = DeliveryHandler(context.services, check_sender=context.name == SUBMISSION)
+    if context.ssl_context is None:
+        return await loop.create_server(
+            lambda: LabSMTP(context, handler, loop), context.address.host, context.address.port
+        )
+    # The session (and its idle timer) starts only after the handshake: a client
+    # that connects and never handshakes is dropped after one idle timeout.
     return await loop.create_server(
         lambda: LabSMTP(context, handler, loop),
         context.address.host,
         context.address.port,
         ssl=context.ssl_context,
+        ssl_handshake_timeout=context.services.config.timeouts.smtp,
     )

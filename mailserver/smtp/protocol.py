@@ -31,9 +31,9 @@ import asyncio
 import collections
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, TLSSetupException
 
 from mailserver.auth import SaslError
 from mailserver.listeners import ListenerContext
@@ -100,6 +100,12 @@ def capabilities(hostname: str, size_limit: int, starttls: bool, auth_allowed: b
         lines.append("AUTH " + " ".join(auth.MECHANISMS))
     lines += ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"]
     return lines
+
+
+def writable(transport: asyncio.BaseTransport) -> asyncio.WriteTransport:
+    """The transport as the writable stream it is. A cast, not an isinstance check:
+    uvloop's transports are not subclasses of asyncio's transport classes."""
+    return cast(asyncio.WriteTransport, transport)
 
 
 class LabSMTP(SMTP):
@@ -176,8 +182,7 @@ class LabSMTP(SMTP):
             handle = self._context.sessions.open(ip, self._on_shutdown)
             if handle is None:
                 self._refused = True
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(replies.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+                writable(transport).write(replies.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
                 transport.close()
                 return
             self._handle = handle
@@ -185,8 +190,19 @@ class LabSMTP(SMTP):
             log.info("connection from %s on %s", self._connection.describe(), self._context.name)
             rdns.lookup(ip, self._set_client_name)
             self._lifetime_handle = self.loop.call_later(self._lifetime, self._lifetime_cb)
+        upgraded = self._connection.tls is False and self.transport is not None
         super().connection_made(transport)
-        self._connection.tls = transport.get_extra_info("ssl_object") is not None
+        ssl_object = transport.get_extra_info("ssl_object")
+        self._connection.tls = ssl_object is not None
+        if ssl_object is not None:
+            cipher = ssl_object.cipher()
+            log.info(
+                "%s %s (%s, %s)",
+                self._connection.describe(),
+                "TLS established" if upgraded else "implicit TLS",
+                ssl_object.version(),
+                cipher[0] if cipher else "?",
+            )
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
@@ -221,8 +237,7 @@ class LabSMTP(SMTP):
     def _say_goodbye(self, reply: str) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(reply.encode() + b"\r\n")
+            writable(transport).write(reply.encode() + b"\r\n")
             transport.close()
 
     def _on_shutdown(self) -> None:
@@ -244,6 +259,18 @@ class LabSMTP(SMTP):
         if self.session is not None:
             log.info("%s session time limit reached", self.session.connection.describe())
         self._say_goodbye(replies.SESSION_TOO_LONG)
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A failed STARTTLS handshake (an old TLS version, a client that gave up) is a
+        client's problem, logged in one line; aiosmtpd then closes the connection."""
+        if isinstance(error, TLSSetupException):
+            cause = error.__cause__
+            reason = getattr(cause, "reason", None) or type(cause).__name__
+            where = self.session.connection.describe() if self.session else "?"
+            log.info("%s TLS handshake failed (%s)", where, reason)
+            return replies.TLS_FAILED
+        status: str = await super().handle_exception(error)
+        return status
 
     # --------------------------------------------------------------- replies
 

@@ -19,6 +19,8 @@ TOO_MANY_ERRORS = "421 4.7.0 Too many errors, closing connection"
 IDLE_TIMEOUT = "421 4.4.2 Idle timeout, closing connection"
 SESSION_TOO_LONG = "421 4.4.2 Session time limit reached, closing connection"
 SHUTTING_DOWN = "421 4.3.2 Server shutting down, try again later"
+#: Never reaches the client: a failed handshake leaves no channel to say it on.
+TLS_FAILED = "454 4.7.0 TLS handshake failed"
 
 # --- simple commands -------------------------------------------------------
 OK = "250 2.0.0 Ok"
@@ -95,6 +97,7 @@ _REWRITES: dict[str, str] = {
     "503 Error: nested MAIL command": "503 5.5.1 Error: nested MAIL command",
     "503 Error: send HELO first": NEED_HELO,
     "454 TLS not available": "454 4.7.0 TLS not available",
+    "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
 }
 
 #: RFC 3463 detail codes customary for each basic reply code.
