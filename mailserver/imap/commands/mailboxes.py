@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from mailserver.imap import wire
@@ -12,7 +13,7 @@ from mailserver.imap.parser.commands import ListCommand, MailboxCommand, Rename,
 from mailserver.imap.parser.lexer import ParseError, decode_mailbox, encode_mailbox
 from mailserver.imap.states import State
 from mailserver.imap.view import SelectedView
-from mailserver.storage import DELIMITER, INBOX, SEEN, Mailbox
+from mailserver.storage import DELIMITER, INBOX, SEEN, Mailbox, StorageError
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
@@ -72,7 +73,13 @@ async def create(session: ImapSession, command: MailboxCommand) -> Response:
         raise no("Invalid mailbox name", "CANNOT")
     if name == INBOX:
         raise no("INBOX always exists", "ALREADYEXISTS")
-    await mailbox_of(session).create_folder(name)
+    mailbox = mailbox_of(session)
+    await mailbox.create_folder(name)
+    # RFC 3501 6.3.3: superior names SHOULD be created too, so they are selectable.
+    parts = name.split(DELIMITER)
+    for depth in range(1, len(parts)):
+        with contextlib.suppress(StorageError):
+            await mailbox.create_folder(DELIMITER.join(parts[:depth]))
     return Response("OK", "Create completed")
 
 
