@@ -18,6 +18,7 @@ from tests.dialogue import test_smtp_exercises as harness
 from tests.dialogue.test_smtp_exercises import Dialogue, SmtpLab, SmtpLabFactory
 
 smtp_lab_factory = harness.smtp_lab_factory
+smtp_lab = harness.smtp_lab
 
 PLAIN_GROUP1_1 = base64.b64encode(b"\0group1_1\0group1_1").decode()
 
@@ -108,9 +109,6 @@ async def test_port_25_keeps_taking_mail_without_auth_or_sender_check(
         C: MAIL FROM:<group1_2@JServer.NetLab>
         S: 250 2.1.0 Ok
     """)
-
-
-smtp_lab = harness.smtp_lab
 
 
 async def ehlo_lines(dialogue: Dialogue) -> list[str]:

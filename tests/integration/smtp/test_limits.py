@@ -121,6 +121,7 @@ def test_idle_connections_are_capped_and_timed_out(server_factory: ServerFactory
     polite.sendmail(f"group1_1@{DOMAIN}", [f"group1_2@{DOMAIN}"], b"Subject: polite\r\n\r\n.\r\n")
     polite.quit()
     assert [m["Subject"] for m in delivered(server, "group1_2")] == ["polite"]
+    assert "Traceback" not in server.log()
 
 
 def test_a_client_that_never_speaks_is_timed_out(server_factory: ServerFactory) -> None:
@@ -131,6 +132,12 @@ def test_a_client_that_never_speaks_is_timed_out(server_factory: ServerFactory) 
         silent.settimeout(TIMEOUT)
         with contextlib.suppress(ConnectionError):
             assert silent.recv(1024) == b""
+    # STARTTLS, then no handshake.
+    with greeted(server, "submission") as stalled:
+        stalled.send("STARTTLS")
+        stalled.expect("220 2.0.0 Ready to start TLS")
+        with contextlib.suppress(ConnectionError):
+            assert stalled.sock.recv(1024) == b""
     client = greeted(server)
     for line in ("EHLO pc", f"MAIL FROM:<group1_1@{DOMAIN}>", f"RCPT TO:<group1_2@{DOMAIN}>"):
         client.send(line)
@@ -143,6 +150,7 @@ def test_a_client_that_never_speaks_is_timed_out(server_factory: ServerFactory) 
     client.expect("421 4.4.2 Idle timeout, closing connection")
     client.close()
     assert delivered(server, "group1_2") == []
+    assert "Traceback" not in server.log()
 
 
 def test_shutdown_says_goodbye_on_every_listener(server_factory: ServerFactory) -> None:

@@ -32,10 +32,11 @@ def add_alias(server: ServerProcess, user: str, alias: str) -> None:
 
 
 @pytest.fixture
-def server(server_factory: ServerFactory) -> ServerProcess:
+def server(server_factory: ServerFactory) -> Iterator[ServerProcess]:
     started = server_factory(listeners=LISTENERS)
     add_alias(started, "group1_1", "nick")
-    return started
+    yield started
+    assert "Traceback" not in started.log()
 
 
 @pytest.fixture

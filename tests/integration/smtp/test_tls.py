@@ -15,7 +15,7 @@ import socket
 import ssl
 import subprocess
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,9 +38,12 @@ EXERCISE_2_MESSAGE = (
 
 
 @pytest.fixture
-def tls_server(server_factory: ServerFactory) -> ServerProcess:
-    """The minimal config plus the submission and smtps listeners."""
-    return server_factory(listeners=TLS_LISTENERS)
+def tls_server(server_factory: ServerFactory) -> Iterator[ServerProcess]:
+    """The minimal config plus the submission and smtps listeners; whatever the
+    clients did, the server must not have logged a traceback."""
+    server = server_factory(listeners=TLS_LISTENERS)
+    yield server
+    assert "Traceback" not in server.log()
 
 
 def trusting(server: ServerProcess) -> ssl.SSLContext:
