@@ -22,6 +22,7 @@ from mailserver.imap import wire
 from mailserver.storage import SEEN, Folder, MessageInfo, Snapshot
 
 RECENT = "\\Recent"
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
 
 class SelectedView:
@@ -37,6 +38,8 @@ class SelectedView:
         self.recent: set[int] = set(snapshot.recent)
         #: Some message in :attr:`uids` was expunged elsewhere and not yet announced.
         self.ghosts = False
+        #: Keywords the client was told about in FLAGS / PERMANENTFLAGS.
+        self.keywords = self._keywords_in(snapshot)
         #: Snapshot version whose changes the client has been told about.
         self._reported_version = snapshot.version
         self.changed_event = asyncio.Event()
@@ -89,6 +92,19 @@ class SelectedView:
             wanted.update(self.uids[start:end])
         return iter(sorted(wanted))
 
+    @staticmethod
+    def _keywords_in(snapshot: Snapshot) -> frozenset[str]:
+        return frozenset(f for m in snapshot.messages for f in m.flags if not f.startswith("\\"))
+
+    def flags_announcement(self) -> list[bytes]:
+        """``* FLAGS`` and ``PERMANENTFLAGS`` with the keywords in use (RFC 3501 7.2.6)."""
+        flags = [*SYSTEM_FLAGS, *sorted(self.keywords)]
+        permanent = b"()" if self.readonly else wire.flag_list([*flags, "\\*"])
+        return [
+            b"* FLAGS %s\r\n" % wire.flag_list(flags),
+            b"* OK [PERMANENTFLAGS %s] Flags permitted\r\n" % permanent,
+        ]
+
     # --------------------------------------------------------- changes
 
     def note_flags(self, uid: int, flags: frozenset[str]) -> None:
@@ -136,6 +152,11 @@ class SelectedView:
             self.uids.extend(new)
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
             out.append(b"* %d RECENT\r\n" % len(self.recent))
+        keywords = self._keywords_in(snapshot)
+        if not keywords <= self.keywords:
+            # A new keyword must be in FLAGS before a FETCH response shows it.
+            self.keywords |= keywords
+            out.extend(self.flags_announcement())
         out.extend(self._flag_updates())
         return out
 

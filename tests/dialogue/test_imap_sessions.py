@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 
 from mailserver.config import AuthSettings, Limits
+from mailserver.storage import FlagMode
 from tests.dialogue import test_imap_rfc3501 as harness
 from tests.dialogue.test_imap_rfc3501 import ImapLab, LabFactory
 
@@ -102,6 +103,8 @@ async def test_store_search_expunge_transcript(imap_lab: ImapLab) -> None:
         S: * OK [UIDNEXT 6] *
         S: s OK [READ-WRITE] Select completed
         C: a STORE 2:3 +FLAGS (\\Deleted $Done)
+        S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Done)
+        S: * OK [PERMANENTFLAGS (*\\Draft $Done \\*)] Flags permitted
         S: * 2 FETCH (FLAGS ($Done \\Deleted \\Recent))
         S: * 3 FETCH (FLAGS ($Done \\Deleted \\Recent))
         S: a OK STORE completed
@@ -238,3 +241,22 @@ async def test_shutdown_sends_bye(imap_lab: ImapLab) -> None:
     await imap_lab.sessions.shutdown(1.0)
     await client.expect("* BYE Server shutting down")
     assert await client.closed()
+
+
+async def test_keyword_set_elsewhere_is_announced_in_flags(imap_lab: ImapLab) -> None:
+    await imap_lab.deliver(message(1))
+    watcher = await imap_lab.login()
+    await watcher.send("s SELECT INBOX")
+    while not (await watcher.line()).startswith("s OK"):
+        pass
+    folder = await (await imap_lab.store.mailbox("group1_1")).folder("INBOX")
+    await folder.store_flags([1], ["$Label1"], FlagMode.ADD)
+    await watcher.play(
+        """
+        C: n NOOP
+        S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1)
+        S: * OK [PERMANENTFLAGS (*$Label1 \\*)] Flags permitted
+        S: * 1 FETCH (FLAGS ($Label1 \\Recent))
+        S: n OK Noop completed
+        """
+    )

@@ -18,9 +18,6 @@ from mailserver.storage import DELIMITER, INBOX, SEEN, Mailbox, StorageError
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
 
-PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
-SYSTEM_FLAGS_LINE = b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
-
 
 def mailbox_of(session: ImapSession) -> Mailbox:
     assert session.mailbox is not None, "authenticated state without a mailbox"
@@ -40,16 +37,8 @@ async def select(session: ImapSession, command: MailboxCommand) -> Response:
     folder = await mailbox_of(session).folder(command.mailbox)
     snapshot = await folder.snapshot(claim_recent=not readonly)
     view = SelectedView(folder, readonly, snapshot)
-    keywords = sorted({f for m in snapshot.messages for f in m.flags if not f.startswith("\\")})
-    flags_line = SYSTEM_FLAGS_LINE
-    permanent = PERMANENT_FLAGS
-    if keywords:
-        extra = " ".join(keywords).encode()
-        flags_line = SYSTEM_FLAGS_LINE[:-3] + b" " + extra + b")\r\n"
-        permanent = PERMANENT_FLAGS[:-3] + extra + b" \\*)"
     lines = [
-        flags_line,
-        b"* OK [PERMANENTFLAGS %s] Flags permitted\r\n" % (b"()" if readonly else permanent),
+        *view.flags_announcement(),
         b"* %d EXISTS\r\n" % view.exists,
         b"* %d RECENT\r\n" % len(view.recent),
     ]

@@ -90,6 +90,11 @@ async def store(session: ImapSession, command: Store) -> Response:
     flags = [flag for flag in command.flags if flag != RECENT_FLAG]
     result = await view.folder.store_flags(present, flags, _MODES[command.mode])
     out = []
+    new_keywords = {f for f in flags if not f.startswith("\\")} - view.keywords
+    if new_keywords and result:
+        # Announce the keyword before any FETCH response carries it (RFC 3501 7.2.6).
+        view.keywords |= new_keywords
+        out.extend(view.flags_announcement())
     for uid in present:
         new_flags = result.get(uid)
         seq = view.seq_of(uid)
