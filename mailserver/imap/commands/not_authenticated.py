@@ -88,8 +88,8 @@ async def _log_in(session: ImapSession, login_name: str, password: str) -> Respo
     if user is None:
         log.info("imap %s: failed login for %r", session.peer, login_name[:64])
         raise no("Authentication failed", "AUTHENTICATIONFAILED")
-    session.user = user
     session.mailbox = await session.store.mailbox(user)
+    session.user = user
     session.state = State.AUTHENTICATED
     log.info("imap %s: %s logged in", session.peer, user)
     return Response("OK", "Logged in", f"CAPABILITY {session.capabilities()}")
