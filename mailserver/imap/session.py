@@ -232,7 +232,8 @@ class ImapSession:
         the connection stays in step without buffering it.
         """
         try:
-            line = await self.read_line()
+            # Trailing blanks are invisible in a terminal; no grammar element ends in one.
+            line = (await self.read_line()).rstrip(b" \t")
         except LineTooLong:
             raise CommandTooBig(None, Response("BAD", "Command line too long", "TOOBIG")) from None
         tag_match = _TAG.match(line)
@@ -258,7 +259,7 @@ class ImapSession:
                 await self.send(CONTINUE_LITERAL)
             buffer += CRLF + await self._read_exactly(size)
             try:
-                line = await self.read_line()
+                line = (await self.read_line()).rstrip(b" \t")
             except LineTooLong:
                 raise CommandTooBig(tag, Response("BAD", "Line too long", "TOOBIG")) from None
             buffer += line

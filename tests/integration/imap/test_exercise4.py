@@ -143,6 +143,8 @@ def test_typing_mistakes_get_bad_and_session_goes_on(mail_server: ServerProcess)
         client.expect("a5 BAD Invalid message sequence number")
         client.send("a6 uid fetch 1:* flags")
         client.expect("a6 OK")
+        client.send("a6b noop   ")  # trailing blanks typed by accident
+        client.expect("a6b OK")
         client.send("a7 logout")
         client.expect("* BYE")
         client.expect("a7 OK")
