@@ -339,3 +339,19 @@ def test_deep_nesting_is_refused() -> None:
 def test_cursor_number_bounds() -> None:
     with pytest.raises(ParseError):
         Cursor(b"99999999999").number()
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        "ALL", "ANSWERED", "BCC x", "BEFORE 1-Feb-1994", "BODY x", "CC x", "DELETED", "DRAFT",
+        "FLAGGED", "FROM x", "HEADER X-A x", "KEYWORD k", "LARGER 1", "NEW", "NOT SEEN", "OLD",
+        "ON 1-Feb-1994", "OR SEEN DRAFT", "RECENT", "SEEN", "SENTBEFORE 1-Feb-1994",
+        "SENTON 1-Feb-1994", "SENTSINCE 1-Feb-1994", "SINCE 1-Feb-1994", "SMALLER 1",
+        "SUBJECT x", "TEXT x", "TO x", "UID 1:*", "UNANSWERED", "UNDELETED", "UNDRAFT",
+        "UNFLAGGED", "UNKEYWORD k", "UNSEEN", "1,3:*", "(SEEN)",
+    ],
+)  # fmt: skip
+def test_every_rfc3501_search_key_parses(criteria: str) -> None:
+    assert isinstance(parse(f"a SEARCH {criteria}"), Search)
+    assert isinstance(parse(f"a uid search {criteria.lower()}"), Search)
