@@ -7,9 +7,10 @@ Three layers, cheapest first:
   by count and by approximate bytes;
 * a per-folder sidecar file (``mailserver-imap-cache`` in the maildir folder,
   when the store's folder object has a ``path``) holding the parsed form of
-  every message, loaded once per process and rewritten atomically a moment
-  after new messages were parsed -- so selecting a big folder after a restart
-  does not re-read every attachment;
+  every message, loaded once per process; new entries are appended a moment
+  after they were parsed, and the file is rewritten atomically (temp file +
+  rename) when dead entries pile up -- so selecting a big folder after a
+  restart does not re-read every attachment;
 * a small LRU of raw message bytes, because one FETCH usually asks for
   several sections of the same message.
 
@@ -124,9 +125,13 @@ class MessageCache:
         #: Kept as text (not objects) so memory stays close to the file size.
         self._stored: dict[str, str] = {}
         self._stored_bytes = 0
+        #: Entries parsed since the sidecar was last written.
+        self._pending: dict[str, str] = {}
+        #: Entry lines in the sidecar file (duplicates and dead ones included);
+        #: None when the file must be rewritten from scratch.
+        self._file_lines: int | None = None
         self._loaded = self._sidecar is None
         self._load_lock = asyncio.Lock()
-        self._dirty = False
         self._flush_handle: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._folder_ref: weakref.ref[Folder] | None = None
@@ -144,6 +149,7 @@ class MessageCache:
     # --------------------------------------------------------------- API
 
     async def structure(self, folder: Folder, info: MessageInfo) -> ParsedMessage:
+        """The parsed message; reads it (``folder.read``) only on a cache miss."""
         key = (self._token, info.key)
         parsed: ParsedMessage | None = _parsed.get(key)
         if parsed is not None and parsed.size == info.size:
@@ -151,45 +157,44 @@ class MessageCache:
         parsed = await self._from_sidecar(info)
         if parsed is None:
             data = await self._read(folder, info)
-            parsed = await _run(len(data), ParsedMessage.parse, data)
-            self._remember(info, parsed)
+            parsed = await self._parse(info, data)
         _parsed.put(key, parsed, parsed.weight())
         return parsed
 
     async def section(self, folder: Folder, info: MessageInfo, section: Section) -> bytes:
+        """``BODY[section]`` of the message (empty bytes for a part that does not exist)."""
         data = await self._read(folder, info)
-        parsed = await self.structure(folder, info)
-        if parsed.size != len(data):
-            # Our cached tree is for other bytes (cannot happen for maildir keys,
-            # but offsets must never slice the wrong message).
-            parsed = await _run(len(data), ParsedMessage.parse, data)
-            self._remember(info, parsed)
+        parsed = await self._matching(folder, info, data)
         return parsed.section(data, section)
 
     async def contains_header(
         self, folder: Folder, info: MessageInfo, name: str, needle: str
     ) -> bool:
+        """SEARCH HEADER / FROM / SUBJECT ...: decoded, case-insensitive substring."""
         parsed = await self.structure(folder, info)
         return parsed.contains_header(name, needle)
 
     async def contains_body(self, folder: Folder, info: MessageInfo, needle: str) -> bool:
+        """SEARCH BODY: the decoded text parts contain ``needle``."""
         data = await self._read(folder, info)
-        parsed = await self.structure(folder, info)
-        if parsed.size != len(data):
-            return False
+        parsed = await self._matching(folder, info, data)
         return await _run(len(data), parsed.contains_body, data, needle)
 
     async def contains_text(self, folder: Folder, info: MessageInfo, needle: str) -> bool:
+        """SEARCH TEXT: header or body."""
         parsed = await self.structure(folder, info)
         if parsed.contains_header_text(needle):
             return True
         return await self.contains_body(folder, info, needle)
 
-    def forget(self) -> None:
-        """Drop this folder's persisted entries from memory (they are re-read or rebuilt)."""
-        self._stored.clear()
-        self._stored_bytes = 0
-        self._loaded = self._sidecar is None
+    async def flush(self) -> None:
+        """Write what was parsed since the last write to the sidecar now."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._flush_task is not None:
+            await asyncio.shield(self._flush_task)
+        await self._flush_now()
 
     # ------------------------------------------------------------ helpers
 
@@ -202,6 +207,19 @@ class MessageCache:
         _raw.put(key, data, len(data))
         return data
 
+    async def _parse(self, info: MessageInfo, data: bytes) -> ParsedMessage:
+        parsed = await _run(len(data), ParsedMessage.parse, data)
+        self._remember(info, parsed)
+        return parsed
+
+    async def _matching(self, folder: Folder, info: MessageInfo, data: bytes) -> ParsedMessage:
+        """The parse of exactly these bytes: offsets must never slice another version."""
+        parsed = await self.structure(folder, info)
+        if parsed.size != len(data):
+            parsed = await self._parse(info, data)
+            _parsed.put((self._token, info.key), parsed, parsed.weight())
+        return parsed
+
     def _remember(self, info: MessageInfo, parsed: ParsedMessage) -> None:
         if self._sidecar is None or not _storable_key(info.key):
             return
@@ -212,8 +230,8 @@ class MessageCache:
             return
         self._drop(info.key)
         self._stored[info.key] = entry
-        self._stored_bytes += len(entry) + len(info.key) + 2
-        self._dirty = True
+        self._stored_bytes += _entry_bytes(info.key, entry)
+        self._pending[info.key] = entry
         self._schedule_flush()
 
     async def _from_sidecar(self, info: MessageInfo) -> ParsedMessage | None:
@@ -222,10 +240,11 @@ class MessageCache:
         if not self._loaded:
             async with self._load_lock:
                 if not self._loaded:
-                    loaded = await asyncio.to_thread(_load_sidecar, self._sidecar)
+                    loaded, lines = await asyncio.to_thread(_load_sidecar, self._sidecar)
                     loaded.update(self._stored)
                     self._stored = loaded
-                    self._stored_bytes = sum(len(k) + len(v) + 2 for k, v in loaded.items())
+                    self._stored_bytes = sum(_entry_bytes(k, v) for k, v in loaded.items())
+                    self._file_lines = lines
                     self._loaded = True
         entry = self._stored.get(info.key)
         if entry is None:
@@ -242,8 +261,9 @@ class MessageCache:
 
     def _drop(self, key: str) -> None:
         entry = self._stored.pop(key, None)
+        self._pending.pop(key, None)
         if entry is not None:
-            self._stored_bytes -= len(entry) + len(key) + 2
+            self._stored_bytes -= _entry_bytes(key, entry)
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is not None or self._flush_task is not None:
@@ -256,66 +276,100 @@ class MessageCache:
 
     def _start_flush(self) -> None:
         self._flush_handle = None
-        self._flush_task = asyncio.ensure_future(self.flush())
+        self._flush_task = asyncio.ensure_future(self._flush_now())
+        self._flush_task.add_done_callback(self._flush_done)
 
-    async def flush(self) -> None:
-        """Rewrite the sidecar now if anything new was parsed (drops expunged entries)."""
+    def _flush_done(self, task: asyncio.Task[None]) -> None:
+        self._flush_task = None
+        if self._pending:
+            self._schedule_flush()
+
+    async def _flush_now(self) -> None:
+        """Append new entries; rewrite (compact) when the file is mostly dead lines.
+
+        Entries of messages no longer in the folder are dropped first, so an
+        expunge-heavy folder compacts its sidecar on the next write.
+        """
+        sidecar = self._sidecar
+        if sidecar is None or not self._pending:
+            return
         try:
-            if not self._dirty or self._sidecar is None:
-                return
-            self._dirty = False
             folder = self._folder_ref() if self._folder_ref is not None else None
             if folder is not None:
-                with contextlib.suppress(Exception):
+                before = list(self._stored)
+                try:
                     live = {m.key for m in (await folder.snapshot()).messages}
-                    for key in [k for k in self._stored if k not in live]:
+                except Exception:  # folder gone or unreadable: nothing to prune by
+                    live = set(before)
+                for key in before:
+                    if key not in live:
                         self._drop(key)
-            entries = list(self._stored.items())
-            await asyncio.to_thread(_write_sidecar, self._sidecar, entries)
+            pending = list(self._pending.items())
+            self._pending.clear()
+            if not pending:
+                return
+            lines = self._file_lines
+            if lines is None or lines + len(pending) > 2 * len(self._stored) + 64:
+                entries = list(self._stored.items())
+                await asyncio.to_thread(_rewrite_sidecar, sidecar, entries)
+                self._file_lines = len(entries)
+            else:
+                await asyncio.to_thread(_append_sidecar, sidecar, pending)
+                self._file_lines = lines + len(pending)
         except Exception:  # a cache must never take a session down
-            log.warning("could not write %s", self._sidecar, exc_info=True)
-        finally:
-            self._flush_task = None
-            if self._dirty:
-                self._schedule_flush()
+            self._file_lines = None
+            log.warning("could not write %s", sidecar, exc_info=True)
+
+
+def _entry_bytes(key: str, entry: str) -> int:
+    return len(key) + len(entry) + 2
 
 
 def _storable_key(key: str) -> bool:
-    return bool(key) and "\t" not in key and "\n" not in key and "\r" not in key
+    return bool(key) and key.isascii() and key.isprintable() and "\t" not in key
 
 
-def _load_sidecar(path: Path) -> dict[str, str]:
-    """Entries from a sidecar; empty when missing, too big, foreign or corrupt."""
+def _load_sidecar(path: Path) -> tuple[dict[str, str], int | None]:
+    """(entries, line count) of a sidecar; ``({}, None)`` when missing, too big or foreign.
+
+    A malformed line (a crash cut an append short) is skipped; the entries
+    themselves are validated when used.
+    """
     try:
         if path.stat().st_size > MAX_SIDECAR_BYTES:
-            return {}
-        with open(path, encoding="utf-8") as handle:
+            return {}, None
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
             if handle.readline().rstrip("\n") != _MAGIC:
-                return {}
+                return {}, None
             entries: dict[str, str] = {}
+            lines = 0
             for line in handle:
+                lines += 1
                 key, tab, entry = line.rstrip("\n").partition("\t")
-                if not tab or not entry.startswith("["):
-                    raise ValueError("bad line")
-                entries[key] = entry
-            return entries
+                if tab and entry.startswith("[") and entry.endswith("]"):
+                    entries[key] = entry
+            return entries, lines
     except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, TypeError):
+        return {}, None
+    except (OSError, ValueError):
         log.info("ignoring unreadable %s; it will be rebuilt", path)
-        return {}
+        return {}, None
 
 
-def _write_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
-    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
+def _rewrite_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
     if not path.parent.is_dir():
         return  # folder deleted meanwhile
+    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(_MAGIC + "\n")
-            for key, entry in entries:
-                handle.write(f"{key}\t{entry}\n")
+            handle.writelines(f"{key}\t{entry}\n" for key, entry in entries)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _append_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.writelines(f"{key}\t{entry}\n" for key, entry in entries)

@@ -22,6 +22,7 @@ from mailserver.imap.mime.headers import (
     is_token,
     parse_fields,
     parse_param_value,
+    strip_comments,
 )
 
 #: Deeper nesting than this is shown as an opaque application/octet-stream part.
@@ -80,7 +81,7 @@ class Part:
         raw = self.value("Content-Transfer-Encoding")
         if raw is None:
             return "7bit"
-        value = raw.strip().lower()
+        value = strip_comments(raw).strip(" \t").lower()
         return value if is_token(value) else "7bit"
 
 
