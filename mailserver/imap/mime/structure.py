@@ -100,22 +100,40 @@ class _Parser:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.parts = 0
+        #: boundary -> (searched from, next LF--boundary offset or -1)
+        self._hits: dict[bytes, tuple[int, int]] = {}
 
     def find_boundary(self, pos: int, end: int, boundaries: list[bytes]) -> _Stop | None:
-        """First delimiter line of any active boundary at or after line start ``pos``."""
+        """First delimiter line of any active boundary at or after line start ``pos``.
+
+        Each boundary's next occurrence is searched with one ``bytes.find``
+        and remembered: the parse only moves forward, so the whole message is
+        scanned about once per boundary however many parts it has.
+        """
         if not boundaries:
             return None
         data = self.data
-        line_start = pos
-        while True:
-            if data.startswith(b"--", line_start) and line_start < end:
-                stop = self._match(line_start, end, boundaries)
-                if stop is not None:
-                    return stop
-            found = data.find(b"\n--", line_start, end)
-            if found < 0:
-                return None
-            line_start = found + 1
+        if pos < end and data.startswith(b"--", pos):
+            stop = self._match(pos, end, boundaries)
+            if stop is not None:
+                return stop
+        best = -1
+        for boundary in boundaries:
+            hit = self._next_hit(boundary, pos, end)
+            if hit >= 0 and (best < 0 or hit < best):
+                best = hit
+        if best < 0:
+            return None
+        return self._match(best + 1, end, boundaries)
+
+    def _next_hit(self, boundary: bytes, pos: int, end: int) -> int:
+        """Offset of the next ``LF--boundary`` at or after ``pos`` (-1: none)."""
+        searched_from, hit = self._hits.get(boundary, (-1, -1))
+        if 0 <= searched_from <= pos and (hit < 0 or hit >= pos):
+            return hit
+        hit = self.data.find(b"\n--" + boundary, pos, end)
+        self._hits[boundary] = (pos, hit)
+        return hit
 
     def _match(self, line_start: int, end: int, boundaries: list[bytes]) -> _Stop | None:
         data = self.data
