@@ -35,9 +35,12 @@ def register(commands: Any) -> None:
         help="set every lab account's password back to its name",
     )
     provision.add_argument(
-        "--plain-secret",
-        action="store_true",
-        help="also keep plaintext-equivalent secrets so APOP and CRAM-MD5 work",
+        "--no-plain-secret",
+        dest="plain_secret",
+        action="store_false",
+        help="store only password hashes (then APOP and CRAM-MD5 do not work for them); "
+        "by default a plaintext-equivalent secret is kept, since a lab password equals the "
+        "public user name anyway",
     )
     provision.set_defaults(handler=run_provision)
 
