@@ -138,7 +138,11 @@ class MessageCache:
 
     @classmethod
     def for_folder(cls, folder: Folder) -> MessageCache:
-        cache = cls._by_folder.get(folder)
+        """The cache of this folder object, created on first use; it lives as long as the folder."""
+        try:
+            cache = cls._by_folder.get(folder)
+        except TypeError:  # a Folder that cannot be weakly referenced: no sharing
+            return cls(None)
         if cache is None:
             path = getattr(folder, "path", None)
             cache = cls(path if isinstance(path, Path) else None)
@@ -371,5 +375,7 @@ def _rewrite_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
 
 
 def _append_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
+    if not path.parent.is_dir():
+        return  # folder deleted meanwhile
     with open(path, "a", encoding="utf-8") as handle:
         handle.writelines(f"{key}\t{entry}\n" for key, entry in entries)

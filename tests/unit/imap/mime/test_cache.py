@@ -285,3 +285,30 @@ def test_lru_weight_limit() -> None:
     lru.put("huge", 3, 11)
     assert lru.get("huge") is None
     assert lru.weight == 6
+
+
+async def test_deleted_folder_write_is_quiet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MaildirStore(tmp_path)
+    mailbox = await store.mailbox("group1_1")
+    await mailbox.create_folder("Gone")
+    folder = await mailbox.folder("Gone")
+    (info,) = await append_corpus(folder, "empty_body")
+    cache = MessageCache.for_folder(folder)
+    await cache.structure(folder, info)
+    await cache.flush()
+    other = (await append_corpus(folder, "header_only"))[-1]
+    await cache.structure(folder, other)
+    await mailbox.delete_folder("Gone")
+    await cache.flush()
+    assert "could not write" not in caplog.text
+    assert not any(p.name.startswith(".Gone") for p in (tmp_path / "group1_1").iterdir())
+
+
+def test_folder_without_weakref_support_still_gets_a_cache() -> None:
+    class Slotted:
+        __slots__ = ()
+
+    cache = MessageCache.for_folder(Slotted())  # type: ignore[arg-type]
+    assert isinstance(cache, MessageCache)
