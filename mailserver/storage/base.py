@@ -51,9 +51,45 @@ class Folder(ABC):
 
     @abstractmethod
     async def store_flags(
-        self, uids: Iterable[int], flags: Iterable[str], mode: FlagMode
+        self,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: FlagMode,
+        *,
+        unchanged_since: int | None = None,
     ) -> dict[int, frozenset[str]]:
-        """Change flags; returns the new flags of each message that still exists."""
+        """Change flags; returns the new flags of each message that still exists.
+
+        With ``unchanged_since`` (RFC 7162 UNCHANGEDSINCE) only messages whose
+        mod-sequence is at most that value are changed; the others are simply
+        absent from the result (``store_flags_conditional`` names them).
+        Setting flags a message already has changes nothing, so its
+        mod-sequence stays; every real change gives it a new one.
+        """
+
+    async def store_flags_conditional(
+        self,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: FlagMode,
+        unchanged_since: int | None,
+    ) -> tuple[dict[int, frozenset[str]], list[int]]:
+        """``store_flags`` that also reports which UIDs failed the UNCHANGEDSINCE test.
+
+        Returns (new flags of each message that passed and still exists, UIDs
+        whose mod-sequence was above ``unchanged_since``, ascending). A store
+        without mod-sequences cannot test the condition.
+        """
+        raise NotImplementedError("this store does not keep mod-sequences")
+
+    async def expunged_since(self, modseq: int) -> list[int] | None:
+        """UIDs expunged after ``modseq`` (RFC 7162 QRESYNC VANISHED (EARLIER)), ascending.
+
+        None when the store's expunge history does not reach back that far (it
+        is bounded): the caller then treats every UID it cannot find as
+        vanished, which RFC 7162 3.2.5.1 permits. The default keeps no history.
+        """
+        return None
 
     @abstractmethod
     async def expunge(self, uids: Iterable[int] | None = None) -> list[int]:

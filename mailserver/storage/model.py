@@ -40,6 +40,9 @@ class MessageInfo:
     internal_date: float
     #: Maildir unique name (the file name before ``:2,``); stable for the message's life.
     key: str
+    #: RFC 7162 mod-sequence: raised past the folder's highest on every change
+    #: (append, flag change, whoever made it); 0 only from stores without CONDSTORE.
+    modseq: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Snapshot:
     recent: frozenset[int] = field(default_factory=frozenset)
     #: Bumped on every change the store makes or detects; equal versions mean equal content.
     version: int = 0
+    #: RFC 7162 HIGHESTMODSEQ: the largest mod-sequence any change (expunges
+    #: included) was given. Never decreases while ``uidvalidity`` stays the same.
+    highest_modseq: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_uids", [m.uid for m in self.messages])

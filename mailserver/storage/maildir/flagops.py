@@ -13,15 +13,26 @@ from mailserver.storage.model import DELETED, FlagMode
 
 class FlagOps(ScannedFolder):
     def _store_blocking(
-        self, uids: list[int], flags: list[str], mode: FlagMode
-    ) -> dict[int, frozenset[str]]:
+        self, uids: list[int], flags: list[str], mode: FlagMode, unchanged_since: int | None
+    ) -> tuple[dict[int, frozenset[str]], list[int]]:
+        """Change flags; returns (new flags of each message changed or left as it
+        was, UIDs refused because their mod-sequence is above ``unchanged_since``)."""
         result: dict[int, frozenset[str]] = {}
+        failed: list[int] = []
         touched: set[str] = set()
         with self._locked():
             self._refresh()
             kw = self._load_keywords()
+            modseqs = self._modseq_log()
             for uid in uids:
                 found = self._location(uid)
+                if (
+                    found is not None
+                    and unchanged_since is not None
+                    and modseqs.modseq_of(uid) > unchanged_since
+                ):
+                    failed.append(uid)  # RFC 7162 3.1.3: changed since the client looked
+                    continue
                 for _attempt in range(2):
                     if found is None:
                         break
@@ -38,6 +49,7 @@ class FlagOps(ScannedFolder):
                             found = None if again is None else (base, again)
                             continue
                         self._files[base] = new_rel
+                        self._touch(uid, new_rel)
                         touched.update((rel[:3], "cur"))
                         if rel.startswith("new/") and uid not in self._claimed:
                             self._pending_recent.add(uid)
@@ -45,9 +57,10 @@ class FlagOps(ScannedFolder):
                     break
             for sub in sorted(touched):
                 io.fsync_dir(self._at(sub))
+            self._flush_modseqs()  # after the renames are durable, before the lock goes
             if touched or self._keywords_changed:
                 self._after_change()
-        return result
+        return result, failed
 
     def _expunge_blocking(self, wanted: set[int] | None) -> list[int]:
         with self._locked():
@@ -90,5 +103,7 @@ class FlagOps(ScannedFolder):
                 self._claimed.discard(uid)
                 self._pending_recent.discard(uid)
             self._write_uidlist()
+            self._record_expunge(removed)
+            self._flush_modseqs()
             self._after_change()
             return removed

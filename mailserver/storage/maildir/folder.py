@@ -60,15 +60,38 @@ class MaildirFolder(FlagOps, Placement, Folder):
         return uid
 
     async def store_flags(
-        self, uids: Iterable[int], flags: Iterable[str], mode: FlagMode
+        self,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: FlagMode,
+        *,
+        unchanged_since: int | None = None,
     ) -> dict[int, frozenset[str]]:
+        modified, _ = await self.store_flags_conditional(uids, flags, mode, unchanged_since)
+        return modified
+
+    async def store_flags_conditional(
+        self,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: FlagMode,
+        unchanged_since: int | None,
+    ) -> tuple[dict[int, frozenset[str]], list[int]]:
         flag_list = list(flags)
         split_flags(flag_list)
         result = await self._run(
-            "changing flags", self._store_blocking, sorted(set(uids)), flag_list, mode
+            "changing flags",
+            self._store_blocking,
+            sorted(set(uids)),
+            flag_list,
+            mode,
+            unchanged_since,
         )
         self._notify()
         return result
+
+    async def expunged_since(self, modseq: int) -> list[int] | None:
+        return await self._run("reading folder", self._expunged_since_blocking, modseq)
 
     async def expunge(self, uids: Iterable[int] | None = None) -> list[int]:
         wanted = None if uids is None else set(uids)

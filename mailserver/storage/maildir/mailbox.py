@@ -16,6 +16,8 @@ from mailserver.storage.base import Mailbox
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io, names
 from mailserver.storage.maildir.folder import FOLDER_MARKER, MaildirFolder, new_uidvalidity
+from mailserver.storage.maildir.modseq import FILE_NAME as MODSEQ_NAME
+from mailserver.storage.maildir.modseq_journal import initial_journal
 from mailserver.storage.maildir.uidlist import FILE_NAME as UIDLIST_NAME
 from mailserver.storage.maildir.uidlist import UidList
 from mailserver.storage.model import DELIMITER, INBOX
@@ -32,14 +34,17 @@ T = TypeVar("T")
 def make_maildir(path: Path, marker: bool) -> None:
     """Create ``cur``/``new``/``tmp`` (and the Maildir++ marker) durably.
 
-    A fresh ``dovecot-uidlist`` fixes UIDVALIDITY at creation time.
+    A fresh ``dovecot-uidlist`` fixes UIDVALIDITY at creation time; a fresh
+    mod-sequence journal goes with it, so new folders count mod-sequences from 1.
     """
     for sub in ("cur", "new", "tmp"):
         (path / sub).mkdir(parents=True, exist_ok=True)
     if marker and not (path / FOLDER_MARKER).exists():
         io.write_file(path / FOLDER_MARKER, b"")
     if not (path / UIDLIST_NAME).exists():
-        io.atomic_replace(path / UIDLIST_NAME, UidList(new_uidvalidity()).serialize().encode())
+        uidvalidity = new_uidvalidity()
+        io.atomic_replace(path / MODSEQ_NAME, initial_journal(uidvalidity))
+        io.atomic_replace(path / UIDLIST_NAME, UidList(uidvalidity).serialize().encode())
     io.fsync_dir(path)
     io.fsync_dir(path.parent)
 

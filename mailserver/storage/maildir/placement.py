@@ -66,6 +66,9 @@ class Placement(ScannedFolder):
             if item.rel.startswith("cur/"):
                 self._pending_recent.add(uid)
         self._write_uidlist()
+        for uid, item in zip(uids, placed, strict=True):
+            self._touch(uid, item.rel)
+        self._flush_modseqs()
         self._after_change()
         return uids
 

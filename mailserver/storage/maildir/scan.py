@@ -12,12 +12,13 @@ import os
 import time
 
 from mailserver.storage.errors import ErrorKind, StorageError
-from mailserver.storage.maildir import io
 from mailserver.storage.maildir.flags import FileName, base_sizes, crlf_size, flags_of, to_wire
+from mailserver.storage.maildir.modseq import normalize_letters
 from mailserver.storage.maildir.state import (
     DIRTY_WINDOW_NS,
     FolderState,
     Sig,
+    letters_of,
     log,
     path_sig,
     sig_of,
@@ -42,11 +43,12 @@ def delivery_order(base: str) -> tuple[int, int, str]:
 class ScannedFolder(FolderState):
     """Scans and the reads they serve (snapshot, message bodies, recent claims)."""
 
-    def _current_sig(self) -> tuple[Sig, Sig, Sig | None]:
+    def _current_sig(self) -> tuple[Sig, Sig, Sig | None, Sig | None]:
         return (
             sig_of(os.stat(self._at("new"))),
             sig_of(os.stat(self._at("cur"))),
             path_sig(self._uidlist_path),
+            path_sig(self._modseq_path),
         )
 
     def _is_fresh(self) -> bool:
@@ -122,16 +124,56 @@ class ScannedFolder(FolderState):
         self._files = files
         for base in [base for base in self._meta if base not in files]:
             del self._meta[base]
+        self._reconcile_modseqs(current)
         complete = self._rebuild_infos(current)
         dirty = (not complete) or any(
             start - st.st_mtime_ns < DIRTY_WINDOW_NS for st in (new_st, cur_st)
         )
-        self._dir_sig = None if dirty else (sig_of(new_st), sig_of(cur_st), self._uidlist_sig)
+        self._dir_sig = (
+            None
+            if dirty
+            else (sig_of(new_st), sig_of(cur_st), self._uidlist_sig, path_sig(self._modseq_path))
+        )
+
+    def _reconcile_modseqs(self, current: UidList) -> None:
+        """Give a new mod-sequence to whatever changed without one being recorded.
+
+        That is every change made by other programs (mutt renaming ``:2,S``,
+        an MDA delivering, a file deleted) and any of ours whose record a
+        crash lost. A message counts as changed when its letters differ from
+        those recorded with its mod-sequence; a recorded UID that is gone is
+        logged as expunged.
+        """
+        modseqs = self._modseq_log()
+        gone = [uid for uid in modseqs.messages if uid not in current.entries]
+        if gone:
+            self._record_expunge(sorted(gone))
+        checked = self._modseq_checked
+        verified: dict[int, tuple[str, int]] = {}
+        for uid, entry in current.entries.items():
+            rel = self._files.get(entry.base)
+            if rel is None:
+                continue
+            record = modseqs.messages.get(uid)
+            if record is not None:
+                key = (rel, record[0])
+                # Same file name, same record as last time: nothing to compare.
+                if checked.get(uid) != key:
+                    letters = letters_of(rel)
+                    if letters != record[1] and normalize_letters(letters) != record[1]:
+                        record = None
+            if record is None:
+                self._touch(uid, rel)
+                record = modseqs.messages[uid]
+            verified[uid] = (rel, record[0])
+        self._modseq_checked = verified
+        self._flush_modseqs()
 
     def _rebuild_infos(self, current: UidList) -> bool:
         """MessageInfo per UID, reusing unchanged objects (cheap snapshot compares)."""
         keywords_changed = self._keywords_changed
         self._keywords_changed = False
+        modseqs = self._modseq_log()
         infos: dict[int, MessageInfo] = {}
         info_rel: dict[int, str] = {}
         complete = True
@@ -140,7 +182,13 @@ class ScannedFolder(FolderState):
             if rel is None:
                 continue
             old = self._infos.get(uid)
-            if old is not None and not keywords_changed and self._info_rel.get(uid) == rel:
+            modseq = modseqs.modseq_of(uid)
+            if (
+                old is not None
+                and not keywords_changed
+                and self._info_rel.get(uid) == rel
+                and old.modseq == modseq
+            ):
                 infos[uid] = old
                 info_rel[uid] = rel
                 continue
@@ -152,11 +200,13 @@ class ScannedFolder(FolderState):
                     continue
                 self._meta[entry.base] = meta
             letters = FileName.parse(rel[4:]).letters
-            info = MessageInfo(uid, meta[0], flags_of(letters, self._keywords), meta[1], entry.base)
+            flags = flags_of(letters, self._keywords)
+            info = MessageInfo(uid, meta[0], flags, meta[1], entry.base, modseq)
             infos[uid] = old if old == info else info
             info_rel[uid] = rel
         self._infos = infos
         self._info_rel = info_rel
+        self._highest_modseq = modseqs.highest
         self._claimed = {uid for uid in self._claimed if info_rel.get(uid, "").startswith("new/")}
         self._pending_recent &= infos.keys()
         self._snapshot_stale = True
@@ -171,12 +221,17 @@ class ScannedFolder(FolderState):
             and previous.messages == messages
             and previous.uidnext == self._uidlist.next_uid
             and previous.uidvalidity == self._uidlist.uidvalidity
+            and previous.highest_modseq == self._highest_modseq
         ):
             self._snapshot_stale = False
             return previous
         self._version += 1
         self._snapshot = Snapshot(
-            self._uidlist.uidvalidity, self._uidlist.next_uid, messages, version=self._version
+            self._uidlist.uidvalidity,
+            self._uidlist.next_uid,
+            messages,
+            version=self._version,
+            highest_modseq=self._highest_modseq,
         )
         self._snapshot_stale = False
         return self._snapshot
@@ -187,7 +242,7 @@ class ScannedFolder(FolderState):
         with self._lock:
             self._check_gone()
             if not self._is_fresh() or claim_recent:
-                with io.flocked(self._lock_path):
+                with self._flocked():
                     self._refresh()
                     recent = self._claim_recent() if claim_recent else frozenset()
             else:
@@ -199,6 +254,11 @@ class ScannedFolder(FolderState):
         if recent:
             snap = dataclasses.replace(snap, recent=recent)
         return snap
+
+    def _expunged_since_blocking(self, modseq: int) -> list[int] | None:
+        with self._locked():
+            self._refresh()
+            return self._modseq_log().expunged_since(modseq)
 
     def _claim_recent(self) -> frozenset[int]:
         """Hand out messages no session has seen: move ``new/`` -> ``cur/``.
@@ -245,7 +305,7 @@ class ScannedFolder(FolderState):
             with self._lock:
                 self._check_gone()
                 if attempt or self._uidlist is None:
-                    with io.flocked(self._lock_path):
+                    with self._flocked():
                         self._scan()
                 found = self._location(uid)
             if found is None:

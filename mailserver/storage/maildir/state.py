@@ -34,8 +34,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mailserver.storage.errors import ErrorKind, StorageError
-from mailserver.storage.maildir import io, keywords, uidlist
+from mailserver.storage.maildir import io, keywords, modseq, uidlist
+from mailserver.storage.maildir.flags import FileName
 from mailserver.storage.maildir.keywords import Keywords
+from mailserver.storage.maildir.modseq import ModseqLog
+from mailserver.storage.maildir.modseq_journal import ModseqJournal
 from mailserver.storage.maildir.uidlist import UidList, UidListError
 from mailserver.storage.model import MessageInfo, Snapshot
 
@@ -69,6 +72,11 @@ _uidvalidity_lock = threading.Lock()
 _last_uidvalidity = 0
 
 
+def letters_of(rel: str) -> str:
+    """Flag letters of a message file at ``rel`` (``new/...`` or ``cur/...``)."""
+    return FileName.parse(rel[4:]).letters if rel.startswith("cur/") else ""
+
+
 def new_uidvalidity(floor: int = 0) -> int:
     """Current time, but strictly above ``floor`` and every value this process gave.
 
@@ -97,6 +105,8 @@ class FolderState:
         self._uidlist_path = path / uidlist.FILE_NAME
         self._keywords_path = path / keywords.FILE_NAME
         self._lock_path = path / LOCK_FILE
+        self._modseq_path = path / modseq.FILE_NAME
+        self._modseqs = ModseqJournal(self._modseq_path)
         self._lock = threading.Lock()
         self._uidlist: UidList | None = None
         self._uidlist_sig: Sig | None = None
@@ -110,10 +120,15 @@ class FolderState:
         self._meta: dict[str, tuple[int, float]] = {}
         self._infos: dict[int, MessageInfo] = {}
         self._info_rel: dict[int, str] = {}
-        self._dir_sig: tuple[Sig, Sig, Sig | None] | None = None
+        #: new/, cur/, uid list and mod-sequence journal as of the last complete scan.
+        self._dir_sig: tuple[Sig, Sig, Sig | None, Sig | None] | None = None
         self._snapshot: Snapshot | None = None
         self._snapshot_stale = True
         self._version = 0
+        #: HIGHESTMODSEQ matching ``_infos`` (snapshots are built without the flock).
+        self._highest_modseq = 0
+        #: UID -> (file, mod-sequence) whose recorded letters matched at the last scan.
+        self._modseq_checked: dict[int, tuple[str, int]] = {}
         #: Recent UIDs some session of this process already got.
         self._claimed: set[int] = set()
         #: Messages this process put straight into ``cur/``: still recent for IMAP.
@@ -136,7 +151,9 @@ class FolderState:
                         os.unlink(entry.path)
         with os.scandir(self._root) as entries:
             for entry in entries:
-                if entry.name.endswith(".tmp") and entry.name.startswith(("dovecot-", "subscr")):
+                if entry.name.endswith(".tmp") and entry.name.startswith(
+                    ("dovecot-", "subscr", "mailserver-")
+                ):
                     with contextlib.suppress(OSError):
                         if now - entry.stat().st_mtime > 3600:
                             os.unlink(entry.path)
@@ -155,8 +172,21 @@ class FolderState:
         """In-process lock, then the cross-process flock (always in that order)."""
         with self._lock:
             self._check_gone()
-            with io.flocked(self._lock_path):
+            with self._flocked():
                 yield
+
+    @contextlib.contextmanager
+    def _flocked(self) -> Iterator[None]:
+        """The cross-process flock (caller holds ``_lock``). Mod-sequences recorded
+        inside become durable before it is released, or are forgotten on failure."""
+        with io.flocked(self._lock_path):
+            try:
+                yield
+            except BaseException:
+                self._modseqs.discard()
+                self._modseq_checked = {}
+                raise
+            self._modseqs.flush()
 
     # ------------------------------------------------ index files
 
@@ -252,6 +282,23 @@ class FolderState:
             self._keywords.dirty = False
             self._keywords_sig = path_sig(self._keywords_path)
             self._keywords_changed = True
+
+    def _modseq_log(self) -> ModseqLog:
+        """The mod-sequence journal, matched to the loaded uid list. Both locks held."""
+        return self._modseqs.load(self._uidlist_validity())
+
+    def _touch(self, uid: int, rel: str) -> None:
+        """Give a message just added or changed (now at ``rel``) a new mod-sequence."""
+        current = self._modseq_log()
+        self._modseqs.record(current.touch(uid, letters_of(rel)))
+
+    def _record_expunge(self, uids: list[int]) -> None:
+        current = self._modseq_log()
+        self._modseqs.record(current.expunge(uids))
+
+    def _flush_modseqs(self) -> None:
+        """Make recorded mod-sequences durable, before the lock is released."""
+        self._modseqs.flush()
 
     def _after_change(self) -> None:
         self._dir_sig = None
