@@ -42,6 +42,7 @@ LISTENERS: dict[str, str] = {
     "pop3": "mailserver.pop3.listener:start_listener",
     "pop3s": "mailserver.pop3.listener:start_listener",
     "imap": "mailserver.imap.listener:start_listener",
+    "imaps": "mailserver.imap.listener:start_listener",
 }
 
 #: Listeners that speak TLS from the first byte (RFC 8314 implicit TLS).

@@ -101,7 +101,7 @@ def test_stls_is_authorization_only() -> None:
     assert COMMANDS["STLS"].states == frozenset({State.AUTHORIZATION})
 
 
-def test_capa_offers_stls_before_tls(tmp_path: Path) -> None:
+async def test_capa_offers_stls_before_tls(tmp_path: Path) -> None:
     session, _ = make_session(tmp_path)
     caps = capabilities(session)
     assert "STLS" in caps
@@ -109,12 +109,12 @@ def test_capa_offers_stls_before_tls(tmp_path: Path) -> None:
     assert "SASL PLAIN LOGIN" in caps
 
 
-def test_capa_without_starttls_context(tmp_path: Path) -> None:
+async def test_capa_without_starttls_context(tmp_path: Path) -> None:
     session, _ = make_session(tmp_path, starttls=False)
     assert "STLS" not in capabilities(session)
 
 
-def test_capa_on_implicit_tls(tmp_path: Path) -> None:
+async def test_capa_on_implicit_tls(tmp_path: Path) -> None:
     session, _ = make_session(tmp_path, implicit=True, allow_plaintext=False)
     caps = capabilities(session)
     assert session.secure
@@ -123,13 +123,13 @@ def test_capa_on_implicit_tls(tmp_path: Path) -> None:
     assert "SASL PLAIN LOGIN" in caps
 
 
-def test_capa_not_offering_stls_in_transaction(tmp_path: Path) -> None:
+async def test_capa_not_offering_stls_in_transaction(tmp_path: Path) -> None:
     session, _ = make_session(tmp_path)
     session.state = State.TRANSACTION
     assert "STLS" not in capabilities(session)
 
 
-def test_policy_hides_plaintext_logins_until_tls(tmp_path: Path) -> None:
+async def test_policy_hides_plaintext_logins_until_tls(tmp_path: Path) -> None:
     session, _ = make_session(tmp_path, allow_plaintext=False)
     caps = capabilities(session)
     assert "STLS" in caps
