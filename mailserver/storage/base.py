@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 
+from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.model import FlagMode, Snapshot
 
 ChangeListener = Callable[[], None]
@@ -141,6 +142,36 @@ class Mailbox(ABC):
 
     @abstractmethod
     async def unsubscribe(self, name: str) -> None: ...
+
+    async def usage(self) -> tuple[int, int]:
+        """(octets, messages) held in all folders, sizes as ``MessageInfo.size``
+        (RFC 9208 STORAGE and MESSAGE usage). This default opens every folder;
+        stores override it with something cheaper."""
+        octets = messages = 0
+        for name in await self.list_folders():
+            try:
+                snap = await (await self.folder(name)).snapshot()
+            except StorageError as exc:
+                if exc.kind is ErrorKind.NOT_FOUND:
+                    continue  # deleted while we counted
+                raise
+            octets += sum(info.size for info in snap.messages)
+            messages += len(snap.messages)
+        return octets, messages
+
+    def quota_limit(self) -> int | None:
+        """The user's storage limit in octets (RFC 9208 STORAGE), None for none.
+
+        When set, ``Folder.append`` and ``copy_to`` refuse with
+        ``StorageError(OVER_QUOTA)`` before writing a message that would take
+        ``usage()`` past it; reaching it exactly is allowed.
+        """
+        return None
+
+    async def special_use(self) -> dict[str, str]:
+        """Folder name -> RFC 6154 special-use attribute (``\\Sent`` ...), for
+        existing folders only. Empty when the store assigns none."""
+        return {}
 
 
 class MailStore(ABC):

@@ -19,8 +19,9 @@ from mailserver.storage.base import ChangeListener, Folder
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io
 from mailserver.storage.maildir.flagops import FlagOps
-from mailserver.storage.maildir.flags import split_flags
+from mailserver.storage.maildir.flags import crlf_size, split_flags
 from mailserver.storage.maildir.placement import Placement
+from mailserver.storage.maildir.quota import QuotaGuard
 from mailserver.storage.maildir.state import FOLDER_MARKER, new_uidvalidity
 from mailserver.storage.model import FlagMode, Snapshot
 
@@ -36,6 +37,10 @@ class MaildirFolder(FlagOps, Placement, Folder):
     def __init__(self, name: str, path: Path) -> None:
         super().__init__(name, path)
         self._listeners: list[ChangeListener] = []
+        #: The owner's storage limit; set by the mailbox that opened the folder.
+        self.quota: QuotaGuard | None = None
+        #: (snapshot, octets, messages) of the last usage count.
+        self._usage: tuple[Snapshot, int, int] | None = None
 
     # ------------------------------------------------------------------ API
 
@@ -53,9 +58,10 @@ class MaildirFolder(FlagOps, Placement, Folder):
     ) -> int:
         flag_list = list(flags)
         split_flags(flag_list)  # refuse bad flags before touching the disk
-        uid = await self._run(
-            "storing message", self._append_blocking, data, flag_list, internal_date
-        )
+        async with self._quota_turn(crlf_size(data)):
+            uid = await self._run(
+                "storing message", self._append_blocking, data, flag_list, internal_date
+            )
         self._notify()
         return uid
 
@@ -105,7 +111,8 @@ class MaildirFolder(FlagOps, Placement, Folder):
         if not isinstance(target, MaildirFolder):
             return await self._copy_generic(wanted, target)
         sources = await self._run("copying", self._copy_sources, wanted)
-        mapping = await target._run("copying", target._copy_in, sources, self)
+        async with target._quota_turn(sum(source.crlf_size for source in sources)):
+            mapping = await target._run("copying", target._copy_in, sources, self)
         if mapping:
             target._notify()
         return mapping
@@ -116,6 +123,21 @@ class MaildirFolder(FlagOps, Placement, Folder):
     def remove_listener(self, listener: ChangeListener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(listener)
+
+    def _quota_turn(self, octets: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """OVER_QUOTA before anything is written if ``octets`` more would not fit."""
+        if self.quota is None:
+            return contextlib.nullcontext()
+        return self.quota.reserve(octets)
+
+    def usage_blocking(self) -> tuple[int, int]:
+        """(CRLF octets, messages) held; recounted only when the snapshot changed."""
+        snap = self._snapshot_blocking(False)
+        cached = self._usage
+        if cached is None or cached[0] is not snap:
+            cached = (snap, sum(info.size for info in snap.messages), len(snap.messages))
+            self._usage = cached
+        return cached[1], cached[2]
 
     async def _run(self, what: str, func: Callable[..., T], *args: object) -> T:
         """Run blocking work in a thread; OS errors become user-safe StorageErrors."""

@@ -8,7 +8,8 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from mailserver.storage.maildir import io, names
 from mailserver.storage.maildir.folder import FOLDER_MARKER, MaildirFolder, new_uidvalidity
 from mailserver.storage.maildir.modseq import FILE_NAME as MODSEQ_NAME
 from mailserver.storage.maildir.modseq_journal import initial_journal
+from mailserver.storage.maildir.quota import QuotaFunc, QuotaGuard
 from mailserver.storage.maildir.uidlist import FILE_NAME as UIDLIST_NAME
 from mailserver.storage.maildir.uidlist import UidList
 from mailserver.storage.model import DELIMITER, INBOX
@@ -28,6 +30,8 @@ SUBSCRIPTIONS = "subscriptions"
 #: Prefix of directories being deleted. Starts with ".." so no reader (Dovecot
 #: included) takes it for a folder; leftovers from a crash are removed on open.
 TRASH_PREFIX = "..mailserver-trash."
+#: Prefix of new users' maildirs being built. User names cannot start with ".".
+STAGING_PREFIX = ".mailserver-new."
 T = TypeVar("T")
 
 
@@ -49,6 +53,43 @@ def make_maildir(path: Path, marker: bool) -> None:
     io.fsync_dir(path.parent)
 
 
+def provision_blocking(path: Path, folders: list[str]) -> bool:
+    """Build a new user's maildir with ``folders`` (all subscribed, INBOX too) aside,
+    then rename it into place: a crash never leaves a mailbox that exists but
+    lacks its default folders. False if someone else created it first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(path.parent)
+    staging = path.parent / f"{STAGING_PREFIX}{io.unique_name(0, 0)}"
+    staging.mkdir()
+    try:
+        make_maildir(staging, marker=False)
+        for name in folders:
+            sub = staging / names.to_dir(name)
+            sub.mkdir()
+            make_maildir(sub, marker=True)
+        listed = "".join(f"{name}\n" for name in sorted({INBOX, *folders}))
+        io.atomic_replace(staging / SUBSCRIPTIONS, listed.encode("utf-8"))
+        os.rename(staging, path)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if path.is_dir():
+            return False  # created meanwhile by another process
+        raise
+    io.fsync_dir(path.parent)
+    return True
+
+
+def remove_stale_staging(root: Path) -> None:
+    """Staging trees a crash left behind (an hour old: no creation takes that long)."""
+    now = time.time()
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.name.startswith(STAGING_PREFIX):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > 3600:
+                        shutil.rmtree(entry.path, ignore_errors=True)
+
+
 def remove_tree(path: Path, trash_dir: Path) -> None:
     """Delete a directory tree; the atomic rename first means a crash never
     leaves a half-deleted folder that still looks like a folder."""
@@ -61,11 +102,19 @@ def remove_tree(path: Path, trash_dir: Path) -> None:
 class MaildirMailbox(Mailbox):
     """One user's folders. Folder objects are cached so sessions share them."""
 
-    def __init__(self, user: str, path: Path) -> None:
+    def __init__(
+        self,
+        user: str,
+        path: Path,
+        quota: QuotaFunc | None = None,
+        default_folders: Sequence[tuple[str, str | None]] = (),
+    ) -> None:
         self.user = user
         self.path = path
         self._lock = threading.Lock()
         self._folders: dict[str, MaildirFolder] = {}
+        self._quota = None if quota is None else QuotaGuard(user, quota, self.usage)
+        self._default_folders = tuple(default_folders)
 
     # ---------------------------------------------------------------- API
 
@@ -96,6 +145,15 @@ class MaildirMailbox(Mailbox):
 
     async def unsubscribe(self, name: str) -> None:
         await self._run("unsubscribing", self._change_subscription, name, False)
+
+    async def usage(self) -> tuple[int, int]:
+        return await self._run("counting usage", self._usage_blocking)
+
+    def quota_limit(self) -> int | None:
+        return None if self._quota is None else self._quota.limit()
+
+    async def special_use(self) -> dict[str, str]:
+        return await self._run("listing folders", self._special_use_blocking)
 
     # ----------------------------------------------------------- plumbing
 
@@ -147,6 +205,7 @@ class MaildirMailbox(Mailbox):
                 if not all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
                     make_maildir(path, marker=name != INBOX)
                 folder = MaildirFolder(name, path)
+                folder.quota = self._quota
                 with contextlib.suppress(OSError):
                     folder.cleanup_blocking()
                 self._folders[name] = folder
@@ -222,6 +281,25 @@ class MaildirMailbox(Mailbox):
         inbox.move_all_to_blocking(target)
         return [inbox]
 
+    def _usage_blocking(self) -> tuple[int, int]:
+        """Sums of each folder's cached snapshot: a re-scan only where something changed."""
+        octets = messages = 0
+        for name in self._list_blocking():
+            try:
+                size, count = self._folder_blocking(name).usage_blocking()
+            except (StorageError, FileNotFoundError):
+                continue  # deleted while we counted
+            octets += size
+            messages += count
+        return octets, messages
+
+    def _special_use_blocking(self) -> dict[str, str]:
+        return {
+            name: attribute
+            for name, attribute in self._default_folders
+            if attribute is not None and self._dir_of(name).is_dir()
+        }
+
     def _read_subscriptions(self) -> set[str]:
         try:
             text = (self.path / SUBSCRIPTIONS).read_text("utf-8", "replace")
@@ -243,10 +321,19 @@ class MaildirMailbox(Mailbox):
             io.atomic_replace(self.path / SUBSCRIPTIONS, data)
 
 
-def open_mailbox_blocking(user: str, path: Path) -> MaildirMailbox:
-    """Create the user's maildir (INBOX) on first use and return its Mailbox."""
+def open_mailbox_blocking(
+    user: str,
+    path: Path,
+    quota: QuotaFunc | None = None,
+    default_folders: Sequence[tuple[str, str | None]] = (),
+) -> MaildirMailbox:
+    """Create the user's maildir (INBOX, and the default folders) on first use and
+    return its Mailbox. Default folders are made only then: one the user deletes
+    later stays deleted."""
+    if default_folders and not path.exists():
+        provision_blocking(path, [name for name, _ in default_folders])
     make_maildir(path, marker=False)
-    mailbox = MaildirMailbox(user, path)
+    mailbox = MaildirMailbox(user, path, quota, default_folders)
     with contextlib.suppress(OSError):
         mailbox.cleanup_blocking()
     return mailbox

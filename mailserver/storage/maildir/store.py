@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from mailserver.storage.base import MailStore
@@ -15,14 +17,53 @@ from mailserver.storage.maildir.mailbox import (
     open_mailbox_blocking,
     remove_tree,
 )
+from mailserver.storage.maildir.quota import QuotaFunc
+from mailserver.storage.model import INBOX
+
+#: RFC 6154 (and RFC 8457 \Important) attributes are flag-like atoms.
+_ATTRIBUTE = re.compile(r"\\[A-Za-z][A-Za-z0-9_-]*")
+
+
+def check_default_folders(
+    folders: Sequence[tuple[str, str | None]],
+) -> tuple[tuple[str, str | None], ...]:
+    """Canonical names and sane attributes, or ValueError naming the bad entry."""
+    result: list[tuple[str, str | None]] = []
+    for name, attribute in folders:
+        try:
+            canonical = names.canonical(name, for_create=True)
+            if canonical != INBOX:
+                names.to_dir(canonical)  # too long, or not encodable
+        except StorageError as exc:
+            raise ValueError(f"default folder {name!r}: {exc.message}") from None
+        if canonical == INBOX or any(canonical == seen for seen, _ in result):
+            raise ValueError(f"default folder {name!r} is INBOX or listed twice")
+        if attribute is not None and not _ATTRIBUTE.fullmatch(attribute):
+            raise ValueError(f"default folder {name!r}: bad special-use attribute {attribute!r}")
+        result.append((canonical, attribute))
+    return tuple(result)
 
 
 class MaildirStore(MailStore):
     """Maps users to maildirs. Mailbox (and so Folder) objects are shared per
-    process, which is how sessions on one folder see each other's changes."""
+    process, which is how sessions on one folder see each other's changes.
 
-    def __init__(self, root: Path) -> None:
+    ``quota(user)`` gives a user's storage limit in octets (None: unlimited);
+    appends and copies past it fail with OVER_QUOTA before anything is
+    written. ``default_folders`` are (name, RFC 6154 special-use attribute or
+    None) pairs created and subscribed, with INBOX, when a user's mailbox is
+    first created. Both are checked here, so a bad configuration fails at start.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        quota: QuotaFunc | None = None,
+        default_folders: Sequence[tuple[str, str | None]] = (),
+    ) -> None:
         self.root = Path(root)
+        self.quota = quota
+        self.default_folders = check_default_folders(default_folders)
         self._lock = threading.Lock()
         self._mailboxes: dict[str, MaildirMailbox] = {}
 
@@ -41,7 +82,9 @@ class MaildirStore(MailStore):
             cached = self._mailboxes.get(user)
             if cached is not None:
                 return cached
-            mailbox = open_mailbox_blocking(user, self.root / user)
+            mailbox = open_mailbox_blocking(
+                user, self.root / user, self.quota, self.default_folders
+            )
             self._mailboxes[user] = mailbox
             return mailbox
 
