@@ -38,13 +38,22 @@ class StartupError(Exception):
     """The server cannot start; the message says why, for the operator."""
 
 
+def build_store(config: Config) -> MaildirStore:
+    """The mail store with the config's quotas and the folders new accounts get."""
+    return MaildirStore(
+        config.mail_dir,
+        quota=config.quota.limit_bytes,
+        default_folders=[(name, use) for use, name in config.special_folders.items()],
+    )
+
+
 def build_services(config: Config) -> Services:
     """Create the shared store and authentication from the config."""
     config.mail_dir.mkdir(parents=True, exist_ok=True)
     users = UserDatabase(config.user_db_path, scheme=config.auth.password_scheme)
     return Services(
         config=config,
-        store=MaildirStore(config.mail_dir),
+        store=build_store(config),
         auth=Authenticator(users, config.domains, throttle=LoginThrottle(_throttle_policy(config))),
     )
 

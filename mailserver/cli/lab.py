@@ -14,7 +14,7 @@ from mailserver.auth import UserError
 from mailserver.cli.errors import CliError
 from mailserver.cli.users import open_users
 from mailserver.config import Config
-from mailserver.storage.maildir import MaildirStore
+from mailserver.server import build_store
 
 
 def lab_user_names(groups: int, seats: int) -> list[str]:
@@ -79,7 +79,7 @@ def run_provision(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _create_mailboxes(config: Config, names: list[str]) -> None:
-    store = MaildirStore(config.mail_dir)
+    store = build_store(config)
     for name in names:
         await store.mailbox(name)
 
@@ -94,6 +94,6 @@ def run_remove(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _purge(config: Config, names: list[str]) -> None:
-    store = MaildirStore(config.mail_dir)
+    store = build_store(config)
     for name in names:
         await store.delete_mailbox(name)

@@ -11,7 +11,7 @@ from typing import Any
 from mailserver.auth import UserDatabase, UserError
 from mailserver.cli.errors import CliError
 from mailserver.config import Config
-from mailserver.storage.maildir import MaildirStore
+from mailserver.server import build_store
 
 
 def register(commands: Any) -> None:
@@ -72,7 +72,7 @@ def run_add(config: Config, args: argparse.Namespace) -> int:
         users.add(args.name, read_password(args.password), plain_secret=args.plain_secret)
     except UserError as exc:
         raise CliError(str(exc)) from None
-    asyncio.run(MaildirStore(config.mail_dir).mailbox(args.name.lower()))
+    asyncio.run(build_store(config).mailbox(args.name.lower()))
     print(f"user {args.name.lower()} added")
     return 0
 
@@ -94,7 +94,7 @@ def run_delete(config: Config, args: argparse.Namespace) -> int:
     except UserError as exc:
         raise CliError(str(exc)) from None
     if args.purge:
-        asyncio.run(MaildirStore(config.mail_dir).delete_mailbox(args.name.lower()))
+        asyncio.run(build_store(config).delete_mailbox(args.name.lower()))
     print(f"user {args.name.lower()} deleted" + (" with their mail" if args.purge else ""))
     return 0
 

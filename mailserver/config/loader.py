@@ -11,10 +11,12 @@ import yaml
 from mailserver.config.errors import ConfigError
 from mailserver.config.model import (
     DEFAULT_PORTS,
+    DEFAULT_SPECIAL_FOLDERS,
     AuthSettings,
     Config,
     Limits,
     ListenAddress,
+    QuotaSettings,
     TimeoutSettings,
     TlsSettings,
 )
@@ -52,6 +54,8 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         "timeouts",
         "auth",
         "tls",
+        "quota",
+        "folders",
     }
     _reject_unknown(raw, known, "")
     hostname = _string(raw, "hostname", required=True)
@@ -83,6 +87,8 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         timeouts=_section(raw, "timeouts", TimeoutSettings),
         auth=_section(raw, "auth", AuthSettings),
         tls=_tls(raw.get("tls"), base_dir),
+        quota=_quota(raw.get("quota")),
+        special_folders=_folders(raw.get("folders")),
         source=source,
     )
 
@@ -182,6 +188,55 @@ def _tls(raw: Any, base_dir: Path) -> TlsSettings:
     if (cert is None) != (key is None):
         raise ConfigError("tls: give both certificate and key, or neither")
     return TlsSettings(certificate=cert, key=key)
+
+
+def _megabytes(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where}: expected a size in MiB (a number >= 0), got {value!r}")
+    return float(value)
+
+
+def _quota(raw: Any) -> QuotaSettings:
+    if raw is None:
+        return QuotaSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("quota: expected a mapping with default_mb and/or users")
+    _reject_unknown(raw, {"default_mb", "users"}, "quota.")
+    users_raw = raw.get("users") or {}
+    if not isinstance(users_raw, dict):
+        raise ConfigError("quota.users: expected a mapping of user name to MiB")
+    users: dict[str, float] = {}
+    for name, value in users_raw.items():
+        size = _megabytes(value, f"quota.users.{name}")
+        if size is not None:
+            users[str(name).lower()] = size
+    return QuotaSettings(
+        default_mb=_megabytes(raw.get("default_mb"), "quota.default_mb"), users=users
+    )
+
+
+#: Config key under ``folders`` -> special-use attribute (RFC 6154).
+_FOLDER_KEYS = {attr[1:].lower(): attr for attr in DEFAULT_SPECIAL_FOLDERS}
+
+
+def _folders(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return dict(DEFAULT_SPECIAL_FOLDERS)
+    if not isinstance(raw, dict):
+        raise ConfigError("folders: expected a mapping such as {sent: Sent, trash: Trash}")
+    _reject_unknown(raw, set(_FOLDER_KEYS), "folders.")
+    result = dict(DEFAULT_SPECIAL_FOLDERS)
+    for key, name in raw.items():
+        attribute = _FOLDER_KEYS[key]
+        if name is None or name is False:
+            del result[attribute]
+            continue
+        if not isinstance(name, str) or not name.strip() or name.strip().upper() == "INBOX":
+            raise ConfigError(f"folders.{key}: expected a folder name, got {name!r}")
+        result[attribute] = name.strip()
+    return result
 
 
 def _reject_unknown(raw: dict[str, Any], known: set[str], prefix: str) -> None:

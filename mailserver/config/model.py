@@ -81,6 +81,28 @@ class TlsSettings:
 
 
 @dataclass(frozen=True)
+class QuotaSettings:
+    """Storage limits in MiB; None means unlimited."""
+
+    default_mb: float | None = None
+    users: dict[str, float] = field(default_factory=dict)
+
+    def limit_bytes(self, user: str) -> int | None:
+        megabytes = self.users.get(user.lower(), self.default_mb)
+        return None if megabytes is None else int(megabytes * 1024 * 1024)
+
+
+#: Folders every new account gets, keyed by their RFC 6154 special-use attribute.
+DEFAULT_SPECIAL_FOLDERS: dict[str, str] = {
+    "\\Sent": "Sent",
+    "\\Drafts": "Drafts",
+    "\\Trash": "Trash",
+    "\\Junk": "Junk",
+    "\\Archive": "Archive",
+}
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the server needs to run, validated once at start-up."""
 
@@ -96,6 +118,9 @@ class Config:
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
+    quota: QuotaSettings = field(default_factory=QuotaSettings)
+    #: Special-use attribute -> folder name, created and subscribed for new accounts.
+    special_folders: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_FOLDERS))
     #: Where the YAML came from; relative paths in it were resolved against its folder.
     source: Path | None = None
 

@@ -108,3 +108,39 @@ def test_mistakes_name_the_bad_key(tmp_path: Path, yaml_text: str, names: str) -
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_quota_and_special_folders(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            MINIMAL
+            + "quota: {default_mb: 1, users: {Group1_1: 2.5}}\n"
+            + "folders: {sent: Gesendet, junk: null}\n",
+        )
+    )
+    assert config.quota.limit_bytes("group1_1") == int(2.5 * 1024 * 1024)
+    assert config.quota.limit_bytes("anyone") == 1024 * 1024
+    assert config.special_folders["\\Sent"] == "Gesendet"
+    assert "\\Junk" not in config.special_folders
+    assert config.special_folders["\\Trash"] == "Trash"
+
+
+def test_no_quota_by_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.quota.limit_bytes("group1_1") is None
+    assert set(config.special_folders) == {"\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("quota: {default_mb: -1}\n", "quota.default_mb"),
+        ("quota: {users: {bob: lots}}\n", "quota.users.bob"),
+        ("folders: {outbox: Out}\n", "folders.outbox"),
+        ("folders: {sent: INBOX}\n", "folders.sent"),
+    ],
+)
+def test_quota_and_folder_mistakes(tmp_path: Path, extra: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(write(tmp_path, MINIMAL + extra))
