@@ -187,3 +187,49 @@ async def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
     # Whatever the crash left half done: the next UID is above everything handed out.
     assert await folder.append(b"after\n") > max(snap.uids)
     assert len(snap.uids) == len(set(snap.uids)) >= len(acked)
+
+
+FLAG_WORKER = """
+import asyncio, sys
+from pathlib import Path
+from mailserver.storage import FlagMode
+from mailserver.storage.maildir import MaildirStore
+
+async def main(root, uid, count):
+    go = Path(root) / "go"
+    while not go.exists():
+        await asyncio.sleep(0.002)
+    folder = await (await MaildirStore(Path(root)).mailbox("shared")).folder("INBOX")
+    for i in range(count):
+        mode = FlagMode.ADD if i % 2 == 0 else FlagMode.REMOVE
+        await folder.store_flags([int(uid)], ["\\\\Seen"], mode)
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+async def test_modseqs_stay_unique_and_counted_across_processes(tmp_path: Path) -> None:
+    """Every change in any process gets its own mod-sequence: none lost, none doubled."""
+    folder = await (await MaildirStore(tmp_path).mailbox("shared")).folder(INBOX)
+    flagged = await folder.append(b"Subject: toggled\n\nx\n")
+    changes = 40
+    togglers = [
+        subprocess.Popen(
+            [sys.executable, "-c", FLAG_WORKER, str(tmp_path), str(flagged), str(changes)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    ]
+    appender = start_worker(tmp_path, "a", changes)
+    go(tmp_path)
+    await wait_all([appender])
+    for proc in togglers:
+        _, err = await asyncio.to_thread(proc.communicate, None, 60)
+        assert proc.returncode == 0, err
+    snap = await folder.snapshot()
+    # 1 for the new folder, 1 for the first append, then one per change.
+    assert snap.highest_modseq == 2 + changes + changes
+    modseqs = [m.modseq for m in snap.messages]
+    assert len(set(modseqs)) == len(modseqs)
+    restarted = await (await MaildirStore(tmp_path).mailbox("shared")).folder(INBOX)
+    assert (await restarted.snapshot()).messages == snap.messages
