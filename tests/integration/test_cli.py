@@ -94,3 +94,20 @@ def test_lab_provision_is_idempotent_and_remove_purges(config: Path) -> None:
     assert removed.returncode == 0
     assert cli(config, "user", "list").stdout.split() == []
     assert not (config.parent / "data" / "mail" / "group3_3").exists()
+
+
+def test_tls_self_signed_writes_a_certificate_for_hostname_and_extra_names(config: Path) -> None:
+    from cryptography import x509
+
+    result = cli(config, "tls", "self-signed", "172.16.0.253", "mail.netlab")
+    assert result.returncode == 0, result.stderr
+    cert_file = config.parent / "data" / "tls" / "cert.pem"
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["JServer.NetLab", "mail.netlab"]
+    assert [str(a) for a in san.get_values_for_type(x509.IPAddress)] == ["172.16.0.253"]
+    again = cli(config, "tls", "self-signed")
+    assert again.returncode == 1 and "--force" in again.stderr
+    assert cli(config, "tls", "self-signed", "--force").returncode == 0
+    replaced = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    assert replaced.serial_number != cert.serial_number
