@@ -51,10 +51,15 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypa
     assert config.data_dir == (sub / "data").resolve()
 
 
-@pytest.mark.parametrize("name", ["minimal.yaml", "lab.yaml", "quickstart.yaml"])
+@pytest.mark.parametrize("name", ["minimal.yaml", "lab.yaml", "quickstart.yaml", "production.yaml"])
 def test_shipped_examples_are_valid(name: str) -> None:
     config = load_config(REPO / "config" / name)
-    assert config.hostname == "JServer.NetLab"
+    assert config.listeners
+    if name == "production.yaml":
+        assert config.auth.allow_plaintext_without_tls is False
+        assert {"submission", "imaps", "pop3s", "smtps"} <= set(config.listeners)
+    else:
+        assert config.hostname == "JServer.NetLab"
 
 
 def test_domains_compare_case_insensitively_and_ignore_trailing_dot(tmp_path: Path) -> None:
