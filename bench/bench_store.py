@@ -8,8 +8,13 @@ same file system:
 
 * append: the reference writes the same bytes to ``tmp/``, fsyncs the file
   and renames it into ``new/`` -- the least any durable maildir delivery
-  does. The store additionally fsyncs the directory, takes the lock and
-  rewrites ``dovecot-uidlist`` (fsync'd) before it returns a UID.
+  does. The store additionally fsyncs the directory, takes the lock,
+  rewrites ``dovecot-uidlist`` (fsync'd) and appends the message's
+  mod-sequence to ``mailserver-modseq`` (one more fsync, no rename) before
+  it returns a UID.
+* flag change: the reference renames the file to its new ``:2,`` name and
+  fsyncs the directory -- the least a durable maildir flag change does. The
+  store additionally takes the lock and appends the mod-sequence (fsync'd).
 * snapshot: the reference lists ``new/`` and ``cur/`` and stats every file --
   the least any maildir reader does to learn sizes and dates.
 """
@@ -29,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mailserver.storage import INBOX
+from mailserver.storage import INBOX, SEEN, FlagMode
 from mailserver.storage.maildir import MaildirStore
 from mailserver.storage.maildir.folder import MaildirFolder
 
@@ -66,6 +71,32 @@ async def store_append(root: Path, count: int) -> float:
     start = time.perf_counter()
     for _ in range(count):
         await folder.append(BODY)
+    return time.perf_counter() - start
+
+
+def reference_flags(root: Path, count: int) -> float:
+    """Toggle ``S`` on one file ``count`` times: rename + directory fsync each."""
+    (root / "cur").mkdir(parents=True)
+    name = root / "cur" / "ref:2,"
+    name.write_bytes(BODY)
+    start = time.perf_counter()
+    for i in range(count):
+        new = root / "cur" / ("ref:2,S" if i % 2 == 0 else "ref:2,")
+        os.rename(name, new)
+        fd = os.open(root / "cur", os.O_RDONLY | os.O_DIRECTORY)
+        os.fsync(fd)
+        os.close(fd)
+        name = new
+    return time.perf_counter() - start
+
+
+async def store_flags(root: Path, count: int) -> float:
+    folder = await open_inbox(root)
+    uid = await folder.append(BODY)
+    start = time.perf_counter()
+    for i in range(count):
+        mode = FlagMode.ADD if i % 2 == 0 else FlagMode.REMOVE
+        await folder.store_flags([uid], [SEEN], mode)
     return time.perf_counter() - start
 
 
@@ -123,6 +154,9 @@ async def main(base: Path) -> None:
     ref_append = reference_append(base / "ref-append", APPENDS)
     ours_append = await store_append(base / "store-append", APPENDS)
     report(f"append x{APPENDS} (per message)", ours_append, ref_append, APPENDS)
+    ref_flags = reference_flags(base / "ref-flags", APPENDS)
+    ours_flags = await store_flags(base / "store-flags", APPENDS)
+    report(f"flag change x{APPENDS} (per change)", ours_flags, ref_flags, APPENDS)
 
     # --- snapshot -------------------------------------------------------
     root = base / "store-snap"
