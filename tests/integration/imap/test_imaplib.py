@@ -204,10 +204,10 @@ def test_search_keys(mail_server: ServerProcess, imap: imaplib.IMAP4) -> None:
 
 def test_copy_expunge_close(mail_server: ServerProcess, imap: imaplib.IMAP4) -> None:
     deliver(mail_server, [make_message(1), make_message(2), make_message(3)])
-    ok(imap.create("Archive"))
+    ok(imap.create("Saved"))
     imap.select("INBOX")
-    ok(imap.copy("1:2", "Archive"))
-    assert len(snapshot(mail_server, folder="Archive").messages) == 2
+    ok(imap.copy("1:2", "Saved"))
+    assert len(snapshot(mail_server, folder="Saved").messages) == 2
     status, data = imap.copy("1", "Missing")
     assert status == "NO" and b"TRYCREATE" in data[0]
     ok(imap.store("1,3", "+FLAGS", "(\\Deleted)"))
@@ -217,15 +217,15 @@ def test_copy_expunge_close(mail_server: ServerProcess, imap: imaplib.IMAP4) -> 
     ok(imap.store("1", "+FLAGS", "(\\Deleted)"))
     ok(imap.close())
     assert snapshot(mail_server).messages == ()
-    ok(imap.select("Archive"))
+    ok(imap.select("Saved"))
     ok(imap.uid("COPY", "1:*", "INBOX"))
     assert len(snapshot(mail_server).messages) == 2
 
 
 def test_mailbox_management(mail_server: ServerProcess, imap: imaplib.IMAP4) -> None:
     ok(imap.create("Projects/2024"))
-    ok(imap.create("Sent"))
-    status, data = imap.create("Sent")
+    ok(imap.create("Receipts"))
+    status, data = imap.create("Receipts")
     assert status == "NO" and b"ALREADYEXISTS" in data[0]
     listed = ok(imap.list())
     assert b'(\\HasNoChildren) "/" INBOX' in listed
@@ -237,12 +237,15 @@ def test_mailbox_management(mail_server: ServerProcess, imap: imaplib.IMAP4) -> 
     assert ok(imap.list("Projects/", "%")) == [b'(\\HasNoChildren) "/" Projects/2024']
     ok(imap.rename("Projects/2024", "Projects/2025"))
     assert "Projects/2025" in folders(mail_server)
-    ok(imap.subscribe("Sent"))
-    assert ok(imap.lsub()) == [b'() "/" Sent']
-    ok(imap.unsubscribe("Sent"))
-    assert ok(imap.lsub()) == [None]
-    ok(imap.delete("Sent"))
-    assert "Sent" not in folders(mail_server)
+    # New accounts start with INBOX and the special-use folders subscribed.
+    before = ok(imap.lsub())
+    assert b'() "/" INBOX' in before and b'() "/" Sent' in before
+    ok(imap.subscribe("Receipts"))
+    assert sorted(ok(imap.lsub())) == sorted([*before, b'() "/" Receipts'])
+    ok(imap.unsubscribe("Receipts"))
+    assert sorted(ok(imap.lsub())) == sorted(before)
+    ok(imap.delete("Receipts"))
+    assert "Receipts" not in folders(mail_server)
     status, data = imap.delete("INBOX")
     assert status == "NO"
     status, data = imap.delete("Nope")
@@ -266,7 +269,7 @@ def test_unicode_folder_names(mail_server: ServerProcess, imap: imaplib.IMAP4) -
 def test_append_variants(mail_server: ServerProcess, imap: imaplib.IMAP4) -> None:
     ok(imap.append("INBOX", "(\\Seen \\Draft)", None, make_message(1)))
     ok(imap.append("inbox", None, None, make_message(2).replace(b"\r\n", b"\n")))
-    status, data = imap.append("Drafts", None, None, make_message(3))
+    status, data = imap.append("Templates", None, None, make_message(3))
     assert status == "NO" and b"TRYCREATE" in data[0]
     messages = snapshot(mail_server).messages
     assert messages[0].flags == frozenset({"\\Seen", "\\Draft"})
