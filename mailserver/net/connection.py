@@ -1,0 +1,67 @@
+"""The life of one line-protocol connection, shared by the POP3 and IMAP listeners.
+
+Admission through the session registry (refused clients get the protocol's
+"busy" line), running the session, and always releasing the slot and closing
+the stream the session ended on: after STARTTLS/STLS that is the TLS stream,
+so the client gets a proper close_notify.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from mailserver.net.sessions import SessionHandle, SessionRegistry
+
+#: How long a goodbye or a close may take before the connection is just dropped.
+CLOSE_TIMEOUT = 5.0
+
+
+class LineSession(Protocol):
+    handle: SessionHandle | None
+    writer: asyncio.StreamWriter
+
+    async def run(self) -> None: ...
+
+    def on_shutdown(self) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def peer_address(writer: asyncio.StreamWriter) -> str:
+    peername = writer.get_extra_info("peername")
+    return str(peername[0]) if peername else "unknown"
+
+
+async def serve_session(
+    sessions: SessionRegistry,
+    session: LineSession,
+    peer: str,
+    busy_reply: bytes,
+    log: logging.Logger,
+) -> None:
+    """Admit, run and always clean up one session."""
+    handle = sessions.open(peer, session.on_shutdown)
+    if handle is None:
+        with contextlib.suppress(Exception):
+            session.writer.write(busy_reply)
+            await asyncio.wait_for(session.writer.drain(), CLOSE_TIMEOUT)
+        await close_stream(session.writer)
+        return
+    session.handle = handle
+    try:
+        await session.run()
+    except Exception:
+        log.exception("%s: session failed", peer)
+    finally:
+        session.finish()
+        handle.release()
+        await close_stream(session.writer)
+
+
+async def close_stream(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
