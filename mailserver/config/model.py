@@ -53,6 +53,10 @@ class TimeoutSettings:
     smtp: float = 300.0
     pop3: float = 600.0
     imap: float = 1800.0
+    #: Longest a whole session may last, however busy (0 = no limit); the
+    #: client is told and may reconnect. SMTP sessions are capped at ten idle timeouts.
+    pop3_session: float = 3600.0
+    imap_session: float = 86400.0
 
 
 @dataclass(frozen=True)

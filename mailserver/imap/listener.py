@@ -38,4 +38,5 @@ async def serve_connection(
     """Run one session from greeting to close; always frees its slot."""
     peer = peer_address(writer)
     session = ImapSession(context, reader, writer, peer)
-    await serve_session(context.sessions, session, peer, BUSY_REPLY, log)
+    max_session = context.services.config.timeouts.imap_session
+    await serve_session(context.sessions, session, peer, BUSY_REPLY, log, max_session)

@@ -39,6 +39,7 @@ CRLF = b"\r\n"
 CONTINUE_LITERAL = b"+ Ready for literal data\r\n"
 IDLE_BYE = b"* BYE Autologout; idle for too long\r\n"
 SHUTDOWN_BYE = b"* BYE Server shutting down\r\n"
+SESSION_LIMIT_BYE = b"* BYE Session time limit reached, please reconnect\r\n"
 TOO_MANY_BAD_BYE = b"* BYE Too many invalid commands\r\n"
 BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR")
 _LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}\Z")
@@ -90,7 +91,8 @@ class ImapSession:
         self.bad_commands = 0
         self.closing = False
         self._waiting_for_input = False
-        self._shutdown_requested = False
+        #: Set when the session must end after the current command, with this goodbye.
+        self._goodbye: bytes | None = None
         self._mid_response = False
         limits = self.config.limits
         self._max_line = limits.max_line_length
@@ -132,8 +134,8 @@ class ImapSession:
                     await self.send(IDLE_BYE)
                     return
                 await self.execute(data)
-                if self._shutdown_requested and not self.closing:
-                    await self.send(SHUTDOWN_BYE)
+                if self._goodbye is not None and not self.closing:
+                    await self.send(self._goodbye)
                     return
         except (ClientGone, EOFError, ConnectionError):
             return
@@ -361,10 +363,17 @@ class ImapSession:
 
     def on_shutdown(self) -> None:
         """Called by the session registry at server shutdown (never mid-APPEND)."""
-        self._shutdown_requested = True
+        self._end_session(SHUTDOWN_BYE)
+
+    def expire(self) -> None:
+        """The total session time is up: say so and close, as at shutdown."""
+        self._end_session(SESSION_LIMIT_BYE)
+
+    def _end_session(self, goodbye: bytes) -> None:
+        self._goodbye = goodbye
         if self._waiting_for_input and not self.closing:
             self.closing = True
-            self.writer.write(SHUTDOWN_BYE)
+            self.writer.write(goodbye)
             self.writer.close()
 
     def finish(self) -> None:

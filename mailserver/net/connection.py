@@ -27,6 +27,8 @@ class LineSession(Protocol):
 
     def on_shutdown(self) -> None: ...
 
+    def expire(self) -> None: ...
+
     def finish(self) -> None: ...
 
 
@@ -41,8 +43,9 @@ async def serve_session(
     peer: str,
     busy_reply: bytes,
     log: logging.Logger,
+    max_session: float = 0.0,
 ) -> None:
-    """Admit, run and always clean up one session."""
+    """Admit, run and always clean up one session; ``max_session`` seconds at most."""
     handle = sessions.open(peer, session.on_shutdown)
     if handle is None:
         with contextlib.suppress(Exception):
@@ -51,11 +54,15 @@ async def serve_session(
         await close_stream(session.writer)
         return
     session.handle = handle
+    loop = asyncio.get_running_loop()
+    timer = loop.call_later(max_session, session.expire) if max_session > 0 else None
     try:
         await session.run()
     except Exception:
         log.exception("%s: session failed", peer)
     finally:
+        if timer is not None:
+            timer.cancel()
         session.finish()
         handle.release()
         await close_stream(session.writer)

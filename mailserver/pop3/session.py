@@ -42,6 +42,7 @@ log = logging.getLogger("mailserver.pop3")
 CRLF = b"\r\n"
 IDLE_REPLY = "-ERR [SYS/TEMP] autologout: idle for too long"
 SHUTDOWN_REPLY = "-ERR [SYS/TEMP] server shutting down, please reconnect later"
+SESSION_LIMIT_REPLY = "-ERR [SYS/TEMP] session time limit reached, please reconnect"
 TOO_MANY_BAD = "-ERR too many bad commands, closing connection"
 NOT_LOGGED_IN = "-ERR not logged in: authenticate first with USER/PASS, APOP or AUTH"
 ALREADY_LOGGED_IN = "-ERR already logged in"
@@ -90,7 +91,8 @@ class Pop3Session:
         self.closing = False
         self._waiting_for_input = False
         self._handshaking = False
-        self._shutdown_requested = False
+        #: Set when the session must end after the current command, with this goodbye.
+        self._goodbye: str | None = None
         self._mid_response = False
         self._max_line = self.config.limits.max_line_length
         self._timeout = self.config.timeouts.pop3
@@ -125,8 +127,8 @@ class Pop3Session:
                     await self.reply(IDLE_REPLY)
                     return
                 await self.execute(line)
-                if self._shutdown_requested and not self.closing:
-                    await self.reply(SHUTDOWN_REPLY)
+                if self._goodbye is not None and not self.closing:
+                    await self.reply(self._goodbye)
                     return
         except (ClientGone, EOFError, OSError):
             # The peer went away (reset, broken pipe, TLS failure): nothing left to say.
@@ -254,7 +256,14 @@ class Pop3Session:
 
     def on_shutdown(self) -> None:
         """Called by the session registry at server shutdown (never mid-UPDATE)."""
-        self._shutdown_requested = True
+        self._end_session(SHUTDOWN_REPLY)
+
+    def expire(self) -> None:
+        """The total session time is up: say so and close, as at shutdown."""
+        self._end_session(SESSION_LIMIT_REPLY)
+
+    def _end_session(self, goodbye: str) -> None:
+        self._goodbye = goodbye
         if self._handshaking:
             # No reply can be sent mid-handshake; dropping the connection ends it cleanly.
             self.closing = True
@@ -262,7 +271,7 @@ class Pop3Session:
             return
         if self._waiting_for_input and not self.closing:
             self.closing = True
-            self.writer.write(SHUTDOWN_REPLY.encode("ascii") + CRLF)
+            self.writer.write(goodbye.encode("ascii") + CRLF)
             self.writer.close()
 
     def finish(self) -> None:
