@@ -83,6 +83,13 @@ class Folder(ABC):
         """
         raise NotImplementedError("this store does not keep mod-sequences")
 
+    async def recent_count(self) -> int:
+        """Messages that no session has claimed as ``\\Recent`` yet (STATUS RECENT, EXAMINE).
+
+        Counting does not claim them. The default store never has any.
+        """
+        return 0
+
     async def expunged_since(self, modseq: int) -> list[int] | None:
         """UIDs expunged after ``modseq`` (RFC 7162 QRESYNC VANISHED (EARLIER)), ascending.
 

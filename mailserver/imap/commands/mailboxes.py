@@ -37,10 +37,12 @@ async def select(session: ImapSession, command: MailboxCommand) -> Response:
     folder = await mailbox_of(session).folder(command.mailbox)
     snapshot = await folder.snapshot(claim_recent=not readonly)
     view = SelectedView(folder, readonly, snapshot)
+    # EXAMINE claims nothing (RFC 3501 6.3.2) but still reports how many are \Recent.
+    recent = await folder.recent_count() if readonly else len(view.recent)
     lines = [
         *view.flags_announcement(),
         b"* %d EXISTS\r\n" % view.exists,
-        b"* %d RECENT\r\n" % len(view.recent),
+        b"* %d RECENT\r\n" % recent,
     ]
     unseen = view.first_unseen()
     if unseen is not None:
@@ -146,9 +148,10 @@ async def status(session: ImapSession, command: Status) -> Response:
     selected_here = view is not None and view.folder is folder
     values = {
         "MESSAGES": len(snapshot.messages),
-        # Counting \Recent without claiming it is not possible through the store
-        # API; only the session that holds them knows (RFC 3501 allows 0 here).
-        "RECENT": len(view.recent) if view is not None and selected_here else 0,
+        # Recent for this session (if it has the folder selected) plus those no
+        # session has claimed yet; other sessions' \Recent messages are theirs.
+        "RECENT": (len(view.recent) if view is not None and selected_here else 0)
+        + await folder.recent_count(),
         "UIDNEXT": snapshot.uidnext,
         "UIDVALIDITY": snapshot.uidvalidity,
         "UNSEEN": sum(1 for m in snapshot.messages if SEEN not in m.flags),

@@ -96,6 +96,9 @@ class MaildirFolder(FlagOps, Placement, Folder):
         self._notify()
         return result
 
+    async def recent_count(self) -> int:
+        return await self._run("reading folder", self._recent_count_blocking)
+
     async def expunged_since(self, modseq: int) -> list[int] | None:
         return await self._run("reading folder", self._expunged_since_blocking, modseq)
 

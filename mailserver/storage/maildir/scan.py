@@ -260,6 +260,16 @@ class ScannedFolder(FolderState):
             self._refresh()
             return self._modseq_log().expunged_since(modseq)
 
+    def _recent_count_blocking(self) -> int:
+        with self._locked():
+            self._refresh()
+            return sum(
+                1
+                for uid, rel in self._info_rel.items()
+                if uid not in self._claimed
+                and (rel.startswith("new/") or uid in self._pending_recent)
+            )
+
     def _claim_recent(self) -> frozenset[int]:
         """Hand out messages no session has seen: move ``new/`` -> ``cur/``.
 

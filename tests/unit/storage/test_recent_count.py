@@ -1,0 +1,33 @@
+"""Counting \\Recent messages without claiming them (STATUS RECENT, EXAMINE)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailserver.storage import INBOX
+from mailserver.storage.maildir import MaildirStore
+
+MESSAGE = b"Subject: x\r\n\r\nbody\r\n"
+
+
+async def test_unclaimed_messages_are_counted_until_someone_claims_them(tmp_path: Path) -> None:
+    store = MaildirStore(tmp_path)
+    folder = await (await store.mailbox("u")).folder(INBOX)
+    await folder.append(MESSAGE)
+    await folder.append(MESSAGE, flags=["\\Seen"])
+    assert await folder.recent_count() == 2
+    assert await folder.recent_count() == 2, "counting must not claim"
+    claimed = await folder.snapshot(claim_recent=True)
+    assert len(claimed.recent) == 2
+    assert await folder.recent_count() == 0
+    await folder.append(MESSAGE)
+    assert await folder.recent_count() == 1
+
+
+async def test_another_process_sees_new_mail_as_recent(tmp_path: Path) -> None:
+    first = await (await MaildirStore(tmp_path).mailbox("u")).folder(INBOX)
+    await first.append(MESSAGE)
+    other = await (await MaildirStore(tmp_path).mailbox("u")).folder(INBOX)
+    assert await other.recent_count() == 1
+    await other.snapshot(claim_recent=True)
+    assert await first.recent_count() == 0
