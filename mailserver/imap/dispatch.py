@@ -13,6 +13,7 @@ from mailserver.imap.commands import (
     authenticated,
     mailboxes,
     not_authenticated,
+    quota,
     selected,
 )
 from mailserver.imap.errors import Response
@@ -51,6 +52,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "LSUB": CommandSpec(mailboxes.list_, states.AUTHENTICATED),
     "STATUS": CommandSpec(mailboxes.status, states.AUTHENTICATED),
     "APPEND": CommandSpec(authenticated.append, states.AUTHENTICATED),
+    "GETQUOTA": CommandSpec(quota.getquota, states.AUTHENTICATED),
+    "GETQUOTAROOT": CommandSpec(quota.getquotaroot, states.AUTHENTICATED),
+    "SETQUOTA": CommandSpec(quota.setquota, states.AUTHENTICATED),
     "CHECK": CommandSpec(selected.check, states.SELECTED),
     "CLOSE": CommandSpec(selected.close, states.SELECTED),
     "EXPUNGE": CommandSpec(selected.expunge, states.SELECTED),

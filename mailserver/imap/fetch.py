@@ -102,6 +102,8 @@ async def _render(
         return b"FLAGS " + wire.flag_list(view.reported_flags(info.uid))
     if name == "INTERNALDATE":
         return b"INTERNALDATE " + wire.imap_date(info.internal_date)
+    if name == "MODSEQ":
+        return b"MODSEQ (%d)" % info.modseq
     if name == "RFC822.SIZE":
         return b"RFC822.SIZE %d" % info.size
     if name in _RFC822_SECTIONS:

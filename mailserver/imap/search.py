@@ -20,6 +20,7 @@ from mailserver.imap.parser.search_keys import (
     HasFlag,
     HeaderKey,
     InSet,
+    ModSeqKey,
     Not,
     Or,
     Recent,
@@ -69,6 +70,8 @@ class SearchEvaluator:
             if key.uid:
                 return key.sequence.contains(c.info.uid, view.max_uid())
             return key.sequence.contains(c.seq, view.exists)
+        if isinstance(key, ModSeqKey):
+            return c.info.modseq >= key.modseq
         if isinstance(key, SizeKey):
             return c.info.size > key.size if key.larger else c.info.size < key.size
         if isinstance(key, DateKey):

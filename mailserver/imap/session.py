@@ -41,7 +41,7 @@ IDLE_BYE = b"* BYE Autologout; idle for too long\r\n"
 SHUTDOWN_BYE = b"* BYE Server shutting down\r\n"
 SESSION_LIMIT_BYE = b"* BYE Session time limit reached, please reconnect\r\n"
 TOO_MANY_BAD_BYE = b"* BYE Too many invalid commands\r\n"
-BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR")
+BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "QUOTA", "QUOTA=RES-STORAGE")
 _LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}\Z")
 _TAG = re.compile(rb"([^ \x00-\x1f\x7f(){%*\"\\+]+)")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
@@ -89,6 +89,8 @@ class ImapSession:
         self.view: SelectedView | None = None
         self.handle: SessionHandle | None = None
         self.bad_commands = 0
+        #: Extensions the client switched on (ENABLE, RFC 5161; or implicitly, RFC 7162 3.1).
+        self.enabled: set[str] = set()
         self.closing = False
         self._waiting_for_input = False
         #: Set when the session must end after the current command, with this goodbye.
@@ -141,7 +143,7 @@ class ImapSession:
             return
 
     async def execute(self, data: bytes) -> None:
-        parsed = parse_command(data)
+        parsed = parse_command(data, utf8_names="UTF8=ACCEPT" in self.enabled)
         spec = COMMANDS.get(parsed.name) if parsed.name else None
         if spec is not None and self.state not in spec.states:
             await self._complete(parsed.tag, Response("BAD", self._wrong_state_text(spec)))

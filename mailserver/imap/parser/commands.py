@@ -8,15 +8,33 @@ sent. Adding a command means: a dataclass here, an argument parser in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from mailserver.imap.parser.condstore import (
+    SelectParams,
+    parse_fetch_modifiers,
+    parse_select_params,
+    parse_store_modifiers,
+)
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
 from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
+from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
 from mailserver.imap.wire import parse_imap_date_time
 
-STATUS_ITEMS = frozenset({"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"})
+STATUS_ITEMS = frozenset(
+    {
+        "MESSAGES",
+        "RECENT",
+        "UIDNEXT",
+        "UIDVALIDITY",
+        "UNSEEN",
+        "HIGHESTMODSEQ",  # RFC 7162 3.1.6
+        "DELETED",  # RFC 9208 4.3
+        "DELETED-STORAGE",
+    }
+)
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}
 RECENT_FLAG = "\\Recent"
 
@@ -50,6 +68,13 @@ class MailboxCommand(Command):
     """SELECT, EXAMINE, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE."""
 
     mailbox: str
+
+
+@dataclass(frozen=True)
+class Select(MailboxCommand):
+    """SELECT and EXAMINE with their RFC 7162 parameters (CONDSTORE, QRESYNC)."""
+
+    params: SelectParams = field(default_factory=SelectParams)
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,9 @@ class Fetch(Command):
     uid: bool
     sequence: SequenceSet
     items: tuple[FetchItem, ...]
+    #: RFC 7162 CHANGEDSINCE / VANISHED fetch modifiers.
+    changed_since: int | None = None
+    vanished: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +129,8 @@ class Store(Command):
     mode: str  # "replace" | "add" | "remove"
     silent: bool
     flags: tuple[str, ...]
+    #: RFC 7162 UNCHANGEDSINCE store modifier.
+    unchanged_since: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +138,19 @@ class Copy(Command):
     uid: bool
     sequence: SequenceSet
     mailbox: str
+
+
+@dataclass(frozen=True)
+class QuotaRoot(Command):
+    """GETQUOTA (RFC 9208 4.2): a quota root name, not a mailbox."""
+
+    root: str
+
+
+@dataclass(frozen=True)
+class SetQuota(Command):
+    root: str
+    resources: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -162,6 +205,14 @@ def _mailbox(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     return MailboxCommand(tag, name, mailbox)
 
 
+def _select(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    mailbox = cursor.mailbox()
+    params = parse_select_params(cursor)
+    cursor.end()
+    return Select(tag, name, mailbox, params)
+
+
 def _rename(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     cursor.sp()
     old = cursor.mailbox()
@@ -212,6 +263,14 @@ def _append(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
         except ValueError:
             raise ParseError("Invalid date-time") from None
         cursor.sp()
+    if cursor.take(b"UTF8 ("):
+        # RFC 6855 4: the message may carry 8-bit headers; ours always may.
+        if not cursor.take(b"~"):
+            raise ParseError("Expected ~{n} after UTF8 (")
+        message = cursor.literal()
+        cursor.expect(b")", "')' after the message")
+        cursor.end()
+        return Append(tag, name, mailbox, flags, internal_date, message)
     if not cursor.peek_is(b"{"):
         raise ParseError("Expected the message as a literal")
     message = cursor.literal()
@@ -230,14 +289,16 @@ def _fetch(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     sequence = parse_sequence_set(cursor)
     cursor.sp()
     items = parse_fetch_items(cursor)
+    modifiers = parse_fetch_modifiers(cursor)
     cursor.end()
-    return Fetch(tag, name, uid, sequence, items)
+    return Fetch(tag, name, uid, sequence, items, modifiers.changed_since, modifiers.vanished)
 
 
 def _store(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     cursor.sp()
     sequence = parse_sequence_set(cursor)
     cursor.sp()
+    unchanged_since = parse_store_modifiers(cursor)
     mode = "replace"
     if cursor.take(b"+"):
         mode = "add"
@@ -255,7 +316,7 @@ def _store(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
             items.append(_flag(cursor))
         flags = tuple(items)
     cursor.end()
-    return Store(tag, name, uid, sequence, mode, silent, flags)
+    return Store(tag, name, uid, sequence, mode, silent, flags, unchanged_since)
 
 
 def _copy(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
@@ -265,6 +326,22 @@ def _copy(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     mailbox = cursor.mailbox()
     cursor.end()
     return Copy(tag, name, uid, sequence, mailbox)
+
+
+def _getquota(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    root = parse_quota_root(cursor)
+    cursor.end()
+    return QuotaRoot(tag, name, root)
+
+
+def _setquota(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    root = parse_quota_root(cursor)
+    cursor.sp()
+    resources = parse_setquota_list(cursor)
+    cursor.end()
+    return SetQuota(tag, name, root, resources)
 
 
 ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
@@ -277,8 +354,8 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "STARTTLS": _none,
     "LOGIN": _login,
     "AUTHENTICATE": _authenticate,
-    "SELECT": _mailbox,
-    "EXAMINE": _mailbox,
+    "SELECT": _select,
+    "EXAMINE": _select,
     "CREATE": _mailbox,
     "DELETE": _mailbox,
     "SUBSCRIBE": _mailbox,
@@ -292,6 +369,9 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy,
+    "GETQUOTA": _getquota,
+    "GETQUOTAROOT": _mailbox,
+    "SETQUOTA": _setquota,
 }
 #: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH"})
@@ -343,9 +423,13 @@ def _tag(cursor: Cursor) -> str:
     return cursor.data[start : cursor.pos].decode("ascii")
 
 
-def parse_command(data: bytes) -> ParsedCommand:
-    """Parse one complete command (first line, literals and continuation lines)."""
-    cursor = Cursor(data)
+def parse_command(data: bytes, utf8_names: bool = False) -> ParsedCommand:
+    """Parse one complete command (first line, literals and continuation lines).
+
+    ``utf8_names``: the client ENABLEd UTF8=ACCEPT, so mailbox names are
+    UTF-8 as sent rather than modified UTF-7 (RFC 6855 3).
+    """
+    cursor = Cursor(data, utf8_names=utf8_names)
     tag = _tag(cursor)
     if not tag:
         reason = "Empty command line" if cursor.at_end() else "Invalid tag"

@@ -14,6 +14,7 @@ SIMPLE_ITEMS = frozenset(
         "ENVELOPE",
         "FLAGS",
         "INTERNALDATE",
+        "MODSEQ",  # RFC 7162 3.1.4.1
         "RFC822",
         "RFC822.HEADER",
         "RFC822.SIZE",

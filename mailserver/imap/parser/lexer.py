@@ -37,9 +37,11 @@ def is_astring_char(byte: int) -> bool:
 class Cursor:
     """Position in a command; methods consume one grammar element each."""
 
-    def __init__(self, data: bytes, pos: int = 0) -> None:
+    def __init__(self, data: bytes, pos: int = 0, utf8_names: bool = False) -> None:
         self.data = data
         self.pos = pos
+        #: Mailbox names are UTF-8, not modified UTF-7 (UTF8=ACCEPT enabled, RFC 6855).
+        self.utf8_names = utf8_names
 
     # ------------------------------------------------------------ basics
 
@@ -171,18 +173,26 @@ class Cursor:
         return self.data[start : self.pos]
 
     def mailbox(self) -> str:
-        return decode_mailbox(self.astring("mailbox name"))
+        return decode_mailbox(self.astring("mailbox name"), utf8=self.utf8_names)
 
 
-def decode_mailbox(raw: bytes) -> str:
+def decode_mailbox(raw: bytes, utf8: bool = False) -> str:
     """Wire name -> store name: modified UTF-7 (RFC 3501 5.1.3); INBOX in any case.
 
     Some clients send raw UTF-8 instead of modified UTF-7; accepting it is
     harmless (``&`` never occurs in it unescaped in a way we'd misread as
     UTF-8), so a user who typed a non-ASCII name by hand still gets a folder.
+    With ``utf8`` (UTF8=ACCEPT enabled) the name is taken as UTF-8 throughout,
+    so ``R&D`` means just that (RFC 6855 3).
     """
     if not raw:
         return ""
+    if utf8:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParseError("Mailbox name is not valid UTF-8") from None
+        return _canonical_inbox(text)
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
@@ -195,11 +205,15 @@ def decode_mailbox(raw: bytes) -> str:
             text = mutf7.decode(text)
         except ValueError:
             raise ParseError("Mailbox name is not valid modified UTF-7") from None
+    return _canonical_inbox(text)
+
+
+def _canonical_inbox(text: str) -> str:
     if text.upper() == "INBOX" or text.upper().startswith("INBOX/"):
-        text = "INBOX" + text[5:]
+        return "INBOX" + text[5:]
     return text
 
 
-def encode_mailbox(name: str) -> str:
-    """Store name -> wire name (modified UTF-7)."""
-    return mutf7.encode(name)
+def encode_mailbox(name: str, utf8: bool = False) -> str:
+    """Store name -> wire name: modified UTF-7, or the name itself once UTF8=ACCEPT is on."""
+    return name if utf8 else mutf7.encode(name)

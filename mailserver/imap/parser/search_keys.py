@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from mailserver.imap.parser.condstore import mod_sequence
 from mailserver.imap.parser.lexer import Cursor, ParseError
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
 from mailserver.imap.wire import parse_imap_date
@@ -77,6 +78,17 @@ class TextKey:
 
 
 @dataclass(frozen=True)
+class ModSeqKey:
+    """RFC 7162 3.1.5 ``MODSEQ [entry-name entry-type] n``: mod-sequence at least ``n``.
+
+    We keep one mod-sequence per message, so the optional per-flag entry
+    name and type are parsed and ignored, as RFC 7162 permits.
+    """
+
+    modseq: int
+
+
+@dataclass(frozen=True)
 class Not:
     key: SearchKey
 
@@ -102,6 +114,7 @@ SearchKey = (
     | HeaderKey
     | BodyKey
     | TextKey
+    | ModSeqKey
     | Not
     | Or
     | And
@@ -203,6 +216,16 @@ class SearchParser:
         if name == "UID":
             cursor.sp()
             return InSet(parse_sequence_set(cursor), uid=True)
+        if name == "MODSEQ":
+            cursor.sp()
+            if cursor.peek_is(b'"'):
+                cursor.quoted()  # entry-name, e.g. "/flags/\\draft"
+                cursor.sp()
+                entry_type = cursor.atom("entry type").lower()
+                if entry_type not in ("priv", "shared", "all"):
+                    raise ParseError("Invalid MODSEQ entry type")
+                cursor.sp()
+            return ModSeqKey(mod_sequence(cursor))
         if name == "NOT":
             cursor.sp()
             return Not(self.key(depth + 1))

@@ -10,7 +10,7 @@ from tests.integration.imap.conftest import LAB_MESSAGE, RawImap, deliver, make_
 from tests.support.lines import LineClient
 from tests.support.server import ServerProcess
 
-CAPS = b"IMAP4rev1 LITERAL+ SASL-IR STARTTLS AUTH=PLAIN AUTH=LOGIN"
+CAPS = b"IMAP4rev1 LITERAL+ SASL-IR QUOTA QUOTA=RES-STORAGE STARTTLS AUTH=PLAIN AUTH=LOGIN"
 
 
 @pytest.mark.parametrize("lower", [False, True])

@@ -19,6 +19,7 @@ from mailserver.imap.parser.commands import (
     NoArguments,
     Rename,
     Search,
+    Select,
     Status,
     Store,
     parse_command,
@@ -108,8 +109,8 @@ def test_authenticate_with_initial_response() -> None:
 
 
 def test_mailbox_names_inbox_case_and_modified_utf7() -> None:
-    assert parse('00A3 SELECT "INBOX"') == MailboxCommand("00A3", "SELECT", "INBOX")
-    assert parse("a select inbox") == MailboxCommand("a", "SELECT", "INBOX")
+    assert parse('00A3 SELECT "INBOX"') == Select("00A3", "SELECT", "INBOX")
+    assert parse("a select inbox") == Select("a", "SELECT", "INBOX")
     assert parse("a CREATE Inbox/Sub") == MailboxCommand("a", "CREATE", "INBOX/Sub")
     assert parse("a CREATE &ZeVnLIqe-") == MailboxCommand("a", "CREATE", "日本語")
     assert parse("a RENAME a b") == Rename("a", "RENAME", "a", "b")
