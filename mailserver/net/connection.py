@@ -54,6 +54,7 @@ async def serve_session(
         await close_stream(session.writer)
         return
     session.handle = handle
+    log.info("connection from %s", peer)
     loop = asyncio.get_running_loop()
     timer = loop.call_later(max_session, session.expire) if max_session > 0 else None
     try:
