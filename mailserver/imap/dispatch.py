@@ -11,10 +11,16 @@ from mailserver.imap import states
 from mailserver.imap.commands import (
     any_state,
     authenticated,
+    enable,
+    idle,
+    list_extended,
     mailboxes,
+    move,
     not_authenticated,
     quota,
     selected,
+    session_info,
+    uidplus,
 )
 from mailserver.imap.errors import Response
 from mailserver.imap.states import State
@@ -48,7 +54,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "RENAME": CommandSpec(mailboxes.rename, states.AUTHENTICATED),
     "SUBSCRIBE": CommandSpec(mailboxes.subscribe, states.AUTHENTICATED),
     "UNSUBSCRIBE": CommandSpec(mailboxes.unsubscribe, states.AUTHENTICATED),
-    "LIST": CommandSpec(mailboxes.list_, states.AUTHENTICATED),
+    "LIST": CommandSpec(list_extended.list_command, states.AUTHENTICATED),
     "LSUB": CommandSpec(mailboxes.list_, states.AUTHENTICATED),
     "STATUS": CommandSpec(mailboxes.status, states.AUTHENTICATED),
     "APPEND": CommandSpec(authenticated.append, states.AUTHENTICATED),
@@ -66,4 +72,13 @@ COMMANDS: dict[str, CommandSpec] = {
     "UID FETCH": CommandSpec(selected.fetch, states.SELECTED),
     "UID STORE": CommandSpec(selected.store, states.SELECTED),
     "UID COPY": CommandSpec(selected.copy, states.SELECTED),
+    # Extensions (RFC 2177, 2342, 2971, 3691, 4315, 5161, 6851).
+    "ID": CommandSpec(session_info.id_, states.ANY),
+    "ENABLE": CommandSpec(enable.enable_command, states.AUTHENTICATED),
+    "NAMESPACE": CommandSpec(session_info.namespace, states.AUTHENTICATED),
+    "IDLE": CommandSpec(idle.idle, states.AUTHENTICATED),
+    "UNSELECT": CommandSpec(session_info.unselect, states.SELECTED),
+    "MOVE": CommandSpec(move.move, states.SELECTED),
+    "UID MOVE": CommandSpec(move.move, states.SELECTED),
+    "UID EXPUNGE": CommandSpec(uidplus.uid_expunge, states.SELECTED),
 }

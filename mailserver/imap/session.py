@@ -17,9 +17,16 @@ from collections.abc import Iterable
 
 from mailserver.auth import Authenticator
 from mailserver.config import Config
+from mailserver.imap import abuse
+from mailserver.imap.abuse import BurstGuard
 from mailserver.imap.dispatch import COMMANDS, CommandSpec
 from mailserver.imap.errors import INTERNAL_ERROR, ImapError, Response, storage_error_response
-from mailserver.imap.parser.commands import Command, InvalidCommand, parse_command
+from mailserver.imap.parser.commands import (
+    Command,
+    InvalidCommand,
+    MailboxCommand,
+    parse_command,
+)
 from mailserver.imap.states import State
 from mailserver.imap.view import SelectedView
 from mailserver.listeners import ListenerContext
@@ -41,7 +48,27 @@ IDLE_BYE = b"* BYE Autologout; idle for too long\r\n"
 SHUTDOWN_BYE = b"* BYE Server shutting down\r\n"
 SESSION_LIMIT_BYE = b"* BYE Session time limit reached, please reconnect\r\n"
 TOO_MANY_BAD_BYE = b"* BYE Too many invalid commands\r\n"
-BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "QUOTA", "QUOTA=RES-STORAGE")
+SELECT_LOOP_BYE = b"* BYE Too many SELECTs of the same mailbox\r\n"
+BASE_CAPABILITIES = (
+    "IMAP4rev1",
+    "LITERAL+",
+    "SASL-IR",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    # RFC 2177, 4315, 6851, 3691, 2342, 2971, 5161, 3348, 4731, 5258, 5819, 6154.
+    "IDLE",
+    "UIDPLUS",
+    "MOVE",
+    "UNSELECT",
+    "NAMESPACE",
+    "ID",
+    "ENABLE",
+    "CHILDREN",
+    "ESEARCH",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "SPECIAL-USE",
+)
 _LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}\Z")
 _TAG = re.compile(rb"([^ \x00-\x1f\x7f(){%*\"\\+]+)")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
@@ -89,6 +116,9 @@ class ImapSession:
         self.view: SelectedView | None = None
         self.handle: SessionHandle | None = None
         self.bad_commands = 0
+        bad_limit = self.config.limits.max_bad_commands * abuse.BAD_RATE_FACTOR
+        self._bad_rate = BurstGuard(bad_limit, abuse.BAD_RATE_WINDOW)
+        self._select_loop = BurstGuard(abuse.SELECT_LOOP_LIMIT, abuse.SELECT_LOOP_WINDOW)
         #: Extensions the client switched on (ENABLE, RFC 5161; or implicitly, RFC 7162 3.1).
         self.enabled: set[str] = set()
         self.closing = False
@@ -152,6 +182,11 @@ class ImapSession:
             await self._complete(parsed.tag, Response(parsed.status, parsed.reason, parsed.code))
             return
         assert spec is not None
+        if self._selecting_in_a_loop(parsed):
+            log.info("imap %s: SELECT loop on one mailbox, disconnecting", self.peer)
+            await self.send(SELECT_LOOP_BYE)
+            self.closing = True
+            return
         if self.state is State.SELECTED and self.view is not None:
             # Work on current data. Where EXPUNGE responses are allowed, report
             # changes first so the command sees no vanished messages; during
@@ -170,6 +205,11 @@ class ImapSession:
         if self.pending_tls is not None:
             context, self.pending_tls = self.pending_tls, None
             await self.start_tls(context)
+
+    def _selecting_in_a_loop(self, command: Command) -> bool:
+        if not isinstance(command, MailboxCommand) or command.name not in ("SELECT", "EXAMINE"):
+            return False
+        return self._select_loop.hit(command.mailbox)
 
     async def _report_changes(self, spec: CommandSpec) -> None:
         if self.view is None:
@@ -206,12 +246,15 @@ class ImapSession:
 
     async def _complete(self, tag: str | None, response: Response) -> None:
         """Send the tagged completion; count BADs in a row towards the limit."""
+        flooding = False
         if response.status == "BAD":
             self.bad_commands += 1
+            # Valid commands in between reset the count above, not this rate.
+            flooding = self._bad_rate.hit()
         else:
             self.bad_commands = 0
         await self.send(response.render(tag or "*"))
-        if self.bad_commands >= self.config.limits.max_bad_commands:
+        if self.bad_commands >= self.config.limits.max_bad_commands or flooding:
             log.info("imap %s: too many invalid commands, disconnecting", self.peer)
             await self.send(TOO_MANY_BAD_BYE)
             self.closing = True

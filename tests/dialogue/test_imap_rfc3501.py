@@ -315,7 +315,7 @@ async def test_rfc3501_append_example(imap_lab: ImapLab) -> None:
     await client.send(b"A003 APPEND saved-messages (\\Seen) {%d}" % len(message))
     await client.expect("+ Ready for literal data")
     await client.send(message)
-    await client.expect("A003 OK Append completed")
+    await client.expect("A003 OK [APPENDUID *] Append completed")
     stored = (await imap_lab.snapshot(folder="saved-messages")).messages
     assert len(stored) == 1 and stored[0].flags == frozenset({"\\Seen"})
     assert stored[0].size == len(message)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.imap.errors import Response, no, storage_error_response
 from mailserver.imap.parser.commands import RECENT_FLAG, Append
+from mailserver.imap.response_codes import appenduid_code
 from mailserver.storage import ErrorKind, StorageError
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ async def append(session: ImapSession, command: Append) -> Response:
     flags = [flag for flag in command.flags if flag != RECENT_FLAG]
     if session.handle is not None:
         with session.handle.transaction():
-            await folder.append(command.message, flags, command.internal_date)
+            uid = await folder.append(command.message, flags, command.internal_date)
     else:
-        await folder.append(command.message, flags, command.internal_date)
-    return Response("OK", "Append completed")
+        uid = await folder.append(command.message, flags, command.internal_date)
+    # RFC 4315 3: the client learns the new UID (saved drafts are not duplicated).
+    return Response("OK", "Append completed", await appenduid_code(folder, uid))

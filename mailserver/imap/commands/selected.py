@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from mailserver.imap import wire
 from mailserver.imap.errors import Response, no, storage_error_response
+from mailserver.imap.esearch import esearch_response
 from mailserver.imap.fetch import VANISHED, run_fetch
 from mailserver.imap.parser.commands import RECENT_FLAG, Copy, Fetch, NoArguments, Search, Store
+from mailserver.imap.response_codes import copyuid_code
 from mailserver.imap.search import SearchEvaluator
 from mailserver.imap.sequences import resolve_uids
 from mailserver.imap.view import SelectedView
@@ -25,7 +27,7 @@ def view_of(session: ImapSession) -> SelectedView:
     return session.view
 
 
-def _writable(view: SelectedView) -> None:
+def writable(view: SelectedView) -> None:
     if view.readonly:
         raise no("Mailbox is read-only (EXAMINE)", "READ-ONLY")
 
@@ -36,7 +38,7 @@ async def check(session: ImapSession, command: NoArguments) -> Response:
     return Response("OK", "Check completed")
 
 
-async def _deleted_uids(view: SelectedView) -> list[int]:
+async def deleted_uids(view: SelectedView) -> list[int]:
     snapshot = await view.folder.snapshot()
     return [
         uid
@@ -49,7 +51,7 @@ async def close(session: ImapSession, command: NoArguments) -> Response:
     view = view_of(session)
     if not view.readonly:
         # Silent expunge: no untagged EXPUNGE responses (RFC 3501 6.4.2).
-        deleted = await _deleted_uids(view)
+        deleted = await deleted_uids(view)
         if deleted:
             await view.folder.expunge(deleted)
     session.unselect()
@@ -58,8 +60,8 @@ async def close(session: ImapSession, command: NoArguments) -> Response:
 
 async def expunge(session: ImapSession, command: NoArguments) -> Response:
     view = view_of(session)
-    _writable(view)
-    deleted = await _deleted_uids(view)
+    writable(view)
+    deleted = await deleted_uids(view)
     if deleted:
         await view.folder.expunge(deleted)
     # The session's refresh after this command sends the EXPUNGE responses.
@@ -69,6 +71,10 @@ async def expunge(session: ImapSession, command: NoArguments) -> Response:
 async def search(session: ImapSession, command: Search) -> Response:
     view = view_of(session)
     uids = await SearchEvaluator(view).run(command.key)
+    if command.returns is not None:
+        # RFC 4731: the client asked for an ESEARCH response instead.
+        await session.send(esearch_response(view, command, uids))
+        return Response("OK", f"{command.name} completed")
     if command.uid:
         numbers = uids
     else:
@@ -84,7 +90,7 @@ async def fetch(session: ImapSession, command: Fetch) -> Response:
 
 async def store(session: ImapSession, command: Store) -> Response:
     view = view_of(session)
-    _writable(view)
+    writable(view)
     uids = resolve_uids(view, command.sequence, command.uid)
     present = [uid for uid in uids if view.info(uid) is not None]
     flags = [flag for flag in command.flags if flag != RECENT_FLAG]
@@ -127,10 +133,12 @@ async def copy(session: ImapSession, command: Copy) -> Response:
         if exc.kind is ErrorKind.NOT_FOUND:
             return storage_error_response(exc, target_missing=True)
         raise
+    mapping: dict[int, int] = {}
     if uids:
         if session.handle is not None:
             with session.handle.transaction():
-                await view.folder.copy_to(uids, target)
+                mapping = await view.folder.copy_to(uids, target)
         else:
-            await view.folder.copy_to(uids, target)
-    return Response("OK", f"{command.name} completed")
+            mapping = await view.folder.copy_to(uids, target)
+    # RFC 4315 3: COPYUID names the copies' UIDs.
+    return Response("OK", f"{command.name} completed", await copyuid_code(target, mapping))

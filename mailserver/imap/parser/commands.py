@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mailserver.imap.parser import extensions as ext
+from mailserver.imap.parser.base import Command
+from mailserver.imap.parser.base import NoArguments as NoArguments  # re-exported
 from mailserver.imap.parser.condstore import (
     SelectParams,
     parse_fetch_modifiers,
     parse_select_params,
     parse_store_modifiers,
 )
+from mailserver.imap.parser.extensions import ListCommand as ListCommand  # re-exported
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
 from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
 from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
@@ -37,17 +41,6 @@ STATUS_ITEMS = frozenset(
 )
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}
 RECENT_FLAG = "\\Recent"
-
-
-@dataclass(frozen=True)
-class Command:
-    tag: str
-    name: str
-
-
-@dataclass(frozen=True)
-class NoArguments(Command):
-    """CAPABILITY, NOOP, LOGOUT, STARTTLS, CHECK, CLOSE, EXPUNGE."""
 
 
 @dataclass(frozen=True)
@@ -84,14 +77,6 @@ class Rename(Command):
 
 
 @dataclass(frozen=True)
-class ListCommand(Command):
-    """LIST and LSUB; names stay as sent (modified UTF-7) until matched."""
-
-    reference: str
-    pattern: str
-
-
-@dataclass(frozen=True)
 class Status(Command):
     mailbox: str
     items: tuple[str, ...]
@@ -110,6 +95,8 @@ class Search(Command):
     uid: bool
     charset: str
     key: SearchKey
+    #: ESEARCH ``RETURN (...)`` options (RFC 4731); None for a classic SEARCH.
+    returns: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -223,12 +210,7 @@ def _rename(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
 
 
 def _list(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
-    cursor.sp()
-    reference = cursor.astring("reference") if not cursor.peek_is(b" ") else b""
-    cursor.sp()
-    pattern = cursor.list_mailbox()
-    cursor.end()
-    return ListCommand(tag, name, _utf8(reference), _utf8(pattern))
+    return ext.parse_list(cursor, tag, name, STATUS_ITEMS, _utf8)
 
 
 def _status(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
@@ -280,8 +262,9 @@ def _append(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
 
 def _search(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     cursor.sp()
+    returns = ext.parse_search_return(cursor)
     charset, key = parse_search(cursor)
-    return Search(tag, name, uid, charset, key)
+    return Search(tag, name, uid, charset, key, returns)
 
 
 def _fetch(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
@@ -319,6 +302,10 @@ def _store(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     return Store(tag, name, uid, sequence, mode, silent, flags, unchanged_since)
 
 
+def _expunge(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    return ext.parse_uid_expunge(cursor, tag, name, uid) if uid else _none(cursor, tag, name, uid)
+
+
 def _copy(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     cursor.sp()
     sequence = parse_sequence_set(cursor)
@@ -350,7 +337,7 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "LOGOUT": _none,
     "CHECK": _none,
     "CLOSE": _none,
-    "EXPUNGE": _none,
+    "EXPUNGE": _expunge,
     "STARTTLS": _none,
     "LOGIN": _login,
     "AUTHENTICATE": _authenticate,
@@ -369,12 +356,18 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy,
+    "MOVE": _copy,
+    "UNSELECT": _none,
+    "IDLE": _none,
+    "NAMESPACE": _none,
+    "ENABLE": ext.parse_enable,
+    "ID": ext.parse_id,
     "GETQUOTA": _getquota,
     "GETQUOTAROOT": _mailbox,
     "SETQUOTA": _setquota,
 }
 #: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
-UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH"})
+UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE"})
 
 # -------------------------------------------------------------- helpers
 

@@ -62,14 +62,14 @@ def test_thunderbird_like_session(mail_server: ServerProcess) -> None:
     client.send(b'14 APPEND "Sent" (\\Seen) {%d}' % len(sent))
     assert client.readline() == "+ Ready for literal data"
     client.send(sent)
-    assert client.readline() == "14 OK Append completed"
+    assert client.readline().startswith("14 OK [APPENDUID ")
     draft = make_message(6, subject="draft")
     client.send(
         b'15 APPEND "Drafts" (\\Draft \\Seen) "22-Nov-2026 08:00:00 +0000" {%d}' % len(draft)
     )
     assert client.readline() == "+ Ready for literal data"
     client.send(draft)
-    assert client.readline() == "15 OK Append completed"
+    assert client.readline().startswith("15 OK [APPENDUID ")
     drafts = snapshot(mail_server, folder="Drafts").messages
     assert drafts[0].flags == frozenset({"\\Draft", "\\Seen"})
     client.ok("16 close")

@@ -6,11 +6,13 @@ import re
 
 import pytest
 
+from mailserver.imap.session import BASE_CAPABILITIES
 from tests.integration.imap.conftest import LAB_MESSAGE, RawImap, deliver, make_message
 from tests.support.lines import LineClient
 from tests.support.server import ServerProcess
 
-CAPS = b"IMAP4rev1 LITERAL+ SASL-IR QUOTA QUOTA=RES-STORAGE STARTTLS AUTH=PLAIN AUTH=LOGIN"
+#: Every extension is advertised before and after login; STARTTLS and AUTH= come last.
+CAPS = " ".join((*BASE_CAPABILITIES, "STARTTLS AUTH=PLAIN AUTH=LOGIN")).encode()
 
 
 @pytest.mark.parametrize("lower", [False, True])

@@ -93,11 +93,11 @@ def test_literals_and_literal_plus(mail_server: ServerProcess) -> None:
     assert client.readline().startswith("a1 OK")
     message = make_message(7)
     client.send_raw(b"a2 APPEND INBOX (\\Flagged) {%d+}\r\n" % len(message) + message + b"\r\n")
-    assert client.readline() == "a2 OK Append completed"
+    assert client.readline().startswith("a2 OK [APPENDUID ")
     client.send(b"a3 APPEND INBOX {%d}" % len(message))
     assert client.readline() == "+ Ready for literal data"
     client.send_raw(message + b"\r\n")
-    assert client.readline() == "a3 OK Append completed"
+    assert client.readline().startswith("a3 OK [APPENDUID ")
     stored = snapshot(mail_server).messages
     assert len(stored) == 2 and stored[0].flags == frozenset({"\\Flagged"})
     client.close()
@@ -121,7 +121,7 @@ def test_limits_keep_the_connection_usable(server_factory: Callable[..., ServerP
     assert client.readline() == "a5 OK Noop completed"
     fits = b"Subject: x\r\n\r\n" + b"z" * 880
     client.send_raw(b"a6 APPEND INBOX {%d+}\r\n" % len(fits) + fits + b"\r\n")
-    assert client.readline() == "a6 OK Append completed"
+    assert client.readline().startswith("a6 OK [APPENDUID ")
     assert len(snapshot(server).messages) == 1
     client.close()
 
