@@ -9,9 +9,17 @@ never sits in memory.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from mailserver.imap import wire
+from mailserver.imap.condstore import (
+    enable_condstore,
+    qresync_on,
+    ranges_text,
+    subtract,
+    vanished_since,
+)
 from mailserver.imap.errors import Response
 from mailserver.imap.mime import MessageCache
 from mailserver.imap.mime.section import Section, section_label
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
 
 VANISHED = Response("NO", "Some of the requested messages no longer exist")
+MODSEQ = FetchAttribute("MODSEQ")
 _RFC822_SECTIONS = {
     "RFC822": Section(),
     "RFC822.HEADER": Section(text="HEADER"),
@@ -43,13 +52,37 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
     assert view is not None
     uids = resolve_uids(view, command.sequence, command.uid)
     items = list(command.items)
+    if command.changed_since is not None or MODSEQ in items:
+        enable_condstore(session)  # RFC 7162 3.1: CONDSTORE enabling commands
+    if command.vanished and not (command.uid and qresync_on(session)):
+        # RFC 7162 3.2.6: UID FETCH only, and only after ENABLE QRESYNC.
+        return Response("BAD", "VANISHED needs UID FETCH and ENABLE QRESYNC")
+    if command.changed_since is not None:
+        since = command.changed_since
+        if command.vanished:
+            await _send_vanished(session, view, command, since)
+        # Messages expunged elsewhere stay in the list: they still answer NO below.
+        uids = [uid for uid in uids if (info := view.info(uid)) is None or info.modseq > since]
+        if MODSEQ not in items:
+            items.append(MODSEQ)
     if command.uid and FetchAttribute("UID") not in items:
         items.insert(0, FetchAttribute("UID"))
     changed_flags: dict[int, frozenset[str]] = {}
+    new_modseqs: dict[int, int] = {}
     if not view.readonly and any(sets_seen(item) for item in items):
         changed_flags = await _mark_seen(view, uids)
         if changed_flags and FetchAttribute("FLAGS") not in items:
             items.append(FetchAttribute("FLAGS"))
+        if changed_flags and view.condstore:
+            # RFC 7162 3.1: a FETCH that set \Seen reports the new MODSEQ (and UID).
+            if MODSEQ not in items:
+                items.append(MODSEQ)
+            if FetchAttribute("UID") not in items:
+                items.insert(0, FetchAttribute("UID"))
+            fresh = await view.folder.snapshot()
+            new_modseqs = {
+                uid: info.modseq for uid in changed_flags if (info := fresh.find(uid)) is not None
+            }
     cache = MessageCache.for_folder(view.folder)
     vanished = False
     for uid in uids:
@@ -59,12 +92,29 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             vanished = True
             continue
         flags = changed_flags.get(uid, info.flags)
+        if uid in new_modseqs:
+            info = dataclasses.replace(info, modseq=new_modseqs[uid])
         parts = [await _render(item, view, cache, info, flags) for item in items]
         session.begin_response()
         session.write(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
         await session.drain()
         session.end_response()
     return VANISHED if vanished else Response("OK", f"{command.name} completed")
+
+
+async def _send_vanished(
+    session: ImapSession, view: SelectedView, command: Fetch, since: int
+) -> None:
+    """``* VANISHED (EARLIER)`` for UIDs of the set expunged after ``since`` (RFC 7162 3.2.6)."""
+    snapshot = view.snapshot
+    ranges = command.sequence.resolve(max(snapshot.uidnext - 1, 1))
+    gone = await vanished_since(view.folder, since, ranges, snapshot.uids, snapshot.uidnext)
+    # Messages this session still shows (expunged elsewhere, not yet announced)
+    # are left to the VANISHED after the command, which also renumbers.
+    ghosts = [uid for uid in view.uids if snapshot.find(uid) is None]
+    gone = subtract(gone, ghosts)
+    if gone:
+        await session.send(b"* VANISHED (EARLIER) %s\r\n" % ranges_text(gone))
 
 
 async def _mark_seen(view: SelectedView, uids: list[int]) -> dict[int, frozenset[str]]:

@@ -42,6 +42,10 @@ class SelectedView:
         self.keywords = self._keywords_in(snapshot)
         #: Snapshot version whose changes the client has been told about.
         self._reported_version = snapshot.version
+        #: RFC 7162: flag-change FETCH responses carry UID and MODSEQ (CONDSTORE on)
+        #: and removals are reported as VANISHED, not EXPUNGE (QRESYNC on).
+        self.condstore = False
+        self.qresync = False
         self.changed_event = asyncio.Event()
         folder.add_listener(self._on_change)
 
@@ -168,7 +172,11 @@ class SelectedView:
             del self.uids[seq - 1]
             self.flags.pop(uid, None)
             self.recent.discard(uid)
-            yield b"* %d EXPUNGE\r\n" % seq
+            if not self.qresync:
+                yield b"* %d EXPUNGE\r\n" % seq
+        if gone and self.qresync:
+            # RFC 7162 3.2.10: one line for any number of removals.
+            yield b"* VANISHED %s\r\n" % wire.sequence_set(gone)
         self.ghosts = False
 
     def _flag_updates(self) -> list[bytes]:
@@ -177,7 +185,17 @@ class SelectedView:
             info = self.snapshot.find(uid)
             if info is not None and info.flags != self.flags.get(uid):
                 self.flags[uid] = info.flags
-                out.append(
-                    b"* %d FETCH (FLAGS %s)\r\n" % (seq, wire.flag_list(self.reported_flags(uid)))
-                )
+                out.append(self.flags_fetch(seq, info))
         return out
+
+    def flags_fetch(self, seq: int, info: MessageInfo) -> bytes:
+        """Unsolicited ``* n FETCH (FLAGS ...)``, with UID and MODSEQ once CONDSTORE is on."""
+        flags = wire.flag_list(self.reported_flags(info.uid))
+        if self.condstore:
+            return b"* %d FETCH (UID %d FLAGS %s MODSEQ (%d))\r\n" % (
+                seq,
+                info.uid,
+                flags,
+                info.modseq,
+            )
+        return b"* %d FETCH (FLAGS %s)\r\n" % (seq, flags)

@@ -21,6 +21,8 @@ _MONTH_NUMBER = {name.lower(): number for number, name in enumerate(MONTHS, 1)}
 _ATOM = re.compile(rb"[!#$&'+-Z^-z|}~\[]+")
 # What a quoted string may hold: 7-bit, no CR, LF or NUL (TEXT-CHAR, RFC 3501 9).
 _QUOTABLE = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*")
+# utf8-quoted (RFC 6855 3): like quoted, plus 8-bit octets.
+_UTF8_QUOTABLE = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\xff]*")
 # Values a client would read as something other than a string if sent as an atom.
 _RESERVED_ATOMS = frozenset({b"nil"})
 
@@ -62,6 +64,32 @@ def astring(value: str | bytes) -> bytes:
 
 def nstring(value: str | bytes | None) -> bytes:
     return b"NIL" if value is None else string(value)
+
+
+def sequence_set(numbers: Iterable[int]) -> bytes:
+    """Numbers in any order as a compact RFC 3501 sequence-set: ``1:3,7,9:10``."""
+    out: list[bytes] = []
+    start = end = -2
+    for n in sorted(set(numbers)):
+        if n == end + 1:
+            end = n
+            continue
+        if start >= 0:
+            out.append(b"%d" % start if start == end else b"%d:%d" % (start, end))
+        start = end = n
+    if start >= 0:
+        out.append(b"%d" % start if start == end else b"%d:%d" % (start, end))
+    return b",".join(out)
+
+
+def utf8_astring(value: str) -> bytes:
+    """An astring for a client that ENABLEd UTF8=ACCEPT: 8-bit text may be quoted (RFC 6855 3)."""
+    data = value.encode("utf-8", "surrogateescape")
+    if _ATOM.fullmatch(data) and data.lower() not in _RESERVED_ATOMS:
+        return data
+    if _UTF8_QUOTABLE.fullmatch(data):
+        return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return literal(data)
 
 
 def flag_list(flags: Iterable[str]) -> bytes:

@@ -161,7 +161,7 @@ async def imap_lab_factory(tmp_path: Path) -> AsyncIterator[LabFactory]:
         users = UserDatabase(config.user_db_path)
         users.add_many(((n, n) for n in ("group1_1", "group1_2", "mrc")), plain_secret=True)
         auth = Authenticator(users, config.domains)
-        store = MaildirStore(config.mail_dir)
+        store = MaildirStore(config.mail_dir, quota=config.quota.limit_bytes)
         sessions = SessionRegistry(
             config.limits.max_connections, config.limits.max_connections_per_ip
         )
@@ -205,6 +205,7 @@ async def test_rfc3501_section_8_sample_session(imap_lab: ImapLab) -> None:
         S: * 0 RECENT
         S: * OK [UIDVALIDITY *] UIDs valid
         S: * OK [UIDNEXT 1] Predicted next UID
+        S: * OK [HIGHESTMODSEQ *] Highest
         S: a002 OK [READ-WRITE] Select completed
         C: a003 logout
         S: * BYE *
@@ -229,6 +230,7 @@ async def test_rfc3501_section_8_sample_session(imap_lab: ImapLab) -> None:
         S: * OK [UNSEEN 17] First unseen
         S: * OK [UIDVALIDITY *] UIDs valid
         S: * OK [UIDNEXT 19] Predicted next UID
+        S: * OK [HIGHESTMODSEQ *] Highest
         S: a002 OK [READ-WRITE] Select completed
         C: a003 fetch 12 full
         S: * 12 FETCH (FLAGS (\\Seen) INTERNALDATE "*" RFC822.SIZE {size} ENVELOPE (*) BODY (*))

@@ -16,13 +16,13 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mailserver.imap import wire
 from mailserver.imap.commands.mailboxes import mailbox_of, status
 from mailserver.imap.errors import Response
 from mailserver.imap.listing import list_entries, matches, pattern_regex
 from mailserver.imap.parser.commands import Status
 from mailserver.imap.parser.extensions import ListCommand
-from mailserver.imap.parser.lexer import ParseError, decode_mailbox, encode_mailbox
+from mailserver.imap.parser.lexer import ParseError, decode_mailbox
+from mailserver.imap.utf8 import mailbox_name
 from mailserver.storage import DELIMITER, INBOX, StorageError
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ async def list_command(session: ImapSession, command: ListCommand) -> Response:
         line = b'* LIST (%s) "%s" %s' % (
             b" ".join(attributes),
             DELIMITER.encode(),
-            wire.astring(encode_mailbox(entry.name, utf8)),
+            mailbox_name(entry.name, utf8),  # UTF-8 quoted once UTF8=ACCEPT is on
         )
         if entry.subscribed_child:
             line += _CHILDINFO

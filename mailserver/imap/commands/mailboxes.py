@@ -6,14 +6,13 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from mailserver.imap import wire
+from mailserver.imap.condstore import enable_condstore
 from mailserver.imap.errors import Response, no
 from mailserver.imap.listing import list_entries
 from mailserver.imap.parser.commands import ListCommand, MailboxCommand, Rename, Status
-from mailserver.imap.parser.lexer import ParseError, decode_mailbox, encode_mailbox
-from mailserver.imap.states import State
-from mailserver.imap.view import SelectedView
-from mailserver.storage import DELIMITER, INBOX, SEEN, Mailbox, StorageError
+from mailserver.imap.parser.lexer import ParseError, decode_mailbox
+from mailserver.imap.utf8 import mailbox_name, utf8_on
+from mailserver.storage import DELETED, DELIMITER, INBOX, SEEN, Mailbox, StorageError
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
@@ -24,37 +23,13 @@ def mailbox_of(session: ImapSession) -> Mailbox:
     return session.mailbox
 
 
-def wire_name(name: str) -> bytes:
-    return wire.astring(encode_mailbox(name))
+def wire_name(name: str, utf8: bool = False) -> bytes:
+    """A mailbox name as sent: modified UTF-7, or UTF-8 once the client ENABLEd UTF8=ACCEPT."""
+    return mailbox_name(name, utf8)
 
 
-async def select(session: ImapSession, command: MailboxCommand) -> Response:
-    readonly = command.name == "EXAMINE"
-    # RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected.
-    session.unselect()
-    if not command.mailbox:
-        raise no("Mailbox does not exist", "NONEXISTENT")
-    folder = await mailbox_of(session).folder(command.mailbox)
-    snapshot = await folder.snapshot(claim_recent=not readonly)
-    view = SelectedView(folder, readonly, snapshot)
-    # EXAMINE claims nothing (RFC 3501 6.3.2) but still reports how many are \Recent.
-    recent = await folder.recent_count() if readonly else len(view.recent)
-    lines = [
-        *view.flags_announcement(),
-        b"* %d EXISTS\r\n" % view.exists,
-        b"* %d RECENT\r\n" % recent,
-    ]
-    unseen = view.first_unseen()
-    if unseen is not None:
-        lines.append(b"* OK [UNSEEN %d] First unseen\r\n" % unseen)
-    lines.append(b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % snapshot.uidvalidity)
-    lines.append(b"* OK [UIDNEXT %d] Predicted next UID\r\n" % snapshot.uidnext)
-    await session.send(b"".join(lines))
-    session.view = view
-    session.state = State.SELECTED
-    if readonly:
-        return Response("OK", "Examine completed", "READ-ONLY")
-    return Response("OK", "Select completed", "READ-WRITE")
+#: Mailbox names go out (and come in) as UTF-8 (RFC 6855 3).
+utf8_names = utf8_on
 
 
 async def create(session: ImapSession, command: MailboxCommand) -> Response:
@@ -106,13 +81,14 @@ unsubscribe = subscribe
 
 async def list_(session: ImapSession, command: ListCommand) -> Response:
     verb = command.name.encode()
+    utf8 = utf8_names(session)
     if not command.pattern:
         if command.name == "LIST":
             # RFC 3501 6.3.8: the empty pattern asks for the delimiter and root.
             await session.send(b'* LIST (\\Noselect) "/" ""\r\n')
         return Response("OK", f"{command.name} completed")
     try:
-        pattern = decode_mailbox((command.reference + command.pattern).encode("utf-8"))
+        pattern = decode_mailbox((command.reference + command.pattern).encode("utf-8"), utf8)
     except ParseError:
         return Response("OK", f"{command.name} completed")
     mailbox = mailbox_of(session)
@@ -135,7 +111,7 @@ async def list_(session: ImapSession, command: ListCommand) -> Response:
             attributes.append(b"\\HasChildren" if entry.has_children else b"\\HasNoChildren")
         out.append(
             b'* %s (%s) "%s" %s\r\n'
-            % (verb, b" ".join(attributes), DELIMITER.encode(), wire_name(entry.name))
+            % (verb, b" ".join(attributes), DELIMITER.encode(), wire_name(entry.name, utf8))
         )
     await session.send_untagged(out)
     return Response("OK", f"{command.name} completed")
@@ -155,7 +131,13 @@ async def status(session: ImapSession, command: Status) -> Response:
         "UIDNEXT": snapshot.uidnext,
         "UIDVALIDITY": snapshot.uidvalidity,
         "UNSEEN": sum(1 for m in snapshot.messages if SEEN not in m.flags),
+        "HIGHESTMODSEQ": snapshot.highest_modseq,
+        "DELETED": sum(1 for m in snapshot.messages if DELETED in m.flags),
+        "DELETED-STORAGE": sum(m.size for m in snapshot.messages if DELETED in m.flags),
     }
+    if "HIGHESTMODSEQ" in command.items:
+        enable_condstore(session)  # RFC 7162 3.1: a CONDSTORE enabling command
     items = b" ".join(b"%s %d" % (item.encode(), values[item]) for item in command.items)
-    await session.send(b"* STATUS %s (%s)\r\n" % (wire_name(folder.name), items))
+    name = wire_name(folder.name, utf8_names(session))
+    await session.send(b"* STATUS %s (%s)\r\n" % (name, items))
     return Response("OK", "Status completed")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailserver.imap import wire
 from mailserver.imap.commands.mailboxes import mailbox_of
 from mailserver.imap.errors import Response, no
 from mailserver.imap.parser.commands import MailboxCommand, QuotaRoot, SetQuota
-from mailserver.imap.parser.lexer import encode_mailbox
+from mailserver.imap.utf8 import mailbox_name, utf8_on
 from mailserver.storage import Mailbox
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ async def _quota_line(mailbox: Mailbox, limit: int) -> bytes:
 async def getquotaroot(session: ImapSession, command: MailboxCommand) -> Response:
     mailbox = mailbox_of(session)
     folder = await mailbox.folder(command.mailbox)  # NOT_FOUND -> NO [NONEXISTENT]
-    name = wire.astring(encode_mailbox(folder.name, session_utf8(session)))
+    name = mailbox_name(folder.name, utf8_on(session))
     limit = mailbox.quota_limit()
     if limit is None:
         await session.send(b"* QUOTAROOT %s\r\n" % name)
@@ -60,7 +59,3 @@ async def getquota(session: ImapSession, command: QuotaRoot) -> Response:
 
 async def setquota(session: ImapSession, command: SetQuota) -> Response:
     raise no("Quotas are set by the administrator", "NOPERM")
-
-
-def session_utf8(session: ImapSession) -> bool:
-    return "UTF8=ACCEPT" in session.enabled

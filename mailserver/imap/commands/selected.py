@@ -1,25 +1,23 @@
-"""Selected-state commands: CHECK, CLOSE, EXPUNGE, SEARCH, FETCH, STORE, COPY and
-their UID forms (RFC 3501 6.4)."""
+"""Selected-state commands: CHECK, CLOSE, EXPUNGE, SEARCH, FETCH, COPY and
+their UID forms (RFC 3501 6.4); STORE is in ``store.py``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailserver.imap import wire
+from mailserver.imap.condstore import search_modseq
 from mailserver.imap.errors import Response, no, storage_error_response
 from mailserver.imap.esearch import esearch_response
 from mailserver.imap.fetch import VANISHED, run_fetch
-from mailserver.imap.parser.commands import RECENT_FLAG, Copy, Fetch, NoArguments, Search, Store
+from mailserver.imap.parser.commands import Copy, Fetch, NoArguments, Search
 from mailserver.imap.response_codes import copyuid_code
 from mailserver.imap.search import SearchEvaluator
 from mailserver.imap.sequences import resolve_uids
 from mailserver.imap.view import SelectedView
-from mailserver.storage import DELETED, ErrorKind, FlagMode, StorageError
+from mailserver.storage import DELETED, ErrorKind, StorageError
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
-
-_MODES = {"replace": FlagMode.REPLACE, "add": FlagMode.ADD, "remove": FlagMode.REMOVE}
 
 
 def view_of(session: ImapSession) -> SelectedView:
@@ -71,53 +69,25 @@ async def expunge(session: ImapSession, command: NoArguments) -> Response:
 async def search(session: ImapSession, command: Search) -> Response:
     view = view_of(session)
     uids = await SearchEvaluator(view).run(command.key)
+    modseq = search_modseq(session, command.key, uids)
     if command.returns is not None:
         # RFC 4731: the client asked for an ESEARCH response instead.
-        await session.send(esearch_response(view, command, uids))
+        await session.send(esearch_response(view, command, uids, modseq))
         return Response("OK", f"{command.name} completed")
     if command.uid:
         numbers = uids
     else:
         numbers = [seq for uid in uids if (seq := view.seq_of(uid)) is not None]
-    line = b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + b"\r\n"
+    line = b"* SEARCH" + b"".join(b" %d" % n for n in numbers)
+    if modseq is not None:
+        line += b" (MODSEQ %d)" % modseq  # RFC 7162 3.1.5
+    line += b"\r\n"
     await session.send(line)
     return Response("OK", f"{command.name} completed")
 
 
 async def fetch(session: ImapSession, command: Fetch) -> Response:
     return await run_fetch(session, command)
-
-
-async def store(session: ImapSession, command: Store) -> Response:
-    view = view_of(session)
-    writable(view)
-    uids = resolve_uids(view, command.sequence, command.uid)
-    present = [uid for uid in uids if view.info(uid) is not None]
-    flags = [flag for flag in command.flags if flag != RECENT_FLAG]
-    result = await view.folder.store_flags(present, flags, _MODES[command.mode])
-    out = []
-    new_keywords = {f for f in flags if not f.startswith("\\")} - view.keywords
-    if new_keywords and result:
-        # Announce the keyword before any FETCH response carries it (RFC 3501 7.2.6).
-        view.keywords |= new_keywords
-        out.extend(view.flags_announcement())
-    for uid in present:
-        new_flags = result.get(uid)
-        seq = view.seq_of(uid)
-        if new_flags is None or seq is None:
-            continue
-        view.note_flags(uid, new_flags)
-        if command.silent:
-            continue
-        uid_part = b" UID %d" % uid if command.uid else b""
-        out.append(
-            b"* %d FETCH (FLAGS %s%s)\r\n"
-            % (seq, wire.flag_list(view.reported_flags(uid)), uid_part)
-        )
-    await session.send_untagged(out)
-    if len(result) < len(uids):
-        return VANISHED
-    return Response("OK", f"{command.name} completed")
 
 
 async def copy(session: ImapSession, command: Copy) -> Response:
