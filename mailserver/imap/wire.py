@@ -100,14 +100,16 @@ def imap_date(epoch: float) -> bytes:
     """INTERNALDATE: ``"dd-Mon-yyyy hh:mm:ss +zzzz"`` in the server's local time zone.
 
     The month comes from a table, not ``strftime``, so a non-English locale
-    cannot produce a date clients fail to parse.
+    cannot produce a date clients fail to parse. The day is always two digits
+    (RFC 3501 ``date-day-fixed`` allows `` 5`` too, but strict parsers such as
+    iOS Mail's expect ``05``).
     """
     local = time.localtime(epoch)
     offset = (local.tm_gmtoff or 0) // 60
     sign = "-" if offset < 0 else "+"
     offset = abs(offset)
     text = (
-        f"{local.tm_mday:2d}-{MONTHS[local.tm_mon - 1]}-{local.tm_year:04d} "
+        f"{local.tm_mday:02d}-{MONTHS[local.tm_mon - 1]}-{local.tm_year:04d} "
         f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d} "
         f"{sign}{offset // 60:02d}{offset % 60:02d}"
     )

@@ -110,7 +110,8 @@ def test_fetch_items(mail_server: ServerProcess, imap: imaplib.IMAP4) -> None:
     imap.select("INBOX")
     data = ok(imap.fetch("1:2", "(UID FLAGS INTERNALDATE RFC822.SIZE)"))
     assert f"RFC822.SIZE {len(LAB_MESSAGE)}".encode() in data[0]
-    assert b'INTERNALDATE " 5-Mar-2020 10:20:30 ' in data[1]
+    assert b'INTERNALDATE "05-Mar-2020 10:20:30 ' in data[1]
+    assert imaplib.Internaldate2tuple(data[1]) == time.localtime(when)
     whole = ok(imap.fetch("1", "(RFC822)"))
     assert whole[0][1] == LAB_MESSAGE
     header = ok(imap.fetch("1", "(RFC822.HEADER)"))[0][1]

@@ -80,10 +80,10 @@ def timezone(request: pytest.FixtureRequest) -> object:
 @pytest.mark.parametrize(
     ("timezone", "expected"),
     [
-        ("UTC", b'" 1-Jan-1970 00:00:00 +0000"'),
-        ("Asia/Shanghai", b'" 1-Jan-1970 08:00:00 +0800"'),
+        ("UTC", b'"01-Jan-1970 00:00:00 +0000"'),
+        ("Asia/Shanghai", b'"01-Jan-1970 08:00:00 +0800"'),
         ("America/New_York", b'"31-Dec-1969 19:00:00 -0500"'),
-        ("Asia/Kolkata", b'" 1-Jan-1970 05:30:00 +0530"'),
+        ("Asia/Kolkata", b'"01-Jan-1970 05:30:00 +0530"'),
     ],
     indirect=["timezone"],
 )
