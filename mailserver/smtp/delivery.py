@@ -5,7 +5,14 @@ aiosmtpd has already parsed the command when a hook runs; the hooks ask
 ``250`` after DATA is sent only once every recipient's copy is on disk
 (``Folder.append`` returns after fsync); any failure gives ``451`` and the
 client keeps the message. Store errors are mapped to replies here and only
-here; their text never reaches the client.
+here (:func:`failure_reply`); their text never reaches the client.
+
+Quotas (RFC 9208 limits kept by the store): a recipient whose mailbox is
+already full is refused at RCPT with ``452 4.2.2`` (the sender retries
+later, the other recipients are unaffected); a message that does not fit
+a recipient's remaining room is refused at DATA with ``552 5.2.2`` before
+any copy is written, because one DATA reply covers every recipient and a
+partial delivery could not be reported.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from mailserver.services import Services
 from mailserver.smtp import message, replies
 from mailserver.smtp.policy import RecipientPolicy, Reject, parse_sender
 from mailserver.smtp.state import LabEnvelope, LabSession
-from mailserver.storage import INBOX, StorageError
+from mailserver.storage import INBOX, ErrorKind, Mailbox, StorageError
 
 log = logging.getLogger("mailserver.smtp")
 
@@ -91,6 +98,13 @@ class DeliveryHandler:
                 decision.reply,
             )
             return decision.reply
+        if decision.user not in envelope.deliveries() and await self._is_full(decision.user):
+            log.info(
+                "%s recipient <%s> refused: mailbox full",
+                session.connection.describe(),
+                address,
+            )
+            return replies.MAILBOX_FULL_TRY_LATER
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         envelope.accepted.append(decision)
@@ -125,17 +139,31 @@ class DeliveryHandler:
             timestamp=now,
         )
         deliveries = envelope.deliveries()
+        copies = {
+            user: message.delivered_copy(prepared, trace, envelope.sender, rcpt)
+            for user, rcpt in deliveries.items()
+        }
+        for user, data in copies.items():
+            if not await self._fits(user, len(data)):
+                log.info(
+                    "%s message id=%s refused: mailbox of %s full",
+                    session.connection.describe(),
+                    queue_id,
+                    user,
+                )
+                return replies.mailbox_full(deliveries[user])
         results = await asyncio.gather(
-            *(
-                self._store(user, message.delivered_copy(prepared, trace, envelope.sender, rcpt))
-                for user, rcpt in deliveries.items()
-            ),
+            *(self._store(user, data) for user, data in copies.items()),
             return_exceptions=True,
         )
-        failures = [r for r in results if isinstance(r, BaseException)]
+        failures = {
+            user: result
+            for user, result in zip(copies, results, strict=True)
+            if isinstance(result, BaseException)
+        }
         if failures:
-            self._log_failure(queue_id, failures)
-            return replies.TEMPORARY_FAILURE
+            self._log_failure(queue_id, list(failures.values()))
+            return await self.failure_reply(failures, copies, deliveries)
         log.info(
             "%s delivered id=%s from=<%s> to=%s size=%d",
             session.connection.describe(),
@@ -146,10 +174,52 @@ class DeliveryHandler:
         )
         return replies.queued(queue_id)
 
+    async def _quota(self, user: str) -> tuple[Mailbox, int] | None:
+        mailbox = await self.services.store.mailbox(user)
+        limit = mailbox.quota_limit()
+        return None if limit is None else (mailbox, limit)
+
+    async def _is_full(self, user: str) -> bool:
+        """No room for even one more octet (store trouble is left to DATA to report)."""
+        return not await self._fits(user, 1)
+
+    async def _fits(self, user: str, octets: int) -> bool:
+        try:
+            quota = await self._quota(user)
+            if quota is None:
+                return True
+            mailbox, limit = quota
+            used, _ = await mailbox.usage()
+        except StorageError:
+            return True
+        return used + octets <= limit
+
     async def _store(self, user: str, data: bytes) -> None:
         mailbox = await self.services.store.mailbox(user)
         folder = await mailbox.folder(INBOX)
         await folder.append(data)
+
+    async def failure_reply(
+        self,
+        failures: dict[str, BaseException],
+        copies: dict[str, bytes],
+        deliveries: dict[str, str],
+    ) -> str:
+        """The one DATA reply for failed deliveries (user -> exception).
+
+        The store says OVER_QUOTA both for a user's quota (a race with another
+        delivery, since DATA checks first) and for a full disk. The first is
+        permanent for this message (``552 5.2.2``), the second is the server's
+        problem (``452 4.3.1``); anything else is temporary too. After a 4xx
+        the client keeps the message and retries.
+        """
+        disk_full = False
+        for user, failure in failures.items():
+            if isinstance(failure, StorageError) and failure.kind is ErrorKind.OVER_QUOTA:
+                if not await self._fits(user, len(copies[user])):
+                    return replies.mailbox_full(deliveries[user])
+                disk_full = True
+        return replies.INSUFFICIENT_STORAGE if disk_full else replies.TEMPORARY_FAILURE
 
     @staticmethod
     def _log_failure(queue_id: str, failures: list[BaseException]) -> None:

@@ -41,6 +41,8 @@ RELAY_DENIED = "550 5.7.1 Relaying denied"
 RELAY_NOT_AVAILABLE = "451 4.3.0 Relaying to remote domains is not available yet"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 MESSAGE_TOO_BIG = "552 5.3.4 Message too big"
+#: RCPT for a mailbox already at its quota: try again once the user made room.
+MAILBOX_FULL_TRY_LATER = "452 4.2.2 Mailbox full"
 #: aiosmtpd's own text for MAIL/RCPT/DATA before AUTH on the submission port.
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 
@@ -56,6 +58,12 @@ def sender_not_owned(user: str) -> str:
 # --- data ------------------------------------------------------------------
 START_DATA = "354 End data with <CR><LF>.<CR><LF>"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, try again"
+INSUFFICIENT_STORAGE = "452 4.3.1 Insufficient system storage"
+
+
+def mailbox_full(address: str) -> str:
+    """DATA: the message does not fit in this recipient's quota (RFC 3463 X.2.2)."""
+    return f"552 5.2.2 Mailbox full: <{address}>"
 
 
 def queued(queue_id: str) -> str:
