@@ -53,10 +53,11 @@ async def idle(session: ImapSession, command: NoArguments) -> Response:
     except LineTooLong:
         raise bad("Expected DONE") from None
     except TimeoutError:
+        from mailserver.imap.session import ClientGone  # the session imports this module
+
         log.info("imap %s: idle timeout (user %s)", session.peer, session.user or "-")
         await session.send(TIMEOUT_BYE)
-        session.closing = True
-        return Response("BAD", "IDLE timed out")
+        raise ClientGone from None
     if line.strip().upper() != b"DONE":
         raise bad("Expected DONE")
     return Response("OK", "IDLE terminated")
