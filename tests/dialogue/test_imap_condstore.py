@@ -180,3 +180,16 @@ async def test_bad_modifiers(imap_lab: ImapLab) -> None:
     ):
         lines = await command(client, line)
         assert lines[-1].startswith("a BAD"), (line, lines)
+
+
+async def test_idle_pushes_flag_changes_with_modseq(imap_lab: ImapLab) -> None:
+    await imap_lab.deliver(message(1))
+    client, _ = await selected(imap_lab, "SELECT INBOX (CONDSTORE)")
+    other, _ = await selected(imap_lab)
+    await client.send("i IDLE")
+    await client.expect("+ *")
+    await command(other, "x STORE 1 +FLAGS.SILENT (\\Flagged)")
+    pushed = await client.line()
+    assert re.fullmatch(r"\* 1 FETCH \(UID 1 FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)", pushed)
+    await client.send("DONE")
+    assert await client.line() == "i OK IDLE terminated"

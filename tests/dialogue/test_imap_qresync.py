@@ -118,3 +118,16 @@ async def test_uid_fetch_changedsince_vanished(imap_lab: ImapLab) -> None:
     assert lines[-1] == "a OK UID FETCH completed"
     lines = await command(client, "b FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
     assert lines[-1].startswith("b BAD")
+
+
+async def test_move_and_uid_expunge_report_vanished(imap_lab: ImapLab) -> None:
+    for n in range(1, 5):
+        await imap_lab.deliver(message(n))
+    client = await enabled(imap_lab)
+    await command(client, "c CREATE Archive")
+    await command(client, "s SELECT INBOX")
+    lines = await command(client, "m UID MOVE 2:3 Archive")
+    assert "* VANISHED 2:3" in lines and not any("EXPUNGE" in line for line in lines), lines
+    await command(client, "d UID STORE 1,4 +FLAGS.SILENT (\\Deleted)")
+    lines = await command(client, "x UID EXPUNGE 4")
+    assert lines[:-1] == ["* VANISHED 4"]
