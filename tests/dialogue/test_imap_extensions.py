@@ -117,6 +117,21 @@ async def test_enable_rfc5161(lab: ImapLab) -> None:
         S: t2 OK Enable completed
         C: t3 ENABLE
         S: t3 BAD Missing capability
+        C: t4 ENABLE QRESYNC
+        S: * ENABLED QRESYNC
+        S: t4 OK Enable completed
+        C: t5 ENABLE CONDSTORE QRESYNC
+        S: * ENABLED
+        S: t5 OK Enable completed
+        """
+    )
+    # Asked for together, both are listed though QRESYNC alone implies CONDSTORE.
+    other = await lab.login()
+    await other.play(
+        """
+        C: t1 enable qresync condstore x-unknown
+        S: * ENABLED QRESYNC CONDSTORE
+        S: t1 OK Enable completed
         """
     )
 

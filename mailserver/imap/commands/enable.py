@@ -51,15 +51,14 @@ def enable(session: ImapSession, name: str) -> bool:
 
 
 async def enable_command(session: ImapSession, command: Enable) -> Response:
-    # RFC 5161 3.1: unknown names are ignored; only newly enabled ones are listed.
-    # An enabler may switch on implied extensions: list those too.
+    # RFC 5161 3.1: unknown names are ignored; the ENABLED response lists what
+    # this command switched on, of what the client asked for (RFC 7162 3.2.3's
+    # example: ENABLE QRESYNC answers "* ENABLED QRESYNC", CONDSTORE comes silently).
     before = set(session.enabled)
+    newly: list[str] = []
     for name in command.capabilities:
         enable(session, name)
-    newly = [name for name in _ordered(session.enabled) if name not in before]
+        if name in session.enabled and name not in before and name not in newly:
+            newly.append(name)
     await session.send(("* ENABLED" + "".join(" " + n for n in newly) + "\r\n").encode())
     return Response("OK", "Enable completed")
-
-
-def _ordered(names: set[str]) -> list[str]:
-    return sorted(names)
