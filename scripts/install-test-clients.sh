@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages of the real mail clients the integration tests drive.
 set -euo pipefail
-packages=(curl mutt fetchmail openssl)
+packages=(curl mutt fetchmail openssl isync offlineimap3 bsdutils)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
