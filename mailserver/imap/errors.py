@@ -54,6 +54,7 @@ _CODES: dict[ErrorKind, str] = {
     ErrorKind.EXPUNGED: "EXPUNGEISSUED",
     ErrorKind.INVALID_NAME: "CANNOT",
     ErrorKind.TEMPORARY: "UNAVAILABLE",
+    ErrorKind.NO_SPACE: "UNAVAILABLE",
 }
 
 

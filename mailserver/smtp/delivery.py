@@ -163,7 +163,7 @@ class DeliveryHandler:
         }
         if failures:
             self._log_failure(queue_id, list(failures.values()))
-            return await self.failure_reply(failures, copies, deliveries)
+            return failure_reply(failures, deliveries)
         log.info(
             "%s delivered id=%s from=<%s> to=%s size=%d",
             session.connection.describe(),
@@ -199,28 +199,6 @@ class DeliveryHandler:
         folder = await mailbox.folder(INBOX)
         await folder.append(data)
 
-    async def failure_reply(
-        self,
-        failures: dict[str, BaseException],
-        copies: dict[str, bytes],
-        deliveries: dict[str, str],
-    ) -> str:
-        """The one DATA reply for failed deliveries (user -> exception).
-
-        The store says OVER_QUOTA both for a user's quota (a race with another
-        delivery, since DATA checks first) and for a full disk. The first is
-        permanent for this message (``552 5.2.2``), the second is the server's
-        problem (``452 4.3.1``); anything else is temporary too. After a 4xx
-        the client keeps the message and retries.
-        """
-        disk_full = False
-        for user, failure in failures.items():
-            if isinstance(failure, StorageError) and failure.kind is ErrorKind.OVER_QUOTA:
-                if not await self._fits(user, len(copies[user])):
-                    return replies.mailbox_full(deliveries[user])
-                disk_full = True
-        return replies.INSUFFICIENT_STORAGE if disk_full else replies.TEMPORARY_FAILURE
-
     @staticmethod
     def _log_failure(queue_id: str, failures: list[BaseException]) -> None:
         for failure in failures:
@@ -233,3 +211,19 @@ class DeliveryHandler:
         """aiosmtpd would put ``str(error)`` on the wire; we log it and say only "try again"."""
         log.error("unexpected error in session", exc_info=error)
         return replies.TEMPORARY_FAILURE
+
+
+def failure_reply(failures: dict[str, BaseException], deliveries: dict[str, str]) -> str:
+    """The one DATA reply for failed deliveries (user -> exception).
+
+    A user's quota (OVER_QUOTA: a race with another delivery, since DATA
+    checks first) is permanent for this message (``552 5.2.2``); a full
+    disk (NO_SPACE) is the server's problem (``452 4.3.1``); anything else
+    is temporary too. After a 4xx the client keeps the message and retries.
+    """
+    kinds = {f.kind: user for user, f in failures.items() if isinstance(f, StorageError)}
+    if ErrorKind.OVER_QUOTA in kinds:
+        return replies.mailbox_full(deliveries[kinds[ErrorKind.OVER_QUOTA]])
+    if ErrorKind.NO_SPACE in kinds:
+        return replies.INSUFFICIENT_STORAGE
+    return replies.TEMPORARY_FAILURE

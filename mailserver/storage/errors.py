@@ -10,6 +10,8 @@ class ErrorKind(enum.Enum):
     EXISTS = "already exists"
     NO_PERMISSION = "no permission"
     OVER_QUOTA = "over quota"
+    #: The disk (or a file-system quota) is full: the server's problem, not the user's.
+    NO_SPACE = "no space left"
     IN_USE = "in use"
     EXPUNGED = "expunged"
     INVALID_NAME = "invalid name"

@@ -135,7 +135,8 @@ def storage_error(exc: OSError, what: str) -> StorageError:
     if isinstance(exc, PermissionError):
         return StorageError(ErrorKind.NO_PERMISSION, f"permission denied: {what}")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageError(ErrorKind.OVER_QUOTA, f"no space left: {what}")
+        log.error("storage full (%s)", what)
+        return StorageError(ErrorKind.NO_SPACE, f"no space left: {what}")
     if isinstance(exc, FileNotFoundError):
         return StorageError(ErrorKind.NOT_FOUND, f"does not exist: {what}")
     log.error("storage I/O error (%s)", what, exc_info=exc)
