@@ -9,26 +9,18 @@ like the RFC. ``ImapLab`` and the ``imap_lab`` fixture are shared with
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mailserver.auth import Authenticator, UserDatabase
-from mailserver.config import Config, ListenAddress
-from mailserver.listeners import ListenerContext
-from mailserver.net.sessions import SessionRegistry
-from mailserver.services import Services
 from mailserver.storage import INBOX, Snapshot
 from mailserver.storage.maildir import MaildirStore
+from tests.support.inprocess import HOST, REPLY_TIMEOUT, Dialogue, Lab, LabPool, lab_users
 
-HOST = "JServer.NetLab"
-REPLY_TIMEOUT = 10.0
+__all__ = ["HOST", "REPLY_TIMEOUT", "Dialogue", "ImapLab", "LabFactory"]
 
 RFC_MESSAGE = (
     b"Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\n"
@@ -44,70 +36,10 @@ RFC_MESSAGE = (
 )
 
 
-class Dialogue:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    async def line(self) -> str:
-        data = await asyncio.wait_for(self.reader.readline(), REPLY_TIMEOUT)
-        if not data:
-            raise EOFError("server closed the connection")
-        assert data.endswith(b"\r\n"), f"line not CRLF-terminated: {data!r}"
-        return data[:-2].decode("utf-8")
-
-    async def read(self, size: int) -> bytes:
-        return await asyncio.wait_for(self.reader.readexactly(size), REPLY_TIMEOUT)
-
-    async def send(self, text: str | bytes) -> None:
-        data = text.encode() if isinstance(text, str) else text
-        self.writer.write(data + b"\r\n")
-        await self.writer.drain()
-
-    async def expect(self, pattern: str) -> str:
-        got = await self.line()
-        regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-        assert re.fullmatch(regex, got), f"expected {pattern!r}, got {got!r}"
-        return got
-
-    async def play(self, transcript: str) -> None:
-        for raw in transcript.strip().splitlines():
-            who, _, text = raw.strip().partition(":")
-            text = text[1:] if text.startswith(" ") else text
-            if who == "C":
-                await self.send(text)
-            elif who == "S":
-                await self.expect(text)
-            else:
-                raise ValueError(f"transcript line must start with C: or S: -> {raw!r}")
-
-    async def closed(self) -> bool:
-        return await asyncio.wait_for(self.reader.read(1), REPLY_TIMEOUT) == b""
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
-
-
 @dataclass
-class ImapLab:
-    config: Config
-    store: MaildirStore
-    auth: Authenticator
-    sessions: SessionRegistry
-    server: asyncio.Server | None = None
-    dialogues: list[Dialogue] = field(default_factory=list)
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
-
+class ImapLab(Lab):
     async def connect(self) -> Dialogue:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        dialogue = Dialogue(reader, writer)
-        self.dialogues.append(dialogue)
+        dialogue = await self.open(Dialogue)
         await dialogue.expect("* OK [CAPABILITY *] JServer.NetLab IMAP4rev1 ready")
         return dialogue
 
@@ -126,15 +58,6 @@ class ImapLab:
     async def snapshot(self, user: str = "group1_1", folder: str = INBOX) -> Snapshot:
         return await (await (await self.store.mailbox(user)).folder(folder)).snapshot()
 
-    async def close(self) -> None:
-        for dialogue in self.dialogues:
-            await dialogue.close()
-        if self.server is not None:
-            self.server.close()
-            await self.sessions.shutdown(1.0)
-            await self.server.wait_closed()
-        self.auth.close()
-
 
 LabFactory = Callable[..., Awaitable[ImapLab]]
 
@@ -143,42 +66,16 @@ LabFactory = Callable[..., Awaitable[ImapLab]]
 async def imap_lab_factory(tmp_path: Path) -> AsyncIterator[LabFactory]:
     from mailserver.imap.listener import start_listener
 
-    labs: list[ImapLab] = []
+    pool = LabPool(tmp_path)
 
     async def start(**overrides: Any) -> ImapLab:
-        data_dir = tmp_path / f"lab{len(labs)}"
-        data_dir.mkdir()
-        config = replace(
-            Config(
-                hostname=HOST,
-                domains=(HOST,),
-                data_dir=data_dir,
-                listeners={"imap": ListenAddress("127.0.0.1", 0)},
-            ),
-            **overrides,
-        )
-        config.mail_dir.mkdir(parents=True)
-        users = UserDatabase(config.user_db_path)
-        users.add_many(((n, n) for n in ("group1_1", "group1_2", "mrc")), plain_secret=True)
-        auth = Authenticator(users, config.domains)
+        config = pool.config("imap", overrides)
+        users = lab_users(config, ((n, n) for n in ("group1_1", "group1_2", "mrc")))
         store = MaildirStore(config.mail_dir, quota=config.quota.limit_bytes)
-        sessions = SessionRegistry(
-            config.limits.max_connections, config.limits.max_connections_per_ip
-        )
-        lab = ImapLab(config, store, auth, sessions)
-        labs.append(lab)
-        context = ListenerContext(
-            name="imap",
-            services=Services(config, store, auth),
-            address=config.listeners["imap"],
-            sessions=sessions,
-        )
-        lab.server = await start_listener(context)
-        return lab
+        return await pool.start(ImapLab, config, store, users, start_listener, listener="imap")
 
     yield start
-    for lab in labs:
-        await lab.close()
+    await pool.close()
 
 
 @pytest.fixture

@@ -8,90 +8,37 @@ MaildirStore and a real user database in ``tmp_path``. ``SmtpLab``, the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import email
 import email.policy
 import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mailserver.auth import Authenticator, UserDatabase
-from mailserver.config import Config, ListenAddress
-from mailserver.listeners import ListenerContext
-from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import ensure_certificate, server_context
-from mailserver.services import Services
 from mailserver.smtp.listener import start_listener
 from mailserver.storage import INBOX
 from mailserver.storage.maildir import MaildirStore
+from tests.support import inprocess
+from tests.support.inprocess import Lab, LabPool, lab_users
 
-HOST = "JServer.NetLab"
 LAB_USERS = ("group1_1", "group1_2", "group1_3", "group6_6")
 #: An account stored with a password hash only: CRAM-MD5 cannot work for it.
 HASH_ONLY_USER = ("bob", "bob-secret-pw")
-REPLY_TIMEOUT = 10.0
 
 
-class Dialogue:
-    """One client connection that plays ``C:`` lines and checks ``S:`` lines."""
+class Dialogue(inprocess.Dialogue):
+    """An SMTP client connection; blank transcript lines are skipped."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    async def line(self) -> str:
-        data = await asyncio.wait_for(self.reader.readline(), REPLY_TIMEOUT)
-        if not data:
-            raise EOFError("server closed the connection")
-        assert data.endswith(b"\r\n"), f"reply not CRLF-terminated: {data!r}"
-        return data[:-2].decode("utf-8")
-
-    async def send(self, text: str | bytes) -> None:
-        data = text.encode() if isinstance(text, str) else text
-        self.writer.write(data + b"\r\n")
-        await self.writer.drain()
-
-    async def expect(self, pattern: str) -> str:
-        """Read one line matching ``pattern`` (``*`` is a wildcard, the rest literal)."""
-        got = await self.line()
-        regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-        assert re.fullmatch(regex, got), f"expected {pattern!r}, got {got!r}"
-        return got
-
-    async def play(self, transcript: str) -> list[str]:
-        """Run ``C:``/``S:`` lines; ``C:`` with nothing after it sends an empty line."""
-        got = []
-        for raw in transcript.splitlines():
-            if not raw.strip():
-                continue
-            who, _, text = raw.strip().partition(":")
-            text = text[1:] if text.startswith(" ") else text
-            if who == "C":
-                await self.send(text)
-            elif who == "S":
-                got.append(await self.expect(text))
-            else:
-                raise ValueError(f"transcript line must start with C: or S: -> {raw!r}")
-        return got
-
-    async def closed(self) -> bool:
-        data = await asyncio.wait_for(self.reader.read(1), REPLY_TIMEOUT)
-        return data == b""
+    skip_blank_lines = True
 
     async def starttls(self) -> None:
         """Upgrade this connection after the server's ``220`` to STARTTLS."""
         await self.writer.start_tls(client_tls_context())
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
 
 
 def client_tls_context() -> ssl.SSLContext:
@@ -103,24 +50,9 @@ def client_tls_context() -> ssl.SSLContext:
 
 
 @dataclass
-class SmtpLab:
-    config: Config
-    store: MaildirStore
-    auth: Authenticator
-    sessions: SessionRegistry
-    server: asyncio.Server | None = None
-    dialogues: list[Dialogue] = field(default_factory=list)
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
-
+class SmtpLab(Lab):
     async def connect(self, greet: bool = True, tls: bool = False) -> Dialogue:
-        client_tls = client_tls_context() if tls else None
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=client_tls)
-        dialogue = Dialogue(reader, writer)
-        self.dialogues.append(dialogue)
+        dialogue = await self.open(Dialogue, client_tls_context() if tls else None)
         if greet:
             await dialogue.expect("220 JServer.NetLab ESMTP ready")
         return dialogue
@@ -129,15 +61,6 @@ class SmtpLab:
         folder = await (await self.store.mailbox(user)).folder(INBOX)
         snapshot = await folder.snapshot()
         return [await folder.read(info.uid) for info in snapshot.messages]
-
-    async def close(self) -> None:
-        for dialogue in self.dialogues:
-            await dialogue.close()
-        if self.server is not None:
-            self.server.close()
-            await self.sessions.shutdown(1.0)
-            await self.server.wait_closed()
-        self.auth.close()
 
 
 SmtpLabFactory = Callable[..., Awaitable[SmtpLab]]
@@ -149,48 +72,29 @@ async def smtp_lab_factory(tmp_path: Path) -> AsyncIterator[SmtpLabFactory]:
     ``implicit_tls=True`` makes it an smtps-style listener with a self-signed certificate,
     ``starttls=True`` offers STARTTLS with one, ``name`` is the listener key
     (``"submission"`` for port-587 rules)."""
-    labs: list[SmtpLab] = []
+    pool = LabPool(tmp_path)
 
     async def start(
         implicit_tls: bool = False, starttls: bool = False, name: str = "smtp", **overrides: Any
     ) -> SmtpLab:
-        data_dir = tmp_path / f"lab{len(labs)}"
-        data_dir.mkdir()
-        config = replace(
-            Config(
-                hostname=HOST,
-                domains=(HOST,),
-                data_dir=data_dir,
-                listeners={"smtp": ListenAddress("127.0.0.1", 0)},
-            ),
-            **overrides,
-        )
-        config.mail_dir.mkdir(parents=True)
-        users = UserDatabase(config.user_db_path)
-        users.add_many(((name, name) for name in LAB_USERS), plain_secret=True)
-        users.add(*HASH_ONLY_USER)
-        auth = Authenticator(users, config.domains)
+        config = pool.config("smtp", overrides)
+        users = lab_users(config, ((n, n) for n in LAB_USERS), hashed=[HASH_ONLY_USER])
         store = MaildirStore(config.mail_dir)
-        sessions = SessionRegistry(
-            config.limits.max_connections, config.limits.max_connections_per_ip
-        )
-        lab = SmtpLab(config, store, auth, sessions)
-        labs.append(lab)
         tls = server_context(ensure_certificate(config)) if implicit_tls or starttls else None
-        context = ListenerContext(
+        return await pool.start(
+            SmtpLab,
+            config,
+            store,
+            users,
+            start_listener,
+            listener="smtp",
             name=name,
-            services=Services(config=config, store=store, auth=auth),
-            address=config.listeners["smtp"],
-            sessions=sessions,
             ssl_context=tls if implicit_tls else None,
             starttls_context=tls if starttls else None,
         )
-        lab.server = await start_listener(context)
-        return lab
 
     yield start
-    for lab in labs:
-        await lab.close()
+    await pool.close()
 
 
 @pytest.fixture
