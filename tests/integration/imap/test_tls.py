@@ -8,17 +8,22 @@ from __future__ import annotations
 import base64
 import contextlib
 import imaplib
-import shutil
 import socket
 import ssl
-import subprocess
-import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.integration.imap.conftest import LAB_MESSAGE, deliver
-from tests.support.server import HOSTNAME, ServerProcess
+from tests.support.server import ServerProcess
+from tests.support.tls import (
+    assert_refused_by_server,
+    recv_line,
+    run,
+    s_client_starttls,
+    tls_client,
+    trusting,
+)
 
 ServerFactory = Callable[..., ServerProcess]
 LISTENERS = {
@@ -46,13 +51,6 @@ def strict_server(server_factory: ServerFactory) -> Iterator[ServerProcess]:
     assert "Traceback" not in server.log()
 
 
-def trusting(server: ServerProcess) -> ssl.SSLContext:
-    """Trusts exactly the server's self-signed certificate (its name is not 127.0.0.1)."""
-    context = ssl.create_default_context(cafile=str(server.data_dir / "tls" / "cert.pem"))
-    context.check_hostname = False
-    return context
-
-
 def imaps(server: ServerProcess) -> imaplib.IMAP4_SSL:
     return imaplib.IMAP4_SSL(
         server.host, server.ports["imaps"], ssl_context=trusting(server), timeout=TIMEOUT
@@ -63,17 +61,6 @@ def capabilities(client: imaplib.IMAP4) -> set[str]:
     typ, data = client.capability()
     assert typ == "OK"
     return set((data[0] or b"").decode().split())
-
-
-def recv_line(sock: socket.socket) -> bytes:
-    """One line read byte by byte, so nothing after it is consumed."""
-    data = b""
-    while not data.endswith(b"\r\n"):
-        byte = sock.recv(1)
-        if not byte:
-            raise EOFError(f"server closed the connection after {data!r}")
-        data += byte
-    return data
 
 
 # ------------------------------------------------------------ imaplib
@@ -158,39 +145,12 @@ def test_commands_pipelined_behind_starttls_are_not_executed(tls_server: ServerP
 # ---------------------------------------------------------- versions
 
 
-def tls_client(maximum: ssl.TLSVersion) -> ssl.SSLContext:
-    """A client offering TLS 1.0 up to ``maximum``, or a skip if this OpenSSL cannot."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = maximum
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    except (ValueError, ssl.SSLError):
-        pytest.skip("the local OpenSSL cannot offer TLS 1.1")
-    return context
-
-
-def assert_refused(handshake: Callable[[], object]) -> None:
-    with pytest.raises((ssl.SSLError, ConnectionError, imaplib.IMAP4.abort)) as failure:
-        handshake()
-    reason = str(getattr(failure.value, "reason", ""))
-    if reason == "NO_PROTOCOLS_AVAILABLE":
-        pytest.skip("the local OpenSSL cannot offer TLS 1.1")
-    assert (
-        "PROTOCOL_VERSION" in reason
-        or reason == "UNEXPECTED_EOF_WHILE_READING"
-        or not isinstance(failure.value, ssl.SSLError)
-    ), failure.value
-
-
 def test_tls_below_1_2_refused(tls_server: ServerProcess) -> None:
     address = (tls_server.host, tls_server.ports["imaps"])
     with socket.create_connection(address, TIMEOUT) as sock:
-        assert_refused(lambda: tls_client(ssl.TLSVersion.TLSv1_1).wrap_socket(sock))
+        assert_refused_by_server(
+            lambda: tls_client(ssl.TLSVersion.TLSv1_1).wrap_socket(sock), imaplib.IMAP4.abort
+        )
     with (
         socket.create_connection(address, TIMEOUT) as sock,
         tls_client(ssl.TLSVersion.TLSv1_2).wrap_socket(sock) as tls,
@@ -198,7 +158,9 @@ def test_tls_below_1_2_refused(tls_server: ServerProcess) -> None:
         assert tls.version() == "TLSv1.2"
         assert recv_line(tls).startswith(b"* OK [CAPABILITY IMAP4rev1")
     plain = imaplib.IMAP4(tls_server.host, tls_server.ports["imap"], timeout=TIMEOUT)
-    assert_refused(lambda: plain.starttls(ssl_context=tls_client(ssl.TLSVersion.TLSv1_1)))
+    assert_refused_by_server(
+        lambda: plain.starttls(ssl_context=tls_client(ssl.TLSVersion.TLSv1_1)), imaplib.IMAP4.abort
+    )
     with contextlib.suppress(OSError):
         plain.shutdown()
     assert "TLS handshake failed" in tls_server.log()
@@ -207,35 +169,11 @@ def test_tls_below_1_2_refused(tls_server: ServerProcess) -> None:
 # ------------------------------------------------------ real clients
 
 
-def run(command: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    if shutil.which(command[0]) is None:
-        pytest.skip(f"{command[0]} is not installed")
-    return subprocess.run(command, input=stdin, capture_output=True, timeout=60)
-
-
 @pytest.mark.external
 def test_openssl_s_client_starttls_imap(tls_server: ServerProcess) -> None:
     deliver(tls_server, [LAB_MESSAGE])
     typed = "a1 LOGIN group1_1 group1_1\na2 SELECT INBOX\na3 FETCH 1 (FLAGS)\na4 LOGOUT\n"
-    result = run(
-        [
-            "openssl",
-            "s_client",
-            "-starttls",
-            "imap",
-            "-connect",
-            f"127.0.0.1:{tls_server.ports['imap']}",
-            "-CAfile",
-            str(tls_server.data_dir / "tls" / "cert.pem"),
-            "-verify_hostname",
-            HOSTNAME,
-            "-verify_return_error",
-            "-crlf",
-            "-quiet",
-            "-ign_eof",
-        ],
-        typed.encode(),
-    )
+    result = s_client_starttls(tls_server, "imap", "imap", typed)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     lines = result.stdout.decode().split("\r\n")
     assert any(line.startswith("a1 OK [CAPABILITY IMAP4rev1") for line in lines), lines

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import poplib
-import shutil
 import socket
 import ssl
 import subprocess
-import warnings
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -23,6 +21,15 @@ import pytest
 
 from tests.integration.pop3.conftest import deliver, inbox, make_message
 from tests.support.server import HOSTNAME, ServerProcess
+from tests.support.tls import (
+    assert_refused_by_server,
+    certificate,
+    recv_line,
+    run,
+    s_client_starttls,
+    tls_client,
+    trusting,
+)
 
 ServerFactory = Callable[..., ServerProcess]
 TLS_LISTENERS = {"pop3": "127.0.0.1:0", "pop3s": "127.0.0.1:0", "smtp": "127.0.0.1:0"}
@@ -33,13 +40,6 @@ TIMEOUT = 20.0
 def tls_server(server_factory: ServerFactory) -> ServerProcess:
     """The minimal config plus an implicit-TLS ``pop3s`` listener."""
     return server_factory(listeners=TLS_LISTENERS)
-
-
-def trusting(server: ServerProcess, check_hostname: bool = False) -> ssl.SSLContext:
-    """A client context that trusts exactly the server's self-signed certificate."""
-    context = ssl.create_default_context(cafile=str(server.data_dir / "tls" / "cert.pem"))
-    context.check_hostname = check_hostname
-    return context
 
 
 def stls(server: ServerProcess) -> poplib.POP3:
@@ -121,17 +121,6 @@ def command(client: poplib.POP3, line: str) -> bytes:
     return reply
 
 
-def recv_line(sock: socket.socket) -> bytes:
-    """One reply line read byte by byte, so nothing after it is consumed."""
-    data = b""
-    while not data.endswith(b"\r\n"):
-        byte = sock.recv(1)
-        if not byte:
-            raise EOFError(f"server closed the connection after {data!r}")
-        data += byte
-    return data
-
-
 def recv_all(sock: ssl.SSLSocket) -> bytes:
     data = b""
     while chunk := sock.recv(65536):
@@ -178,36 +167,6 @@ def test_policy_requires_tls_for_plaintext_logins(server_factory: ServerFactory)
     secure.quit()
 
 
-def tls_client(maximum: ssl.TLSVersion) -> ssl.SSLContext:
-    """A client offering TLS 1.0 up to ``maximum``, or a skip if this OpenSSL cannot."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = maximum
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    except (ValueError, ssl.SSLError):
-        pytest.skip("the local OpenSSL cannot offer TLS 1.1")
-    return context
-
-
-def assert_refused_by_server(handshake: Callable[[], object]) -> None:
-    """The handshake fails on the server's side: a protocol-version alert or a hang-up."""
-    with pytest.raises((ssl.SSLError, ConnectionError)) as failure:
-        handshake()
-    reason = str(getattr(failure.value, "reason", ""))
-    if reason == "NO_PROTOCOLS_AVAILABLE":
-        pytest.skip("the local OpenSSL cannot offer TLS 1.1")
-    assert (
-        "PROTOCOL_VERSION" in reason
-        or reason == "UNEXPECTED_EOF_WHILE_READING"
-        or isinstance(failure.value, ConnectionError)
-    ), failure.value
-
-
 def test_tls_below_1_2_refused_on_pop3s(tls_server: ServerProcess) -> None:
     address = (tls_server.host, tls_server.ports["pop3s"])
     old = tls_client(ssl.TLSVersion.TLSv1_1)
@@ -237,35 +196,13 @@ def test_tls_below_1_2_refused_after_stls(tls_server: ServerProcess) -> None:
 # ------------------------------------------------------------- real clients
 
 
-def run(command: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    if shutil.which(command[0]) is None:
-        pytest.skip(f"{command[0]} is not installed")
-    return subprocess.run(command, input=stdin, capture_output=True, timeout=60)
-
-
 @pytest.mark.external
 def test_openssl_s_client_starttls(tls_server: ServerProcess) -> None:
     messages = [make_message(1), make_message(2)]
     deliver(tls_server, "group1_1", messages)
     total = sum(len(m) for m in messages)
-    result = run(
-        [
-            "openssl",
-            "s_client",
-            "-starttls",
-            "pop3",
-            "-connect",
-            f"127.0.0.1:{tls_server.ports['pop3']}",
-            "-CAfile",
-            str(tls_server.data_dir / "tls" / "cert.pem"),
-            "-verify_hostname",
-            HOSTNAME,
-            "-verify_return_error",
-            "-crlf",
-            "-quiet",
-            "-ign_eof",
-        ],
-        b"USER group1_1\nPASS group1_1\nSTAT\nQUIT\n",
+    result = s_client_starttls(
+        tls_server, "pop3", "pop3", "USER group1_1\nPASS group1_1\nSTAT\nQUIT\n"
     )
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     assert result.stdout.split(b"\r\n") == [
@@ -288,7 +225,7 @@ def curl(server: ServerProcess, url: str, *args: str) -> subprocess.CompletedPro
             "--resolve",
             f"{HOSTNAME}:{port}:127.0.0.1",
             "--cacert",
-            str(server.data_dir / "tls" / "cert.pem"),
+            str(certificate(server)),
             "-u",
             "group1_1:group1_1",
             *args,

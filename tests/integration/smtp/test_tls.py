@@ -9,19 +9,24 @@ certificate (``data_dir/tls/cert.pem``) but cannot name the host
 from __future__ import annotations
 
 import contextlib
-import shutil
 import smtplib
 import socket
 import ssl
-import subprocess
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.smtp.helpers import DOMAIN, b64, delivered
-from tests.support.server import HOSTNAME, ServerProcess
+from tests.support.server import ServerProcess
+from tests.support.tls import (
+    assert_refused_by_server,
+    recv_line,
+    run,
+    s_client_starttls,
+    tls_client,
+    trusting,
+)
 
 ServerFactory = Callable[..., ServerProcess]
 TLS_LISTENERS = {"smtp": "127.0.0.1:0", "submission": "127.0.0.1:0", "smtps": "127.0.0.1:0"}
@@ -44,13 +49,6 @@ def tls_server(server_factory: ServerFactory) -> Iterator[ServerProcess]:
     server = server_factory(listeners=TLS_LISTENERS)
     yield server
     assert "Traceback" not in server.log()
-
-
-def trusting(server: ServerProcess) -> ssl.SSLContext:
-    """A client context that trusts exactly the server's self-signed certificate."""
-    context = ssl.create_default_context(cafile=str(server.data_dir / "tls" / "cert.pem"))
-    context.check_hostname = False
-    return context
 
 
 def starttls(server: ServerProcess, listener: str = "smtp") -> smtplib.SMTP:
@@ -127,17 +125,6 @@ def test_no_starttls_on_smtps(tls_server: ServerProcess) -> None:
 # ------------------------------------------------------------ injection
 
 
-def recv_line(sock: socket.socket) -> bytes:
-    """One reply line read byte by byte, so nothing after it is consumed."""
-    data = b""
-    while not data.endswith(b"\r\n"):
-        byte = sock.recv(1)
-        if not byte:
-            raise EOFError(f"server closed the connection after {data!r}")
-        data += byte
-    return data
-
-
 def recv_all(sock: ssl.SSLSocket) -> bytes:
     data = b""
     with contextlib.suppress(ConnectionError):
@@ -206,41 +193,11 @@ def test_minimal_config_allows_plaintext_auth(tls_server: ServerProcess) -> None
 # ----------------------------------------------------------- TLS versions
 
 
-def tls_client(maximum: ssl.TLSVersion) -> ssl.SSLContext:
-    """A client offering TLS 1.0 up to ``maximum``, or a skip if this OpenSSL cannot."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = maximum
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    except (ValueError, ssl.SSLError):
-        pytest.skip("the local OpenSSL cannot offer TLS 1.1")
-    return context
-
-
-def assert_refused_by_server(handshake: Callable[[], object]) -> None:
-    """The handshake fails on the server's side: a protocol-version alert or a hang-up."""
-    with pytest.raises((ssl.SSLError, ConnectionError, smtplib.SMTPServerDisconnected)) as failure:
-        handshake()
-    reason = str(getattr(failure.value, "reason", ""))
-    if reason == "NO_PROTOCOLS_AVAILABLE":
-        pytest.skip("the local OpenSSL cannot offer TLS 1.1")
-    assert (
-        "PROTOCOL_VERSION" in reason
-        or reason == "UNEXPECTED_EOF_WHILE_READING"
-        or not isinstance(failure.value, ssl.SSLError)
-    ), failure.value
-
-
 def test_tls_below_1_2_refused_on_smtps(tls_server: ServerProcess) -> None:
     address = (tls_server.host, tls_server.ports["smtps"])
     old = tls_client(ssl.TLSVersion.TLSv1_1)
     with socket.create_connection(address, TIMEOUT) as sock:
-        assert_refused_by_server(lambda: old.wrap_socket(sock))
+        assert_refused_by_server(lambda: old.wrap_socket(sock), smtplib.SMTPServerDisconnected)
     # The same client settings with 1.2 allowed get through: the version was the reason.
     with (
         socket.create_connection(address, TIMEOUT) as sock,
@@ -254,7 +211,10 @@ def test_tls_below_1_2_refused_on_smtps(tls_server: ServerProcess) -> None:
 def test_tls_below_1_2_refused_after_starttls(tls_server: ServerProcess, listener: str) -> None:
     client = smtplib.SMTP(tls_server.host, tls_server.ports[listener], timeout=TIMEOUT)
     client.ehlo("pc")
-    assert_refused_by_server(lambda: client.starttls(context=tls_client(ssl.TLSVersion.TLSv1_1)))
+    assert_refused_by_server(
+        lambda: client.starttls(context=tls_client(ssl.TLSVersion.TLSv1_1)),
+        smtplib.SMTPServerDisconnected,
+    )
     with contextlib.suppress(OSError):
         client.close()
     client = smtplib.SMTP(tls_server.host, tls_server.ports[listener], timeout=TIMEOUT)
@@ -269,12 +229,6 @@ def test_tls_below_1_2_refused_after_starttls(tls_server: ServerProcess, listene
 
 
 # ------------------------------------------------------------- real clients
-
-
-def run(command: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    if shutil.which(command[0]) is None:
-        pytest.skip(f"{command[0]} is not installed")
-    return subprocess.run(command, input=stdin, capture_output=True, timeout=60)
 
 
 @pytest.mark.external
@@ -292,25 +246,7 @@ def test_openssl_s_client_starttls(tls_server: ServerProcess, listener: str) -> 
         ".\n"
         "QUIT\n"
     )
-    result = run(
-        [
-            "openssl",
-            "s_client",
-            "-starttls",
-            "smtp",
-            "-connect",
-            f"127.0.0.1:{tls_server.ports[listener]}",
-            "-CAfile",
-            str(tls_server.data_dir / "tls" / "cert.pem"),
-            "-verify_hostname",
-            HOSTNAME,
-            "-verify_return_error",
-            "-crlf",
-            "-quiet",
-            "-ign_eof",
-        ],
-        typed.encode(),
-    )
+    result = s_client_starttls(tls_server, "smtp", listener, typed)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     lines = result.stdout.decode().split("\r\n")
     # s_client sends its own EHLO and STARTTLS and eats those replies; ours follow.
