@@ -57,7 +57,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "SUBSCRIBE": CommandSpec(mailboxes.subscribe, states.AUTHENTICATED),
     "UNSUBSCRIBE": CommandSpec(mailboxes.unsubscribe, states.AUTHENTICATED),
     "LIST": CommandSpec(list_extended.list_command, states.AUTHENTICATED),
-    "LSUB": CommandSpec(mailboxes.list_, states.AUTHENTICATED),
+    "LSUB": CommandSpec(mailboxes.lsub, states.AUTHENTICATED),
     "STATUS": CommandSpec(mailboxes.status, states.AUTHENTICATED),
     "APPEND": CommandSpec(authenticated.append, states.AUTHENTICATED),
     "GETQUOTA": CommandSpec(quota.getquota, states.AUTHENTICATED),

@@ -1,5 +1,5 @@
 """Authenticated-state commands on folders: SELECT/EXAMINE, CREATE, DELETE, RENAME,
-(UN)SUBSCRIBE, LIST/LSUB, STATUS (RFC 3501 6.3)."""
+(UN)SUBSCRIBE, LSUB, STATUS (RFC 3501 6.3); LIST is in ``list_extended.py``."""
 
 from __future__ import annotations
 
@@ -79,36 +79,24 @@ async def subscribe(session: ImapSession, command: MailboxCommand) -> Response:
 unsubscribe = subscribe
 
 
-async def list_(session: ImapSession, command: ListCommand) -> Response:
+async def lsub(session: ImapSession, command: ListCommand) -> Response:
+    """LSUB (RFC 3501 6.3.9); LIST, with its extensions, is in ``list_extended.py``."""
     verb = command.name.encode()
     utf8 = utf8_names(session)
     if not command.pattern:
-        if command.name == "LIST":
-            # RFC 3501 6.3.8: the empty pattern asks for the delimiter and root.
-            await session.send(b'* LIST (\\Noselect) "/" ""\r\n')
         return Response("OK", f"{command.name} completed")
     try:
         pattern = decode_mailbox((command.reference + command.pattern).encode("utf-8"), utf8)
     except ParseError:
         return Response("OK", f"{command.name} completed")
     mailbox = mailbox_of(session)
-    names = await mailbox.list_folders()
-    if command.name == "LSUB":
-        subscribed = await mailbox.subscriptions()
-        entries = list_entries(subscribed, pattern)
-    else:
-        entries = list_entries(names, pattern)
-    existing = set(names)
+    existing = set(await mailbox.list_folders())
+    entries = list_entries(await mailbox.subscriptions(), pattern)
     out = []
     for entry in entries:
         attributes = []
-        if command.name == "LSUB":
-            if entry.noselect or entry.name not in existing:
-                attributes.append(b"\\Noselect")
-        else:
-            if entry.noselect:
-                attributes.append(b"\\Noselect")
-            attributes.append(b"\\HasChildren" if entry.has_children else b"\\HasNoChildren")
+        if entry.noselect or entry.name not in existing:
+            attributes.append(b"\\Noselect")
         out.append(
             b'* %s (%s) "%s" %s\r\n'
             % (verb, b" ".join(attributes), DELIMITER.encode(), wire_name(entry.name, utf8))

@@ -11,38 +11,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailserver.imap.commands.selected import view_of, writable
-from mailserver.imap.errors import Response, storage_error_response
-from mailserver.imap.fetch import VANISHED
+from mailserver.imap.commands.selected import (
+    copy_source_and_target,
+    in_transaction,
+    view_of,
+    writable,
+)
+from mailserver.imap.errors import Response
 from mailserver.imap.parser.commands import Copy
 from mailserver.imap.response_codes import copyuid_code
-from mailserver.imap.sequences import resolve_uids
-from mailserver.storage import ErrorKind, Folder, StorageError
+from mailserver.storage import Folder
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
 
 
 async def move(session: ImapSession, command: Copy) -> Response:
-    view = view_of(session)
-    writable(view)
-    assert session.mailbox is not None
-    uids = resolve_uids(view, command.sequence, command.uid)
-    if any(view.info(uid) is None for uid in uids):
-        return VANISHED
-    try:
-        target = await session.mailbox.folder(command.mailbox)
-    except StorageError as exc:
-        if exc.kind is ErrorKind.NOT_FOUND:
-            return storage_error_response(exc, target_missing=True)
-        raise
+    writable(view_of(session))
+    found = await copy_source_and_target(session, command)
+    if isinstance(found, Response):
+        return found
+    uids, target = found
     if not uids:
         return Response("OK", f"{command.name} completed")
-    if session.handle is not None:
-        with session.handle.transaction():
-            mapping = await _move(view.folder, uids, target)
-    else:
-        mapping = await _move(view.folder, uids, target)
+    source = view_of(session).folder
+    mapping = await in_transaction(session, lambda: _move(source, uids, target))
     code = await copyuid_code(target, mapping)
     if code is not None:
         await session.send(f"* OK [{code}] Moved\r\n".encode())

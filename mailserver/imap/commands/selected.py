@@ -3,7 +3,8 @@ their UID forms (RFC 3501 6.4); STORE is in ``store.py``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from mailserver.imap.condstore import search_modseq
 from mailserver.imap.errors import Response, no, storage_error_response
@@ -14,10 +15,12 @@ from mailserver.imap.response_codes import copyuid_code
 from mailserver.imap.search import SearchEvaluator
 from mailserver.imap.sequences import resolve_uids
 from mailserver.imap.view import SelectedView
-from mailserver.storage import DELETED, ErrorKind, StorageError
+from mailserver.storage import DELETED, ErrorKind, Folder, StorageError
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
+
+T = TypeVar("T")
 
 
 def view_of(session: ImapSession) -> SelectedView:
@@ -90,7 +93,10 @@ async def fetch(session: ImapSession, command: Fetch) -> Response:
     return await run_fetch(session, command)
 
 
-async def copy(session: ImapSession, command: Copy) -> Response:
+async def copy_source_and_target(
+    session: ImapSession, command: Copy
+) -> tuple[list[int], Folder] | Response:
+    """The UIDs COPY/MOVE name and the folder they go to, or the reply refusing them."""
     view = view_of(session)
     assert session.mailbox is not None
     uids = resolve_uids(view, command.sequence, command.uid)
@@ -103,12 +109,25 @@ async def copy(session: ImapSession, command: Copy) -> Response:
         if exc.kind is ErrorKind.NOT_FOUND:
             return storage_error_response(exc, target_missing=True)
         raise
+    return uids, target
+
+
+async def in_transaction(session: ImapSession, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` inside the session's store transaction, if it has one."""
+    if session.handle is not None:
+        with session.handle.transaction():
+            return await work()
+    return await work()
+
+
+async def copy(session: ImapSession, command: Copy) -> Response:
+    found = await copy_source_and_target(session, command)
+    if isinstance(found, Response):
+        return found
+    uids, target = found
+    source = view_of(session).folder
     mapping: dict[int, int] = {}
     if uids:
-        if session.handle is not None:
-            with session.handle.transaction():
-                mapping = await view.folder.copy_to(uids, target)
-        else:
-            mapping = await view.folder.copy_to(uids, target)
+        mapping = await in_transaction(session, lambda: source.copy_to(uids, target))
     # RFC 4315 3: COPYUID names the copies' UIDs.
     return Response("OK", f"{command.name} completed", await copyuid_code(target, mapping))
