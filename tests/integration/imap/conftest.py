@@ -1,8 +1,9 @@
 """Helpers for IMAP tests against the real server process.
 
-Mail is put in place with the real store (``MaildirStore`` on the server's
-mail directory) from the test process, exactly as another delivering process
-would; the server must notice it on its own.
+Mail is put in place with the real store, built from the server's config
+the way the server builds it (quotas, the default folders of new accounts),
+from the test process, exactly as another delivering process would; the
+server must notice it on its own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from mailserver.config import load_config
+from mailserver.server import build_store
 from mailserver.storage import INBOX, Snapshot
 from mailserver.storage.maildir import MaildirStore
 from tests.support.lines import LineClient
@@ -52,6 +55,17 @@ LAB_MESSAGE = (
 )
 
 
+#: ``LIST "" "*"`` for an account holding only what the server gives every new one.
+DEFAULT_LIST = [
+    b'* LIST (\\HasNoChildren) "/" INBOX\r\n',
+    b'* LIST (\\HasNoChildren \\Archive) "/" Archive\r\n',
+    b'* LIST (\\HasNoChildren \\Drafts) "/" Drafts\r\n',
+    b'* LIST (\\HasNoChildren \\Junk) "/" Junk\r\n',
+    b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\n',
+    b'* LIST (\\HasNoChildren \\Trash) "/" Trash\r\n',
+]
+
+
 def make_message(number: int, body: bytes = b"", subject: str | None = None) -> bytes:
     subject = subject or f"Test mail {number}"
     head = (
@@ -62,6 +76,11 @@ def make_message(number: int, body: bytes = b"", subject: str | None = None) -> 
         "\r\n"
     ).encode()
     return head + (body or f"This is test mail number {number}!\r\n".encode())
+
+
+def store_of(server: ServerProcess) -> MaildirStore:
+    """The server's store as the server itself builds it from its config."""
+    return build_store(load_config(server.config_path))
 
 
 def deliver(
@@ -75,7 +94,7 @@ def deliver(
     wanted = list(flags)
 
     async def run() -> list[int]:
-        store = MaildirStore(server.mail_dir)
+        store = store_of(server)
         target = await (await store.mailbox(user)).folder(folder)
         return [await target.append(data, wanted) for data in messages]
 
@@ -86,7 +105,7 @@ def snapshot(server: ServerProcess, user: str = "group1_1", folder: str = INBOX)
     """What the store holds now, read as another process would."""
 
     async def run() -> Snapshot:
-        store = MaildirStore(server.mail_dir)
+        store = store_of(server)
         return await (await (await store.mailbox(user)).folder(folder)).snapshot()
 
     return asyncio.run(run())
@@ -94,7 +113,7 @@ def snapshot(server: ServerProcess, user: str = "group1_1", folder: str = INBOX)
 
 def folders(server: ServerProcess, user: str = "group1_1") -> set[str]:
     async def run() -> set[str]:
-        store = MaildirStore(server.mail_dir)
+        store = store_of(server)
         return set(await (await store.mailbox(user)).list_folders())
 
     return asyncio.run(run())

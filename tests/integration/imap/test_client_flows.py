@@ -4,6 +4,7 @@ list folders, download headers then bodies, mark read, move to Trash, save Sent 
 from __future__ import annotations
 
 from tests.integration.imap.conftest import (
+    DEFAULT_LIST,
     LAB_MESSAGE,
     RawImap,
     deliver,
@@ -31,10 +32,20 @@ def test_thunderbird_like_session(mail_server: ServerProcess) -> None:
     client.ok("1 capability")
     client.ok('2 login "group1_1" "group1_1"')
     for name in ("Trash", "Sent", "Drafts"):
-        client.ok(f'3 create "{name}"')
+        # Every account starts with these (the server's default folders).
+        assert client.command(f'3 create "{name}"') == [
+            b"3 NO [ALREADYEXISTS] folder already exists\r\n"
+        ]
         client.ok(f'4 subscribe "{name}"')
     lsub = client.ok('5 lsub "" "*"')
-    assert {line.rsplit(b" ", 1)[1].strip() for line in lsub} == {b"Trash", b"Sent", b"Drafts"}
+    assert {line.rsplit(b" ", 1)[1].strip() for line in lsub} == {
+        b"INBOX",
+        b"Archive",
+        b"Drafts",
+        b"Junk",
+        b"Sent",
+        b"Trash",
+    }
     assert client.ok('6 list "" "INBOX"') == [b'* LIST (\\HasNoChildren) "/" INBOX\r\n']
     client.ok('7 select "INBOX"')
     assert client.ok("8 UID fetch 1:* (FLAGS)") == [
@@ -82,7 +93,7 @@ def test_outlook_like_session(mail_server: ServerProcess) -> None:
     client = start(mail_server)
     client.ok("A1 LOGIN group1_1 group1_1")
     listed = client.ok('A2 LIST "" "*"')
-    assert listed == [b'* LIST (\\HasNoChildren) "/" INBOX\r\n']
+    assert listed == DEFAULT_LIST
     status = client.ok("A3 STATUS INBOX (MESSAGES UNSEEN UIDVALIDITY UIDNEXT)")
     assert status[0].startswith(b"* STATUS INBOX (MESSAGES 2 UNSEEN 2 UIDVALIDITY ")
     client.ok("A4 SELECT INBOX")
@@ -90,7 +101,10 @@ def test_outlook_like_session(mail_server: ServerProcess) -> None:
     assert len(rows) == 2 and b"BODY[HEADER] {" in rows[0]
     client.ok("A6 UID FETCH 1 (BODY.PEEK[])")
     client.ok("A7 UID STORE 1 +FLAGS.SILENT (\\Seen)")
-    client.ok("A8 CREATE Archive")
+    # Archive is one of the server's default folders: it is already there.
+    assert client.command("A8 CREATE Archive") == [
+        b"A8 NO [ALREADYEXISTS] folder already exists\r\n"
+    ]
     client.ok("A9 UID COPY 1:2 Archive")
     client.ok("A10 UID STORE 1:2 +FLAGS.SILENT (\\Deleted)")
     client.ok("A11 EXPUNGE")

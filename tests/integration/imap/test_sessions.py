@@ -75,7 +75,8 @@ def test_two_sessions_see_each_others_changes(mail_server: ServerProcess) -> Non
 def test_copy_into_selected_folder_of_other_session(mail_server: ServerProcess) -> None:
     deliver(mail_server, [make_message(1)])
     mover = connect(mail_server)
-    mover.ok("c CREATE Archive")
+    # Archive is one of the server's default folders: it is already there.
+    assert mover.command("c CREATE Archive") == [b"c NO [ALREADYEXISTS] folder already exists\r\n"]
     watcher = selected(mail_server, "Archive")
     mover.ok("s SELECT INBOX")
     mover.ok("m COPY 1 Archive")
