@@ -142,13 +142,14 @@ def change_letters(letters: str, flags: Iterable[str], mode: FlagMode, keywords:
     current = set(letters)
     unnamed = {letter for letter in current if not _is_named(letter, keywords)}
     wanted = set(system)
+    missing: dict[str, str] = {}  # lower-cased -> as sent; keywords compare case-insensitively
     for name in names:
         letter = keywords.letter_of(name)
-        if letter is None:
-            if mode is FlagMode.REMOVE:
-                continue
-            letter = keywords.add(name)
-        wanted.add(letter)
+        if letter is not None:
+            wanted.add(letter)
+        elif mode is not FlagMode.REMOVE:
+            missing.setdefault(name.lower(), name)
+    wanted.update(keywords.add_all(list(missing.values())))
     if mode is FlagMode.ADD:
         result = current | wanted
     elif mode is FlagMode.REMOVE:

@@ -65,12 +65,20 @@ class Keywords:
                 return LETTERS[index]
         return None
 
-    def add(self, name: str) -> str:
-        """Assign the lowest free slot to a new keyword; returns its letter."""
-        check_keyword(name)
-        for index in range(MAX_KEYWORDS):
-            if index not in self.names:
-                self.names[index] = name
-                self.dirty = True
-                return LETTERS[index]
-        raise StorageError(ErrorKind.NO_PERMISSION, "too many keywords")
+    def add_all(self, names: list[str]) -> list[str]:
+        """Assign slots to new keywords, all or none; returns their letters.
+
+        Checking room first matters: a refused request that had taken some
+        slots would leave them taken (and soon saved) with no message using
+        them, and the folder could never take another keyword.
+        """
+        for name in names:
+            check_keyword(name)
+        free = [index for index in range(MAX_KEYWORDS) if index not in self.names]
+        if len(names) > len(free):
+            raise StorageError(ErrorKind.NO_PERMISSION, "too many keywords")
+        for index, name in zip(free, names, strict=False):
+            self.names[index] = name
+        if names:
+            self.dirty = True
+        return [LETTERS[index] for index in free[: len(names)]]

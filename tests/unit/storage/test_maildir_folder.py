@@ -213,6 +213,20 @@ async def test_too_many_keywords(inbox: MaildirFolder) -> None:
     assert info.value.kind is ErrorKind.NO_PERMISSION
 
 
+async def test_refused_keywords_take_no_slots(inbox: MaildirFolder) -> None:
+    """A STORE refused for too many new keywords must not use up slots anyway:
+    otherwise one oversized request leaves the folder unable to take any keyword."""
+    uid = await inbox.append(MSG)
+    await inbox.store_flags([uid], ["$Label1"], FlagMode.ADD)
+    with pytest.raises(StorageError):
+        await inbox.store_flags([uid], [f"k{i}" for i in range(26)], FlagMode.ADD)
+    await inbox.store_flags([uid], [SEEN], FlagMode.ADD)  # a write that saves the keyword table
+    assert (inbox.path / "dovecot-keywords").read_text() == "0 $Label1\n"
+    assert await inbox.store_flags([uid], ["$Junk"], FlagMode.ADD) == {
+        uid: frozenset({SEEN, "$Label1", "$Junk"})
+    }
+
+
 async def test_recent_flag_is_ignored(inbox: MaildirFolder) -> None:
     uid = await inbox.append(MSG)
     assert await inbox.store_flags([uid], ["\\Recent"], FlagMode.ADD) == {uid: frozenset()}
