@@ -49,13 +49,21 @@ async def deleted_uids(view: SelectedView) -> list[int]:
 
 
 async def close(session: ImapSession, command: NoArguments) -> Response:
+    """RFC 3501 6.4.2: whatever happens to the expunge, the session leaves the
+    selected state. A folder another session deleted or renamed meanwhile has
+    nothing left to expunge, so that is still a plain OK."""
     view = view_of(session)
-    if not view.readonly:
-        # Silent expunge: no untagged EXPUNGE responses (RFC 3501 6.4.2).
-        deleted = await deleted_uids(view)
-        if deleted:
-            await view.folder.expunge(deleted)
-    session.unselect()
+    try:
+        if not view.readonly:
+            # Silent expunge: no untagged EXPUNGE responses (RFC 3501 6.4.2).
+            deleted = await deleted_uids(view)
+            if deleted:
+                await view.folder.expunge(deleted)
+    except StorageError as exc:
+        if exc.kind is not ErrorKind.NOT_FOUND:
+            raise
+    finally:
+        session.unselect()
     return Response("OK", "Close completed")
 
 

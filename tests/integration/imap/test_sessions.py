@@ -261,3 +261,18 @@ def test_selected_folder_deleted_by_another_session(mail_server: ServerProcess) 
     owner.ok("s2 SELECT INBOX")
     owner.close()
     other.close()
+
+
+def test_close_after_selected_folder_was_deleted(mail_server: ServerProcess) -> None:
+    """RFC 3501 6.4.2: CLOSE always ends in the authenticated state; OK and BAD are its
+    only results. With the folder gone there is nothing left to expunge."""
+    owner = connect(mail_server)
+    owner.ok("c CREATE Gone")
+    owner.ok("a APPEND Gone (\\Deleted) {3+}\r\nabc")
+    owner.ok("s SELECT Gone")
+    other = connect(mail_server)
+    other.ok("d DELETE Gone")
+    assert owner.command("x CLOSE")[-1] == b"x OK Close completed\r\n"
+    assert owner.command("f FETCH 1 FLAGS") == [b"f BAD No mailbox selected\r\n"]
+    owner.close()
+    other.close()
