@@ -277,9 +277,10 @@ class ImapSession:
         """A whole command: its line plus every literal and continuation line.
 
         A synchronizing literal is acknowledged with ``+`` only once we know
-        it fits, so a client never sends an oversized one; a non-synchronizing
-        one (LITERAL+) that is too big is read and thrown away in chunks so
-        the connection stays in step without buffering it.
+        it fits (before login: no longer than a command line), so a client
+        never sends an oversized one; a non-synchronizing one (LITERAL+) that
+        is too big is read and thrown away in chunks so the connection stays
+        in step without buffering it.
         """
         try:
             # Trailing blanks are invisible in a terminal; no grammar element ends in one.
@@ -291,6 +292,10 @@ class ImapSession:
         limits = self.config.limits
         is_append = _APPEND.match(line) is not None
         literal_limit = limits.max_message_size if is_append else limits.max_literal_size
+        if self.state is State.NOT_AUTHENTICATED:
+            # A user name or password never needs more; a stranger must not
+            # make us buffer a message-sized literal per connection.
+            literal_limit = min(literal_limit, self._max_line)
         total_limit = literal_limit + 16 * self._max_line
         buffer = bytearray(line)
         while True:

@@ -221,6 +221,31 @@ async def test_literal_limits_in_process(imap_lab_factory: LabFactory) -> None:
     await client.play("C: a3 NOOP\nS: a3 OK Noop completed")
 
 
+async def test_literals_before_login_are_small(imap_lab: ImapLab) -> None:
+    """Before login nothing needs more than a line's worth of literal (a user name,
+    a password); a stranger must not make the server buffer max_literal_size
+    (70 MiB by default) per connection."""
+    client = await imap_lab.connect()
+    await client.play(
+        """
+        C: a1 LOGIN {9000}
+        S: a1 BAD [TOOBIG] Literal too large
+        """
+    )
+    await client.send(b"a2 LOGIN {9000+}\r\n" + b"x" * 9000 + b" y")
+    await client.play(
+        """
+        S: a2 BAD [TOOBIG] Literal too large
+        C: a3 LOGIN {8}
+        S: + Ready for literal data
+        C: group1_1 group1_1
+        S: a3 OK [CAPABILITY *] Logged in
+        C: a4 SELECT {9000}
+        S: + Ready for literal data
+        """
+    )
+
+
 async def test_bad_commands_in_a_row_end_the_session(imap_lab_factory: LabFactory) -> None:
     lab = await imap_lab_factory(limits=Limits(max_bad_commands=2))
     client = await lab.connect()
