@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,28 @@ class Placement(ScannedFolder):
         rel = f"cur/{FileName(base, letters).in_cur()}" if letters else f"new/{base}"
         os.rename(tmp, self._at(rel))
         return rel
+
+    @contextlib.contextmanager
+    def _undo_on_failure(self, rels: list[str]) -> Iterator[None]:
+        """Remove the files at ``rels`` again if the block fails. Both locks held.
+
+        A failure reply (IMAP ``NO``, SMTP ``4xx``) makes the client send the
+        message again, so a file already renamed into place (say the disk
+        filled up while the uid list was rewritten) must not stay behind to
+        turn up later as a duplicate. A UID it may have got already is never
+        reused: ``N`` in the uid list only grows.
+        """
+        try:
+            yield
+        except BaseException:
+            for rel in rels:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._at(rel))
+            for sub in sorted({rel[:3] for rel in rels}):
+                with contextlib.suppress(OSError):
+                    io.fsync_dir(self._at(sub))
+            self._after_change()  # memory may list them: re-scan next time
+            raise
 
     def _assign(self, placed: list[_Placed]) -> list[int]:
         """Record UIDs for files already durable in ``new/``/``cur/``. Both locks held."""
@@ -87,8 +110,9 @@ class Placement(ScannedFolder):
                     letters = change_letters("", flags, FlagMode.REPLACE, self._load_keywords())
                     self._save_keywords()
                 rel = self._place(tmp, base, letters)
-                io.fsync_dir(self._at(rel[:3]))
-                return self._assign([_Placed(base, rel, size, mtime)])[0]
+                with self._undo_on_failure([rel]):
+                    io.fsync_dir(self._at(rel[:3]))
+                    return self._assign([_Placed(base, rel, size, mtime)])[0]
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -142,13 +166,16 @@ class Placement(ScannedFolder):
                 kw = self._load_keywords()
                 letters = [change_letters("", s.flags, FlagMode.REPLACE, kw) for s, _, _ in staged]
                 self._save_keywords()
-                placed = []
-                for (source, tmp, base), item_letters in zip(staged, letters, strict=True):
-                    rel = self._place(tmp, base, item_letters)
-                    placed.append(_Placed(base, rel, source.crlf_size, source.mtime))
-                for sub in sorted({item.rel[:3] for item in placed}):
-                    io.fsync_dir(self._at(sub))
-                uids = self._assign(placed)
+                placed: list[_Placed] = []
+                rels: list[str] = []
+                with self._undo_on_failure(rels):
+                    for (source, tmp, base), item_letters in zip(staged, letters, strict=True):
+                        rel = self._place(tmp, base, item_letters)
+                        rels.append(rel)
+                        placed.append(_Placed(base, rel, source.crlf_size, source.mtime))
+                    for sub in sorted({item.rel[:3] for item in placed}):
+                        io.fsync_dir(self._at(sub))
+                    uids = self._assign(placed)
             return {source.uid: uid for (source, _, _), uid in zip(staged, uids, strict=True)}
         finally:
             for _, tmp, _ in staged:
