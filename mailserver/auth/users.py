@@ -114,6 +114,11 @@ def _check_password(password: str) -> None:
         raise UserError(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
 
 
+def check_password_scheme(scheme: str) -> None:
+    """``UserError`` saying why ``scheme`` cannot store passwords here (config validation)."""
+    _make_context(scheme)
+
+
 def _make_context(scheme: str) -> CryptContext:
     """Build the hashing context, refusing schemes that cannot protect a password."""
     hint = "valid schemes include " + ", ".join(_SUGGESTED_SCHEMES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
     log_level = (_string(raw, "log_level") or "INFO").upper()
     if log_level not in _LOG_LEVELS:
         raise ConfigError(f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
+    auth = _section(raw, "auth", AuthSettings)
+    _check_password_scheme(auth.password_scheme)
     return Config(
         hostname=hostname,
         domains=tuple(domains),
@@ -85,7 +88,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         log_level=log_level,
         limits=_section(raw, "limits", Limits),
         timeouts=_section(raw, "timeouts", TimeoutSettings),
-        auth=_section(raw, "auth", AuthSettings),
+        auth=auth,
         tls=_tls(raw.get("tls"), base_dir),
         quota=_quota(raw.get("quota")),
         special_folders=_folders(raw.get("folders")),
@@ -168,6 +171,10 @@ def _section(raw: dict[str, Any], key: str, cls: Any) -> Any:
         elif expected in (int, float):
             if isinstance(item, bool) or not isinstance(item, int | float):
                 raise ConfigError(f"{where}: expected a number, got {item!r}")
+            if not math.isfinite(item):
+                raise ConfigError(f"{where}: expected a finite number, got {item!r}")
+            if expected is int and item != int(item):
+                raise ConfigError(f"{where}: expected a whole number, got {item!r}")
             if item < 0:
                 raise ConfigError(f"{where}: must not be negative, got {item!r}")
             item = expected(item)
@@ -193,7 +200,12 @@ def _tls(raw: Any, base_dir: Path) -> TlsSettings:
 def _megabytes(value: Any, where: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ConfigError(f"{where}: expected a size in MiB (a number >= 0), got {value!r}")
     return float(value)
 
@@ -236,7 +248,34 @@ def _folders(raw: Any) -> dict[str, str]:
         if not isinstance(name, str) or not name.strip() or name.strip().upper() == "INBOX":
             raise ConfigError(f"folders.{key}: expected a folder name, got {name!r}")
         result[attribute] = name.strip()
+    _check_folder_names(result)
     return result
+
+
+def _check_folder_names(folders: dict[str, str]) -> None:
+    """Names the store can create, each used once: found here, not at the first login."""
+    from mailserver.storage.maildir.store import check_default_folders
+
+    seen: dict[str, str] = {}
+    for attribute, name in folders.items():
+        key = f"folders.{attribute[1:].lower()}"
+        try:
+            ((canonical, _),) = check_default_folders([(name, attribute)])
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+        if canonical in seen:
+            raise ConfigError(f"{key}: {name!r} is already the folder of {seen[canonical]}")
+        seen[canonical] = key
+
+
+def _check_password_scheme(scheme: str) -> None:
+    """A scheme passlib lacks would otherwise only fail when the server starts."""
+    from mailserver.auth.users import UserError, check_password_scheme
+
+    try:
+        check_password_scheme(scheme)
+    except UserError as exc:
+        raise ConfigError(f"auth.password_scheme: {exc}") from None
 
 
 def _reject_unknown(raw: dict[str, Any], known: set[str], prefix: str) -> None:

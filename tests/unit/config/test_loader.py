@@ -149,3 +149,26 @@ def test_no_quota_by_default(tmp_path: Path) -> None:
 def test_quota_and_folder_mistakes(tmp_path: Path, extra: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(write(tmp_path, MINIMAL + extra))
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("limits: {max_message_size: .inf}\n", "limits.max_message_size"),
+        ("limits: {max_recipients: .nan}\n", "limits.max_recipients"),
+        ("limits: {max_connections: 0.5}\n", "limits.max_connections"),
+        ("timeouts: {imap: .nan}\n", "timeouts.imap"),
+        ("quota: {default_mb: .inf}\n", "quota.default_mb"),
+        ("folders: {sent: 'Sent*'}\n", "folders.sent"),
+        ("folders: {drafts: 'My.Drafts'}\n", "folders.drafts"),
+        ("folders: {junk: Trash}\n", "folders.junk"),
+        ("auth: {password_scheme: rot13}\n", "auth.password_scheme"),
+        ("auth: {password_scheme: plaintext}\n", "auth.password_scheme"),
+    ],
+)
+def test_values_the_server_cannot_use_are_config_errors(
+    tmp_path: Path, extra: str, key: str
+) -> None:
+    """Found by check-config, not by a traceback when the server starts."""
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(write(tmp_path, MINIMAL + extra))
