@@ -11,6 +11,7 @@ import yaml
 
 from mailserver.cli.errors import CliError
 from mailserver.config import Config
+from mailserver.config.model import DEFAULT_SPECIAL_FOLDERS
 from mailserver.listeners import find_listener
 
 
@@ -62,4 +63,9 @@ def effective_config(config: Config) -> dict[str, Any]:
     result["listeners"] = {name: str(addr) for name, addr in config.listeners.items()}
     result["users_file"] = str(config.user_db_path)
     result.pop("source", None)
+    # Under the config file's own key, so the output is itself a valid config.
+    special = result.pop("special_folders")
+    result["folders"] = {
+        attribute[1:].lower(): special.get(attribute) for attribute in DEFAULT_SPECIAL_FOLDERS
+    }
     return dict(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,19 @@ def test_tls_self_signed_writes_a_certificate_for_hostname_and_extra_names(confi
     assert cli(config, "tls", "self-signed", "--force").returncode == 0
     replaced = x509.load_pem_x509_certificate(cert_file.read_bytes())
     assert replaced.serial_number != cert.serial_number
+
+
+def test_check_config_output_is_itself_the_same_config(tmp_path: Path) -> None:
+    """What check-config prints can be saved and used: every key is a config key."""
+    from mailserver.config import load_config
+
+    config = write_config(
+        tmp_path, folders={"sent": "Gesendet", "junk": None}, quota={"users": {"bob": 2}}
+    )
+    result = cli(config, "check-config")
+    assert result.returncode == 0, result.stderr
+    printed = tmp_path / "printed.yaml"
+    printed.write_text(result.stdout)
+    original = load_config(config)
+    expected = dataclasses.replace(original, source=printed, users_file=original.user_db_path)
+    assert load_config(printed) == expected
