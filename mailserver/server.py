@@ -89,9 +89,9 @@ class RunningServer:
         for server in self.servers.values():
             server.close()
         await self.sessions.shutdown(grace)
-        for server in self.servers.values():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 1.0)
+        closing = [server.wait_closed() for server in self.servers.values()]
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 1.0)
         self.services.auth.close()
 
 

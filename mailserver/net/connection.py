@@ -46,7 +46,7 @@ async def serve_session(
     max_session: float = 0.0,
 ) -> None:
     """Admit, run and always clean up one session; ``max_session`` seconds at most."""
-    handle = sessions.open(peer, session.on_shutdown)
+    handle = sessions.open(peer, session.on_shutdown, lambda: session.writer.transport.abort())
     if handle is None:
         with contextlib.suppress(Exception):
             session.writer.write(busy_reply)

@@ -19,14 +19,24 @@ log = logging.getLogger(__name__)
 
 ShutdownCallback = Callable[[], None]
 
+#: After the grace period, how long sessions get to say goodbye, and then to go once cut off.
+GOODBYE_TIMEOUT = 1.0
+
 
 class SessionHandle:
     """One connected client, as the registry sees it."""
 
-    def __init__(self, registry: SessionRegistry, peer_ip: str, on_shutdown: ShutdownCallback):
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        peer_ip: str,
+        on_shutdown: ShutdownCallback,
+        abort: ShutdownCallback,
+    ):
         self._registry = registry
         self.peer_ip = peer_ip
         self._on_shutdown = on_shutdown
+        self._abort = abort
         self._busy = 0
         self._released = False
         self._shutdown_sent = False
@@ -56,6 +66,15 @@ class SessionHandle:
         except Exception:  # a broken transport must not stop the others' shutdown
             log.exception("error while ending a session at shutdown")
 
+    def abort(self) -> None:
+        """Drop the connection without a goodbye: the last resort for a stalled client."""
+        if self._released:
+            return
+        try:
+            self._abort()
+        except Exception:
+            log.exception("error while dropping a session at shutdown")
+
     def release(self) -> None:
         """The session ended; frees its connection slot. Safe to call twice."""
         if not self._released:
@@ -78,11 +97,16 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def open(self, peer_ip: str, on_shutdown: ShutdownCallback) -> SessionHandle | None:
+    def open(
+        self, peer_ip: str, on_shutdown: ShutdownCallback, abort: ShutdownCallback
+    ) -> SessionHandle | None:
         """Admit a new connection, or return None when a limit is reached.
 
         A refused client should get its protocol's "too busy" reply
         (``421``, ``-ERR [SYS/TEMP]``, ``* BYE``) and be disconnected.
+        ``on_shutdown`` asks the session to say goodbye when it next can;
+        ``abort`` drops the connection at once, for a client that stalls
+        mid-command (a half-sent literal, an unread reply) past the grace period.
         """
         if self.shutting_down:
             return None
@@ -92,7 +116,7 @@ class SessionRegistry:
         if self._per_ip[peer_ip] >= self.max_per_ip:
             log.warning("connection from %s refused: per-address limit reached", peer_ip)
             return None
-        handle = SessionHandle(self, peer_ip, on_shutdown)
+        handle = SessionHandle(self, peer_ip, on_shutdown, abort)
         self._sessions.add(handle)
         self._per_ip[peer_ip] += 1
         self._empty.clear()
@@ -107,15 +131,26 @@ class SessionRegistry:
             self._empty.set()
 
     async def shutdown(self, grace: float) -> None:
-        """End idle sessions now, busy ones when their transaction ends or ``grace`` expires."""
+        """End idle sessions now, busy ones when their transaction ends or ``grace`` expires.
+
+        Whatever is still connected after that gets one more chance to say
+        goodbye and is then cut off, so shutdown takes at most ``grace`` plus
+        twice :data:`GOODBYE_TIMEOUT` however many clients have stalled.
+        """
         self.shutting_down = True
         for handle in list(self._sessions):
             if not handle.busy:
                 handle.request_shutdown()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._empty.wait(), grace)
+        await self._wait_empty(grace)
         for handle in list(self._sessions):
             handle._busy = 0
             handle.request_shutdown()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._empty.wait(), 1.0)
+        await self._wait_empty(GOODBYE_TIMEOUT)
+        for handle in list(self._sessions):
+            handle.abort()
+        await self._wait_empty(GOODBYE_TIMEOUT)
+
+    async def _wait_empty(self, timeout: float) -> None:
+        if self._sessions:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._empty.wait(), timeout)

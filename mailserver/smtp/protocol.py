@@ -179,7 +179,7 @@ class LabSMTP(SMTP):
         if self._connection is None:  # not the re-entry after STARTTLS
             peer = transport.get_extra_info("peername") or ("unknown", 0)
             ip, port = str(peer[0]), int(peer[1])
-            handle = self._context.sessions.open(ip, self._on_shutdown)
+            handle = self._context.sessions.open(ip, self._on_shutdown, self._abort)
             if handle is None:
                 self._refused = True
                 writable(transport).write(replies.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
@@ -239,6 +239,10 @@ class LabSMTP(SMTP):
         if transport is not None and not transport.is_closing():
             writable(transport).write(reply.encode() + b"\r\n")
             transport.close()
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            writable(self.transport).abort()
 
     def _on_shutdown(self) -> None:
         self._say_goodbye(replies.SHUTTING_DOWN)

@@ -7,6 +7,7 @@ Every test runs the real listener in-process over a real maildir store (see
 from __future__ import annotations
 
 import base64
+import contextlib
 
 from mailserver.config import AuthSettings, Limits
 from mailserver.storage import FlagMode
@@ -267,6 +268,18 @@ async def test_shutdown_sends_bye(imap_lab: ImapLab) -> None:
     await imap_lab.sessions.shutdown(1.0)
     await client.expect("* BYE Server shutting down")
     assert await client.closed()
+
+
+async def test_shutdown_cuts_off_a_client_stalled_mid_literal(imap_lab: ImapLab) -> None:
+    client = await imap_lab.login()
+    await client.send("a APPEND INBOX {100}")
+    await client.expect("+ *")
+    client.writer.write(b"only ten b")
+    await client.writer.drain()
+    await imap_lab.sessions.shutdown(0.1)
+    assert len(imap_lab.sessions) == 0
+    with contextlib.suppress(ConnectionResetError):  # dropped without a goodbye: the point
+        assert await client.closed()
 
 
 async def test_keyword_set_elsewhere_is_announced_in_flags(imap_lab: ImapLab) -> None:
