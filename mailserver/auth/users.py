@@ -19,6 +19,7 @@ they are, so a later feature can add fields without old code deleting them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -362,8 +363,7 @@ class UserDatabase:
         """Create a user; with ``replace`` an existing user gets the new password instead."""
         name = normalize_name(name)
         _check_password(password)
-        with self._lock:
-            self._refresh_for_write()
+        with self._changing():
             if name in self._users and not replace:
                 raise UserError(f"user {name!r} already exists")
             self._check_not_alias(name)
@@ -373,16 +373,14 @@ class UserDatabase:
         """Change a password; ``plain_secret=None`` keeps the user's current choice."""
         name = normalize_name(name)
         _check_password(password)
-        with self._lock:
-            self._refresh_for_write()
+        with self._changing():
             if name not in self._users:
                 raise UserError(f"no such user {name!r}")
             self._write({**self._users, name: self._new_entry(name, password, plain_secret)})
 
     def delete(self, name: str) -> None:
         name = normalize_name(name)
-        with self._lock:
-            self._refresh_for_write()
+        with self._changing():
             if name not in self._users:
                 raise UserError(f"no such user {name!r}")
             self._write({n: e for n, e in self._users.items() if n != name})
@@ -410,8 +408,7 @@ class UserDatabase:
             if wanted.get(name, password) != password:
                 raise UserError(f"user {name!r} is listed twice with different passwords")
             wanted[name] = password
-        with self._lock:
-            self._refresh_for_write()
+        with self._changing():
             changes: dict[str, dict[str, Any]] = {}
             for name, password in wanted.items():
                 self._check_not_alias(name)
@@ -429,8 +426,7 @@ class UserDatabase:
     def delete_many(self, names: Iterable[str]) -> list[str]:
         """Delete every listed user that exists (one write); returns those actually deleted."""
         wanted = [normalize_name(n) for n in names]
-        with self._lock:
-            self._refresh_for_write()
+        with self._changing():
             gone = [n for n in dict.fromkeys(wanted) if n in self._users]
             if gone:
                 self._write({n: e for n, e in self._users.items() if n not in gone})
@@ -438,15 +434,32 @@ class UserDatabase:
 
     # ---------------------------------------------------------------- internals
 
-    def _refresh_for_write(self) -> None:
-        """Start every change from the file as it is now, not as we last saw it.
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the database, across threads and processes, while one change is made.
 
-        Otherwise a long-running process would write back a stale copy over
-        another process's additions. (Two writers at the same instant can
-        still race; the CLI is the only writer in practice.)
+        Every change starts from the file as it is now, not as this process
+        last saw it, and the read-modify-write runs under an exclusive lock on
+        a sibling ``.lock`` file: otherwise two ``mailserver user add`` runs
+        (or a CLI and a long-running process) would each write back a copy
+        that lacks the other's change.
         """
-        if self._stat() != self._stamp:
-            self._load(self._read())
+        with self._lock:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                lock_fd = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise UserError(f"cannot lock user database {self.path}: {exc.strerror}") from None
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                if self._stat() != self._stamp:
+                    self._load(self._read())
+                yield
+            finally:
+                os.close(lock_fd)
+
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
 
     def _check_not_alias(self, name: str) -> None:
         owner = self._aliases.get(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import stat
 import time
@@ -175,7 +176,7 @@ def test_write_is_atomic_replace(db: UserDatabase, db_path: Path) -> None:
     # A new inode: the file was replaced by rename, never rewritten in place,
     # so a reader sees the old or the new file, never half of one.
     assert db_path.stat().st_ino != before
-    assert [p.name for p in db_path.parent.iterdir()] == ["users.yaml"]
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["users.yaml", "users.yaml.lock"]
 
 
 def test_failed_write_leaves_file_and_memory_alone(
@@ -192,7 +193,7 @@ def test_failed_write_leaves_file_and_memory_alone(
         db.add("ivan", "pw")
     assert db_path.read_bytes() == original
     assert db.names() == ["heidi"]
-    assert [p.name for p in db_path.parent.iterdir()] == ["users.yaml"]
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["users.yaml", "users.yaml.lock"]
 
 
 def test_unknown_keys_preserved(db_path: Path) -> None:
@@ -396,3 +397,22 @@ def test_add_many_72_lab_users_is_fast(db_path: Path) -> None:
     db.add_many(LAB)
     elapsed = time.perf_counter() - started
     assert elapsed < 10, f"provisioning 72 users took {elapsed:.1f}s"
+
+
+def _add_users(db_path: Path, prefix: str, count: int) -> None:
+    db = UserDatabase(db_path)
+    for number in range(count):
+        db.add(f"{prefix}{number}", "secret-pw")
+
+
+def test_two_processes_adding_at_once_lose_nothing(db_path: Path) -> None:
+    """Two ``mailserver user add`` runs at the same moment: both users exist afterwards."""
+    fork = multiprocessing.get_context("fork")
+    writers = [fork.Process(target=_add_users, args=(db_path, p, 25)) for p in ("a", "b")]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+        assert writer.exitcode == 0
+    expected = sorted(f"{p}{n}" for p in ("a", "b") for n in range(25))
+    assert UserDatabase(db_path).names() == expected
