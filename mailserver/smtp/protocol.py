@@ -18,6 +18,8 @@ What we change, and why:
   3207 4.2: HELO, AUTH and the envelope are forgotten) and discards any
   plaintext the client pipelined behind the command (the STARTTLS
   command-injection class); tests pin both;
+* DATA is collected in one buffer (``data.py``), not aiosmtpd's object per line,
+  so a message of short lines costs its size in memory, not thirty times that;
 * on the ``submission`` listener (port 587) MAIL needs AUTH first (``530``)
   and the sender must be the user's own address (``delivery.py``);
 * admission through the session registry, ``421`` at shutdown, on idle
@@ -33,13 +35,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP, TLSSetupException
+from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException
 
 from mailserver.auth import SaslError
 from mailserver.listeners import ListenerContext
 from mailserver.net.lines import LineTooLong, read_line
 from mailserver.net.sessions import SessionHandle
 from mailserver.smtp import auth, policy, rdns, replies
+from mailserver.smtp.data import CRLF, MessageBuffer, Overrun
 from mailserver.smtp.delivery import DeliveryHandler
 from mailserver.smtp.state import Connection, LabEnvelope, LabSession
 
@@ -401,11 +404,44 @@ class LabSMTP(SMTP):
 
     async def smtp_DATA(self, arg: str | None) -> None:
         if self._handle is None:  # pragma: no cover - admitted sessions always have one
-            await super().smtp_DATA(arg)
+            await self._data(arg)
             return
         # Receiving and storing must not be cut off by a graceful shutdown.
         with self._handle.transaction():
-            await super().smtp_DATA(arg)
+            await self._data(arg)
+
+    async def _data(self, arg: str | None) -> None:
+        """aiosmtpd's DATA with our receive loop (``data.py``): the same checks,
+        replies and handler call, but the message is kept in one buffer."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push(replies.START_DATA)
+        buffer = MessageBuffer(self.data_size_limit, self.line_length_limit)
+        while self.transport is not None:
+            try:
+                chunk = await self._reader.readuntil(CRLF)
+            except asyncio.LimitOverrunError as exc:
+                # Longer than the stream buffer: take it in pieces, keep none of it.
+                chunk = await self._reader.read(exc.consumed)
+            if buffer.add(chunk):
+                break
+        if buffer.overrun is not None:
+            self._set_post_data_state()
+            too_long = buffer.overrun is Overrun.TOO_LONG
+            await self.push(replies.LINE_TOO_LONG if too_long else replies.MESSAGE_TOO_BIG)
+            return
+        content = buffer.content()
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(replies.OK if status is MISSING else status)
 
     async def smtp_RSET(self, arg: str | None) -> None:
         if arg:

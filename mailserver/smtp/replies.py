@@ -41,6 +41,8 @@ RELAY_DENIED = "550 5.7.1 Relaying denied"
 RELAY_NOT_AVAILABLE = "451 4.3.0 Relaying to remote domains is not available yet"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 MESSAGE_TOO_BIG = "552 5.3.4 Message too big"
+#: A DATA line over ``limits.max_line_length`` (RFC 5321 4.5.3.1.6 allows 500 here).
+LINE_TOO_LONG = "500 5.5.2 Line too long"
 #: RCPT for a mailbox already at its quota: try again once the user made room.
 MAILBOX_FULL_TRY_LATER = "452 4.2.2 Mailbox full"
 #: aiosmtpd's own text for MAIL/RCPT/DATA before AUTH on the submission port.
@@ -96,7 +98,7 @@ def challenge(text: str) -> str:
 _REWRITES: dict[str, str] = {
     "552 Error: Too much mail data": MESSAGE_TOO_BIG,
     "552 Error: message size exceeds fixed maximum message size": MESSAGE_TOO_BIG,
-    "500 Line too long (see RFC5321 4.5.3.1.6)": "500 5.5.2 Line too long",
+    "500 Line too long (see RFC5321 4.5.3.1.6)": LINE_TOO_LONG,
     "500 Error: bad syntax": "500 5.5.2 Error: bad syntax",
     "500 Command line too long": "500 5.5.2 Error: command line too long",
     "553 5.1.3 Error: malformed address": "553 5.1.3 Error: malformed address",
