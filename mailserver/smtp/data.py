@@ -5,7 +5,7 @@ dot: about 60 octets of object overhead per line, so a message of empty lines
 grows to some thirty times its size in memory (a 32 MiB message of ``CRLF``
 lines took 1.2 GB). :class:`MessageBuffer` appends each line to one growing
 buffer instead, so memory stays near the message size that ``SIZE`` allows.
-It undoes dot-stuffing and applies the same limits as aiosmtpd: a message over
+It undoes dot-stuffing and applies aiosmtpd's limits: a message over
 the size limit or a line over the line limit is read to its end and then
 refused, and neither is kept in memory.
 """
@@ -29,7 +29,7 @@ class MessageBuffer:
     """Collects DATA lines; :meth:`add` says when the terminating dot has arrived."""
 
     def __init__(self, size_limit: int | None, line_limit: int) -> None:
-        #: Most octets (as received, stuffing and line ends included); None for no limit.
+        #: Most octets of the message (CRLFs included, stuffed dots not); None for no limit.
         self.size_limit = size_limit
         #: Longest line, CRLF included.
         self.line_limit = line_limit
@@ -45,7 +45,9 @@ class MessageBuffer:
         at_line_start = self._partial == 0
         if at_line_start and chunk == END_OF_DATA:
             return True
-        self.received += len(chunk)
+        stuffed = at_line_start and chunk.startswith(b".")
+        # RFC 1870 4: the size counts neither the final dot nor the doubled dots.
+        self.received += len(chunk) - stuffed
         complete = chunk.endswith(CRLF)
         line_length = self._partial + len(chunk)
         self._partial = 0 if complete else line_length
@@ -55,7 +57,7 @@ class MessageBuffer:
             elif line_length > self.line_limit or not complete:
                 # A piece without CRLF only arrives for a line longer than the stream buffer.
                 self._refuse(Overrun.TOO_LONG)
-            elif at_line_start and chunk.startswith(b"."):
+            elif stuffed:
                 self._data += memoryview(chunk)[1:]
             else:
                 self._data += chunk

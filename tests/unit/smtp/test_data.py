@@ -37,6 +37,17 @@ def test_message_over_the_size_limit_is_read_to_the_end_but_not_kept() -> None:
     assert buffer.content() == b""
 
 
+def test_size_limit_counts_the_message_not_the_stuffing() -> None:
+    # RFC 1870 4: a message of exactly SIZE octets fits, however many dots were doubled.
+    buffer = MessageBuffer(10, 100)
+    assert not collect(buffer, b"..abc\r\n", b"..d\r\n")
+    assert buffer.overrun is None
+    assert buffer.content() == b".abc\r\n.d\r\n"
+    buffer = MessageBuffer(9, 100)
+    collect(buffer, b"..abc\r\n", b"..d\r\n")
+    assert buffer.overrun is Overrun.TOO_MUCH
+
+
 def test_a_line_in_pieces_is_too_long_and_its_tail_is_no_end_marker() -> None:
     buffer = MessageBuffer(None, 10)
     # A line longer than the stream buffer arrives as pieces without CRLF; a
