@@ -424,14 +424,16 @@ class LabSMTP(SMTP):
             return
         await self.push(replies.START_DATA)
         buffer = MessageBuffer(self.data_size_limit, self.line_length_limit)
-        while self.transport is not None:
+        ended = False
+        while not ended:
+            if self.transport is None:
+                return  # the client left before its final dot: nothing to store
             try:
                 chunk = await self._reader.readuntil(CRLF)
             except asyncio.LimitOverrunError as exc:
                 # Longer than the stream buffer: take it in pieces, keep none of it.
                 chunk = await self._reader.read(exc.consumed)
-            if buffer.add(chunk):
-                break
+            ended = buffer.add(chunk)
         if buffer.overrun is not None:
             self._set_post_data_state()
             too_long = buffer.overrun is Overrun.TOO_LONG

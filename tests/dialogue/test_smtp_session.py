@@ -255,6 +255,27 @@ async def test_shutdown_lets_a_data_transfer_finish(smtp_lab: SmtpLab) -> None:
     assert len(await smtp_lab.messages("group1_2")) == 1
 
 
+async def test_a_client_that_leaves_mid_data_stores_nothing(smtp_lab: SmtpLab) -> None:
+    dialogue = await smtp_lab.connect()
+    await dialogue.play("""
+        C: HELO pc
+        S: 250 *
+        C: MAIL FROM:<group1_1@JServer.NetLab>
+        S: 250 *
+        C: RCPT TO:<group1_2@JServer.NetLab>
+        S: 250 *
+        C: DATA
+        S: 354 *
+        C: Subject: cut short
+        C:
+        C: the first half
+    """)
+    await dialogue.close()
+    await smtp_lab.sessions.shutdown(1.0)
+    assert len(smtp_lab.sessions) == 0
+    assert await smtp_lab.messages("group1_2") == []
+
+
 async def test_storage_failure_gives_451_and_the_session_goes_on(smtp_lab: SmtpLab) -> None:
     # A plain file where the maildir should be: the real store cannot deliver.
     (smtp_lab.config.mail_dir / "group1_3").write_text("not a maildir")
