@@ -72,7 +72,10 @@ BASE_CAPABILITIES = (
     "LIST-STATUS",
     "SPECIAL-USE",
 )
-_LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}\Z")
+_LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
+#: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.
+_MAX_LITERAL = 4_294_967_295
+LITERAL_OUT_OF_STEP_BYE = b"* BYE Literal too large to skip, closing\r\n"
 _TAG = re.compile(rb"([^ \x00-\x1f\x7f(){%*\"\\+]+)")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
 #: Read size when throwing away a literal we refused.
@@ -86,10 +89,12 @@ class ClientGone(Exception):
 class CommandTooBig(Exception):
     """A literal or the whole command exceeded its limit; nothing of it is kept."""
 
-    def __init__(self, tag: str | None, response: Response) -> None:
+    def __init__(self, tag: str | None, response: Response, *, fatal: bool = False) -> None:
         super().__init__(response.text)
         self.tag = tag
         self.response = response
+        #: The client's bytes can no longer be told apart into commands: end the session.
+        self.fatal = fatal
 
 
 class ImapSession:
@@ -163,6 +168,9 @@ class ImapSession:
                     data = await self.read_command()
                 except CommandTooBig as exc:
                     await self._complete(exc.tag, exc.response)
+                    if exc.fatal:
+                        await self.send(LITERAL_OUT_OF_STEP_BYE)
+                        return
                     continue
                 except TimeoutError:
                     log.info("imap %s: idle timeout (user %s)", self.peer, self.user or "-")
@@ -302,9 +310,14 @@ class ImapSession:
             match = _LITERAL_AT_END.search(line)
             if match is None:
                 return bytes(buffer)
-            size = int(match.group(1))
+            digits = match.group(1)
+            size = int(digits) if len(digits) <= 20 else _MAX_LITERAL + 1
             synchronizing = not match.group(2)
             if size > literal_limit or len(buffer) + size > total_limit:
+                if not synchronizing and size > _MAX_LITERAL:
+                    # Its bytes would otherwise be read as commands (an injection route).
+                    text = "Literal too large"
+                    raise CommandTooBig(tag, Response("BAD", text, "TOOBIG"), fatal=True)
                 if not synchronizing:
                     await self._discard(size)
                     await self._discard_rest_of_command()

@@ -247,6 +247,22 @@ async def test_literals_before_login_are_small(imap_lab: ImapLab) -> None:
     )
 
 
+async def test_a_literal_too_long_to_skip_ends_the_session(imap_lab: ImapLab) -> None:
+    """A LITERAL+ longer than any IMAP number cannot be skipped in step; answering BAD
+    and reading on would run its bytes as commands (a command-injection route)."""
+    client = await imap_lab.login()
+    await client.send(b"a1 APPEND INBOX {" + b"9" * 25 + b"+}\r\nb1 CREATE Injected")
+    await client.play(
+        """
+        S: a1 BAD [TOOBIG] Literal too large
+        S: * BYE Literal too large to skip, closing
+        """
+    )
+    assert await client.closed()
+    mailbox = await imap_lab.store.mailbox("group1_1")
+    assert "Injected" not in await mailbox.list_folders()
+
+
 async def test_bad_commands_in_a_row_end_the_session(imap_lab_factory: LabFactory) -> None:
     lab = await imap_lab_factory(limits=Limits(max_bad_commands=2))
     client = await lab.connect()
