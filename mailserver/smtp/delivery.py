@@ -134,6 +134,7 @@ class DeliveryHandler:
                 or session.connection.tls,
                 tls=session.connection.tls,
                 authenticated=session.user is not None,
+                utf8=envelope.smtp_utf8,
             ),
             queue_id=queue_id,
             timestamp=now,

@@ -125,17 +125,20 @@ class Trace:
     #: Reverse-DNS name of the client, when known.
     client_name: str | None
     hostname: str
-    #: RFC 3848 "with" keyword: SMTP, ESMTP, ESMTPA, ESMTPS, ESMTPSA.
+    #: RFC 3848 "with" keyword (SMTP, ESMTP, ESMTPSA ...), UTF8SMTP* per RFC 6531 3.7.3.
     protocol: str
     queue_id: str
     timestamp: float
 
 
-def with_protocol(extended: bool, tls: bool, authenticated: bool) -> str:
-    """RFC 3848's keyword for the ``with`` clause."""
+def with_protocol(extended: bool, tls: bool, authenticated: bool, utf8: bool = False) -> str:
+    """The ``with`` keyword: RFC 3848's, or RFC 6531's ``UTF8SMTP...`` when the
+    transaction used SMTPUTF8, so a reader of the trace knows the message may
+    carry UTF-8 addresses and header fields."""
     if not extended:
         return "SMTP"
-    return "ESMTP" + ("S" if tls else "") + ("A" if authenticated else "")
+    base = "UTF8SMTP" if utf8 else "ESMTP"
+    return base + ("S" if tls else "") + ("A" if authenticated else "")
 
 
 def address_literal(ip: str) -> str:

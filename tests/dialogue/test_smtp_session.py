@@ -500,4 +500,5 @@ async def test_smtputf8_and_8bit_body(smtp_lab: SmtpLab) -> None:
     [stored] = await smtp_lab.messages("group1_2")
     assert stored.startswith("Return-Path: <rémy@exämple.org>\r\n".encode())
     assert "Subject: café\r\n".encode() in stored
+    assert b" with UTF8SMTP id " in stored  # RFC 6531 3.7.3
     assert stored.endswith("\r\n\r\nnaïve body".encode() + b" \xff\xfe\r\n")

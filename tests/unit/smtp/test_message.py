@@ -162,17 +162,21 @@ def test_delivered_copy_order() -> None:
 
 
 @pytest.mark.parametrize(
-    ("extended", "tls", "auth", "keyword"),
+    ("extended", "tls", "auth", "utf8", "keyword"),
     [
-        (False, False, False, "SMTP"),
-        (True, False, False, "ESMTP"),
-        (True, False, True, "ESMTPA"),
-        (True, True, False, "ESMTPS"),
-        (True, True, True, "ESMTPSA"),
+        (False, False, False, False, "SMTP"),
+        (True, False, False, False, "ESMTP"),
+        (True, False, True, False, "ESMTPA"),
+        (True, True, False, False, "ESMTPS"),
+        (True, True, True, False, "ESMTPSA"),
+        (True, False, False, True, "UTF8SMTP"),
+        (True, False, True, True, "UTF8SMTPA"),
+        (True, True, False, True, "UTF8SMTPS"),
+        (True, True, True, True, "UTF8SMTPSA"),
     ],
 )
-def test_with_protocol(extended: bool, tls: bool, auth: bool, keyword: str) -> None:
-    assert with_protocol(extended, tls, auth) == keyword
+def test_with_protocol(extended: bool, tls: bool, auth: bool, utf8: bool, keyword: str) -> None:
+    assert with_protocol(extended, tls, auth, utf8) == keyword
 
 
 @pytest.mark.parametrize(
