@@ -44,9 +44,17 @@ async def serve_session(
     busy_reply: bytes,
     log: logging.Logger,
     max_session: float = 0.0,
+    admitted: SessionHandle | None = None,
 ) -> None:
-    """Admit, run and always clean up one session; ``max_session`` seconds at most."""
-    handle = sessions.open(peer, session.on_shutdown, lambda: session.writer.transport.abort())
+    """Admit, run and always clean up one session; ``max_session`` seconds at most.
+
+    ``admitted`` is the slot an implicit-TLS listener took before the handshake.
+    """
+    if admitted is not None:
+        admitted.set_shutdown_callback(session.on_shutdown)
+    handle = admitted or sessions.open(
+        peer, session.on_shutdown, lambda: session.writer.transport.abort()
+    )
     if handle is None:
         with contextlib.suppress(Exception):
             session.writer.write(busy_reply)

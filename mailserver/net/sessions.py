@@ -56,6 +56,16 @@ class SessionHandle:
             if not self._busy and self._registry.shutting_down:
                 self.request_shutdown()
 
+    def set_shutdown_callback(self, on_shutdown: ShutdownCallback) -> None:
+        """Hand the slot to the session that serves it (taken before a TLS handshake).
+
+        A shutdown requested before the session took over is passed on to it now.
+        """
+        self._on_shutdown = on_shutdown
+        if self._shutdown_sent and not self._released:
+            self._shutdown_sent = False
+            self.request_shutdown()
+
     def request_shutdown(self) -> None:
         """Ask the protocol to say goodbye and close; called at most once."""
         if self._shutdown_sent or self._released:

@@ -10,8 +10,12 @@ import asyncio
 import logging
 
 from mailserver.listeners import ListenerContext
+from mailserver.net.implicit_tls import start_implicit_tls_server
+from mailserver.net.starttls import TLS_HANDSHAKE_TIMEOUT
 from mailserver.smtp.delivery import DeliveryHandler
 from mailserver.smtp.protocol import SUBMISSION, LabSMTP
+
+log = logging.getLogger("mailserver.smtp")
 
 
 async def start_listener(context: ListenerContext) -> asyncio.Server:
@@ -24,12 +28,15 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
         return await loop.create_server(
             lambda: LabSMTP(context, handler, loop), context.address.host, context.address.port
         )
-    # The session (and its idle timer) starts only after the handshake: a client
-    # that connects and never handshakes is dropped after one idle timeout.
-    return await loop.create_server(
-        lambda: LabSMTP(context, handler, loop),
+    # The connection takes its slot before the handshake, which gets at most one
+    # idle timeout (30 s at most); the session and its timers start after it.
+    return await start_implicit_tls_server(
         context.address.host,
         context.address.port,
-        ssl=context.ssl_context,
-        ssl_handshake_timeout=context.services.config.timeouts.smtp,
+        context.sessions,
+        context.ssl_context,
+        min(context.services.config.timeouts.smtp, TLS_HANDSHAKE_TIMEOUT),
+        lambda handle: LabSMTP(context, handler, loop, admitted=handle),
+        log,
+        context.name,
     )

@@ -123,7 +123,9 @@ class LabSMTP(SMTP):
         context: ListenerContext,
         handler: DeliveryHandler,
         loop: asyncio.AbstractEventLoop,
+        admitted: SessionHandle | None = None,
     ) -> None:
+        """``admitted``: the slot an implicit-TLS listener took before the handshake."""
         config = context.services.config
         # Read by SMTP.__init__ to size the stream buffer, so set it first: the
         # longest DATA line we take is max_line_length, plus CRLF and a stuffed dot.
@@ -154,6 +156,7 @@ class LabSMTP(SMTP):
         self._closing = False
         self._refused = False
         self._handle: SessionHandle | None = None
+        self._admitted = admitted
         self._connection: Connection | None = None
         self._lifetime = config.timeouts.smtp * SESSION_LIFETIME_FACTOR
         self._lifetime_handle: asyncio.TimerHandle | None = None
@@ -182,7 +185,11 @@ class LabSMTP(SMTP):
         if self._connection is None:  # not the re-entry after STARTTLS
             peer = transport.get_extra_info("peername") or ("unknown", 0)
             ip, port = str(peer[0]), int(peer[1])
-            handle = self._context.sessions.open(ip, self._on_shutdown, self._abort)
+            handle = self._admitted or self._context.sessions.open(
+                ip, self._on_shutdown, self._abort
+            )
+            if self._admitted is not None:
+                self._admitted.set_shutdown_callback(self._on_shutdown)
             if handle is None:
                 self._refused = True
                 writable(transport).write(replies.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
