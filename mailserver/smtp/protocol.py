@@ -408,6 +408,13 @@ class LabSMTP(SMTP):
             await self.push("503 5.5.1 Error: TLS already active")
             return
         await super().smtp_STARTTLS(arg)
+        if self._tls_protocol is not None and not self.session.connection.tls:
+            # The connection was closed under the handshake (idle timeout, session
+            # time limit, shutdown). asyncio reports that as a handshake that
+            # succeeded and never tells this protocol the connection is gone, so
+            # end the session here or its slot would be held for ever.
+            log.info("%s TLS handshake abandoned", self.session.connection.describe())
+            self.connection_lost(None)
 
     async def smtp_DATA(self, arg: str | None) -> None:
         if self._handle is None:  # pragma: no cover - admitted sessions always have one

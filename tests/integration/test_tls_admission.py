@@ -3,13 +3,15 @@
 A client that opens a TCP connection to smtps/pop3s/imaps and never
 completes the handshake must take one of the limited slots from the moment
 it connects (otherwise a flood of half-open handshakes holds sockets outside
-every limit), and lose it when the handshake times out or fails.
+every limit), lose it when the handshake times out, and a STARTTLS whose
+handshake is cut short by the idle timeout must give its slot back too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import time
 from collections.abc import Callable
 
@@ -117,3 +119,27 @@ def test_garbage_instead_of_a_client_hello(server_factory: ServerFactory) -> Non
             assert data == b"" or data[:1] == b"\x15", data
         wait_until_admitted(server, time.monotonic() + 10).close()
     assert "Traceback" not in server.log()
+
+
+def test_smtp_starttls_cut_short_by_the_idle_timeout_frees_its_slot(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(
+        listeners=LISTENERS, limits={"max_connections_per_ip": 1}, timeouts={"smtp": 1}
+    )
+    with LineClient(server.host, server.ports["smtp"], timeout=TIMEOUT) as client:
+        client.expect("220 ")
+        client.send("EHLO pc")
+        client.read_until(lambda line: line.startswith("250 "))
+        client.send("STARTTLS")
+        client.expect("220 ")
+        # No ClientHello: the idle timeout (1 s) ends the handshake.
+        assert closed_by_server(client.sock)
+    wait_until_admitted(server, time.monotonic() + 10).close()
+    with (
+        socket.create_connection((server.host, server.ports["smtps"]), TIMEOUT) as raw,
+        ssl.create_default_context(cafile=str(server.data_dir / "tls" / "cert.pem")).wrap_socket(
+            raw, server_hostname="JServer.NetLab"
+        ) as tls,
+    ):
+        assert tls.recv(100).startswith(b"220 ")
