@@ -68,8 +68,23 @@ class LoginThrottle:
                     self.policy.block_seconds,
                     self.policy.block_after,
                 )
-            self._blocked_until[client] = now + self.policy.block_seconds
+            self._block(client, now)
         return self._delay(worst)
+
+    def _block(self, client: str, now: float) -> None:
+        """Block ``client``; the table of blocks is bounded like the failure counts,
+        or an attacker with many addresses (an IPv6 prefix) could grow it for ever."""
+        if client not in self._blocked_until and len(self._blocked_until) >= self.MAX_TRACKED:
+            expired = [key for key, until in self._blocked_until.items() if until <= now]
+            for key in expired:
+                del self._blocked_until[key]
+            if not expired:
+                self._blocked_until.pop(next(iter(self._blocked_until)))
+        self._blocked_until[client] = now + self.policy.block_seconds
+
+    def tracked(self) -> int:
+        """How many addresses and accounts the throttle remembers (bounded by MAX_TRACKED each)."""
+        return len(self._failures) + len(self._blocked_until)
 
     def record_success(self, client: str | None, user: str | None) -> None:
         for key in self._keys(client, user):

@@ -73,3 +73,22 @@ async def test_blocked_address_fails_even_with_the_right_password(tmp_path: Path
     assert await auth.authenticate("group1_1", "group1_1", client="10.1.1.1") is None
     assert await auth.authenticate("group1_1", "group1_1", client="10.1.1.2") == "group1_1"
     auth.close()
+
+
+def test_memory_stays_bounded_with_many_blocked_addresses() -> None:
+    class SmallThrottle(LoginThrottle):
+        MAX_TRACKED = 50
+
+    clock = Clock()
+    policy = ThrottlePolicy(free_failures=0, block_after=1, block_seconds=600, window=900)
+    throttle = SmallThrottle(policy, clock=clock)
+    for i in range(1000):
+        throttle.record_failure(f"2001:db8::{i:x}", f"guess{i}")
+        clock.now += 0.01
+    assert throttle.tracked() <= 2 * SmallThrottle.MAX_TRACKED
+    # The newest blocks are the ones kept.
+    assert throttle.is_blocked("2001:db8::3e7")
+    clock.now += 601
+    throttle.record_failure("192.0.2.1", None)
+    assert throttle.is_blocked("192.0.2.1")
+    assert not throttle.is_blocked("2001:db8::3e7")
