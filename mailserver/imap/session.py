@@ -146,7 +146,11 @@ class ImapSession:
         return self.secure or self.config.auth.allow_plaintext_without_tls
 
     def capabilities(self) -> str:
+        """What the client may use now: STARTTLS and the login mechanisms only
+        before login, the one state where those commands are valid (RFC 9051 6.2)."""
         caps = list(BASE_CAPABILITIES)
+        if self.state is not State.NOT_AUTHENTICATED:
+            return " ".join(caps)
         if self.starttls_context is not None and not self.secure:
             caps.append("STARTTLS")
         if self.plaintext_allowed:

@@ -49,7 +49,7 @@ async def test_authenticate_plain_login_and_sasl_ir(imap_lab: ImapLab) -> None:
         C: a3 AUTHENTICATE CRAM-MD5
         S: a3 NO [CANNOT] Unsupported authentication mechanism
         C: a4 AUTHENTICATE PLAIN {initial}
-        S: a4 OK [CAPABILITY IMAP4rev1 * AUTH=PLAIN AUTH=LOGIN] Logged in
+        S: a4 OK [CAPABILITY IMAP4rev1 * SPECIAL-USE] Logged in
         C: a5 AUTHENTICATE PLAIN
         S: a5 BAD Already logged in
         """
