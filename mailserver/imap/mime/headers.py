@@ -284,21 +284,38 @@ _ALIASES = {
 
 
 def _codec(charset: str | None) -> str | None:
+    """The Python text codec for a MIME charset name; None when there is none.
+
+    The name comes from the message, so anything goes: NULs and surrogates
+    (``codecs.lookup`` raises ValueError), and names of Python's bytes-to-bytes
+    codecs (``base64``, ``zlib``, ``rot13``) that ``bytes.decode`` refuses.
+    """
     if not charset:
         return None
     name = charset.strip().strip('"').lower()
     name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
         return None
+    if not getattr(info, "_is_text_encoding", True):
+        return None
+    return info.name
 
 
 def decode_text(data: bytes, charset: str | None) -> str:
-    """Bytes in a declared charset -> text; unknown charsets guess like 8-bit headers."""
+    """Bytes in a declared charset -> text; unknown charsets guess like 8-bit headers.
+
+    Some text codecs still raise with ``errors="replace"`` (``undefined``,
+    ``idna``, ``punycode``): those fall back to the guess as well, because a
+    message must never make SEARCH fail.
+    """
     codec = _codec(charset)
     if codec is not None:
-        return data.decode(codec, "replace")
+        try:
+            return data.decode(codec, "replace")
+        except (UnicodeError, ValueError, LookupError):
+            pass
     return decode_unlabelled(data)
 
 

@@ -478,4 +478,26 @@ CASES: dict[str, dict[str, Any]] = {
             "1.TEXT": b"inner text\n",
         },
     },
+    # Charset names Python has codecs for but cannot decode text with (bytes-to-bytes
+    # codecs, "undefined", "idna"): passed through as written, searched by guessing.
+    "hostile_charsets": {
+        "envelope": env(
+            subject=b'"=?base64?Q?caf=C3=A9?= =?undefined?B?bWVudQ==?= plain"', from_=A_EX
+        ),
+        "bodystructure": b'(("TEXT" "PLAIN" ("CHARSET" "base64") NIL NIL "7BIT" SIZE LINES '
+        + EXT4
+        + b')("TEXT" "PLAIN" ("CHARSET" "undefined") NIL NIL "QUOTED-PRINTABLE" SIZE LINES '
+        + EXT4
+        + b')("TEXT" "PLAIN" ("CHARSET" "idna") NIL NIL "7BIT" SIZE LINES '
+        + EXT4
+        + b') "MIXED" ("BOUNDARY" "cs") NIL NIL NIL)',
+        "search_header": [("SUBJECT", "cafémenu plain", True), ("SUBJECT", "absent", False)],
+        "search_body": [
+            ("speaks rot13", True),
+            ("second 中 part", True),
+            ("part..idna", True),
+            ("absent", False),
+        ],
+        "search_text": [("café", True), ("absent", False)],
+    },
 }

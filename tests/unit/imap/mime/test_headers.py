@@ -96,3 +96,17 @@ def test_decode_text_charsets() -> None:
     assert decode_text("中文".encode(), None) == "中文"
     assert decode_text("中文".encode("gb18030"), "x-unknown") == "中文"
     assert decode_text(b"\xff\xfe\xfd", "utf-8") == "\ufffd\ufffd\ufffd"
+
+
+@pytest.mark.parametrize(
+    "charset",
+    ["\x00", "utf\x00-8", "base64", "rot13", "zlib", "hex", "uu", "undefined", "idna", "punycode",
+     "x\udcff"],
+)  # fmt: skip
+def test_decode_text_survives_charset_names_python_refuses(charset: str) -> None:
+    """The name comes from the message: no codec (or a non-text one) means a guess, not a crash."""
+    assert isinstance(decode_text("中文 ok".encode(), charset), str)
+    assert isinstance(decode_text(b"\xff\xfe\\N{", charset), str)
+    assert decode_header_text(f"=?{charset}?Q?ok=FF?= tail").endswith(" tail")
+    if charset in ("base64", "\x00", "undefined"):
+        assert decode_text("中文 ok".encode(), charset) == "中文 ok"
