@@ -41,6 +41,17 @@ _RFC822_SECTIONS = {
 }
 
 
+def no_nuls(data: bytes) -> bytes:
+    """Message octets made fit for an IMAP response: each NUL becomes 0x80.
+
+    A literal is ``*CHAR8`` and CHAR8 excludes NUL (RFC 3501 9), so a NUL in
+    a stored message can be sent neither in a body section nor in an ENVELOPE
+    or BODYSTRUCTURE string (which are literals when they hold one). Dovecot
+    makes the same one-for-one substitution, so every size stays exact.
+    """
+    return data.replace(b"\x00", b"\x80") if b"\x00" in data else data
+
+
 def sets_seen(item: FetchItem) -> bool:
     if isinstance(item, BodySection):
         return not item.peek
@@ -143,7 +154,7 @@ async def _render(
             start, count = item.partial
             data = data[start : start + count]
             label += b"<%d>" % start
-        return label + b" " + wire.literal(data)
+        return label + b" " + wire.literal(no_nuls(data))
     name = item.name
     if name == "UID":
         return b"UID %d" % info.uid
@@ -158,10 +169,10 @@ async def _render(
         return b"RFC822.SIZE %d" % info.size
     if name in _RFC822_SECTIONS:
         data = await cache.section(view.folder, info, _RFC822_SECTIONS[name])
-        return name.encode() + b" " + wire.literal(data)
+        return name.encode() + b" " + wire.literal(no_nuls(data))
     parsed = await cache.structure(view.folder, info)
     if name == "ENVELOPE":
-        return b"ENVELOPE " + parsed.envelope()
+        return b"ENVELOPE " + no_nuls(parsed.envelope())
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + parsed.bodystructure(True)
-    return b"BODY " + parsed.bodystructure(False)
+        return b"BODYSTRUCTURE " + no_nuls(parsed.bodystructure(True))
+    return b"BODY " + no_nuls(parsed.bodystructure(False))
