@@ -19,6 +19,8 @@ from mailserver.imap.mime.structure import parse_message
 from mailserver.imap.mime.tree import Node
 
 FORMAT_VERSION = 1
+#: Bytes a parsed :class:`Field` costs beyond its text (object, list slot, str/bytes headers).
+_FIELD_OVERHEAD = 240
 
 
 class ParsedMessage:
@@ -111,9 +113,16 @@ class ParsedMessage:
     # ---------------------------------------------------------- caching
 
     def weight(self) -> int:
-        """Rough bytes of memory held, for the cache's budget."""
+        """Rough bytes of memory held, for the cache's budget.
+
+        Counts the parsed header fields too (SEARCH builds them lazily and they
+        stay): about two copies of the header plus a per-field overhead, so a
+        message made of 100,000 tiny header lines cannot hold many times the
+        budget once searched.
+        """
         return (
-            len(self.header)
+            3 * len(self.header)
+            + _FIELD_OVERHEAD * self.header.count(b"\n")
             + len(self._envelope)
             + len(self._body)
             + len(self._bodystructure)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailserver.imap.mime import MessageCache, Section
+from mailserver.imap.mime import MessageCache, ParsedMessage, Section
 from mailserver.imap.mime import cache as cache_module
 from mailserver.storage import INBOX, ErrorKind, MessageInfo, StorageError
 from mailserver.storage.base import Folder
@@ -312,3 +312,21 @@ def test_folder_without_weakref_support_still_gets_a_cache() -> None:
 
     cache = MessageCache.for_folder(Slotted())  # type: ignore[arg-type]
     assert isinstance(cache, MessageCache)
+
+
+def test_weight_covers_the_header_fields_search_keeps() -> None:
+    """A header of many tiny lines costs far more once parsed into fields: the budget must know."""
+    import gc
+    import tracemalloc
+
+    data = b"".join(b"X-%d: v\r\n" % i for i in range(20000)) + b"\r\nbody\r\n"
+    parsed = ParsedMessage.parse(data)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert not parsed.contains_header("Subject", "x")  # builds and keeps the fields
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert parsed.weight() >= held + len(data)
