@@ -297,8 +297,13 @@ class ImapSession:
         try:
             # Trailing blanks are invisible in a terminal; no grammar element ends in one.
             line = (await self.read_line()).rstrip(b" \t")
-        except LineTooLong:
-            raise CommandTooBig(None, Response("BAD", "Command line too long", "TOOBIG")) from None
+        except LineTooLong as exc:
+            # Tag the reply when the tag is certain (followed by a space).
+            tagged = _TAG.match(exc.prefix)
+            tag = None
+            if tagged and exc.prefix[tagged.end() : tagged.end() + 1] == b" ":
+                tag = tagged.group(1).decode("ascii", "replace")
+            raise CommandTooBig(tag, Response("BAD", "Command line too long", "TOOBIG")) from None
         tag_match = _TAG.match(line)
         tag = tag_match.group(1).decode("ascii", "replace") if tag_match else None
         limits = self.config.limits

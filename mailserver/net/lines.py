@@ -16,8 +16,20 @@ def stream_limit(max_line_length: int) -> int:
     return max_line_length + 1024
 
 
+#: How much of a discarded line is kept, so the reply can name its tag or verb.
+KEPT_PREFIX = 128
+
+
 class LineTooLong(Exception):
-    """The line exceeded the limit; it has already been discarded from the stream."""
+    """The line exceeded the limit; it has already been discarded from the stream.
+
+    ``prefix`` holds its first octets: IMAP answers a tagged ``BAD`` when the
+    tag is in there, so a client waiting for that tag is not left hanging.
+    """
+
+    def __init__(self, prefix: bytes = b"") -> None:
+        super().__init__("line too long")
+        self.prefix = prefix
 
 
 async def read_line(reader: asyncio.StreamReader, max_length: int) -> bytes:
@@ -32,12 +44,12 @@ async def read_line(reader: asyncio.StreamReader, max_length: int) -> bytes:
     except asyncio.IncompleteReadError:
         raise EOFError from None
     except asyncio.LimitOverrunError as exc:
-        await reader.readexactly(exc.consumed)
+        start = await reader.readexactly(exc.consumed)
         await _discard_rest_of_line(reader)
-        raise LineTooLong from None
+        raise LineTooLong(start[:KEPT_PREFIX]) from None
     line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
     if len(line) > max_length:
-        raise LineTooLong
+        raise LineTooLong(line[:KEPT_PREFIX])
     return line
 
 

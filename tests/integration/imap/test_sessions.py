@@ -110,6 +110,8 @@ def test_limits_keep_the_connection_usable(server_factory: Callable[..., ServerP
     )
     client = connect(server)
     client.send("a1 NOOP " + "x" * 500)
+    assert client.readline() == "a1 BAD [TOOBIG] Command line too long"
+    client.send("y" * 500)  # no tag to be sure of
     assert client.readline() == "* BAD [TOOBIG] Command line too long"
     client.send("a2 LOGIN {500}")
     assert client.readline() == "a2 BAD [TOOBIG] Literal too large"
