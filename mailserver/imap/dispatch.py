@@ -40,6 +40,10 @@ class CommandSpec:
     #: RFC 3501 7.4.1: no EXPUNGE response while FETCH, STORE or SEARCH runs
     #: (their UID forms are fine: UIDs do not shift).
     allow_expunge: bool = True
+    #: Takes message sequence numbers and may be followed by EXPUNGEs (COPY, MOVE):
+    #: others' expunges are announced after it, not before, because the client
+    #: numbered the command before it could see them (RFC 3501 7.4.1's reason).
+    numbers_first: bool = False
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -69,7 +73,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "SEARCH": CommandSpec(selected.search, states.SELECTED, allow_expunge=False),
     "FETCH": CommandSpec(selected.fetch, states.SELECTED, allow_expunge=False),
     "STORE": CommandSpec(store.store, states.SELECTED, allow_expunge=False),
-    "COPY": CommandSpec(selected.copy, states.SELECTED),
+    "COPY": CommandSpec(selected.copy, states.SELECTED, numbers_first=True),
     "UID SEARCH": CommandSpec(selected.search, states.SELECTED),
     "UID FETCH": CommandSpec(selected.fetch, states.SELECTED),
     "UID STORE": CommandSpec(store.store, states.SELECTED),
@@ -80,7 +84,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "NAMESPACE": CommandSpec(session_info.namespace, states.AUTHENTICATED),
     "IDLE": CommandSpec(idle.idle, states.AUTHENTICATED),
     "UNSELECT": CommandSpec(session_info.unselect, states.SELECTED),
-    "MOVE": CommandSpec(move.move, states.SELECTED),
+    "MOVE": CommandSpec(move.move, states.SELECTED, numbers_first=True),
     "UID MOVE": CommandSpec(move.move, states.SELECTED),
     "UID EXPUNGE": CommandSpec(uidplus.uid_expunge, states.SELECTED),
 }

@@ -206,7 +206,7 @@ class ImapSession:
             # Work on current data. Where EXPUNGE responses are allowed, report
             # changes first so the command sees no vanished messages; during
             # FETCH/STORE/SEARCH they wait until after the command.
-            if spec.allow_expunge:
+            if spec.allow_expunge and not spec.numbers_first:
                 await self._report_changes(spec)
             else:
                 try:

@@ -259,6 +259,65 @@ async def test_move_rfc6851_and_the_other_session(lab: ImapLab) -> None:
     )
 
 
+async def test_move_and_copy_read_sequence_numbers_as_the_client_knows_them(
+    lab: ImapLab,
+) -> None:
+    """An expunge by another session is announced after MOVE/COPY, not before.
+
+    The client numbered its command before it could see a ``* 1 EXPUNGE``;
+    resolving ``2`` after announcing it would move the client's message 3.
+    """
+    for n in range(1, 5):
+        await lab.deliver(message(n))
+    mover = await lab.login()
+    other = await lab.login()
+    await select(mover, "m1")
+    await select(other, "o1")
+    await other.play(
+        """
+        C: o2 STORE 1 +FLAGS.SILENT (\\Deleted)
+        S: o2 OK STORE completed
+        C: o3 EXPUNGE
+        S: * 1 EXPUNGE
+        S: o3 OK Expunge completed
+        """
+    )
+    archive = await uidvalidity(lab, "Archive")
+    trash = await uidvalidity(lab, "Trash")
+    await mover.play(
+        f"""
+        C: m2 MOVE 2 Archive
+        S: * OK [COPYUID {archive} 2 1] Moved
+        S: * 1 EXPUNGE
+        S: * 1 EXPUNGE
+        S: m2 OK MOVE completed
+        C: m3 FETCH 1:* (UID)
+        S: * 1 FETCH (UID 3)
+        S: * 2 FETCH (UID 4)
+        S: m3 OK FETCH completed
+        """
+    )
+    await other.play(
+        """
+        C: o4 NOOP
+        S: * 1 EXPUNGE
+        S: o4 OK Noop completed
+        C: o5 STORE 1 +FLAGS.SILENT (\\Deleted)
+        S: o5 OK STORE completed
+        C: o6 EXPUNGE
+        S: * 1 EXPUNGE
+        S: o6 OK Expunge completed
+        """
+    )
+    await mover.play(
+        f"""
+        C: m4 COPY 2 Trash
+        S: * 1 EXPUNGE
+        S: m4 OK [COPYUID {trash} 4 1] COPY completed
+        """
+    )
+
+
 # ------------------------------------------------------------ ESEARCH
 
 
