@@ -114,6 +114,18 @@ def search_modseq(session: ImapSession, key: SearchKey, uids: Iterable[int]) -> 
     return max(found, default=None)
 
 
+async def expunged_code(session: ImapSession, folder: Folder, expunged: bool) -> str | None:
+    """``HIGHESTMODSEQ n`` for the tagged OK of a command that expunged (RFC 7162 3.2.7, 3.2.9).
+
+    Taken right after the expunge: the refresh that follows the command
+    reports everything up to it (and maybe more), so a client that stores
+    it as its resync point misses nothing.
+    """
+    if not expunged or not qresync_on(session):
+        return None
+    return f"HIGHESTMODSEQ {(await folder.snapshot()).highest_modseq}"
+
+
 def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for low, high in sorted(ranges):

@@ -131,3 +131,28 @@ async def test_move_and_uid_expunge_report_vanished(imap_lab: ImapLab) -> None:
     await command(client, "d UID STORE 1,4 +FLAGS.SILENT (\\Deleted)")
     lines = await command(client, "x UID EXPUNGE 4")
     assert lines[:-1] == ["* VANISHED 4"]
+
+
+async def test_expunges_end_with_the_new_highestmodseq(imap_lab: ImapLab) -> None:
+    """RFC 7162 3.2.7 and 3.2.9: once QRESYNC is on, an EXPUNGE or UID EXPUNGE that removed
+    something completes with ``OK [HIGHESTMODSEQ n]``; MOVE expunges too (RFC 6851 3.3)."""
+    for n in range(1, 6):
+        await imap_lab.deliver(message(n))
+    client = await enabled(imap_lab)
+    await command(client, "c CREATE Archive")
+    await command(client, "s SELECT INBOX")
+    await command(client, "a STORE 1:2 +FLAGS.SILENT (\\Deleted)")
+    for line, vanished in (("b EXPUNGE", "* VANISHED 1:2"), ("d UID EXPUNGE 3", None)):
+        if vanished is None:
+            await command(client, "c UID STORE 3 +FLAGS.SILENT (\\Deleted)")
+            vanished = "* VANISHED 3"
+        lines = await command(client, line)
+        assert lines[:-1] == [vanished], lines
+        now = (await imap_lab.snapshot()).highest_modseq
+        tag = line.split()[0]
+        assert lines[-1].startswith(f"{tag} OK [HIGHESTMODSEQ {now}] "), lines
+    lines = await command(client, "m UID MOVE 4 Archive")
+    now = (await imap_lab.snapshot()).highest_modseq
+    assert lines[-1] == f"m OK [HIGHESTMODSEQ {now}] UID MOVE completed", lines
+    # Nothing expunged: nothing to report.
+    assert (await command(client, "e EXPUNGE")) == ["e OK Expunge completed"]

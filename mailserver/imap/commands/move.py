@@ -17,6 +17,7 @@ from mailserver.imap.commands.selected import (
     view_of,
     writable,
 )
+from mailserver.imap.condstore import expunged_code
 from mailserver.imap.errors import Response
 from mailserver.imap.parser.commands import Copy
 from mailserver.imap.response_codes import copyuid_code
@@ -39,7 +40,10 @@ async def move(session: ImapSession, command: Copy) -> Response:
     code = await copyuid_code(target, mapping)
     if code is not None:
         await session.send(f"* OK [{code}] Moved\r\n".encode())
-    return Response("OK", f"{command.name} completed")
+    # RFC 6851 3.3: the originals are expunged, so the QRESYNC client learns the new
+    # HIGHESTMODSEQ as after UID EXPUNGE (RFC 7162 3.2.9).
+    expunged = await expunged_code(session, source, bool(mapping))
+    return Response("OK", f"{command.name} completed", expunged)
 
 
 async def _move(source: Folder, uids: list[int], target: Folder) -> dict[int, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from mailserver.imap.condstore import search_modseq
+from mailserver.imap.condstore import expunged_code, search_modseq
 from mailserver.imap.errors import Response, no, storage_error_response
 from mailserver.imap.esearch import esearch_response
 from mailserver.imap.fetch import VANISHED, run_fetch
@@ -71,10 +71,10 @@ async def expunge(session: ImapSession, command: NoArguments) -> Response:
     view = view_of(session)
     writable(view)
     deleted = await deleted_uids(view)
-    if deleted:
-        await view.folder.expunge(deleted)
+    removed = await view.folder.expunge(deleted) if deleted else []
     # The session's refresh after this command sends the EXPUNGE responses.
-    return Response("OK", "Expunge completed")
+    code = await expunged_code(session, view.folder, bool(removed))
+    return Response("OK", "Expunge completed", code)
 
 
 async def search(session: ImapSession, command: Search) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mailserver.imap.commands.selected import deleted_uids, view_of, writable
+from mailserver.imap.condstore import expunged_code
 from mailserver.imap.errors import Response
 from mailserver.imap.parser.extensions import UidExpunge
 
@@ -18,7 +19,7 @@ async def uid_expunge(session: ImapSession, command: UidExpunge) -> Response:
     writable(view)
     wanted = set(view.uids_in(command.sequence.resolve(view.max_uid())))
     targets = [uid for uid in await deleted_uids(view) if uid in wanted]
-    if targets:
-        await view.folder.expunge(targets)
+    removed = await view.folder.expunge(targets) if targets else []
     # The refresh after the command sends the EXPUNGE responses.
-    return Response("OK", "UID EXPUNGE completed")
+    code = await expunged_code(session, view.folder, bool(removed))
+    return Response("OK", "UID EXPUNGE completed", code)
