@@ -55,6 +55,21 @@ def list_entries(names: Iterable[str], pattern: str) -> list[Listed]:
     return found
 
 
+def lsub_entries(subscribed: Iterable[str], pattern: str) -> list[Listed]:
+    """LSUB's answer (RFC 3501 6.3.9): subscribed names matching ``pattern``, and a parent
+    that is not subscribed itself (``noselect``) only where the pattern stops above a
+    subscribed name, as ``%`` does for ``foo`` over ``foo/bar``; with ``*`` the
+    subscribed name is listed and its parent is not."""
+    names = set(subscribed)
+    regex = pattern_regex(_canonical_inbox(pattern))
+    hidden = [name for name in names if not matches(regex, name)]
+    return [
+        entry
+        for entry in list_entries(names, pattern)
+        if not entry.noselect or any(name.startswith(entry.name + DELIMITER) for name in hidden)
+    ]
+
+
 def _canonical_inbox(pattern: str) -> str:
     if pattern[:5].upper() == INBOX and (len(pattern) == 5 or pattern[5] == DELIMITER):
         return INBOX + pattern[5:]

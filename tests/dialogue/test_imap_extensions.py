@@ -498,6 +498,35 @@ async def test_children_are_exact_after_delete_and_rename(lab: ImapLab) -> None:
     )
 
 
+async def test_lsub_names_an_unsubscribed_parent_only_for_percent(lab: ImapLab) -> None:
+    """RFC 3501 6.3.9: ``LSUB "" %`` must return ``foo`` (\\Noselect) for a subscribed
+    ``foo/bar``; ``*`` matches ``foo/bar`` itself, so ``foo`` is not listed (it would
+    show an unsubscribed, selectable folder to LSUB clients as subscribed and \\Noselect)."""
+    client = await lab.login()
+    await client.play(
+        """
+        C: a1 CREATE foo/bar/baz
+        S: a1 OK Create completed
+        C: a2 UNSUBSCRIBE INBOX
+        S: a2 OK Unsubscribe completed
+        C: a3 SUBSCRIBE foo/bar/baz
+        S: a3 OK Subscribe completed
+        C: a4 LSUB "" "f*"
+        S: * LSUB () "/" foo/bar/baz
+        S: a4 OK LSUB completed
+        C: a5 LSUB "" "f%"
+        S: * LSUB (\\Noselect) "/" foo
+        S: a5 OK LSUB completed
+        C: a6 LSUB "foo/" "%"
+        S: * LSUB (\\Noselect) "/" foo/bar
+        S: a6 OK LSUB completed
+        C: a7 LSUB "" "foo/%/baz"
+        S: * LSUB () "/" foo/bar/baz
+        S: a7 OK LSUB completed
+        """
+    )
+
+
 async def test_list_status_rfc5819(lab: ImapLab) -> None:
     await lab.deliver(message(1))
     await lab.deliver(message(2), ("\\Seen",))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.imap.condstore import enable_condstore
 from mailserver.imap.errors import Response, no
-from mailserver.imap.listing import list_entries
+from mailserver.imap.listing import lsub_entries
 from mailserver.imap.parser.commands import ListCommand, MailboxCommand, Rename, Status
 from mailserver.imap.parser.lexer import ParseError, decode_mailbox
 from mailserver.imap.utf8 import mailbox_name, utf8_on
@@ -91,7 +91,7 @@ async def lsub(session: ImapSession, command: ListCommand) -> Response:
         return Response("OK", f"{command.name} completed")
     mailbox = mailbox_of(session)
     existing = set(await mailbox.list_folders())
-    entries = list_entries(await mailbox.subscriptions(), pattern)
+    entries = lsub_entries(await mailbox.subscriptions(), pattern)
     out = []
     for entry in entries:
         attributes = []
