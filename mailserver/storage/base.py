@@ -107,6 +107,15 @@ class Folder(ABC):
     async def copy_to(self, uids: Iterable[int], target: Folder) -> dict[int, int]:
         """Copy messages with their flags; returns source UID -> new UID in ``target``."""
 
+    async def move_to(self, uids: Iterable[int], target: Folder) -> dict[int, int]:
+        """Copy, then expunge the originals that were copied; returns as :meth:`copy_to`.
+
+        If the copy fails (disk, quota) the originals are untouched.
+        """
+        mapping = await self.copy_to(uids, target)
+        await self.expunge(list(mapping))
+        return mapping
+
     @abstractmethod
     def add_listener(self, listener: ChangeListener) -> None:
         """Call ``listener`` (on the event loop) after any change made through this process."""

@@ -21,7 +21,6 @@ from mailserver.imap.condstore import expunged_code
 from mailserver.imap.errors import Response
 from mailserver.imap.parser.commands import Copy
 from mailserver.imap.response_codes import copyuid_code
-from mailserver.storage import Folder
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
@@ -36,7 +35,7 @@ async def move(session: ImapSession, command: Copy) -> Response:
     if not uids:
         return Response("OK", f"{command.name} completed")
     source = view_of(session).folder
-    mapping = await in_transaction(session, lambda: _move(source, uids, target))
+    mapping = await in_transaction(session, lambda: source.move_to(uids, target))
     code = await copyuid_code(target, mapping)
     if code is not None:
         await session.send(f"* OK [{code}] Moved\r\n".encode())
@@ -44,10 +43,3 @@ async def move(session: ImapSession, command: Copy) -> Response:
     # HIGHESTMODSEQ as after UID EXPUNGE (RFC 7162 3.2.9).
     expunged = await expunged_code(session, source, bool(mapping))
     return Response("OK", f"{command.name} completed", expunged)
-
-
-async def _move(source: Folder, uids: list[int], target: Folder) -> dict[int, int]:
-    # Copy first: if that fails (quota, disk) the originals are untouched.
-    mapping = await source.copy_to(uids, target)
-    await source.expunge(list(mapping))
-    return mapping

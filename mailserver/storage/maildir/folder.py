@@ -110,11 +110,24 @@ class MaildirFolder(FlagOps, Placement, Folder):
         return removed
 
     async def copy_to(self, uids: Iterable[int], target: Folder) -> dict[int, int]:
+        return await self._copy(uids, target, moving=False)
+
+    async def move_to(self, uids: Iterable[int], target: Folder) -> dict[int, int]:
+        mapping = await self._copy(uids, target, moving=True)
+        await self.expunge(list(mapping))
+        return mapping
+
+    async def _copy(self, uids: Iterable[int], target: Folder, moving: bool) -> dict[int, int]:
         wanted = sorted(set(uids))
         if not isinstance(target, MaildirFolder):
             return await self._copy_generic(wanted, target)
         sources = await self._run("copying", self._copy_sources, wanted)
-        async with target._quota_turn(sum(source.crlf_size for source in sources)):
+        # A move between one user's folders leaves their usage as it was, so it
+        # is not refused at the quota: a user over quota can still move mail to
+        # Trash, which is how Thunderbird and Outlook delete.
+        same_owner = moving and target.quota is self.quota
+        octets = sum(source.crlf_size for source in sources)
+        async with contextlib.nullcontext() if same_owner else target._quota_turn(octets):
             mapping = await target._run("copying", target._copy_in, sources, self)
         if mapping:
             target._notify()
