@@ -32,9 +32,14 @@ class SelectedView:
         self.snapshot = snapshot
         self.uidvalidity = snapshot.uidvalidity
         #: Sequence number n is ``uids[n - 1]``; ascending, like UIDs themselves.
-        self.uids: list[int] = list(snapshot.uids)
-        #: Flags as last reported to the client (without ``\\Recent``).
-        self.flags: dict[int, frozenset[str]] = {m.uid: m.flags for m in snapshot.messages}
+        #: Starts as the snapshot's own list and is replaced, never changed in
+        #: place: an idle session on a big folder holds no copy of its own.
+        self.uids: list[int] = snapshot.uids
+        #: Flags as last reported to the client (without ``\\Recent``): those of
+        #: ``_flag_base`` (a store snapshot, shared) unless ``_flag_diff`` says
+        #: otherwise. A per-session dict of every message would cost megabytes.
+        self._flag_base = snapshot
+        self._flag_diff: dict[int, frozenset[str]] = {}
         self.recent: set[int] = set(snapshot.recent)
         #: Some message in :attr:`uids` was expunged elsewhere and not yet announced.
         self.ghosts = False
@@ -74,8 +79,16 @@ class SelectedView:
     def max_uid(self) -> int:
         return self.uids[-1] if self.uids else 0
 
+    def _reported(self, uid: int) -> frozenset[str] | None:
+        """Flags last reported for a message of the view (None: never reported)."""
+        flags = self._flag_diff.get(uid)
+        if flags is not None:
+            return flags
+        info = self._flag_base.find(uid)
+        return None if info is None else info.flags
+
     def reported_flags(self, uid: int) -> list[str]:
-        flags = sorted(self.flags.get(uid, frozenset()))
+        flags = sorted(self._reported(uid) or frozenset())
         if uid in self.recent:
             flags.append(RECENT)
         return flags
@@ -113,8 +126,13 @@ class SelectedView:
 
     def note_flags(self, uid: int, flags: frozenset[str]) -> None:
         """This session told the client (or the client knows) these flags."""
-        if uid in self.flags:
-            self.flags[uid] = flags
+        if self.seq_of(uid) is None:
+            return
+        info = self._flag_base.find(uid)
+        if info is not None and info.flags == flags:
+            self._flag_diff.pop(uid, None)
+        else:
+            self._flag_diff[uid] = flags
 
     async def sync(self) -> None:
         """Bring message data up to date without reporting anything yet.
@@ -147,13 +165,11 @@ class SelectedView:
         else:
             self.ghosts = any(snapshot.find(uid) is None for uid in self.uids)
         known = self.max_uid()
-        new = [uid for uid in snapshot.uids if uid > known]
+        new = snapshot.uids[bisect.bisect_right(snapshot.uids, known) :]
         if new:
-            for uid in new:
-                info = snapshot.find(uid)
-                assert info is not None
-                self.flags[uid] = info.flags
-            self.uids.extend(new)
+            # Their flags are reported as they are now: _flag_updates skips UIDs
+            # with nothing reported yet, and then makes this snapshot the base.
+            self.uids = self.uids + new
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
             out.append(b"* %d RECENT\r\n" % len(self.recent))
         keywords = self._keywords_in(snapshot)
@@ -162,31 +178,75 @@ class SelectedView:
             self.keywords |= keywords
             out.extend(self.flags_announcement())
         out.extend(self._flag_updates())
+        if not self.ghosts and self.uids is not snapshot.uids and self.uids == snapshot.uids:
+            self.uids = snapshot.uids  # share the store's list again
         return out
 
-    def _expunges(self) -> Iterator[bytes]:
-        gone = [uid for uid in self.uids if self.snapshot.find(uid) is None]
-        for uid in gone:
-            seq = self.seq_of(uid)
-            assert seq is not None
-            del self.uids[seq - 1]
-            self.flags.pop(uid, None)
-            self.recent.discard(uid)
-            if not self.qresync:
-                yield b"* %d EXPUNGE\r\n" % seq
-        if gone and self.qresync:
-            # RFC 7162 3.2.10: one line for any number of removals.
-            yield b"* VANISHED %s\r\n" % wire.sequence_set(gone)
+    def _expunges(self) -> list[bytes]:
+        """Drop messages gone from the snapshot, in one pass (a per-message
+        ``del`` from the list would make a big EXPUNGE quadratic)."""
         self.ghosts = False
+        snapshot = self.snapshot
+        gone = [uid for uid in self.uids if snapshot.find(uid) is None]
+        if not gone:
+            return []
+        gone_set = set(gone)
+        out = []
+        kept: list[int] = []
+        for uid in self.uids:
+            if uid in gone_set:
+                # Each EXPUNGE renumbers those after it (RFC 3501 7.4.1).
+                out.append(b"* %d EXPUNGE\r\n" % (len(kept) + 1))
+            else:
+                kept.append(uid)
+        self.uids = kept
+        for uid in gone:
+            self._flag_diff.pop(uid, None)
+            self.recent.discard(uid)
+        if self.qresync:
+            # RFC 7162 3.2.10: one line for any number of removals.
+            return [b"* VANISHED %s\r\n" % wire.sequence_set(gone)]
+        return out
 
     def _flag_updates(self) -> list[bytes]:
-        out = []
-        for seq, uid in enumerate(self.uids, 1):
-            info = self.snapshot.find(uid)
-            if info is not None and info.flags != self.flags.get(uid):
-                self.flags[uid] = info.flags
-                out.append(self.flags_fetch(seq, info))
-        return out
+        """FETCH FLAGS for every message whose flags differ from those last reported.
+
+        One merge walk over the view and the old and new snapshots (all in
+        UID order); unchanged messages are the very same objects in both
+        snapshots, so most cost one identity check.
+        """
+        snapshot = self.snapshot
+        base = self._flag_base
+        diff = self._flag_diff
+        if base.messages is snapshot.messages and not diff:
+            return []
+        old = base.messages
+        uids = self.uids
+        changed: list[tuple[int, MessageInfo]] = []
+        i = j = 0
+        for info in snapshot.messages:
+            uid = info.uid
+            while i < len(uids) and uids[i] < uid:
+                i += 1
+            if i == len(uids):
+                break
+            if uids[i] != uid:
+                continue
+            while j < len(old) and old[j].uid < uid:
+                j += 1
+            reported = diff.get(uid)
+            if reported is None:
+                if j == len(old) or old[j].uid != uid:
+                    continue  # new in this refresh: nothing reported yet
+                if old[j] is info:
+                    continue
+                reported = old[j].flags
+            if info.flags != reported:
+                changed.append((i + 1, info))
+        # Reported from now on: the snapshot's flags, for every message.
+        self._flag_base = snapshot
+        self._flag_diff = {}
+        return [self.flags_fetch(seq, info) for seq, info in changed]
 
     def flags_fetch(self, seq: int, info: MessageInfo) -> bytes:
         """Unsolicited ``* n FETCH (FLAGS ...)``, with UID and MODSEQ once CONDSTORE is on."""

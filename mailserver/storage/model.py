@@ -63,6 +63,14 @@ class Snapshot:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_uids", [m.uid for m in self.messages])
 
+    def with_recent(self, recent: frozenset[int]) -> Snapshot:
+        """This snapshot with ``recent`` set; shares the message tuple and UID list,
+        so each session that claims \\Recent does not hold its own copy of a big folder."""
+        copy = object.__new__(Snapshot)
+        copy.__dict__.update(self.__dict__)
+        object.__setattr__(copy, "recent", recent)
+        return copy
+
     def find(self, uid: int) -> MessageInfo | None:
         uids: list[int] = self._uids  # type: ignore[attr-defined]
         index = bisect.bisect_left(uids, uid)
@@ -72,4 +80,5 @@ class Snapshot:
 
     @property
     def uids(self) -> list[int]:
+        """UIDs in ascending order. Shared (by views too): never change it in place."""
         return self._uids  # type: ignore[attr-defined]

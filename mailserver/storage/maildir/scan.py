@@ -7,7 +7,6 @@ so that comparing snapshots stays cheap.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 
@@ -252,7 +251,7 @@ class ScannedFolder(FolderState):
             else:
                 snap = self._snapshot
         if recent:
-            snap = dataclasses.replace(snap, recent=recent)
+            snap = snap.with_recent(recent)
         return snap
 
     def _expunged_since_blocking(self, modseq: int) -> list[int] | None:

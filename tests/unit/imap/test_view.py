@@ -151,3 +151,47 @@ async def test_star_in_an_empty_mailbox_names_nothing() -> None:
     assert resolve_uids(view, sequence_set_from("1:*"), uid=False) == []
     assert resolve_uids(view, sequence_set_from("1:*"), uid=True) == []
     assert view.first_unseen() is None
+
+
+async def test_view_shares_the_snapshots_uid_list_while_nothing_differs() -> None:
+    """An idle session on a big folder must not hold its own copy of the UIDs."""
+    folder = FakeFolder()
+    folder.add(6)
+    view = await open_view(folder)
+    assert view.uids is view.snapshot.uids
+    await folder.expunge([2, 3, 6])
+    assert await view.refresh(allow_expunge=False) == []
+    assert view.uids == [1, 2, 3, 4, 5, 6], "numbering kept while expunges are deferred"
+    assert await view.refresh(allow_expunge=True) == [
+        b"* 2 EXPUNGE\r\n",
+        b"* 2 EXPUNGE\r\n",
+        b"* 4 EXPUNGE\r\n",
+    ]
+    assert view.uids == [1, 4, 5] and view.uids is view.snapshot.uids
+    folder.add(1)
+    assert await view.refresh(allow_expunge=True) == [b"* 4 EXISTS\r\n", b"* 4 RECENT\r\n"]
+    assert view.uids == [1, 4, 5, 7] and view.uids is view.snapshot.uids
+
+
+async def test_new_mail_with_flags_is_not_reported_as_a_flag_change() -> None:
+    folder = FakeFolder()
+    folder.add(1)
+    view = await open_view(folder)
+    folder.add(1, flags=["\\Seen"])
+    assert await view.refresh(allow_expunge=True) == [b"* 2 EXISTS\r\n", b"* 2 RECENT\r\n"]
+    assert view.reported_flags(2) == ["\\Seen", "\\Recent"]
+    await folder.store_flags([2], ["\\Flagged"], FlagMode.REPLACE)
+    assert await view.refresh(allow_expunge=True) == [b"* 2 FETCH (FLAGS (\\Flagged \\Recent))\r\n"]
+
+
+async def test_flags_a_fetch_reported_are_not_reported_again() -> None:
+    folder = FakeFolder()
+    folder.add(3)
+    view = await open_view(folder)
+    result = await folder.store_flags([1, 3], ["\\Seen"], FlagMode.REPLACE)
+    view.note_flags(1, result[1])  # this session's FETCH told the client about 1 only
+    assert await view.refresh(allow_expunge=True) == [b"* 3 FETCH (FLAGS (\\Seen \\Recent))\r\n"]
+    view.note_flags(1, frozenset())  # a stale report: the client is told the truth again
+    assert await view.refresh(allow_expunge=True) == []
+    folder.changed()
+    assert await view.refresh(allow_expunge=True) == [b"* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n"]

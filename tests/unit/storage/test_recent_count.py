@@ -31,3 +31,16 @@ async def test_another_process_sees_new_mail_as_recent(tmp_path: Path) -> None:
     assert await other.recent_count() == 1
     await other.snapshot(claim_recent=True)
     assert await first.recent_count() == 0
+
+
+async def test_a_claimed_snapshot_shares_the_folders_uid_list(tmp_path: Path) -> None:
+    """Each session that selects a big folder claims \\Recent; its snapshot must
+    not carry a private copy of the UID list (memory per idle session)."""
+    folder = await (await MaildirStore(tmp_path).mailbox("u")).folder(INBOX)
+    for _ in range(3):
+        await folder.append(MESSAGE)
+    claimed = await folder.snapshot(claim_recent=True)
+    plain = await folder.snapshot()
+    assert claimed.recent == {1, 2, 3} and not plain.recent
+    assert claimed.uids == [1, 2, 3]
+    assert claimed.uids is plain.uids and claimed.messages is plain.messages
