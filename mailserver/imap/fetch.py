@@ -2,9 +2,9 @@
 
 Only the data the client asked for is computed: flags, dates and sizes come
 from the store snapshot; ENVELOPE, BODYSTRUCTURE and sections come from the
-MIME cache, which parses each message once, lazily. Every message's response
-is drained before the next is built, so a FETCH of a whole large mailbox
-never sits in memory.
+MIME cache, which parses each message once, lazily. Responses are written
+and drained in batches of about 64 KiB (a big one on its own), so a FETCH of
+a whole large mailbox never sits in memory.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
 
 VANISHED = Response("NO", "Some of the requested messages no longer exist")
+#: Octets of small FETCH responses gathered before they are written and drained.
+OUTPUT_BATCH = 64 * 1024
 MODSEQ = FetchAttribute("MODSEQ")
 _RFC822_SECTIONS = {
     "RFC822": Section(),
@@ -96,21 +98,65 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             }
     cache = MessageCache.for_folder(view.folder)
     vanished = False
-    for uid in uids:
-        info = view.info(uid)
-        seq = view.seq_of(uid)
-        if info is None or seq is None:
-            vanished = True
-            continue
-        flags = changed_flags.get(uid, info.flags)
-        if uid in new_modseqs:
-            info = dataclasses.replace(info, modseq=new_modseqs[uid])
-        parts = [await _render(item, view, cache, info, flags) for item in items]
+    out = _Output(session)
+    try:
+        for uid in uids:
+            info = view.info(uid)
+            seq = view.seq_of(uid)
+            if info is None or seq is None:
+                vanished = True
+                continue
+            flags = changed_flags.get(uid, info.flags)
+            if uid in new_modseqs:
+                info = dataclasses.replace(info, modseq=new_modseqs[uid])
+            parts = [await _render(item, view, cache, info, flags) for item in items]
+            await out.add(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
+        await out.flush()
+    except Exception:
+        out.write_pending()  # the complete responses built so far still go out
+        raise
+    return VANISHED if vanished else Response("OK", f"{command.name} completed")
+
+
+class _Output:
+    """Small FETCH responses gathered into writes of about :data:`OUTPUT_BATCH`
+    octets: one write (a system call) per message made a FETCH of flags or
+    envelopes of a big mailbox cost more in writes than in everything else."""
+
+    def __init__(self, session: ImapSession) -> None:
+        self.session = session
+        self.pending: list[bytes] = []
+        self.size = 0
+
+    async def add(self, response: bytes) -> None:
+        if len(response) >= OUTPUT_BATCH:
+            await self.flush()
+            await self._send(response)
+            return
+        self.pending.append(response)
+        self.size += len(response)
+        if self.size >= OUTPUT_BATCH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.pending:
+            data = b"".join(self.pending)
+            self.pending.clear()
+            self.size = 0
+            await self._send(data)
+
+    async def _send(self, data: bytes) -> None:
+        session = self.session
         session.begin_response()
-        session.write(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
+        session.write(data)
         await session.drain()
         session.end_response()
-    return VANISHED if vanished else Response("OK", f"{command.name} completed")
+
+    def write_pending(self) -> None:
+        if self.pending:
+            self.session.write(b"".join(self.pending))
+            self.pending.clear()
+            self.size = 0
 
 
 async def _send_vanished(

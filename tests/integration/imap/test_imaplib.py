@@ -134,6 +134,22 @@ def test_fetch_items(mail_server: ServerProcess, imap: imaplib.IMAP4) -> None:
     assert b'"Test mail 2"' in envelope
 
 
+def test_fetch_of_many_small_and_some_big_messages_keeps_order(
+    mail_server: ServerProcess, imap: imaplib.IMAP4
+) -> None:
+    """Small responses are written in batches, big ones alone: every response
+    still arrives whole and in sequence order."""
+    big = b"x" * 99 + b"\r\n"
+    messages = [make_message(n, body=big * 1000 if n % 50 == 7 else b"") for n in range(1, 301)]
+    deliver(mail_server, messages)
+    imap.select("INBOX", readonly=True)
+    data = ok(imap.fetch("1:*", "(UID BODY.PEEK[])"))
+    bodies = [item[1] for item in data if isinstance(item, tuple)]
+    assert bodies == messages
+    flags = ok(imap.fetch("1:*", "(FLAGS)"))
+    assert [int(line.split()[0]) for line in flags] == list(range(1, 301))
+
+
 def test_body_fetch_sets_seen_and_peek_does_not(
     mail_server: ServerProcess, imap: imaplib.IMAP4
 ) -> None:
