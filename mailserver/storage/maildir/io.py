@@ -61,6 +61,14 @@ def write_file(path: Path, data: bytes, mtime: float | None = None) -> os.stat_r
     return st
 
 
+def append_synced(fd: int, data: bytes) -> None:
+    """Write all of ``data`` at the end of an ``O_APPEND`` file and fsync it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
 def atomic_replace(path: Path, data: bytes) -> None:
     """Replace ``path`` so readers see the old or the new content, never a mix.
 

@@ -88,7 +88,7 @@ class Placement(ScannedFolder):
             self._meta[item.base] = (item.crlf_size, item.mtime)
             if item.rel.startswith("cur/"):
                 self._pending_recent.add(uid)
-        self._write_uidlist()
+        self._append_uidlist(uids)
         for uid, item in zip(uids, placed, strict=True):
             self._touch(uid, item.rel)
         self._flush_modseqs()

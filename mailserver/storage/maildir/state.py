@@ -19,8 +19,10 @@ Consistency model
   fsync'd, and only then the UID recorded. A crash in between leaves a file
   without a UID, which the next scan assigns; it never loses a message. An
   expunge unlinks before it rewrites the list, so a crash there only leaves
-  a stale line, dropped at the next scan. UIDs come from ``N`` in the list,
-  which only grows, so none is handed out twice.
+  a stale line, dropped at the next scan. UIDs come from ``N`` in the list
+  (or the last line's UID + 1: new UIDs are appended as lines, the header is
+  only rewritten with the whole list), which only grows, so none is handed
+  out twice.
 """
 
 from __future__ import annotations
@@ -260,6 +262,49 @@ class FolderState:
             raise
         self._uidlist_sig = path_sig(self._uidlist_path)
         self._uidlist_unsaved = False
+
+    def _append_uidlist(self, uids: list[int]) -> None:
+        """Record new UIDs by appending their lines (fsync'd), as Dovecot does,
+        instead of rewriting the list: a delivery into a folder of 50,000
+        messages must not rewrite 50,000 lines. N in the header goes stale;
+        readers take the last UID + 1 when that is larger. Anything but the
+        exact file we last read or wrote gets the whole list rewritten."""
+        current = self._uidlist
+        assert current is not None
+        known = self._uidlist_sig
+        if self._uidlist_unsaved or known is None:
+            self._write_uidlist()
+            return
+        data = "".join(current.entry_line(uid) for uid in uids).encode("utf-8", "surrogateescape")
+        try:
+            fd = os.open(self._uidlist_path, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            self._write_uidlist()
+            return
+        try:
+            st = os.fstat(fd)
+            if sig_of(st) != known or st.st_size == 0 or os.pread(fd, 1, st.st_size - 1) != b"\n":
+                os.close(fd)
+                fd = -1
+                self._write_uidlist()
+                return
+            try:
+                io.append_synced(fd, data)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, st.st_size)  # no half line left behind
+                raise
+            st = os.fstat(fd)
+        except BaseException:
+            # Memory may now be ahead of the disk: reload the truth next time.
+            self._uidlist = None
+            self._uidlist_sig = None
+            self._dir_sig = None
+            raise
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        self._uidlist_sig = sig_of(st)
 
     def _load_keywords(self) -> Keywords:
         sig = path_sig(self._keywords_path)

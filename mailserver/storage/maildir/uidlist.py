@@ -11,6 +11,7 @@ This module is pure: parsing and serializing only, no I/O or locking.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass, field
 
@@ -75,19 +76,21 @@ class UidList:
         if self.guid:
             header.append(f"G{self.guid}")
         header.extend(self.header_extra)
-        lines = [" ".join(header)]
-        for uid, entry in self.entries.items():
-            if entry.fields:
-                lines.append(f"{uid} {' '.join(entry.fields)} :{entry.base}")
-            else:
-                lines.append(f"{uid} :{entry.base}")
-        return "\n".join(lines) + "\n"
+        return " ".join(header) + "\n" + "".join(self.entry_line(uid) for uid in self.entries)
+
+    def entry_line(self, uid: int) -> str:
+        """The line of one entry, newline included (also what an append adds)."""
+        entry = self.entries[uid]
+        if entry.fields:
+            return f"{uid} {' '.join(entry.fields)} :{entry.base}\n"
+        return f"{uid} :{entry.base}\n"
 
     @classmethod
     def parse(cls, text: str) -> UidList:
         lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
+        # Text after the last newline is an append a crash cut short: its
+        # message was never acknowledged, and the next scan numbers it again.
+        torn = lines.pop() if len(lines) > 1 else ""
         if not lines:
             raise UidListError("empty uidlist")
         version, _, rest = lines[0].partition(" ")
@@ -111,7 +114,15 @@ class UidList:
             last_uid = uid
             result.entries[uid] = entry
             result.by_base[entry.base] = uid
-        # A UID at or past N means N was not updated (a foreign writer); never reuse it.
+        if torn:
+            with contextlib.suppress(UidListError):
+                uid, entry = parse_entry(torn)
+                if uid > last_uid and entry.base not in result.by_base:
+                    last_uid = uid  # complete but for its newline: keep it
+                    result.entries[uid] = entry
+                    result.by_base[entry.base] = uid
+        # A UID at or past N means N was not updated (appended entries, or a
+        # foreign writer); never reuse it.
         result.next_uid = max(result.next_uid, last_uid + 1)
         return result
 

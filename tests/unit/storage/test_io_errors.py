@@ -38,7 +38,8 @@ async def inbox(tmp_path: Path) -> MaildirFolder:
 
 
 def fail_uidlist_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The disk fills up just when the uid list is rewritten (the message file fitted)."""
+    """The disk fills up just when the uid list is rewritten or appended to
+    (the message file fitted)."""
     real = io.atomic_replace
 
     def atomic_replace(path: Path, data: bytes) -> None:
@@ -46,7 +47,12 @@ def fail_uidlist_writes(monkeypatch: pytest.MonkeyPatch) -> None:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real(path, data)
 
+    def append_synced(fd: int, data: bytes) -> None:
+        os.write(fd, data[: len(data) // 2])  # half a line made it to the file
+        raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(io, "atomic_replace", atomic_replace)
+    monkeypatch.setattr(io, "append_synced", append_synced)
 
 
 def message_files(folder: MaildirFolder) -> list[str]:

@@ -577,3 +577,29 @@ async def test_crash_leftovers_are_cleaned_on_open(tmp_path: Path) -> None:
     await (await MaildirStore(tmp_path).mailbox("eve")).folder(INBOX)  # a restarted server
     assert not stale.exists() and not stale_list.exists()
     assert fresh.exists()  # may be a delivery in progress
+
+
+async def test_appends_extend_the_uid_list_instead_of_rewriting_it(
+    store: MaildirStore, tmp_path: Path
+) -> None:
+    """A delivery into a big folder must not rewrite every line of its uid list."""
+    inbox = await (await store.mailbox("alice")).folder(INBOX)
+    for _ in range(3):
+        await inbox.append(b"Subject: x\r\n\r\nbody\r\n")
+    uidlist = inbox.path / "dovecot-uidlist"
+    inode = uidlist.stat().st_ino
+    await inbox.append(b"Subject: y\r\n\r\nbody\r\n")
+    assert uidlist.stat().st_ino == inode, "appended in place, not replaced"
+    assert uidlist.read_text().count("\n") == 5
+    again = await (await MaildirStore(tmp_path / "mail").mailbox("alice")).folder(INBOX)
+    snap = await again.snapshot()
+    assert [m.uid for m in snap.messages] == [1, 2, 3, 4] and snap.uidnext == 5
+    # A list that does not end with a newline is rewritten whole, never glued to.
+    with uidlist.open("a") as handle:
+        handle.write("9 :torn")
+    uid = await inbox.append(b"Subject: z\r\n\r\nbody\r\n")
+    assert uid == 10, "9 was taken by the unterminated line"
+    assert uidlist.stat().st_ino != inode and f"\n{uid} :" in uidlist.read_text()
+    other = await (await MaildirStore(tmp_path / "mail").mailbox("alice")).folder(INBOX)
+    assert [m.uid for m in (await other.snapshot()).messages] == [1, 2, 3, 4, 10]
+    assert "torn" not in uidlist.read_text(), "the line of a missing file is dropped"

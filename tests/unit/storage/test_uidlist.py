@@ -96,3 +96,18 @@ def test_salvage_uidvalidity() -> None:
     assert salvage_uidvalidity("3 V123 N5 junk\n1 1 1 1") == 123
     assert salvage_uidvalidity("1 77 3\n") == 77
     assert salvage_uidvalidity("\x00\x01") == 0
+
+
+def test_appended_entries_past_a_stale_n_are_read() -> None:
+    """Deliveries append lines without rewriting the header (as Dovecot does)."""
+    parsed = UidList.parse("3 V5 N3 Gabc\n1 :a\n2 :b\n3 :c\n4 W10 :d\n")
+    assert list(parsed.entries) == [1, 2, 3, 4] and parsed.next_uid == 5
+    assert parsed.entries[4] == UidEntry("d", ("W10",))
+
+
+def test_a_torn_last_line_is_ignored_not_a_reason_to_rebuild() -> None:
+    parsed = UidList.parse("3 V5 N3\n1 :a\n2 :b\n3 W1")
+    assert parsed.uidvalidity == 5 and list(parsed.entries) == [1, 2]
+    assert parsed.next_uid == 3
+    whole = UidList.parse("3 V5 N3\n1 :a\n2 :b")  # complete but for its newline
+    assert list(whole.entries) == [1, 2]
