@@ -241,10 +241,14 @@ def change_steps(server: ServerProcess, report: Report, count: int) -> None:
 
 
 def idle_step(server: ServerProcess, sessions: int) -> None:
+    # A fresh process, so memory freed by the steps before cannot hide growth.
+    server.stop()
+    server.start()
     assert server.process is not None
     pid = server.process.pid
     warm = Imap(server.ports["imap"]).login()
     warm.command("SELECT INBOX")
+    warm.command("FETCH 1:* (FLAGS)")
     before = rss_kib(pid)
     clients = []
     start = time.perf_counter()
