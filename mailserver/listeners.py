@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from mailserver.config import ListenAddress
-from mailserver.net.sessions import SessionRegistry
+from mailserver.net.implicit_tls import start_implicit_tls_server, stream_app
+from mailserver.net.lines import stream_limit
+from mailserver.net.sessions import SessionHandle, SessionRegistry
+from mailserver.net.starttls import TLS_HANDSHAKE_TIMEOUT
 from mailserver.services import Services
 
 
@@ -32,6 +36,12 @@ class ListenerContext:
 
 
 StartListener = Callable[[ListenerContext], Awaitable[asyncio.Server]]
+
+#: Serves one stream connection; the handle is the slot an implicit-TLS
+#: listener took before the handshake (None on a plain listener).
+StreamServe = Callable[
+    [asyncio.StreamReader, asyncio.StreamWriter, SessionHandle | None], Awaitable[None]
+]
 
 #: Config listener key -> "module:function". A key whose module is missing is
 #: reported at start-up and skipped (the protocol is not built yet).
@@ -63,3 +73,31 @@ def find_listener(name: str) -> StartListener | None:
         raise
     start: StartListener = getattr(module, function)
     return start
+
+
+async def start_stream_listener(
+    context: ListenerContext, idle_timeout: float, serve: StreamServe, log: logging.Logger
+) -> asyncio.Server:
+    """Listen for a stream-based protocol (POP3, IMAP), plain or with implicit TLS.
+
+    The handshake of an implicit-TLS client may take no longer than the
+    protocol's idle timeout (and never more than STARTTLS allows).
+    """
+    max_line = context.services.config.limits.max_line_length
+    host, port = context.address.host, context.address.port
+    if context.ssl_context is not None:
+        return await start_implicit_tls_server(
+            host,
+            port,
+            context.sessions,
+            context.ssl_context,
+            min(idle_timeout, TLS_HANDSHAKE_TIMEOUT),
+            stream_app(max_line, serve),
+            log,
+            context.name,
+        )
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve(reader, writer, None)
+
+    return await asyncio.start_server(on_connect, host, port, limit=stream_limit(max_line))

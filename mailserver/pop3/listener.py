@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from mailserver.listeners import ListenerContext
+from mailserver.listeners import ListenerContext, start_stream_listener
 from mailserver.net.connection import peer_address, serve_session
-from mailserver.net.implicit_tls import start_implicit_tls_server, stream_app
-from mailserver.net.lines import stream_limit
 from mailserver.net.sessions import SessionHandle
-from mailserver.net.starttls import TLS_HANDSHAKE_TIMEOUT
 from mailserver.pop3.locks import MaildropLocks, locks_for
 from mailserver.pop3.session import Pop3Session
 
@@ -20,34 +17,14 @@ BUSY_REPLY = b"-ERR [SYS/TEMP] too many connections, please try again later\r\n"
 
 
 async def start_listener(context: ListenerContext) -> asyncio.Server:
-    config = context.services.config
     locks = locks_for(context.services.store)
 
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_connection(context, locks, reader, writer)
-
-    async def serve_admitted(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handle: SessionHandle
+    async def serve(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handle: SessionHandle | None
     ) -> None:
         await serve_connection(context, locks, reader, writer, handle)
 
-    if context.ssl_context is not None:
-        return await start_implicit_tls_server(
-            context.address.host,
-            context.address.port,
-            context.sessions,
-            context.ssl_context,
-            min(config.timeouts.pop3, TLS_HANDSHAKE_TIMEOUT),
-            stream_app(config.limits.max_line_length, serve_admitted),
-            log,
-            context.name,
-        )
-    return await asyncio.start_server(
-        on_connect,
-        context.address.host,
-        context.address.port,
-        limit=stream_limit(config.limits.max_line_length),
-    )
+    return await start_stream_listener(context, context.services.config.timeouts.pop3, serve, log)
 
 
 async def serve_connection(
