@@ -10,8 +10,27 @@ from dataclasses import dataclass
 from mailserver.storage import DELIMITER, INBOX
 
 
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a (decoded) LIST pattern; a leading ``INBOX`` matches in any case."""
+class NamePattern:
+    """A compiled LIST pattern.
+
+    INBOX is case-insensitive (RFC 3501 5.1), so a pattern that starts with
+    ``inbox`` in any case is matched against INBOX and its children as if it
+    said ``INBOX``: ``inbox*`` finds ``INBOX`` and ``INBOX/Sub``, while every
+    other name is matched exactly as written (``inbox*`` still finds a
+    folder called ``inbox-old``).
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self._plain = _compile(pattern)
+        has_inbox_prefix = pattern[:5].upper() == INBOX
+        self._inbox = _compile(INBOX + pattern[5:]) if has_inbox_prefix else self._plain
+
+    def matches(self, name: str) -> bool:
+        in_inbox = name == INBOX or name.startswith(INBOX + DELIMITER)
+        return (self._inbox if in_inbox else self._plain).fullmatch(name) is not None
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
     out = []
     for char in pattern:
         if char == "*":
@@ -20,12 +39,7 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
             out.append(f"[^{re.escape(DELIMITER)}]*")
         else:
             out.append(re.escape(char))
-    body = "".join(out)
-    return re.compile(body, re.DOTALL)
-
-
-def matches(pattern: re.Pattern[str], name: str) -> bool:
-    return pattern.fullmatch(name) is not None
+    return re.compile("".join(out), re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -45,11 +59,11 @@ def list_entries(names: Iterable[str], pattern: str) -> list[Listed]:
         for depth in range(1, len(parts)):
             everything.add(DELIMITER.join(parts[:depth]))
     parents = {name.rsplit(DELIMITER, 1)[0] for name in everything if DELIMITER in name}
-    regex = pattern_regex(_canonical_inbox(pattern))
+    matcher = NamePattern(pattern)
     found = [
         Listed(name, name not in existing, name in parents)
         for name in everything
-        if matches(regex, name)
+        if matcher.matches(name)
     ]
     found.sort(key=lambda entry: (entry.name != INBOX, entry.name))
     return found
@@ -61,16 +75,10 @@ def lsub_entries(subscribed: Iterable[str], pattern: str) -> list[Listed]:
     subscribed name, as ``%`` does for ``foo`` over ``foo/bar``; with ``*`` the
     subscribed name is listed and its parent is not."""
     names = set(subscribed)
-    regex = pattern_regex(_canonical_inbox(pattern))
-    hidden = [name for name in names if not matches(regex, name)]
+    matcher = NamePattern(pattern)
+    hidden = [name for name in names if not matcher.matches(name)]
     return [
         entry
         for entry in list_entries(names, pattern)
         if not entry.noselect or any(name.startswith(entry.name + DELIMITER) for name in hidden)
     ]
-
-
-def _canonical_inbox(pattern: str) -> str:
-    if pattern[:5].upper() == INBOX and (len(pattern) == 5 or pattern[5] == DELIMITER):
-        return INBOX + pattern[5:]
-    return pattern

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.imap.commands.mailboxes import mailbox_of, status
 from mailserver.imap.errors import Response
-from mailserver.imap.listing import list_entries, matches, pattern_regex
+from mailserver.imap.listing import NamePattern, list_entries
 from mailserver.imap.parser.commands import Status
 from mailserver.imap.parser.extensions import ListCommand
 from mailserver.imap.parser.lexer import ParseError, decode_mailbox
@@ -112,15 +112,15 @@ def _select(
     special: dict[str, str],
 ) -> list[_Entry]:
     found: dict[str, _Entry] = {}
-    regexes = [pattern_regex(_canonical_inbox(p)) for p in patterns]
+    matchers = [NamePattern(p) for p in patterns]
     selection = command.selection
     if "SUBSCRIBED" in selection:
         for name in subscribed:
-            if any(matches(r, name) for r in regexes):
+            if any(m.matches(name) for m in matchers):
                 found.setdefault(name, _Entry(name))
         if "RECURSIVEMATCH" in selection:
             for parent in _parents(subscribed):
-                if any(matches(r, parent) for r in regexes):
+                if any(m.matches(parent) for m in matchers):
                     found.setdefault(parent, _Entry(parent)).subscribed_child = True
     else:
         for pattern in patterns:
@@ -130,7 +130,7 @@ def _select(
         found = {name: entry for name, entry in found.items() if name in special}
         if "RECURSIVEMATCH" in selection:
             for parent in _parents(set(special)):
-                if any(matches(r, parent) for r in regexes):
+                if any(m.matches(parent) for m in matchers):
                     found.setdefault(parent, _Entry(parent))
     entries = [entry for name, entry in found.items() if name]
     entries.sort(key=lambda e: (e.name != INBOX, e.name))
@@ -159,9 +159,3 @@ def _attributes(
     if use is not None:
         out.append(use.encode("ascii", "replace"))
     return out
-
-
-def _canonical_inbox(pattern: str) -> str:
-    if pattern[:5].upper() == INBOX and (len(pattern) == 5 or pattern[5] == DELIMITER):
-        return INBOX + pattern[5:]
-    return pattern

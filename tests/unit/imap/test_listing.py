@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mailserver.imap.listing import Listed, list_entries, matches, pattern_regex
+from mailserver.imap.listing import Listed, NamePattern, list_entries
 
 FOLDERS = ["INBOX", "Sent", "Trash", "Projects/2024", "Projects/2024/Q1", "Archive/Old", "a*b"]
+WITH_INBOX_CHILDREN = ["INBOX", "INBOX/Sub", "inbox-old", "INBOXES"]
 
 
 def names(pattern: str) -> list[str]:
@@ -42,6 +43,22 @@ def test_implied_parents_are_noselect_with_children() -> None:
 
 
 def test_regex_special_characters_are_literal() -> None:
-    assert matches(pattern_regex("a.c"), "a.c")
-    assert not matches(pattern_regex("a.c"), "abc")
-    assert matches(pattern_regex("(x)+"), "(x)+")
+    assert NamePattern("a.c").matches("a.c")
+    assert not NamePattern("a.c").matches("abc")
+    assert NamePattern("(x)+").matches("(x)+")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("inbox*", ["INBOX", "INBOX/Sub", "inbox-old"]),
+        ("Inbox/%", ["INBOX/Sub"]),
+        ("INBOX*", ["INBOX", "INBOX/Sub", "INBOXES"]),
+        ("inbox%", ["INBOX", "inbox-old"]),
+        ("*old", ["inbox-old"]),
+    ],
+)  # fmt: skip
+def test_inbox_matches_in_any_case_other_names_exactly(pattern: str, expected: list[str]) -> None:
+    """RFC 3501 5.1: INBOX is case-insensitive, every other name is not."""
+    found = [entry.name for entry in list_entries(WITH_INBOX_CHILDREN, pattern)]
+    assert found == expected
