@@ -19,6 +19,19 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+#: HELO, group1_1 sends to group1_2, and DATA accepted: a transaction ready for its text.
+INTO_DATA = """
+    C: HELO pc
+    S: 250 *
+    C: MAIL FROM:<group1_1@JServer.NetLab>
+    S: 250 *
+    C: RCPT TO:<group1_2@JServer.NetLab>
+    S: 250 *
+    C: DATA
+    S: 354 *
+"""
+
+
 async def test_textbook_reply_codes(smtp_lab: SmtpLab) -> None:
     dialogue = await smtp_lab.connect()
     await dialogue.play("""
@@ -231,15 +244,8 @@ async def test_shutdown_says_421_to_idle_sessions(smtp_lab: SmtpLab) -> None:
 
 async def test_shutdown_lets_a_data_transfer_finish(smtp_lab: SmtpLab) -> None:
     dialogue = await smtp_lab.connect()
+    await dialogue.play(INTO_DATA)
     await dialogue.play("""
-        C: HELO pc
-        S: 250 *
-        C: MAIL FROM:<group1_1@JServer.NetLab>
-        S: 250 *
-        C: RCPT TO:<group1_2@JServer.NetLab>
-        S: 250 *
-        C: DATA
-        S: 354 *
         C: Subject: in flight
         C:
     """)
@@ -257,15 +263,8 @@ async def test_shutdown_lets_a_data_transfer_finish(smtp_lab: SmtpLab) -> None:
 
 async def test_a_client_that_leaves_mid_data_stores_nothing(smtp_lab: SmtpLab) -> None:
     dialogue = await smtp_lab.connect()
+    await dialogue.play(INTO_DATA)
     await dialogue.play("""
-        C: HELO pc
-        S: 250 *
-        C: MAIL FROM:<group1_1@JServer.NetLab>
-        S: 250 *
-        C: RCPT TO:<group1_2@JServer.NetLab>
-        S: 250 *
-        C: DATA
-        S: 354 *
         C: Subject: cut short
         C:
         C: the first half
@@ -364,16 +363,7 @@ async def test_auth_needs_tls_when_plaintext_is_not_allowed(
 
 async def test_long_lines_in_data_do_not_break_the_session(smtp_lab: SmtpLab) -> None:
     dialogue = await smtp_lab.connect()
-    await dialogue.play("""
-        C: HELO pc
-        S: 250 *
-        C: MAIL FROM:<group1_1@JServer.NetLab>
-        S: 250 *
-        C: RCPT TO:<group1_2@JServer.NetLab>
-        S: 250 *
-        C: DATA
-        S: 354 *
-    """)
+    await dialogue.play(INTO_DATA)
     long_line = "y" * 5000  # over RFC 5321's 998, within limits.max_line_length
     await dialogue.send(long_line)
     await dialogue.play("""
@@ -401,16 +391,7 @@ async def test_many_short_lines_are_held_in_one_buffer(smtp_lab: SmtpLab) -> Non
     """aiosmtpd kept one bytearray per DATA line, ~30 times the message size for
     empty lines (1.2 GB for 32 MiB); the server in this process must stay near it."""
     dialogue = await smtp_lab.connect()
-    await dialogue.play("""
-        C: HELO pc
-        S: 250 *
-        C: MAIL FROM:<group1_1@JServer.NetLab>
-        S: 250 *
-        C: RCPT TO:<group1_2@JServer.NetLab>
-        S: 250 *
-        C: DATA
-        S: 354 *
-    """)
+    await dialogue.play(INTO_DATA)
     lines = 200_000
     tracemalloc.start()
     try:
