@@ -153,10 +153,14 @@ class SelectedView:
         if snapshot.version == self._reported_version and not (allow_expunge and self.ghosts):
             self.snapshot = snapshot
             return []
-        if not self.readonly and snapshot.uids and snapshot.uids[-1] > self.max_uid():
-            # New mail: claim \Recent for this session (RFC 3501 2.3.2).
-            snapshot = await self.folder.snapshot(claim_recent=True)
-            self.recent |= snapshot.recent
+        if snapshot.uids and snapshot.uids[-1] > self.max_uid():
+            # New mail is \Recent for the first session told of it, which claims it;
+            # a read-only session shows it without claiming (RFC 3501 2.3.2).
+            if self.readonly:
+                self.recent |= await self.folder.recent_uids()
+            else:
+                snapshot = await self.folder.snapshot(claim_recent=True)
+                self.recent |= snapshot.recent
         self.snapshot = snapshot
         self._reported_version = snapshot.version
         out: list[bytes] = []

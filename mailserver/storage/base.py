@@ -83,12 +83,14 @@ class Folder(ABC):
         """
         raise NotImplementedError("this store does not keep mod-sequences")
 
-    async def recent_count(self) -> int:
-        """Messages that no session has claimed as ``\\Recent`` yet (STATUS RECENT, EXAMINE).
+    async def recent_uids(self) -> frozenset[int]:
+        """Messages that no session has claimed as ``\\Recent`` yet (EXAMINE shows them
+        as ``\\Recent`` without claiming, RFC 3501 2.3.2). The default store has none."""
+        return frozenset()
 
-        Counting does not claim them. The default store never has any.
-        """
-        return 0
+    async def recent_count(self) -> int:
+        """How many :meth:`recent_uids` there are (STATUS RECENT); counting claims nothing."""
+        return len(await self.recent_uids())
 
     async def expunged_since(self, modseq: int) -> list[int] | None:
         """UIDs expunged after ``modseq`` (RFC 7162 QRESYNC VANISHED (EARLIER)), ascending.

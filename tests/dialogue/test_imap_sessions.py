@@ -315,3 +315,37 @@ async def test_keyword_set_elsewhere_is_announced_in_flags(imap_lab: ImapLab) ->
         S: n OK Noop completed
         """
     )
+
+
+async def test_examine_shows_recent_mail_without_claiming_it(imap_lab: ImapLab) -> None:
+    """RFC 3501 2.3.2: a read-only session sees \\Recent, and so do later sessions."""
+    await imap_lab.deliver(message(1))
+    reader = await imap_lab.login()
+    await reader.send("e EXAMINE INBOX")
+    await reader.expect("* FLAGS *")
+    await reader.expect("* OK [PERMANENTFLAGS *")
+    await reader.play(
+        """
+        S: * 1 EXISTS
+        S: * 1 RECENT
+        """
+    )
+    while not (await reader.line()).startswith("e OK [READ-ONLY]"):
+        pass
+    await imap_lab.deliver(message(2))
+    await reader.play(
+        """
+        C: n NOOP
+        S: * 2 EXISTS
+        S: * 2 RECENT
+        S: n OK Noop completed
+        C: f FETCH 1:2 (FLAGS)
+        S: * 1 FETCH (FLAGS (\\Recent))
+        S: * 2 FETCH (FLAGS (\\Recent))
+        S: f OK FETCH completed
+        """
+    )
+    writer = await imap_lab.login()
+    await writer.send("s SELECT INBOX")
+    lines = [await writer.line() for _ in range(4)]
+    assert "* 2 RECENT" in lines

@@ -112,10 +112,12 @@ async def status(session: ImapSession, command: Status) -> Response:
     selected_here = view is not None and view.folder is folder
     values = {
         "MESSAGES": len(snapshot.messages),
-        # Recent for this session (if it has the folder selected) plus those no
+        # Recent for this session (if it has the folder selected) and those no
         # session has claimed yet; other sessions' \Recent messages are theirs.
-        "RECENT": (len(view.recent) if view is not None and selected_here else 0)
-        + await folder.recent_count(),
+        "RECENT": len(
+            (view.recent if view is not None and selected_here else set())
+            | await folder.recent_uids()
+        ),
         "UIDNEXT": snapshot.uidnext,
         "UIDVALIDITY": snapshot.uidvalidity,
         "UNSEEN": sum(1 for m in snapshot.messages if SEEN not in m.flags),

@@ -51,12 +51,13 @@ async def select(session: ImapSession, command: Select) -> Response:
     view = SelectedView(folder, readonly, snapshot)
     view.condstore = "CONDSTORE" in session.enabled
     view.qresync = qresync_on(session)
-    # EXAMINE claims nothing (RFC 3501 6.3.2) but still reports how many are \Recent.
-    recent = await folder.recent_count() if readonly else len(view.recent)
+    if readonly:
+        # EXAMINE claims nothing (RFC 3501 6.3.2) but still shows what is \Recent.
+        view.recent = set(await folder.recent_uids())
     lines = [
         *view.flags_announcement(),
         b"* %d EXISTS\r\n" % view.exists,
-        b"* %d RECENT\r\n" % recent,
+        b"* %d RECENT\r\n" % len(view.recent),
     ]
     unseen = view.first_unseen()
     if unseen is not None:

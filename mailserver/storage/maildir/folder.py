@@ -96,8 +96,8 @@ class MaildirFolder(FlagOps, Placement, Folder):
         self._notify()
         return result
 
-    async def recent_count(self) -> int:
-        return await self._run("reading folder", self._recent_count_blocking)
+    async def recent_uids(self) -> frozenset[int]:
+        return await self._run("reading folder", self._recent_uids_blocking)
 
     async def expunged_since(self, modseq: int) -> list[int] | None:
         return await self._run("reading folder", self._expunged_since_blocking, modseq)

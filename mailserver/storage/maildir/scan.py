@@ -259,11 +259,11 @@ class ScannedFolder(FolderState):
             self._refresh()
             return self._modseq_log().expunged_since(modseq)
 
-    def _recent_count_blocking(self) -> int:
+    def _recent_uids_blocking(self) -> frozenset[int]:
         with self._locked():
             self._refresh()
-            return sum(
-                1
+            return frozenset(
+                uid
                 for uid, rel in self._info_rel.items()
                 if uid not in self._claimed
                 and (rel.startswith("new/") or uid in self._pending_recent)

@@ -36,7 +36,10 @@ def test_status_and_examine_count_recent_without_taking_it(mail_server: ServerPr
     assert owner.untagged_responses["RECENT"] == [b"2"]
     assert owner.status("INBOX", "(RECENT)")[1] == [b"INBOX (RECENT 2)"]
 
-    # The other session got them: for everyone else they are no longer recent.
-    assert watcher.status("INBOX", "(RECENT)")[1] == [b"INBOX (RECENT 0)"]
-    owner.logout()
-    watcher.logout()
+    # The owner claimed them: a new session no longer sees them as recent, while
+    # the read-only session that was told of them first keeps its \Recent (2.3.2).
+    stranger = login(mail_server)
+    assert stranger.status("INBOX", "(RECENT)")[1] == [b"INBOX (RECENT 0)"]
+    assert watcher.status("INBOX", "(RECENT)")[1] == [b"INBOX (RECENT 2)"]
+    for client in (stranger, owner, watcher):
+        client.logout()
