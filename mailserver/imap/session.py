@@ -86,6 +86,15 @@ class ClientGone(Exception):
     """The peer vanished or stopped reading; end the session without another word."""
 
 
+def _tag_of(line: bytes) -> str | None:
+    """The tag of a refused command, for its tagged reply; None unless certain
+    (a tag followed by a space, as every command with a literal has)."""
+    match = _TAG.match(line)
+    if match is None or line[match.end() : match.end() + 1] != b" ":
+        return None
+    return match.group(1).decode("ascii", "replace")
+
+
 class CommandTooBig(Exception):
     """A literal or the whole command exceeded its limit; nothing of it is kept."""
 
@@ -298,14 +307,9 @@ class ImapSession:
             # Trailing blanks are invisible in a terminal; no grammar element ends in one.
             line = (await self.read_line()).rstrip(b" \t")
         except LineTooLong as exc:
-            # Tag the reply when the tag is certain (followed by a space).
-            tagged = _TAG.match(exc.prefix)
-            tag = None
-            if tagged and exc.prefix[tagged.end() : tagged.end() + 1] == b" ":
-                tag = tagged.group(1).decode("ascii", "replace")
-            raise CommandTooBig(tag, Response("BAD", "Command line too long", "TOOBIG")) from None
-        tag_match = _TAG.match(line)
-        tag = tag_match.group(1).decode("ascii", "replace") if tag_match else None
+            too_long = Response("BAD", "Command line too long", "TOOBIG")
+            raise CommandTooBig(_tag_of(exc.prefix), too_long) from None
+        tag = _tag_of(line)
         limits = self.config.limits
         is_append = _APPEND.match(line) is not None
         literal_limit = limits.max_message_size if is_append else limits.max_literal_size
