@@ -88,10 +88,6 @@ class Folder(ABC):
         as ``\\Recent`` without claiming, RFC 3501 2.3.2). The default store has none."""
         return frozenset()
 
-    async def recent_count(self) -> int:
-        """How many :meth:`recent_uids` there are (STATUS RECENT); counting claims nothing."""
-        return len(await self.recent_uids())
-
     async def expunged_since(self, modseq: int) -> list[int] | None:
         """UIDs expunged after ``modseq`` (RFC 7162 QRESYNC VANISHED (EARLIER)), ascending.
 

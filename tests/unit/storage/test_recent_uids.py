@@ -1,4 +1,4 @@
-"""Counting \\Recent messages without claiming them (STATUS RECENT, EXAMINE)."""
+"""Listing \\Recent messages without claiming them (STATUS RECENT, EXAMINE)."""
 
 from __future__ import annotations
 
@@ -15,22 +15,22 @@ async def test_unclaimed_messages_are_counted_until_someone_claims_them(tmp_path
     folder = await (await store.mailbox("u")).folder(INBOX)
     await folder.append(MESSAGE)
     await folder.append(MESSAGE, flags=["\\Seen"])
-    assert await folder.recent_count() == 2
-    assert await folder.recent_count() == 2, "counting must not claim"
+    assert await folder.recent_uids() == {1, 2}
+    assert len(await folder.recent_uids()) == 2, "listing must not claim"
     claimed = await folder.snapshot(claim_recent=True)
     assert len(claimed.recent) == 2
-    assert await folder.recent_count() == 0
+    assert len(await folder.recent_uids()) == 0
     await folder.append(MESSAGE)
-    assert await folder.recent_count() == 1
+    assert await folder.recent_uids() == {3}
 
 
 async def test_another_process_sees_new_mail_as_recent(tmp_path: Path) -> None:
     first = await (await MaildirStore(tmp_path).mailbox("u")).folder(INBOX)
     await first.append(MESSAGE)
     other = await (await MaildirStore(tmp_path).mailbox("u")).folder(INBOX)
-    assert await other.recent_count() == 1
+    assert len(await other.recent_uids()) == 1
     await other.snapshot(claim_recent=True)
-    assert await first.recent_count() == 0
+    assert len(await first.recent_uids()) == 0
 
 
 async def test_a_claimed_snapshot_shares_the_folders_uid_list(tmp_path: Path) -> None:
