@@ -17,7 +17,7 @@ from mailserver.config import ListenAddress
 from mailserver.net.implicit_tls import start_implicit_tls_server, stream_app
 from mailserver.net.lines import stream_limit
 from mailserver.net.sessions import SessionHandle, SessionRegistry
-from mailserver.net.starttls import TLS_HANDSHAKE_TIMEOUT
+from mailserver.net.starttls import handshake_limit
 from mailserver.services import Services
 
 
@@ -91,7 +91,7 @@ async def start_stream_listener(
             port,
             context.sessions,
             context.ssl_context,
-            min(idle_timeout, TLS_HANDSHAKE_TIMEOUT),
+            handshake_limit(idle_timeout),
             stream_app(max_line, serve),
             log,
             context.name,

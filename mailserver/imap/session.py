@@ -33,9 +33,9 @@ from mailserver.listeners import ListenerContext
 from mailserver.net.lines import LineTooLong, read_line
 from mailserver.net.sessions import SessionHandle
 from mailserver.net.starttls import (
-    TLS_HANDSHAKE_TIMEOUT,
     TlsHandshakeFailed,
     describe_tls,
+    handshake_limit,
     upgrade_to_tls,
 )
 from mailserver.storage import Mailbox, MailStore, StorageError
@@ -394,7 +394,7 @@ class ImapSession:
                 self.writer,
                 context,
                 self._max_line,
-                handshake_timeout=min(self._timeout, TLS_HANDSHAKE_TIMEOUT),
+                handshake_timeout=handshake_limit(self._timeout),
             )
         except TlsHandshakeFailed as exc:
             log.info("imap %s: TLS handshake failed (%s)", self.peer, exc.reason)

@@ -19,6 +19,12 @@ from mailserver.net.lines import stream_limit
 TLS_HANDSHAKE_TIMEOUT = 30.0
 
 
+def handshake_limit(idle_timeout: float) -> float:
+    """Seconds a handshake may take: no longer than the protocol lets a client
+    sit idle, and never more than :data:`TLS_HANDSHAKE_TIMEOUT`."""
+    return min(idle_timeout, TLS_HANDSHAKE_TIMEOUT)
+
+
 class TlsHandshakeFailed(Exception):
     """The handshake failed or the peer left; ``reason`` is safe to log."""
 

@@ -11,7 +11,7 @@ import logging
 
 from mailserver.listeners import ListenerContext
 from mailserver.net.implicit_tls import start_implicit_tls_server
-from mailserver.net.starttls import TLS_HANDSHAKE_TIMEOUT
+from mailserver.net.starttls import handshake_limit
 from mailserver.smtp.delivery import DeliveryHandler
 from mailserver.smtp.protocol import SUBMISSION, LabSMTP
 
@@ -35,7 +35,7 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
         context.address.port,
         context.sessions,
         context.ssl_context,
-        min(context.services.config.timeouts.smtp, TLS_HANDSHAKE_TIMEOUT),
+        handshake_limit(context.services.config.timeouts.smtp),
         lambda handle: LabSMTP(context, handler, loop, admitted=handle),
         log,
         context.name,
