@@ -50,10 +50,8 @@ async def serve_session(
 
     ``admitted`` is the slot an implicit-TLS listener took before the handshake.
     """
-    if admitted is not None:
-        admitted.set_shutdown_callback(session.on_shutdown)
-    handle = admitted or sessions.open(
-        peer, session.on_shutdown, lambda: session.writer.transport.abort()
+    handle = sessions.admit(
+        peer, session.on_shutdown, lambda: session.writer.transport.abort(), admitted
     )
     if handle is None:
         with contextlib.suppress(Exception):

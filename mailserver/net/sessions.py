@@ -132,6 +132,21 @@ class SessionRegistry:
         self._empty.clear()
         return handle
 
+    def admit(
+        self,
+        peer_ip: str,
+        on_shutdown: ShutdownCallback,
+        abort: ShutdownCallback,
+        admitted: SessionHandle | None,
+    ) -> SessionHandle | None:
+        """The slot for a session starting now: the one an implicit-TLS listener
+        took before the handshake (``admitted``, handed over to this session),
+        or a new one from :meth:`open`."""
+        if admitted is None:
+            return self.open(peer_ip, on_shutdown, abort)
+        admitted.set_shutdown_callback(on_shutdown)
+        return admitted
+
     def _forget(self, handle: SessionHandle) -> None:
         self._sessions.discard(handle)
         self._per_ip[handle.peer_ip] -= 1

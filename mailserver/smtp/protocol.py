@@ -185,11 +185,9 @@ class LabSMTP(SMTP):
         if self._connection is None:  # not the re-entry after STARTTLS
             peer = transport.get_extra_info("peername") or ("unknown", 0)
             ip, port = str(peer[0]), int(peer[1])
-            handle = self._admitted or self._context.sessions.open(
-                ip, self._on_shutdown, self._abort
+            handle = self._context.sessions.admit(
+                ip, self._on_shutdown, self._abort, self._admitted
             )
-            if self._admitted is not None:
-                self._admitted.set_shutdown_callback(self._on_shutdown)
             if handle is None:
                 self._refused = True
                 writable(transport).write(replies.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
