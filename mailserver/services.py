@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mailserver.config import Config
+from mailserver.events import EventBus, LocalEventBus
 from mailserver.storage import MailStore
 
 if TYPE_CHECKING:
@@ -14,8 +15,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Services:
-    """Config, store and authentication: the only things protocols share."""
+    """Config, store, authentication and the event channel: all that protocols share."""
 
     config: Config
     store: MailStore
     auth: Authenticator
+    #: Mailbox changes, transcripts, logins: between sessions, workers and the console.
+    events: EventBus = field(default_factory=LocalEventBus)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages of the real mail clients the integration tests drive.
 set -euo pipefail
-packages=(curl mutt fetchmail openssl isync offlineimap3 bsdutils)
+# postfix/dovecot: interoperability tests and bench/; chromium: the web pages' browser tests.
+packages=(curl mutt fetchmail openssl isync offlineimap3 bsdutils
+    postfix dovecot-imapd dovecot-pop3d chromium chromium-driver)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,0 +1,105 @@
+"""The event bus interface and its in-process implementation.
+
+Publishing never blocks and never raises: a producer sits on a hot path
+(every SMTP line, every flag change) and must not slow down or fail because
+a consumer is slow or broken. Handlers run on the publisher's event loop and
+must be quick; one that needs to do I/O schedules a task or feeds a bounded
+queue of its own (the console keeps a bounded ring of lines, say).
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from mailserver.events.model import Event
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Event], None]
+
+
+class Subscription:
+    """A handle to stop receiving; ``close()`` is safe to call twice."""
+
+    def __init__(self, bus: EventBus, topic: str, handler: EventHandler) -> None:
+        self.bus = bus
+        self.topic = topic
+        self.handler = handler
+        self.closed = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.bus._unsubscribe(self)
+
+
+class EventBus(ABC):
+    """Publish/subscribe by topic. Topic ``"*"`` subscribes to everything.
+
+    ``wants(topic)`` lets a producer skip building an event nobody reads
+    (transcript lines when no console is open and no transcript files are
+    kept); a cross-process bus answers for every process it connects.
+    """
+
+    @abstractmethod
+    def publish(self, event: Event) -> None:
+        """Deliver to local subscribers now and to other processes soon; never raises."""
+
+    @abstractmethod
+    def subscribe(self, topic: str, handler: EventHandler) -> Subscription: ...
+
+    @abstractmethod
+    def _unsubscribe(self, subscription: Subscription) -> None: ...
+
+    @abstractmethod
+    def wants(self, topic: str) -> bool:
+        """True if some subscriber, here or in another process, listens to ``topic``."""
+
+    def emit(self, topic: str, **data: object) -> None:
+        """Shorthand: publish ``Event(topic, data)`` if anybody wants it."""
+        if self.wants(topic):
+            self.publish(Event(topic, dict(data)))
+
+    async def start(self) -> None:
+        """Connect to other processes (no-op in process)."""
+        return None
+
+    async def close(self) -> None:
+        """Disconnect; later publishes are dropped."""
+        return None
+
+
+class LocalEventBus(EventBus):
+    """Subscribers in this process only: the default, and the base of the others."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Subscription]] = {}
+
+    def publish(self, event: Event) -> None:
+        self.deliver_locally(event)
+
+    def deliver_locally(self, event: Event) -> None:
+        """Call each handler of the event's topic (and of ``"*"``); log, never raise."""
+        for key in (event.topic, "*"):
+            for subscription in tuple(self._handlers.get(key, ())):
+                try:
+                    subscription.handler(event)
+                except Exception:
+                    log.exception("event handler for %s failed", event.topic)
+
+    def subscribe(self, topic: str, handler: EventHandler) -> Subscription:
+        subscription = Subscription(self, topic, handler)
+        self._handlers.setdefault(topic, []).append(subscription)
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        handlers = self._handlers.get(subscription.topic, [])
+        if subscription in handlers:
+            handlers.remove(subscription)
+        if not handlers:
+            self._handlers.pop(subscription.topic, None)
+
+    def wants(self, topic: str) -> bool:
+        return bool(self._handlers.get(topic) or self._handlers.get("*"))
