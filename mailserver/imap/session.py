@@ -30,7 +30,7 @@ from mailserver.imap.parser.commands import (
 from mailserver.imap.states import State
 from mailserver.imap.view import SelectedView
 from mailserver.listeners import ListenerContext
-from mailserver.net.lines import LineTooLong, read_line
+from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
 from mailserver.net.sessions import SessionHandle
 from mailserver.net.starttls import (
     TlsHandshakeFailed,
@@ -286,11 +286,13 @@ class ImapSession:
     # ---------------------------------------------------------------- input
 
     async def read_line(self) -> bytes:
-        """The next line, within the idle timeout (``TimeoutError``) and the line limit."""
+        """The next line, within the idle timeout (``TimeoutError``) and the line limit,
+        with telnet backspaces applied. Only command text comes through here
+        (literals are read by :meth:`_read_exactly`), so message data is never edited."""
         self._waiting_for_input = True
         try:
             async with asyncio.timeout(self._timeout):
-                return await read_line(self.reader, self._max_line)
+                return apply_backspaces(await read_line(self.reader, self._max_line))
         finally:
             self._waiting_for_input = False
 

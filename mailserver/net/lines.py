@@ -62,3 +62,39 @@ async def _discard_rest_of_line(reader: asyncio.StreamReader) -> None:
             await reader.readexactly(exc.consumed)
         except asyncio.IncompleteReadError:
             raise EOFError from None
+
+
+#: Backspace (what Windows telnet sends for the key) and DEL (what many terminals send).
+_ERASERS = frozenset(b"\x08\x7f")
+
+
+def apply_backspaces(line: bytes) -> bytes:
+    """Apply BS (0x08) and DEL (0x7f) to a command line as a terminal would.
+
+    Windows telnet and ``nc`` in a raw terminal send the key's byte instead
+    of erasing locally, so a student who corrects ``nooq`` to ``noop`` sends
+    ``nooq\\x08p``. Each eraser removes itself and the character before it
+    (a whole UTF-8 sequence, never half of one); at the start of the line it
+    removes only itself. Only for command lines: message text (SMTP DATA) and
+    IMAP literals are data and pass untouched, so callers apply this to lines
+    they parse as commands and nothing else.
+    """
+    if b"\x08" not in line and b"\x7f" not in line:
+        return line
+    kept = bytearray()
+    for byte in line:
+        if byte not in _ERASERS:
+            kept.append(byte)
+        elif kept:
+            del kept[_last_character_start(kept) :]
+    return bytes(kept)
+
+
+def _last_character_start(data: bytearray) -> int:
+    """Where the last UTF-8 character begins; a stray byte counts as one character."""
+    start = len(data) - 1
+    while start > 0 and len(data) - start < 4 and 0x80 <= data[start] <= 0xBF:
+        start -= 1
+    if data[start] >= 0xC0 and start < len(data) - 1:
+        return start
+    return len(data) - 1

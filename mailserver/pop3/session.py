@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from mailserver.config import Config
 from mailserver.listeners import ListenerContext
-from mailserver.net.lines import LineTooLong, read_line
+from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
 from mailserver.net.sessions import SessionHandle
 from mailserver.net.starttls import (
     TlsHandshakeFailed,
@@ -168,22 +168,25 @@ class Pop3Session:
             await self.reply(INTERNAL_ERROR)
 
     async def _bad_command(self, reply: str) -> None:
+        """Answer a bad command; the ``limits.max_bad_commands``-th is answered, then
+        the session ends with a goodbye (the same count as SMTP and IMAP)."""
         self.bad_commands += 1
+        await self.reply(reply)
         if self.bad_commands >= self.config.limits.max_bad_commands:
             log.info("pop3 %s: too many bad commands, disconnecting", self.peer)
             await self.reply(TOO_MANY_BAD)
             self.closing = True
-        else:
-            await self.reply(reply)
 
     # ---------------------------------------------------------------- input
 
     async def read_line(self) -> bytes:
-        """The next line, within the idle timeout (``TimeoutError``) and the line limit."""
+        """The next line, within the idle timeout (``TimeoutError``) and the line limit,
+        with telnet backspaces applied: every POP3 line from a client is a command
+        or an AUTH answer, never message data."""
         self._waiting_for_input = True
         try:
             async with asyncio.timeout(self._timeout):
-                return await read_line(self.reader, self._max_line)
+                return apply_backspaces(await read_line(self.reader, self._max_line))
         finally:
             self._waiting_for_input = False
 

@@ -3,8 +3,8 @@
 What we change, and why:
 
 * an explicit command table (unknown verbs get ``500`` from one handler);
-* every ``5xx`` reply is counted and the client is disconnected with ``421``
-  past ``limits.max_bad_commands`` (Postfix's error limit; aiosmtpd's own
+* every ``5xx`` reply is counted and the ``limits.max_bad_commands``-th one is
+  followed by ``421`` and the close, as in POP3 and IMAP (Postfix's error limit; aiosmtpd's own
   ``BOGUS_LIMIT`` only counts unknown verbs and is not configurable);
 * replies go through :func:`replies.normalize`, so aiosmtpd's own texts carry
   enhanced status codes like ours;
@@ -39,7 +39,7 @@ from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException
 
 from mailserver.auth import SaslError
 from mailserver.listeners import ListenerContext
-from mailserver.net.lines import LineTooLong, read_line
+from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
 from mailserver.net.sessions import SessionHandle
 from mailserver.smtp import auth, policy, rdns, replies
 from mailserver.smtp.data import CRLF, MessageBuffer, Overrun
@@ -84,6 +84,11 @@ class CommandTable(dict[str, Command]):
 
     aiosmtpd's read loop looks commands up with ``.get``; answering unknown
     verbs from here keeps its non-configurable bogus-command limit out of play.
+    It is also the one place that sees every command line (and nothing of
+    DATA), so backspaces typed in telnet are applied here: aiosmtpd has split
+    the line at its first space already, so the line is put back together,
+    edited as a terminal would (``net.lines.apply_backspaces``) and split
+    again before the handler is chosen.
     """
 
     def __init__(self, commands: dict[str, Command], unknown: Command) -> None:
@@ -91,7 +96,20 @@ class CommandTable(dict[str, Command]):
         self._unknown = unknown
 
     def get(self, verb: str, default: Any = None) -> Command:
-        return super().get(verb, self._unknown)
+        handler = super().get(verb, self._unknown)
+
+        async def run(arg: str | None) -> None:
+            line = verb if arg is None else f"{verb} {arg}"
+            raw = line.encode("utf-8", "surrogateescape")
+            edited = apply_backspaces(raw)
+            if edited is raw:
+                await handler(arg)
+                return
+            new_verb, _, new_arg = edited.decode("utf-8", "surrogateescape").strip().partition(" ")
+            command = super(CommandTable, self).get(new_verb.upper(), self._unknown)
+            await command(new_arg.strip() or None)
+
+        return run
 
 
 def capabilities(hostname: str, size_limit: int, starttls: bool, auth_allowed: bool) -> list[str]:
@@ -297,7 +315,7 @@ class LabSMTP(SMTP):
         code = replies.reply_code(text)
         if code is not None and code >= 500:
             self._errors += 1
-            if self._errors > self._max_errors and not self._closing:
+            if self._errors >= self._max_errors and not self._closing:
                 self._closing = True
                 assert self.session is not None
                 log.info(
@@ -395,7 +413,7 @@ class LabSMTP(SMTP):
             # does when the connection drops during a command.
             raise asyncio.CancelledError from None
         self._reset_timeout()
-        text = line.decode("utf-8", "surrogateescape").strip()
+        text = apply_backspaces(line).decode("utf-8", "surrogateescape").strip()
         if text == "*":
             raise auth.Cancelled
         return text

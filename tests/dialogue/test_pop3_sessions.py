@@ -476,6 +476,7 @@ async def test_too_many_bad_commands_closes(lab_factory: LabFactory) -> None:
         C:
         S: -ERR empty command
         C: bogus
+        S: -ERR unknown command
         S: -ERR too many bad commands, closing connection
         """
     )

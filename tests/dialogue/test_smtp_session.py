@@ -191,12 +191,10 @@ async def test_bad_commands_end_the_session(smtp_lab_factory: SmtpLabFactory) ->
         S: 500 *
         C: BAR
         S: 500 *
-        C: MAIL FROM:<x@y>
-        S: 503 *
         C: NOOP
         S: 250 2.0.0 Ok
-        C: BAZ
-        S: 500 5.5.2 Error: command not recognized
+        C: MAIL FROM:<x@y>
+        S: 503 *
         S: 421 4.7.0 Too many errors, closing connection
     """)
     assert await dialogue.closed()

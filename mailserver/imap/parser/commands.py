@@ -416,6 +416,17 @@ def _tag(cursor: Cursor) -> str:
     return cursor.data[start : cursor.pos].decode("ascii")
 
 
+def _missing_tag(tag: str) -> InvalidCommand | None:
+    """``login group1_2 group1_2`` typed in telnet: the "tag" is a command name and
+    what follows is no command, so the tag was forgotten. Say so, untagged (the
+    client has no tag to wait for), instead of "login BAD Unknown command"."""
+    verb = tag.upper()
+    if verb not in ARGUMENT_PARSERS and verb != "UID":
+        return None
+    reason = f"Missing tag: every command starts with a tag, e.g. a1 {verb} ..."
+    return InvalidCommand(None, None, reason)
+
+
 def parse_command(data: bytes, utf8_names: bool = False) -> ParsedCommand:
     """Parse one complete command (first line, literals and continuation lines).
 
@@ -428,11 +439,11 @@ def parse_command(data: bytes, utf8_names: bool = False) -> ParsedCommand:
         reason = "Empty command line" if cursor.at_end() else "Invalid tag"
         return InvalidCommand(None, None, reason)
     if not cursor.take(b" ") or cursor.at_end():
-        return InvalidCommand(tag, None, "Missing command")
+        return _missing_tag(tag) or InvalidCommand(tag, None, "Missing command")
     try:
         verb = cursor.atom("command").upper()
     except ParseError as exc:
-        return InvalidCommand(tag, None, exc.reason)
+        return _missing_tag(tag) or InvalidCommand(tag, None, exc.reason)
     uid = False
     name = verb
     if verb == "UID":
@@ -448,7 +459,7 @@ def parse_command(data: bytes, utf8_names: bool = False) -> ParsedCommand:
         name = "UID " + verb
     parser = ARGUMENT_PARSERS.get(verb)
     if parser is None:
-        return InvalidCommand(tag, None, "Unknown command")
+        return _missing_tag(tag) or InvalidCommand(tag, None, "Unknown command")
     try:
         return parser(cursor, tag, name, uid)
     except BadCharset as exc:

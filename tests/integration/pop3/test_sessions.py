@@ -182,6 +182,7 @@ def test_too_many_bad_commands(server_factory: Callable[..., ServerProcess]) -> 
         raw.send("bogus")
         raw.expect(r"-ERR unknown command")
     raw.send("bogus")
+    raw.expect(r"-ERR unknown command")  # the third is answered, then the goodbye
     raw.expect(r"-ERR too many bad commands.*")
     assert raw.closed()
     raw.close()

@@ -69,8 +69,30 @@ def test_tag_may_contain_brackets_but_not_plus() -> None:
 
 def test_empty_line_and_missing_command() -> None:
     assert invalid("").reason == "Empty command line"
-    missing = invalid("CAPABILITY")
-    assert missing.tag == "CAPABILITY" and missing.reason == "Missing command"
+    missing = invalid("a1")
+    assert missing.tag == "a1" and missing.reason == "Missing command"
+
+
+@pytest.mark.parametrize(
+    ("line", "verb"),
+    [
+        ("CAPABILITY", "CAPABILITY"),
+        ("login group1_2 group1_2", "LOGIN"),
+        ("select INBOX", "SELECT"),
+        ("uid", "UID"),
+        ("noop (", "NOOP"),
+    ],
+)
+def test_a_command_without_its_tag_is_named(line: str, verb: str) -> None:
+    """What a student types in telnet: the verb was taken for the tag."""
+    missing = invalid(line)
+    assert missing.tag is None
+    assert missing.reason == f"Missing tag: every command starts with a tag, e.g. a1 {verb} ..."
+
+
+def test_a_verb_as_tag_before_a_real_command_is_a_tag() -> None:
+    assert invalid("login FROB").reason.startswith("Missing tag")
+    assert invalid("frob FROB").reason == "Unknown command"
 
 
 def test_unknown_command_and_extra_arguments() -> None:
