@@ -51,21 +51,11 @@ def build_services(config: Config) -> Services:
     """Create the shared store and authentication from the config."""
     config.mail_dir.mkdir(parents=True, exist_ok=True)
     users = UserDatabase(config.user_db_path, scheme=config.auth.password_scheme)
+    throttle = LoginThrottle(ThrottlePolicy.from_settings(config.auth))
     return Services(
         config=config,
         store=build_store(config),
-        auth=Authenticator(users, config.domains, throttle=LoginThrottle(_throttle_policy(config))),
-    )
-
-
-def _throttle_policy(config: Config) -> ThrottlePolicy:
-    settings = config.auth
-    return ThrottlePolicy(
-        free_failures=settings.free_failures,
-        base_delay=settings.failure_delay,
-        max_delay=settings.max_failure_delay,
-        block_after=settings.block_after_failures,
-        block_seconds=settings.block_seconds,
+        auth=Authenticator(users, config.domains, throttle=throttle),
     )
 
 

@@ -4,7 +4,7 @@ SMTP, POP3 and IMAP all authenticate through this package and nothing else,
 so a login behaves the same in every protocol.
 """
 
-from mailserver.auth.authenticator import Authenticator
+from mailserver.auth.authenticator import Authenticator, LoginBlocked
 from mailserver.auth.sasl import (
     LOGIN_PASSWORD_CHALLENGE,
     LOGIN_USERNAME_CHALLENGE,
@@ -24,6 +24,7 @@ __all__ = [
     "LOGIN_USERNAME_CHALLENGE",
     "MECHANISMS",
     "Authenticator",
+    "LoginBlocked",
     "SaslError",
     "UserDatabase",
     "UserError",

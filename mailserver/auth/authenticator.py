@@ -30,6 +30,25 @@ CACHE_SIZE = 10_000
 VERIFY_WORKERS = 2
 
 
+class LoginBlocked(Exception):
+    """The client's address is blocked by the guessing brake; no password was checked.
+
+    Not a failed login: each protocol answers with its "temporary, try later"
+    reply naming ``seconds`` (POP3 ``[SYS/TEMP]``, IMAP ``[UNAVAILABLE]``,
+    SMTP ``454 4.7.0``), so a student with the right password sees why.
+    """
+
+    def __init__(self, client: str, seconds: int) -> None:
+        super().__init__(f"logins from {client} blocked for {seconds} more seconds")
+        self.client = client
+        self.seconds = seconds
+
+    @property
+    def reason(self) -> str:
+        """The text for the reply, the same in every protocol."""
+        return f"too many failed logins from your address, try again in {self.seconds} seconds"
+
+
 def _digest_bytes(digest_hex: str) -> bytes:
     """Client-supplied hex, normalised; any junk still encodes (and simply fails to match)."""
     return digest_hex.strip().lower().encode("utf-8", "backslashreplace")
@@ -96,13 +115,19 @@ class Authenticator:
 
         ``client`` (the peer's IP address) feeds the guessing throttle: a
         failure is answered only after the throttle's delay, and a blocked
-        address fails without any check at all.
+        address gets :class:`LoginBlocked` without any check at all.
         """
-        if self.throttle.is_blocked(client):
-            return None
+        self._refuse_if_blocked(client)
         user = await self._check_password(login, password)
         await self._account(user, login, client)
         return user
+
+    def _refuse_if_blocked(self, client: str | None) -> None:
+        """Raise :class:`LoginBlocked` for a blocked address, logged as a block."""
+        seconds = self.throttle.blocked_for(client)
+        if seconds and client is not None:
+            log.info("login from %s refused: address blocked for %ds more", client, seconds)
+            raise LoginBlocked(client, seconds)
 
     async def _account(self, user: str | None, login: str, client: str | None) -> None:
         """Tell the throttle how a login went, and wait out its delay after a failure."""
@@ -206,8 +231,7 @@ class Authenticator:
         self, login: str, timestamp_banner: str, digest_hex: str, client: str | None = None
     ) -> str | None:
         """:meth:`verify_apop` behind the guessing throttle."""
-        if self.throttle.is_blocked(client):
-            return None
+        self._refuse_if_blocked(client)
         user = self.verify_apop(login, timestamp_banner, digest_hex)
         await self._account(user, login, client)
         return user
@@ -216,8 +240,7 @@ class Authenticator:
         self, login: str, challenge: bytes, digest_hex: str, client: str | None = None
     ) -> str | None:
         """:meth:`verify_cram_md5` behind the guessing throttle."""
-        if self.throttle.is_blocked(client):
-            return None
+        self._refuse_if_blocked(client)
         user = self.verify_cram_md5(login, challenge, digest_hex)
         await self._account(user, login, client)
         return user

@@ -4,18 +4,31 @@ A few mistakes cost nothing (students mistype). After that every further
 failure is answered later and later (doubling up to a ceiling), and an
 address that keeps failing is refused outright for a while, which is logged
 with the address. Accounts are only slowed, never locked: otherwise anyone
-could lock a student out by guessing at their name.
+could lock a student out by guessing at their name. Addresses in the exempt
+networks (a lab room behind one NAT address) are slowed but never blocked.
+
+All the state is in one :class:`LoginThrottle` object, so that it can later
+be shared between worker processes without touching its callers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailserver.config import AuthSettings
 
 log = logging.getLogger(__name__)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,31 @@ class ThrottlePolicy:
     block_seconds: float = 300.0
     #: Failures older than this are forgotten.
     window: float = 900.0
+    #: Client addresses in these ranges are slowed like any other, never blocked.
+    exempt_networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: AuthSettings) -> ThrottlePolicy:
+        """The policy the config's ``auth`` section asks for."""
+        return cls(
+            free_failures=settings.free_failures,
+            base_delay=settings.failure_delay,
+            max_delay=settings.max_failure_delay,
+            block_after=settings.block_after_failures,
+            block_seconds=settings.block_seconds,
+            exempt_networks=tuple(ipaddress.ip_network(n) for n in settings.exempt_networks),
+        )
+
+    def exempt(self, client: str) -> bool:
+        if not self.exempt_networks:
+            return False
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # ::ffff:10.1.2.3 on a dual-stack listener
+        return any(address in network for network in self.exempt_networks)
 
 
 class LoginThrottle:
@@ -44,23 +82,32 @@ class LoginThrottle:
         self._blocked_until: dict[str, float] = {}
 
     def is_blocked(self, client: str | None) -> bool:
+        return self.blocked_for(client) > 0
+
+    def blocked_for(self, client: str | None) -> int:
+        """Whole seconds (rounded up) until ``client`` may try again; 0 when not blocked."""
         if client is None:
-            return False
+            return 0
         until = self._blocked_until.get(client)
         if until is None:
-            return False
-        if self._clock() >= until:
+            return 0
+        left = until - self._clock()
+        if left <= 0:
             del self._blocked_until[client]
             self._failures.pop(_ip_key(client), None)
-            return False
-        return True
+            return 0
+        return math.ceil(left)
 
     def record_failure(self, client: str | None, user: str | None) -> float:
         """Note a failed login; returns the seconds to wait before answering it."""
         now = self._clock()
         counts = [self._add(key, now) for key in self._keys(client, user)]
         worst = max(counts, default=0)
-        if client is not None and self._count(_ip_key(client), now) >= self.policy.block_after:
+        if (
+            client is not None
+            and self._count(_ip_key(client), now) >= self.policy.block_after
+            and not self.policy.exempt(client)
+        ):
             if client not in self._blocked_until:
                 log.warning(
                     "authentication from %s blocked for %ds after %d failures",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,18 @@ def load_config(path: str | Path) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
     return parse_config(raw, base_dir=file.resolve().parent, source=file.resolve())
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message names the stream ``<unicode string>``; say the line and column
+    instead (the caller names the file), and what is wrong there."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + (f"{problem} ({context})" if context else problem)
 
 
 def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config:
@@ -78,6 +89,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         raise ConfigError(f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
     auth = _section(raw, "auth", AuthSettings)
     _check_password_scheme(auth.password_scheme)
+    auth = dataclasses.replace(auth, exempt_networks=_networks(auth.exempt_networks))
     return Config(
         hostname=hostname,
         domains=tuple(domains),
@@ -180,6 +192,10 @@ def _section(raw: dict[str, Any], key: str, cls: Any) -> Any:
             item = expected(item)
         elif expected is str and not isinstance(item, str):
             raise ConfigError(f"{where}: expected a string, got {item!r}")
+        elif expected is tuple:
+            if not isinstance(item, list):
+                raise ConfigError(f"{where}: expected a list, e.g. [{item!r}]")
+            item = tuple(item)
         kwargs[name] = item
     return cls(**kwargs)
 
@@ -305,3 +321,21 @@ def _path(raw: dict[str, Any], key: str, base_dir: Path, where: str | None = Non
         raise ConfigError(f"{where or key}: expected a path, got {value!r}")
     path = Path(value).expanduser()
     return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def _networks(values: tuple[Any, ...]) -> tuple[str, ...]:
+    """``auth.exempt_networks``: CIDR ranges (a bare address is one host), normalised."""
+    result = []
+    for index, value in enumerate(values):
+        where = f"auth.exempt_networks[{index}]"
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"{where}: expected an address range such as 10.0.0.0/8, got {value!r}"
+            )
+        try:
+            result.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"{where}: not an address range such as 192.168.1.0/24: {value!r}"
+            ) from None
+    return tuple(result)

@@ -74,6 +74,9 @@ class AuthSettings:
     #: Failures from one address (within 15 minutes) that block it for ``block_seconds``.
     block_after_failures: int = 10
     block_seconds: float = 300.0
+    #: Address ranges (CIDR) that are slowed like any other but never blocked: a lab
+    #: room behind one NAT address, where one student's typos must not lock out 30.
+    exempt_networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailserver.auth import LoginBlocked
 from mailserver.storage import ErrorKind, StorageError
 
 
@@ -44,6 +45,13 @@ def bad(text: str, code: str | None = None) -> ImapError:
 
 
 INTERNAL_ERROR = Response("NO", "Internal error", "SERVERBUG")
+
+
+def login_blocked_response(exc: LoginBlocked) -> Response:
+    """The login brake: RFC 5530 ``UNAVAILABLE`` (try later), not ``AUTHENTICATIONFAILED``."""
+    text = exc.reason
+    return Response("NO", text[:1].upper() + text[1:], "UNAVAILABLE")
+
 
 _CODES: dict[ErrorKind, str] = {
     ErrorKind.NOT_FOUND: "NONEXISTENT",

@@ -15,12 +15,18 @@ import re
 import ssl
 from collections.abc import Iterable
 
-from mailserver.auth import Authenticator
+from mailserver.auth import Authenticator, LoginBlocked
 from mailserver.config import Config
 from mailserver.imap import abuse
 from mailserver.imap.abuse import BurstGuard
 from mailserver.imap.dispatch import COMMANDS, CommandSpec
-from mailserver.imap.errors import INTERNAL_ERROR, ImapError, Response, storage_error_response
+from mailserver.imap.errors import (
+    INTERNAL_ERROR,
+    ImapError,
+    Response,
+    login_blocked_response,
+    storage_error_response,
+)
 from mailserver.imap.parser.commands import (
     Command,
     InvalidCommand,
@@ -257,6 +263,8 @@ class ImapSession:
             return exc.response
         except StorageError as exc:
             return storage_error_response(exc)
+        except LoginBlocked as exc:
+            return login_blocked_response(exc)
         except (ClientGone, EOFError, ConnectionError):
             raise
         except TimeoutError:

@@ -8,6 +8,7 @@ Anything else is a bug: it is logged with its traceback and the client gets
 
 from __future__ import annotations
 
+from mailserver.auth import LoginBlocked
 from mailserver.storage import ErrorKind, StorageError
 
 INTERNAL_ERROR = "-ERR [SYS/TEMP] internal server error, please try again later"
@@ -21,6 +22,11 @@ class Pop3Error(Exception):
         super().__init__(reply)
         self.reply = reply
         self.bad = bad
+
+
+def login_blocked_reply(exc: LoginBlocked) -> str:
+    """The login brake: temporary (RFC 3206 ``SYS/TEMP``), not a wrong password."""
+    return f"-ERR [SYS/TEMP] {exc.reason}"
 
 
 def storage_error_reply(exc: StorageError) -> str:

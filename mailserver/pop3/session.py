@@ -17,6 +17,7 @@ import ssl
 import time
 from collections.abc import Iterable
 
+from mailserver.auth import LoginBlocked
 from mailserver.config import Config
 from mailserver.listeners import ListenerContext
 from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
@@ -29,7 +30,12 @@ from mailserver.net.starttls import (
 )
 from mailserver.pop3.commands import COMMANDS, SYNTAXES, Handler
 from mailserver.pop3.dotstuff import dot_stuffed_chunks, stuff_line
-from mailserver.pop3.errors import INTERNAL_ERROR, Pop3Error, storage_error_reply
+from mailserver.pop3.errors import (
+    INTERNAL_ERROR,
+    Pop3Error,
+    login_blocked_reply,
+    storage_error_reply,
+)
 from mailserver.pop3.locks import MaildropLocks
 from mailserver.pop3.maildrop import Maildrop
 from mailserver.pop3.parser import Command, InvalidCommand, parse_command
@@ -156,6 +162,8 @@ class Pop3Session:
                 await self.reply(exc.reply)
         except StorageError as exc:
             await self.reply(storage_error_reply(exc))
+        except LoginBlocked as exc:
+            await self.reply(login_blocked_reply(exc))
         except (ClientGone, EOFError, ConnectionError):
             raise
         except TimeoutError:

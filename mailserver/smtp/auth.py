@@ -20,6 +20,7 @@ from mailserver.auth import (
     LOGIN_PASSWORD_CHALLENGE,
     LOGIN_USERNAME_CHALLENGE,
     Authenticator,
+    LoginBlocked,
     SaslError,
     decode_base64,
     encode_base64,
@@ -126,5 +127,7 @@ async def run_mechanism(
         return await mechanism(exchange, initial, auth, client, hostname)
     except Cancelled:
         return Outcome(replies.AUTH_CANCELLED)
+    except LoginBlocked as exc:
+        return Outcome(replies.login_blocked(exc.reason))
     except SaslError as exc:
         return Outcome(replies.auth_malformed(exc.message))

@@ -89,6 +89,11 @@ def auth_malformed(reason: str) -> str:
     return f"501 5.5.2 {reason[:1].upper()}{reason[1:]}"
 
 
+def login_blocked(reason: str) -> str:
+    """The login brake (RFC 4954 6: 454 is a temporary authentication failure)."""
+    return f"454 4.7.0 {reason[:1].upper()}{reason[1:]}"
+
+
 def challenge(text: str) -> str:
     return f"334 {text}"
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mailserver.auth import Authenticator, UserDatabase
+from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
 from mailserver.config import Config, ListenAddress
 from mailserver.listeners import ListenerContext
 from mailserver.net.sessions import SessionRegistry
@@ -191,7 +192,8 @@ class LabPool:
         starttls_context: ssl.SSLContext | None = None,
     ) -> L:
         """Start ``start_listener`` for the config's ``listener`` address as a ``kind`` lab."""
-        auth = Authenticator(users, config.domains)
+        throttle = LoginThrottle(ThrottlePolicy.from_settings(config.auth))
+        auth = Authenticator(users, config.domains, throttle=throttle)
         sessions = SessionRegistry(
             config.limits.max_connections, config.limits.max_connections_per_ip
         )

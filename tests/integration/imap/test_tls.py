@@ -215,14 +215,16 @@ def test_repeated_bad_passwords_block_the_address(server_factory: ServerFactory)
         tag = f"b{n}"
         typ, data = client._simple_command("LOGIN", "group1_1", f"wrong{n}")
         assert typ == "NO" and b"AUTHENTICATIONFAILED" in (data[0] or b""), (tag, data)
-    # Blocked now: even the right password (LOGIN or AUTHENTICATE) is refused.
-    typ, _ = client._simple_command("LOGIN", "group1_1", "group1_1")
-    assert typ == "NO"
-    typ, _ = client._simple_command("AUTHENTICATE", "PLAIN", PLAIN_GROUP1_1)
-    assert typ == "NO"
+    # Blocked now: even the right password (LOGIN or AUTHENTICATE) is refused,
+    # as a temporary refusal naming the wait, not as a wrong password.
+    typ, data = client._simple_command("LOGIN", "group1_1", "group1_1")
+    assert typ == "NO" and b"[UNAVAILABLE]" in (data[0] or b"") and b"seconds" in data[0]
+    typ, data = client._simple_command("AUTHENTICATE", "PLAIN", PLAIN_GROUP1_1)
+    assert typ == "NO" and b"[UNAVAILABLE]" in (data[0] or b"")
     client.logout()
     again = imaplib.IMAP4(server.host, server.ports["imap"], timeout=TIMEOUT)
-    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+    with pytest.raises(imaplib.IMAP4.error, match="UNAVAILABLE"):
         again.login("group1_2", "group1_2")
+    assert "login from 127.0.0.1 refused: address blocked" in server.log()
     again.shutdown()
     assert "Traceback" not in server.log()

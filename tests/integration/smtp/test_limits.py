@@ -7,6 +7,7 @@ assertion about how long something took.
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import smtplib
 import socket
@@ -63,13 +64,15 @@ def test_guessing_blocks_the_address(server_factory: ServerFactory) -> None:
             reply = (failure.smtp_code, failure.smtp_error)
         assert reply == (535, b"5.7.8 Authentication credentials invalid")
     assert "authentication from 127.0.0.1 blocked for 60s after 4 failures" in server.log()
-    # Now even the right password fails from this address, with every mechanism,
-    # on every SMTP listener (the block is per address, not per connection).
-    assert client.docmd("AUTH PLAIN", b64("\0group1_1\0group1_1"))[0] == 535
+    # Now even the right password is refused from this address, with every mechanism,
+    # on every SMTP listener (the block is per address, not per connection), and
+    # the reply says it is a block for a while, not a wrong password.
+    code, text = client.docmd("AUTH PLAIN", b64("\0group1_1\0group1_1"))
+    assert code == 454 and re.fullmatch(rb"4\.7\.0 Too many failed logins .* in \d+ seconds", text)
     try:
         cram_md5(client, "group1_3", "group1_3")
     except smtplib.SMTPAuthenticationError as failure:
-        assert failure.smtp_code == 535
+        assert failure.smtp_code == 454
     else:
         raise AssertionError("CRAM-MD5 got through a blocked address")
     client.quit()
@@ -78,7 +81,7 @@ def test_guessing_blocks_the_address(server_factory: ServerFactory) -> None:
     context.verify_mode = ssl.CERT_NONE
     secure = smtplib.SMTP_SSL(server.host, server.ports["smtps"], timeout=TIMEOUT, context=context)
     secure.ehlo("pc")
-    assert secure.docmd("AUTH PLAIN", b64("\0group1_2\0group1_2"))[0] == 535
+    assert secure.docmd("AUTH PLAIN", b64("\0group1_2\0group1_2"))[0] == 454
     secure.quit()
     # Mail for local users still flows from that address: only logins are blocked.
     plain = smtplib.SMTP(server.host, server.ports["smtp"], timeout=TIMEOUT)

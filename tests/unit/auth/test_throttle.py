@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from ipaddress import ip_network
 from pathlib import Path
 
-from mailserver.auth import Authenticator, UserDatabase
+import pytest
+
+from mailserver.auth import Authenticator, LoginBlocked, UserDatabase
 from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
+from mailserver.config import AuthSettings
 
 
 class Clock:
@@ -70,9 +75,51 @@ async def test_blocked_address_fails_even_with_the_right_password(tmp_path: Path
     assert await auth.authenticate("group1_1", "group1_1", client="10.1.1.1") == "group1_1"
     assert await auth.authenticate("group1_1", "wrong", client="10.1.1.1") is None
     assert await auth.authenticate("group1_1", "wrong", client="10.1.1.1") is None
-    assert await auth.authenticate("group1_1", "group1_1", client="10.1.1.1") is None
+    with pytest.raises(LoginBlocked) as blocked:
+        await auth.authenticate("group1_1", "group1_1", client="10.1.1.1")
+    assert 59 <= blocked.value.seconds <= 60
+    with pytest.raises(LoginBlocked):
+        await auth.apop("group1_1", "<1@x>", "0" * 32, client="10.1.1.1")
+    with pytest.raises(LoginBlocked):
+        await auth.cram_md5("group1_1", b"<1@x>", "0" * 32, client="10.1.1.1")
     assert await auth.authenticate("group1_1", "group1_1", client="10.1.1.2") == "group1_1"
     auth.close()
+
+
+def test_seconds_left_count_down_and_round_up() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(POLICY, clock=clock)
+    assert throttle.blocked_for("10.0.0.9") == 0
+    for _ in range(6):
+        throttle.record_failure("10.0.0.9", None)
+    assert throttle.blocked_for("10.0.0.9") == 60
+    clock.now += 10.5
+    assert throttle.blocked_for("10.0.0.9") == 50
+    clock.now += 50
+    assert throttle.blocked_for("10.0.0.9") == 0
+
+
+def test_exempt_networks_are_slowed_but_never_blocked() -> None:
+    policy = replace(POLICY, exempt_networks=(ip_network("10.20.0.0/16"), ip_network("fd00::/8")))
+    throttle = LoginThrottle(policy, clock=Clock())
+    delays = [throttle.record_failure("10.20.3.4", None) for _ in range(20)]
+    assert delays[-1] == 4.0  # still slowed, up to the ceiling
+    assert not throttle.is_blocked("10.20.3.4")
+    for _ in range(20):
+        throttle.record_failure("fd00::7", None)
+    assert not throttle.is_blocked("fd00::7")
+    for _ in range(6):
+        throttle.record_failure("10.21.0.1", None)
+    assert throttle.is_blocked("10.21.0.1")
+
+
+def test_policy_from_the_config_settings() -> None:
+    settings = AuthSettings(
+        free_failures=1, block_after_failures=4, block_seconds=30, exempt_networks=("10.0.0.0/8",)
+    )
+    policy = ThrottlePolicy.from_settings(settings)
+    assert (policy.free_failures, policy.block_after, policy.block_seconds) == (1, 4, 30)
+    assert policy.exempt_networks == (ip_network("10.0.0.0/8"),)
 
 
 def test_memory_stays_bounded_with_many_blocked_addresses() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,8 @@ def test_shipped_examples_are_valid(name: str) -> None:
         assert {"submission", "imaps", "pop3s", "smtps"} <= set(config.listeners)
     else:
         assert config.hostname == "JServer.NetLab"
+    if name == "lab.yaml":
+        assert config.auth.exempt_networks  # the lab subnet example
 
 
 def test_domains_compare_case_insensitively_and_ignore_trailing_dot(tmp_path: Path) -> None:
@@ -147,7 +150,7 @@ def test_no_quota_by_default(tmp_path: Path) -> None:
     ],
 )
 def test_quota_and_folder_mistakes(tmp_path: Path, extra: str, key: str) -> None:
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(key)):
         load_config(write(tmp_path, MINIMAL + extra))
 
 
@@ -164,11 +167,30 @@ def test_quota_and_folder_mistakes(tmp_path: Path, extra: str, key: str) -> None
         ("folders: {junk: Trash}\n", "folders.junk"),
         ("auth: {password_scheme: rot13}\n", "auth.password_scheme"),
         ("auth: {password_scheme: plaintext}\n", "auth.password_scheme"),
+        ("auth: {exempt_networks: 10.0.0.0/8}\n", "auth.exempt_networks"),
+        ("auth: {exempt_networks: [10.0.0.0/33]}\n", r"auth.exempt_networks[0]"),
+        ("auth: {exempt_networks: [10.0.0.0/8, lab]}\n", r"auth.exempt_networks[1]"),
+        ("auth: {exempt_networks: [8]}\n", r"auth.exempt_networks[0]"),
     ],
 )
 def test_values_the_server_cannot_use_are_config_errors(
     tmp_path: Path, extra: str, key: str
 ) -> None:
     """Found by check-config, not by a traceback when the server starts."""
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(key)):
         load_config(write(tmp_path, MINIMAL + extra))
+
+
+def test_exempt_networks_are_parsed_and_normalised(tmp_path: Path) -> None:
+    extra = "auth: {exempt_networks: [10.1.2.3/16, '2001:db8::/32', 192.0.2.7]}\n"
+    config = load_config(write(tmp_path, MINIMAL + extra))
+    assert config.auth.exempt_networks == ("10.1.0.0/16", "2001:db8::/32", "192.0.2.7/32")
+
+
+def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "limits: {max_line_length: 10\n")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    message = str(excinfo.value)
+    assert str(path) in message and "line 9" in message
+    assert "<unicode string>" not in message
