@@ -24,7 +24,12 @@ from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
 from mailserver.config import Config
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
-from mailserver.net.tls import ensure_certificate, server_context
+from mailserver.net.tls import (
+    CertificateProblem,
+    check_certificate_pair,
+    ensure_certificate,
+    server_context,
+)
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
 
@@ -128,7 +133,11 @@ def _tls_context(config: Config) -> ssl.SSLContext:
     """One server context for STARTTLS and implicit TLS; self-signed if none is configured."""
     try:
         paths = ensure_certificate(config)
+        if config.tls.certificate is not None:
+            check_certificate_pair(paths)
         return server_context(paths)
+    except CertificateProblem as exc:
+        raise StartupError(str(exc)) from None
     except (OSError, ssl.SSLError, ValueError) as exc:
         raise StartupError(f"cannot load the TLS certificate or key: {exc}") from None
 

@@ -65,6 +65,7 @@ def _positive(text: str) -> int:
 def run_provision(config: Config, args: argparse.Namespace) -> int:
     names = lab_user_names(args.groups, args.seats)
     users = open_users(config)
+    existing = {name for name in names if users.exists(name)}
     try:
         changed = users.add_many(
             ((name, name) for name in names), plain_secret=args.plain_secret, replace=args.reset
@@ -72,10 +73,32 @@ def run_provision(config: Config, args: argparse.Namespace) -> int:
     except UserError as exc:
         raise CliError(str(exc)) from None
     asyncio.run(_create_mailboxes(config, names))
-    print(
-        f"{len(changed)} of {len(names)} lab accounts created or reset ({names[0]} .. {names[-1]})"
-    )
+    print(provision_summary(names, changed, existing, reset=args.reset))
     return 0
+
+
+def provision_summary(
+    names: list[str], changed: list[str], existing: set[str], *, reset: bool
+) -> str:
+    """What ``lab provision`` did, worded so that a second run does not read like a failure."""
+    created = [name for name in changed if name not in existing]
+    kept = "passwords kept; --reset sets them back"
+    if reset:
+        summary = (
+            f"{len(changed)} of {len(names)} lab accounts reset to password = name "
+            f"({names[0]} .. {names[-1]})"
+        )
+        if created:
+            summary += f", {len(created)} of them new"
+        if len(changed) < len(names):
+            summary += f"; {len(names) - len(changed)} already had it"
+        return summary
+    if not created:
+        return f"{len(existing)} lab accounts already exist ({kept})"
+    summary = f"{len(created)} of {len(names)} lab accounts created ({created[0]} .. {created[-1]})"
+    if existing:
+        summary += f"; {len(existing)} already existed ({kept})"
+    return summary
 
 
 async def _create_mailboxes(config: Config, names: list[str]) -> None:

@@ -13,6 +13,7 @@ from mailserver.cli.errors import CliError
 from mailserver.config import Config
 from mailserver.config.model import DEFAULT_SPECIAL_FOLDERS
 from mailserver.listeners import find_listener
+from mailserver.net.tls import CertificateProblem, certificate_paths, check_certificate_pair
 
 
 def register(commands: Any) -> None:
@@ -38,6 +39,11 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def run_check_config(config: Config, args: argparse.Namespace) -> int:
+    if config.tls.certificate is not None:
+        try:
+            check_certificate_pair(certificate_paths(config))
+        except CertificateProblem as exc:
+            raise CliError(f"config error: {exc}", exit_code=2) from None
     print(yaml.safe_dump(effective_config(config), sort_keys=False), end="")
     for name in config.listeners:
         if find_listener(name) is None:

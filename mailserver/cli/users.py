@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import re
 import sys
 from typing import Any
 
@@ -100,6 +101,33 @@ def run_delete(config: Config, args: argparse.Namespace) -> int:
 
 
 def run_list(config: Config, args: argparse.Namespace) -> int:
-    for name in open_users(config).names():
-        print(name)
+    """One line per account in natural order (group2_1 before group10_1), with how
+    many messages it holds and their size in all folders."""
+    names = sorted(open_users(config).names(), key=natural_key)
+    usage = asyncio.run(_usage(config, names))
+    width = max([len("USER"), *(len(name) for name in names)])
+    print(f"{'USER':<{width}}  {'MESSAGES':>8}  {'SIZE':>10}")
+    for name in names:
+        octets, messages = usage[name]
+        print(f"{name:<{width}}  {messages:>8}  {human_size(octets):>10}")
     return 0
+
+
+async def _usage(config: Config, names: list[str]) -> dict[str, tuple[int, int]]:
+    store = build_store(config)
+    return {name: await (await store.mailbox(name)).usage() for name in names}
+
+
+def natural_key(name: str) -> list[int | str]:
+    """Digits compare as numbers: ``group2_1`` < ``group10_1``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def human_size(octets: int) -> str:
+    """``0 B``, ``812 B``, ``2.0 KiB``, ``3.4 MiB``: what an instructor reads at a glance."""
+    size, unit = float(octets), "B"
+    for bigger in ("KiB", "MiB", "GiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f"{octets} B" if unit == "B" else f"{size:.1f} {unit}"

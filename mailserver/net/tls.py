@@ -104,3 +104,45 @@ def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
     finally:
         os.close(fd)
     os.replace(temp, path)
+
+
+class CertificateProblem(Exception):
+    """A configured certificate or key cannot be used; the message names the
+    config key and the file, so ``check-config`` and ``serve`` say what to fix."""
+
+
+def check_certificate_pair(paths: CertificatePaths) -> None:
+    """Raise :class:`CertificateProblem` unless both files are readable PEM and the
+    key belongs to the certificate (what ``load_cert_chain`` reports only as an
+    OpenSSL error without a file name)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert_data = _read("tls.certificate", paths.certificate)
+    key_data = _read("tls.key", paths.key)
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_data)
+    except ValueError:
+        raise CertificateProblem(
+            f"tls.certificate: {paths.certificate} is not a PEM certificate "
+            "(-----BEGIN CERTIFICATE-----)"
+        ) from None
+    try:
+        key = serialization.load_pem_private_key(key_data, password=None)
+    except (ValueError, TypeError):
+        raise CertificateProblem(
+            f"tls.key: {paths.key} is not an unencrypted PEM private key "
+            "(-----BEGIN PRIVATE KEY-----)"
+        ) from None
+    spki = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
+        raise CertificateProblem(
+            f"tls.key: {paths.key} does not match the certificate {paths.certificate}"
+        )
+
+
+def _read(key: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CertificateProblem(f"{key}: cannot read {path}: {exc.strerror}") from None
