@@ -224,3 +224,12 @@ def test_check_config_checks_the_tls_files(tmp_path: Path) -> None:
         write_config(tmp_path, tls={"certificate": str(cert_a), "key": str(key_b)}), "check-config"
     )
     assert "does not match" in mismatch.stderr
+
+
+def test_serve_names_the_missing_certificate(tmp_path: Path) -> None:
+    _, key = _pair(tmp_path / "a")
+    missing = tmp_path / "nope.pem"
+    config = write_config(tmp_path, tls={"certificate": str(missing), "key": str(key)})
+    result = cli(config, "serve")
+    assert result.returncode == 3, result.stderr
+    assert f"tls.certificate: cannot read {missing}" in result.stderr
