@@ -30,7 +30,6 @@ What we change, and why:
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -112,6 +111,16 @@ class CommandTable(dict[str, Command]):
         return run
 
 
+class CommandSizeLimits(dict[str, int]):
+    """aiosmtpd's per-verb line limits, read with the raw verb of every line. A
+    ``defaultdict`` would store each verb it is asked about, and verbs are what the
+    client sends (``NOOPx<BS>`` is a valid NOOP, a new key every time): answer
+    unknown verbs with the limit without storing them."""
+
+    def __missing__(self, verb: str) -> int:
+        return COMMAND_LINE_LIMIT
+
+
 def capabilities(hostname: str, size_limit: int, starttls: bool, auth_allowed: bool) -> list[str]:
     """The EHLO reply lines, without the ``250-``/``250 `` prefix."""
     lines = [hostname, "PIPELINING", f"SIZE {size_limit}"]
@@ -169,7 +178,7 @@ class LabSMTP(SMTP):
         self._allow_plaintext = config.auth.allow_plaintext_without_tls
         # Instance-level: aiosmtpd's class-level dict grows with every EHLO it sees.
         self.command_size_limit = COMMAND_LINE_LIMIT
-        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LINE_LIMIT)
+        self.command_size_limits = CommandSizeLimits()
         self._errors = 0
         self._closing = False
         self._refused = False
