@@ -132,7 +132,7 @@ def test_typing_mistakes_get_bad_and_session_goes_on(mail_server: ServerProcess)
     with LineClient(mail_server.host, mail_server.ports["imap"]) as client:
         client.expect("* OK")
         client.send("CAPABILITY")
-        client.expect("CAPABILITY BAD Missing command")
+        client.expect("* BAD Missing tag: every command starts with a tag, e.g. a1 CAPABILITY ...")
         client.send("")
         client.expect("* BAD Empty command line")
         client.send("a1 HELLO")

@@ -105,6 +105,9 @@ def test_exempt_networks_are_slowed_but_never_blocked() -> None:
     delays = [throttle.record_failure("10.20.3.4", None) for _ in range(20)]
     assert delays[-1] == 4.0  # still slowed, up to the ceiling
     assert not throttle.is_blocked("10.20.3.4")
+    for _ in range(20):  # the same address as a dual-stack listener reports it
+        throttle.record_failure("::ffff:10.20.3.5", None)
+    assert not throttle.is_blocked("::ffff:10.20.3.5")
     for _ in range(20):
         throttle.record_failure("fd00::7", None)
     assert not throttle.is_blocked("fd00::7")
