@@ -35,6 +35,8 @@ def write_config(directory: Path, **overrides: Any) -> Path:
         "domains": [DOMAIN],
         "data_dir": "./data",
         "listeners": {name: "127.0.0.1:0" for name in PROTOCOLS},
+        # One process unless a test asks for more (tests/integration/workers/).
+        "workers": 1,
     }
     config.update(overrides)
     path = directory / "mailserver.yaml"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from mailserver.events import Event, EventBus, Topic
 from mailserver.storage.base import ChangeListener, Folder
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io
@@ -41,6 +42,10 @@ class MaildirFolder(FlagOps, Placement, Folder):
         self.quota: QuotaGuard | None = None
         #: (snapshot, octets, messages) of the last usage count.
         self._usage: tuple[Snapshot, int, int] | None = None
+        #: Where changes are announced to other processes (set by the mailbox).
+        self.events: EventBus | None = None
+        #: The user whose folder this is, for those announcements.
+        self.owner = ""
 
     # ------------------------------------------------------------------ API
 
@@ -62,7 +67,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
             uid = await self._run(
                 "storing message", self._append_blocking, data, flag_list, internal_date
             )
-        self._notify()
+        self._notify("messages")
         return uid
 
     async def store_flags(
@@ -93,7 +98,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
             mode,
             unchanged_since,
         )
-        self._notify()
+        self._notify("flags")
         return result
 
     async def recent_uids(self) -> frozenset[int]:
@@ -106,7 +111,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
         wanted = None if uids is None else set(uids)
         removed = await self._run("expunging", self._expunge_blocking, wanted)
         if removed:
-            self._notify()
+            self._notify("expunge")
         return removed
 
     async def copy_to(self, uids: Iterable[int], target: Folder) -> dict[int, int]:
@@ -130,7 +135,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
         async with contextlib.nullcontext() if same_owner else target._quota_turn(octets):
             mapping = await target._run("copying", target._copy_in, sources, self)
         if mapping:
-            target._notify()
+            target._notify("messages")
         return mapping
 
     def add_listener(self, listener: ChangeListener) -> None:
@@ -171,8 +176,19 @@ class MaildirFolder(FlagOps, Placement, Folder):
         except OSError as exc:
             raise io.storage_error(exc, what) from exc
 
-    def _notify(self) -> None:
-        """Tell sessions (on the event loop) that this process changed the folder."""
+    def _notify(self, change: str) -> None:
+        """Tell sessions (on the event loop) that this process changed the folder,
+        and other processes, through the event channel, if any of them listens."""
+        self.notify_local()
+        events = self.events
+        if events is not None and events.wants(Topic.MAILBOX):
+            events.publish(
+                Event(Topic.MAILBOX, {"user": self.owner, "folder": self.name, "change": change})
+            )
+
+    def notify_local(self) -> None:
+        """Wake this process's sessions on the folder (another process changed it:
+        their next snapshot sees the change on disk)."""
         for listener in list(self._listeners):
             try:
                 listener()

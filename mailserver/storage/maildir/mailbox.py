@@ -13,13 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from mailserver.events import EventBus
 from mailserver.storage.base import Mailbox
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io, names
 from mailserver.storage.maildir.folder import FOLDER_MARKER, MaildirFolder, new_uidvalidity
 from mailserver.storage.maildir.modseq import FILE_NAME as MODSEQ_NAME
 from mailserver.storage.maildir.modseq_journal import initial_journal
-from mailserver.storage.maildir.quota import QuotaFunc, QuotaGuard
+from mailserver.storage.maildir.quota import QUOTA_LOCK, QuotaFunc, QuotaGuard
 from mailserver.storage.maildir.uidlist import FILE_NAME as UIDLIST_NAME
 from mailserver.storage.maildir.uidlist import UidList
 from mailserver.storage.model import DELIMITER, INBOX
@@ -113,8 +114,12 @@ class MaildirMailbox(Mailbox):
         self.path = path
         self._lock = threading.Lock()
         self._folders: dict[str, MaildirFolder] = {}
-        self._quota = None if quota is None else QuotaGuard(user, quota, self.usage)
+        self._quota = (
+            None if quota is None else QuotaGuard(user, quota, self.usage, path / QUOTA_LOCK)
+        )
         self._default_folders = tuple(default_folders)
+        #: The event channel its folders announce changes on (set by the store).
+        self.events: EventBus | None = None
 
     # ---------------------------------------------------------------- API
 
@@ -130,12 +135,12 @@ class MaildirMailbox(Mailbox):
     async def delete_folder(self, name: str) -> None:
         gone = await self._run("deleting folder", self._delete_blocking, name)
         for folder in gone:
-            folder._notify()
+            folder._notify("folders")
 
     async def rename_folder(self, old: str, new: str) -> None:
         touched = await self._run("renaming folder", self._rename_blocking, old, new)
         for folder in touched:
-            folder._notify()
+            folder._notify("folders")
 
     async def subscriptions(self) -> set[str]:
         return await self._run("reading subscriptions", self._read_subscriptions)
@@ -167,6 +172,12 @@ class MaildirMailbox(Mailbox):
 
     def _dir_of(self, name: str) -> Path:
         return self.path if name == INBOX else self.path / names.to_dir(name)
+
+    def changed_elsewhere(self, name: str) -> None:
+        """Another process changed folder ``name``: wake the sessions on it here."""
+        folder = self._folders.get(name)
+        if folder is not None:
+            folder.notify_local()
 
     def forget_all(self) -> None:
         """The whole mailbox was deleted: every cached folder is gone."""
@@ -206,6 +217,8 @@ class MaildirMailbox(Mailbox):
                     make_maildir(path, marker=name != INBOX)
                 folder = MaildirFolder(name, path)
                 folder.quota = self._quota
+                folder.events = self.events
+                folder.owner = self.user
                 with contextlib.suppress(OSError):
                     folder.cleanup_blocking()
                 self._folders[name] = folder
