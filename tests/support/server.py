@@ -110,6 +110,12 @@ class ServerProcess:
         self.ports = json.loads(self.ready_file.read_text())["ports"]
         return self
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes (``workers: N`` > 1) as the ready file names them now;
+        the supervisor rewrites it when it replaces a worker."""
+        workers: list[int] = json.loads(self.ready_file.read_text()).get("workers", [])
+        return workers
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")
