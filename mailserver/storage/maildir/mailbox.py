@@ -9,7 +9,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +34,9 @@ TRASH_PREFIX = "..mailserver-trash."
 #: Prefix of new users' maildirs being built. User names cannot start with ".".
 STAGING_PREFIX = ".mailserver-new."
 T = TypeVar("T")
+
+#: Per-user lock file for changes to the folder tree and the subscriptions.
+TREE_LOCK = ".mailserver-folders.flock"
 
 
 def make_maildir(path: Path, marker: bool) -> None:
@@ -173,6 +176,15 @@ class MaildirMailbox(Mailbox):
     def _dir_of(self, name: str) -> Path:
         return self.path if name == INBOX else self.path / names.to_dir(name)
 
+    @contextlib.contextmanager
+    def _tree_locked(self) -> Iterator[None]:
+        """The in-process lock, then an ``flock`` that orders folder creation,
+        deletion, renaming and subscription changes across worker processes
+        (a rename checks that its target is free, then renames: two processes
+        must not both pass the check). Opening a folder needs only the first."""
+        with self._lock, io.flocked(self.path / TREE_LOCK):
+            yield
+
     def changed_elsewhere(self, name: str) -> None:
         """Another process changed folder ``name``: wake the sessions on it here."""
         folder = self._folders.get(name)
@@ -239,7 +251,7 @@ class MaildirMailbox(Mailbox):
         if name == INBOX:
             raise StorageError(ErrorKind.EXISTS, "folder already exists")
         path = self._dir_of(name)
-        with self._lock:
+        with self._tree_locked():
             try:
                 path.mkdir()
             except FileExistsError:
@@ -251,7 +263,7 @@ class MaildirMailbox(Mailbox):
         if name == INBOX:
             raise StorageError(ErrorKind.NO_PERMISSION, "INBOX cannot be deleted")
         path = self._dir_of(name)
-        with self._lock:
+        with self._tree_locked():
             if not path.is_dir():
                 raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
             # Maildir++ is flat: ".A.B" stays when ".A" goes, as RFC 3501 6.3.4 allows.
@@ -268,7 +280,7 @@ class MaildirMailbox(Mailbox):
             raise StorageError(ErrorKind.INVALID_NAME, "cannot rename a folder into itself")
         if old == INBOX:
             return self._rename_inbox(new)
-        with self._lock:
+        with self._tree_locked():
             if not self._dir_of(old).is_dir():
                 raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
             moves = [(old, new)]
@@ -322,7 +334,7 @@ class MaildirMailbox(Mailbox):
 
     def _change_subscription(self, name: str, add: bool) -> None:
         name = names.canonical(name)
-        with self._lock:
+        with self._tree_locked():
             current = self._read_subscriptions()
             if (name in current) == add:
                 return
