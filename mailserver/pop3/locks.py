@@ -51,7 +51,7 @@ class MaildropLocks:
     def _lock_file(self, user: str) -> int:
         """Non-blocking flock (a local file system call, quick enough on the loop)."""
         assert self.lock_dir is not None
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # User names are checked by the store (no '/' or '..'); lower-case so
         # that two spellings of one account share one lock.
         fd = os.open(self.lock_dir / f"{user.lower()}.lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -156,6 +156,25 @@ def test_a_worker_killed_under_load_loses_nothing_acknowledged_and_is_replaced(
         assert client.noop()[0] == 250
 
 
+def test_sighup_replaces_every_worker_while_the_server_keeps_serving(
+    two_workers: ServerProcess,
+) -> None:
+    old = set(two_workers.worker_pids())
+    assert two_workers.process is not None
+    two_workers.process.send_signal(signal.SIGHUP)
+    _wait_until(
+        lambda: len(set(two_workers.worker_pids()) - old) == 2, "two new workers", timeout=90
+    )
+    for pid in old:
+        _wait_gone(pid)
+    new = two_workers.worker_pids()
+    for pid in new:
+        with smtp_on(two_workers, pid) as client:
+            assert client.noop()[0] == 250
+    assert "SIGHUP: all workers replaced" in two_workers.log()
+    assert two_workers.process.poll() is None
+
+
 # ------------------------------------------------------ state across workers
 
 
