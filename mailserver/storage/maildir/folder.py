@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -24,6 +25,7 @@ from mailserver.storage.maildir.flags import crlf_size, split_flags
 from mailserver.storage.maildir.placement import Placement
 from mailserver.storage.maildir.quota import QuotaGuard
 from mailserver.storage.maildir.state import FOLDER_MARKER, new_uidvalidity
+from mailserver.storage.maildir.watch import FolderWatcher
 from mailserver.storage.model import FlagMode, Snapshot
 
 __all__ = ["FOLDER_MARKER", "MaildirFolder", "new_uidvalidity"]
@@ -46,6 +48,11 @@ class MaildirFolder(FlagOps, Placement, Folder):
         self.events: EventBus | None = None
         #: The user whose folder this is, for those announcements.
         self.owner = ""
+        #: Watches the directories while sessions listen (changes by other programs).
+        self.watcher: FolderWatcher | None = None
+        #: ``time.monotonic()`` when the sessions were last woken (the watcher
+        #: skips changes they were already told about).
+        self.last_wake = 0.0
 
     # ------------------------------------------------------------------ API
 
@@ -140,10 +147,14 @@ class MaildirFolder(FlagOps, Placement, Folder):
 
     def add_listener(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
+        if len(self._listeners) == 1 and self.watcher is not None:
+            self.watcher.watch(self)
 
     def remove_listener(self, listener: ChangeListener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(listener)
+        if not self._listeners and self.watcher is not None:
+            self.watcher.unwatch(self)
 
     def _quota_turn(self, octets: int) -> contextlib.AbstractAsyncContextManager[None]:
         """OVER_QUOTA before anything is written if ``octets`` more would not fit."""
@@ -189,6 +200,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
     def notify_local(self) -> None:
         """Wake this process's sessions on the folder (another process changed it:
         their next snapshot sees the change on disk)."""
+        self.last_wake = time.monotonic()
         for listener in list(self._listeners):
             try:
                 listener()

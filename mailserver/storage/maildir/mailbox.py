@@ -23,6 +23,7 @@ from mailserver.storage.maildir.modseq_journal import initial_journal
 from mailserver.storage.maildir.quota import QUOTA_LOCK, QuotaFunc, QuotaGuard
 from mailserver.storage.maildir.uidlist import FILE_NAME as UIDLIST_NAME
 from mailserver.storage.maildir.uidlist import UidList
+from mailserver.storage.maildir.watch import FolderWatcher
 from mailserver.storage.model import DELIMITER, INBOX
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,8 @@ class MaildirMailbox(Mailbox):
         self._default_folders = tuple(default_folders)
         #: The event channel its folders announce changes on (set by the store).
         self.events: EventBus | None = None
+        #: Watches folders sessions listen to, for other programs' changes (set by the store).
+        self.watcher: FolderWatcher | None = None
 
     # ---------------------------------------------------------------- API
 
@@ -230,6 +233,7 @@ class MaildirMailbox(Mailbox):
                 folder = MaildirFolder(name, path)
                 folder.quota = self._quota
                 folder.events = self.events
+                folder.watcher = self.watcher
                 folder.owner = self.user
                 with contextlib.suppress(OSError):
                     folder.cleanup_blocking()

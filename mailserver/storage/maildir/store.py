@@ -20,6 +20,7 @@ from mailserver.storage.maildir.mailbox import (
     remove_tree,
 )
 from mailserver.storage.maildir.quota import QuotaFunc
+from mailserver.storage.maildir.watch import FolderWatcher
 from mailserver.storage.model import INBOX
 
 #: RFC 6154 (and RFC 8457 \Important) attributes are flag-like atoms.
@@ -68,6 +69,8 @@ class MaildirStore(MailStore):
     ) -> None:
         self.root = Path(root)
         self.events = events
+        #: inotify on the folders sessions listen to: changes by other programs.
+        self.watcher = FolderWatcher()
         if events is not None:
             events.subscribe(Topic.MAILBOX, self._changed_elsewhere)
         self.quota = quota
@@ -94,6 +97,7 @@ class MaildirStore(MailStore):
                 user, self.root / user, self.quota, self.default_folders
             )
             mailbox.events = self.events
+            mailbox.watcher = self.watcher
             self._mailboxes[user] = mailbox
             return mailbox
 
