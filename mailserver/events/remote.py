@@ -55,7 +55,10 @@ class RemoteEventBus(LocalEventBus):
 
     async def start(self) -> None:
         """Connect and wait until the hub has said what the other processes want,
-        so that ``wants()`` answers for all of them from the first event on."""
+        so that ``wants()`` answers for all of them from the first event on.
+        Once connected, calling it again does nothing."""
+        if self._link is not None:
+            return
         await self._open()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._heard.wait(), HELLO_TIMEOUT)

@@ -78,6 +78,8 @@ async def _run(args: argparse.Namespace, config: Config) -> None:
 
     events = RemoteEventBus(connect, on_lost=lost)
     services = build_services(config, events)
+    # Joined before the listeners accept, so the first session's events already travel.
+    await events.start()
 
     def ready(running: RunningServer) -> None:
         events.emit(Topic.CONTROL, action="worker.ready", index=args.index)
