@@ -104,6 +104,13 @@ def test_ready_file_names_the_workers_and_sigterm_stops_them_all(
     assert "stopped" in two_workers.log()
 
 
+def test_workers_do_not_outlive_a_killed_supervisor(two_workers: ServerProcess) -> None:
+    pids = two_workers.worker_pids()
+    two_workers.kill()
+    for pid in pids:
+        _wait_gone(pid)
+
+
 def test_a_worker_killed_under_load_loses_nothing_acknowledged_and_is_replaced(
     two_workers: ServerProcess,
 ) -> None:
