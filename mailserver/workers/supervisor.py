@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailserver.config import Config
+from mailserver.config import Config, ConfigError, load_config
 from mailserver.events import Event, Topic
 from mailserver.events.hub import HubEventBus
 from mailserver.listeners import find_listener
@@ -221,6 +221,15 @@ class Supervisor:
             self._announce()
 
     async def _replace_all(self) -> None:
+        """SIGHUP: a new worker for each old one, one at a time; stop at the first that
+        does not start, so a broken config file never takes every worker down."""
+        try:
+            fresh = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("SIGHUP ignored, the workers keep running: config error: %s", exc)
+            return
+        if fresh.listeners != self.config.listeners or fresh.workers != self.config.workers:
+            log.warning("SIGHUP: changed listeners or workers take effect only after a restart")
         log.info("SIGHUP: replacing the workers one at a time")
         for slot in self.slots:
             if self._stop.is_set():
@@ -233,7 +242,14 @@ class Supervisor:
                 await self._wait_exit(process, SHUTDOWN_GRACE + STOP_MARGIN)
             slot.retiring = False
             await self._spawn(slot)
-            await self._wait_ready([slot])
+            with contextlib.suppress(StartupError):
+                await self._wait_ready([slot])
+            if not slot.ready.is_set():
+                log.error(
+                    "SIGHUP: worker %d did not start; the others are left as they are",
+                    slot.index,
+                )
+                return
             self._announce()
         log.info("SIGHUP: all workers replaced")
 

@@ -182,6 +182,22 @@ def test_sighup_replaces_every_worker_while_the_server_keeps_serving(
     assert two_workers.process.poll() is None
 
 
+def test_sighup_with_a_broken_config_keeps_the_workers(two_workers: ServerProcess) -> None:
+    before = two_workers.worker_pids()
+    two_workers.config_path.write_text(
+        two_workers.config_path.read_text() + "limits: {max_line_length: big}\n"
+    )
+    assert two_workers.process is not None
+    two_workers.process.send_signal(signal.SIGHUP)
+    _wait_until(lambda: "SIGHUP ignored" in two_workers.log(), "the supervisor's refusal")
+    assert "limits.max_line_length" in two_workers.log()
+    assert two_workers.worker_pids() == before
+    for pid in before:
+        assert _alive(pid)
+        with smtp_on(two_workers, pid) as client:
+            assert client.noop()[0] == 250
+
+
 # ------------------------------------------------------ state across workers
 
 
