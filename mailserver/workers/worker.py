@@ -30,6 +30,7 @@ from mailserver.events import Topic
 from mailserver.events.link import MAX_LINE
 from mailserver.events.remote import RemoteEventBus
 from mailserver.server import RunningServer, StartupError, build_services, run_loop, serve
+from mailserver.workers import _set_worker_index
 
 log = logging.getLogger("mailserver.worker")
 
@@ -90,6 +91,7 @@ async def _run(args: argparse.Namespace, config: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     _die_with_parent(args.parent)
+    _set_worker_index(args.index)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
