@@ -93,7 +93,8 @@ class EventLink:
                     self._queue.clear()
                     self._writer.write(batch)
                     await self._writer.drain()
-        except (ConnectionError, OSError):
+        except Exception as exc:  # ConnectionError, or a transport closed under us
+            log.debug("event link %s: write failed: %r", self.name, exc)
             self._lost()
 
     async def _read_loop(self) -> None:

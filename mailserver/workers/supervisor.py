@@ -186,21 +186,25 @@ class Supervisor:
                 waiter.cancel()
 
     async def _reap(self) -> None:
-        """Start a new worker in every slot whose process has exited."""
+        """Start a new worker in every slot whose process has exited (or never started)."""
         for slot in self.slots:
             process = slot.process
-            if process is None or process.poll() is None or self._stop.is_set():
+            if self._stop.is_set():
+                return
+            if process is not None and process.poll() is None:
                 continue
             if slot.retiring:
                 slot.retiring = False
                 slot.failures = 0
             else:
-                log.warning(
-                    "worker %d (pid %d) %s; starting a new one",
-                    slot.index,
-                    process.pid,
-                    _describe_exit(process.returncode),
-                )
+                if process is not None:
+                    log.warning(
+                        "worker %d (pid %d) %s; starting a new one",
+                        slot.index,
+                        process.pid,
+                        _describe_exit(process.returncode),
+                    )
+                    slot.process = None
                 if time.monotonic() - slot.started >= STABLE_AFTER:
                     slot.failures = 0
                 delay = min(0.1 * (2**slot.failures) if slot.failures else 0.0, MAX_BACKOFF)
@@ -275,13 +279,19 @@ class Supervisor:
             command += ["--listen", f"{name}={fd}"]
         slot.ready.clear()
         slot.ready_pid = None
+        slot.started = time.monotonic()
         try:
             slot.process = subprocess.Popen(
                 command, pass_fds=(theirs.fileno(), *fds.values()), stdin=subprocess.DEVNULL
             )
+        except OSError as exc:
+            # Out of processes or descriptors: the slot stays empty and the
+            # watch loop tries again (with its back-off); the others serve on.
+            log.error("cannot start worker %d: %s", slot.index, exc)
+            ours.close()
+            return
         finally:
             theirs.close()
-        slot.started = time.monotonic()
         await self.events.add_socket(ours)
         log.info("worker %d started (pid %d)", slot.index, slot.process.pid)
 
