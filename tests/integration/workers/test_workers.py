@@ -331,6 +331,15 @@ def test_login_throttle_counts_failures_from_every_worker(server_factory: Server
         with pytest.raises(poplib.error_proto):
             client.pass_("wrong")
         client.quit()
+    # The failures travel between the workers as events, a moment after the
+    # replies: each worker logs the block once its own count reaches 4.
+    _wait_until(
+        lambda: all(
+            any(f"pid {pid}]" in line and "blocked" in line for line in server.log().splitlines())
+            for pid in (first, second)
+        ),
+        "both workers to block 127.0.0.1",
+    )
     # Blocked everywhere now, even with the right password.
     for pid in (first, second):
         client = pop3_on(server, pid)
