@@ -12,6 +12,7 @@ import contextlib
 import imaplib
 import os
 import poplib
+import re
 import signal
 import smtplib
 import threading
@@ -229,6 +230,60 @@ def test_idle_in_one_worker_hears_append_through_the_other(two_workers: ServerPr
         for client in (watcher, writer):
             with contextlib.suppress(Exception):
                 client.logout()
+
+
+def test_appends_and_flag_changes_through_both_workers_keep_uids_and_modseqs_straight(
+    two_workers: ServerProcess,
+) -> None:
+    """dovecot-uidlist and the mod-sequence journal are shared files: four
+    clients, two in each worker, append and flag at once; every APPENDUID is
+    distinct, every message is there, and mod-sequences only grow."""
+    pids = two_workers.worker_pids()
+    clients = [imap_on(two_workers, pids[n % 2]) for n in range(4)]
+    uids: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(client: imaplib.IMAP4, number: int) -> None:
+        try:
+            client.select("INBOX")
+            for count in range(10):
+                text = message(f"both-{number}-{count}").encode()
+                typ, data = client.append("INBOX", "(\\Seen)", None, text)
+                assert typ == "OK", data
+                code = client.response("APPENDUID")[1][0]
+                assert code is not None, data
+                with lock:
+                    uids.append(int(code.split()[1]))
+                typ, data = client.uid("STORE", code.split()[1].decode(), "+FLAGS", "(\\Flagged)")
+                assert typ == "OK", data
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(c, n)) for n, c in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert len(uids) == 40 and len(set(uids)) == 40
+    checker = clients[0]
+    typ, data = checker.uid("FETCH", "1:*", "(UID MODSEQ FLAGS)")
+    assert typ == "OK", data
+    seen: dict[int, int] = {}
+    for line in data:
+        assert isinstance(line, bytes), line
+        uid = re.search(rb"UID (\d+)", line)
+        modseq = re.search(rb"MODSEQ \((\d+)\)", line)
+        if uid is None or modseq is None:
+            continue  # an unsolicited flag update from another session
+        assert b"\\Flagged" in line and b"\\Seen" in line, line
+        seen[int(uid.group(1))] = int(modseq.group(1))
+    assert sorted(seen) == sorted(uids)
+    assert len(set(seen.values())) == 40  # each change its own mod-sequence
+    for client in clients:
+        with contextlib.suppress(Exception):
+            client.logout()
 
 
 def test_pop3_maildrop_lock_holds_across_workers(two_workers: ServerProcess) -> None:
