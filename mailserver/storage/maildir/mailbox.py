@@ -38,20 +38,23 @@ T = TypeVar("T")
 
 #: Per-user lock file for changes to the folder tree and the subscriptions.
 TREE_LOCK = ".mailserver-folders.flock"
+#: The largest UIDVALIDITY given to a folder of the user, across processes.
+UIDVALIDITY_FILE = ".mailserver-uidvalidity"
 
 
-def make_maildir(path: Path, marker: bool) -> None:
+def make_maildir(path: Path, marker: bool, uidvalidity_floor: int = 0) -> None:
     """Create ``cur``/``new``/``tmp`` (and the Maildir++ marker) durably.
 
-    A fresh ``dovecot-uidlist`` fixes UIDVALIDITY at creation time; a fresh
-    mod-sequence journal goes with it, so new folders count mod-sequences from 1.
+    A fresh ``dovecot-uidlist`` fixes UIDVALIDITY at creation time (above
+    ``uidvalidity_floor``); a fresh mod-sequence journal goes with it, so new
+    folders count mod-sequences from 1.
     """
     for sub in ("cur", "new", "tmp"):
         (path / sub).mkdir(parents=True, exist_ok=True)
     if marker and not (path / FOLDER_MARKER).exists():
         io.write_file(path / FOLDER_MARKER, b"")
     if not (path / UIDLIST_NAME).exists():
-        uidvalidity = new_uidvalidity()
+        uidvalidity = new_uidvalidity(uidvalidity_floor)
         io.atomic_replace(path / MODSEQ_NAME, initial_journal(uidvalidity))
         io.atomic_replace(path / UIDLIST_NAME, UidList(uidvalidity).serialize().encode())
     io.fsync_dir(path)
@@ -188,6 +191,26 @@ class MaildirMailbox(Mailbox):
         with self._lock, io.flocked(self.path / TREE_LOCK):
             yield
 
+    def _last_uidvalidity(self) -> int:
+        """The largest UIDVALIDITY any process gave a folder of this user (tree lock held).
+
+        A folder deleted and re-created within one second by two different
+        worker processes must still get a new UIDVALIDITY; the in-process
+        memory of ``new_uidvalidity`` cannot see the other process's value.
+        """
+        try:
+            return int((self.path / UIDVALIDITY_FILE).read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _record_uidvalidity(self, folder: Path) -> None:
+        try:
+            value = UidList.parse((folder / UIDLIST_NAME).read_text()).uidvalidity
+        except (OSError, ValueError):
+            return
+        if value > self._last_uidvalidity():
+            io.atomic_replace(self.path / UIDVALIDITY_FILE, f"{value}\n".encode())
+
     def changed_elsewhere(self, name: str) -> None:
         """Another process changed folder ``name``: wake the sessions on it here."""
         folder = self._folders.get(name)
@@ -260,7 +283,8 @@ class MaildirMailbox(Mailbox):
                 path.mkdir()
             except FileExistsError:
                 raise StorageError(ErrorKind.EXISTS, "folder already exists") from None
-            make_maildir(path, marker=True)
+            make_maildir(path, marker=True, uidvalidity_floor=self._last_uidvalidity())
+            self._record_uidvalidity(path)
 
     def _delete_blocking(self, name: str) -> list[MaildirFolder]:
         name = names.canonical(name)
