@@ -15,6 +15,7 @@ import poplib
 import re
 import signal
 import smtplib
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -103,6 +104,33 @@ def test_ready_file_names_the_workers_and_sigterm_stops_them_all(
     for pid in pids:
         _wait_gone(pid)
     assert "stopped" in two_workers.log()
+
+
+def test_implicit_tls_listeners_work_in_every_worker(server_factory: ServerFactory) -> None:
+    names = ("smtps", "pop3s", "imaps")
+    server = server_factory(workers=2, listeners={name: "127.0.0.1:0" for name in names})
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    for pid in server.worker_pids():
+        imap = connect_to(
+            lambda: imaplib.IMAP4_SSL(
+                server.host, server.ports["imaps"], ssl_context=context, timeout=TIMEOUT
+            ),
+            lambda c: c.sock,
+            lambda c: c.shutdown(),
+            server.worker_pids(),
+            pid,
+        )
+        assert imap.login(USER, USER)[0] == "OK"
+        imap.logout()
+    with smtplib.SMTP_SSL(
+        server.host, server.ports["smtps"], context=context, timeout=TIMEOUT
+    ) as client:
+        assert client.noop()[0] == 250
+    pop = poplib.POP3_SSL(server.host, server.ports["pop3s"], context=context, timeout=TIMEOUT)
+    assert pop.user(USER).startswith(b"+OK")
+    pop.quit()
 
 
 def test_workers_do_not_outlive_a_killed_supervisor(two_workers: ServerProcess) -> None:
