@@ -118,13 +118,15 @@ class WorkerSlot:
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     ready_pid: int | None = None
+    #: Deaths in a row, each within STABLE_AFTER of its start (the back-off).
     failures: int = 0
-    #: Set when the supervisor itself asked this worker to stop (SIGHUP, shutdown).
-    retiring: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Supervisor:
+    """Owns the listening sockets, the worker slots and the event hub; its
+    event loop only watches (it serves no client itself)."""
+
     def __init__(
         self,
         config: Config,
@@ -193,27 +195,23 @@ class Supervisor:
                 return
             if process is not None and process.poll() is None:
                 continue
-            if slot.retiring:
-                slot.retiring = False
+            if process is not None:
+                log.warning(
+                    "worker %d (pid %d) %s; starting a new one",
+                    slot.index,
+                    process.pid,
+                    _describe_exit(process.returncode),
+                )
+                slot.process = None
+            if time.monotonic() - slot.started >= STABLE_AFTER:
                 slot.failures = 0
-            else:
-                if process is not None:
-                    log.warning(
-                        "worker %d (pid %d) %s; starting a new one",
-                        slot.index,
-                        process.pid,
-                        _describe_exit(process.returncode),
-                    )
-                    slot.process = None
-                if time.monotonic() - slot.started >= STABLE_AFTER:
-                    slot.failures = 0
-                delay = min(0.1 * (2**slot.failures) if slot.failures else 0.0, MAX_BACKOFF)
-                slot.failures += 1
-                if delay:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), delay)
-                    if self._stop.is_set():
-                        return
+            delay = min(0.1 * (2**slot.failures) if slot.failures else 0.0, MAX_BACKOFF)
+            slot.failures += 1
+            if delay:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    return
             await self._spawn(slot)
             task = asyncio.create_task(self._announce_when_ready(slot))
             self._tasks.add(task)
@@ -240,11 +238,10 @@ class Supervisor:
                 return
             process = slot.process
             if process is not None and process.poll() is None:
-                slot.retiring = True
                 process.send_signal(signal.SIGTERM)
                 # Its listeners close at once; the others accept meanwhile.
                 await self._wait_exit(process, SHUTDOWN_GRACE + STOP_MARGIN)
-            slot.retiring = False
+            slot.failures = 0
             await self._spawn(slot)
             with contextlib.suppress(StartupError):
                 await self._wait_ready([slot])
