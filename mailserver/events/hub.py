@@ -45,6 +45,8 @@ class HubEventBus(LocalEventBus):
     def __init__(self) -> None:
         super().__init__()
         self._peers: dict[int, _Peer] = {}
+        #: Events dropped towards workers that have gone since.
+        self._dropped_gone = 0
 
     # ----------------------------------------------------------- peers
 
@@ -56,6 +58,7 @@ class HubEventBus(LocalEventBus):
             self._on_message(peer_id, message)
 
         def on_close(link: EventLink) -> None:
+            self._dropped_gone += link.dropped
             if self._peers.pop(peer_id, None) is not None:
                 self._propagate()
 
@@ -117,7 +120,7 @@ class HubEventBus(LocalEventBus):
 
     def dropped(self) -> int:
         """Events dropped towards slow or gone workers, for the operator."""
-        return sum(peer.link.dropped for peer in self._peers.values())
+        return self._dropped_gone + sum(peer.link.dropped for peer in self._peers.values())
 
     # ------------------------------------------------------- EventBus
 

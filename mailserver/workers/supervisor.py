@@ -337,6 +337,9 @@ class Supervisor:
         await asyncio.gather(
             *(self._wait_exit(process, SHUTDOWN_GRACE + STOP_MARGIN) for process in running)
         )
+        dropped = self.events.dropped()
+        if dropped:
+            log.warning("event channel: %d events were dropped for slow workers", dropped)
         await self.events.close()
         log.info("stopped")
 
