@@ -128,6 +128,7 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
         except OSError as exc:
             await running.close(grace=0)
             raise StartupError(_bind_error_message(name, address.host, address.port, exc)) from None
+        services.ports.update(running.ports())
         log.info("%s listening on %s", name, _describe(running.servers[name], address.host))
     if not running.servers:
         raise StartupError("none of the configured listeners is available")
