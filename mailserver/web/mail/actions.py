@@ -48,6 +48,8 @@ async def unflag(request: web.Request, mb: Mailbox, f: Folder, uids: list[int], 
 
 
 async def move(request: web.Request, mb: Mailbox, f: Folder, uids: list[int], t: str) -> str:
+    if not t:
+        return "Choose the folder to move to."
     target = await open_folder(mb, t)
     if target is f:
         return "Already there."

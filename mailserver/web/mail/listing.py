@@ -65,10 +65,11 @@ async def message_list(request: web.Request) -> web.StreamResponse:
         info = snapshot.find(uid)
         if info is not None:
             rows.append(await _row(cache, folder, info))
+    entries = await folder_entries(mailbox)
     return render(
         request,
         "mail_list.html",
-        folders=await folder_entries(mailbox),
+        folders=entries,
         folder=name,
         folder_label="Inbox" if name == INBOX else name,
         rows=rows,
@@ -76,7 +77,7 @@ async def message_list(request: web.Request) -> web.StreamResponse:
         pages=pages,
         total=len(uids),
         query=query,
-        move_targets=[f for f in await mailbox.list_folders() if f != name],
+        move_targets=[e.name for e in entries if e.name != name],
     )
 
 

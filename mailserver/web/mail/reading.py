@@ -53,17 +53,18 @@ async def message_page(request: web.Request) -> web.StreamResponse:
     else:
         flags = info.flags if info is not None else frozenset()
     link = f"f={quote(name, safe='')}&uid={uid}"
+    entries = await folder_entries(mailbox)
     return render(
         request,
         "mail_message.html",
-        folders=await folder_entries(mailbox),
+        folders=entries,
         folder=name,
         uid=uid,
         link=link,
         message=shown,
         flags=flags,
         size=len(data),
-        move_targets=[f for f in await mailbox.list_folders() if f != name],
+        move_targets=[e.name for e in entries if e.name != name],
     )
 
 
