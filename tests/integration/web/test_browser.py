@@ -11,8 +11,10 @@ import contextlib
 import email
 import email.policy
 import imaplib
+import os
 import re
 import smtplib
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +30,9 @@ from tests.support.server import HOSTNAME, ServerProcess
 #: Elements that must not survive sanitising (the body page's own <style> is in <head>).
 DANGEROUS = "script, body style, form, iframe, object, embed, svg, link, meta[http-equiv]"
 CORPUS = Path(__file__).parents[2] / "corpus" / "hostile"
-SCREENSHOTS = Path(__file__).parents[3] / "docs" / "screenshots"
+#: ``MAILSERVER_SCREENSHOTS=docs/screenshots`` refreshes the README's pictures;
+#: otherwise they go to the test's temp dir (a test run changes no tracked file).
+SCREENSHOTS_ENV = "MAILSERVER_SCREENSHOTS"
 
 LAB_MAIL = (
     "From: group1_2 <group1_2@JServer.NetLab>\r\n"
@@ -95,12 +99,13 @@ def test_read_reply_with_attachment_and_flag(
     assert "Exercise 8" in row.text
     unread = browser.find_element(By.CSS_SELECTOR, ".folders a.current .count").text
     assert unread == "1"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / "webmail-list.png"))
+    screenshots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    screenshots.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(screenshots / "webmail-list.png"))
     row.click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "pre.text"))
     assert "Wireshark" in browser.find_element(By.CSS_SELECTOR, "pre.text").text
-    browser.save_screenshot(str(SCREENSHOTS / "webmail-message.png"))
+    assert browser.save_screenshot(str(screenshots / "webmail-message.png"))
 
     # Read in the browser: \Seen for the IMAP session at once (a NOOP reports it).
     def seen_by_noop() -> bool:
@@ -146,6 +151,26 @@ def test_read_reply_with_attachment_and_flag(
     assert attachment.get_filename() == "capture-http.txt"
     content = attachment.get_content()
     assert "password=group1_1" in (content if isinstance(content, str) else content.decode())
+
+
+def test_idle_client_hears_browser_read(web_server: ServerProcess, browser: Any) -> None:
+    """An IMAP client in IDLE is told at once when the browser marks a message read."""
+    send(web_server, "group1_2@JServer.NetLab", "group1_2@JServer.NetLab", LAB_MAIL)
+    with socket.create_connection(("127.0.0.1", web_server.ports["imap"]), timeout=30) as sock:
+        lines = sock.makefile("rb")
+        lines.readline()
+        sock.sendall(b"a1 LOGIN group1_2 group1_2\r\na2 SELECT INBOX\r\n")
+        while not lines.readline().startswith(b"a2 OK"):
+            pass
+        sock.sendall(b"a3 IDLE\r\n")
+        assert lines.readline().startswith(b"+")
+        log_in(browser, web_server, "group1_2")
+        browser.get(http_url(web_server, "/mail/"))
+        browser.find_element(By.CSS_SELECTOR, "table.messages tr.unread td.subject a").click()
+        wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "pre.text"))
+        heard = lines.readline()  # the socket timeout (30 s) bounds the wait
+        assert re.match(rb"\* \d+ FETCH \(.*FLAGS \([^)]*\\Seen", heard), heard
+        sock.sendall(b"DONE\r\n")
 
 
 def test_hostile_messages_run_nothing(web_server: ServerProcess, browser: Any) -> None:
