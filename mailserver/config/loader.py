@@ -13,11 +13,11 @@ from mailserver.config.errors import ConfigError
 from mailserver.config.model import (
     DEFAULT_PORTS,
     DEFAULT_SPECIAL_FOLDERS,
+    TLS_MODES,
     AuthSettings,
     Config,
     Limits,
     ListenAddress,
-    TLS_MODES,
     QuotaSettings,
     RelayRoute,
     RelaySettings,
@@ -377,11 +377,9 @@ def _route(value: Any, where: str, listeners: dict[str, ListenAddress]) -> Relay
         if not isinstance(username, str) or not isinstance(password, str):
             raise ConfigError(f"{where}.auth: give both user and password as strings")
     for name, address in listeners.items():
-        if name in ("smtp", "submission") and address.port == port and address.port != 0:
-            if host.lower() in _SELF_HOSTS or host.lower() == address.host.lower():
-                raise ConfigError(
-                    f"{where}: {host}:{port} is our own {name} listener (a route to self)"
-                )
+        ours = name in ("smtp", "submission") and address.port == port != 0
+        if ours and (host.lower() in _SELF_HOSTS or host.lower() == address.host.lower()):
+            raise ConfigError(f"{where}: {host}:{port} is our own {name} listener (a route to self)")
     return RelayRoute(host=host, port=port, tls=tls, username=username, password=password)
 
 

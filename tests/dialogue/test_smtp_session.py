@@ -59,7 +59,7 @@ async def test_textbook_reply_codes(smtp_lab: SmtpLab) -> None:
         C: HELP
         S: 214 2.0.0 Commands: AUTH DATA EHLO EXPN HELO HELP MAIL NOOP QUIT RCPT RSET VRFY
         C: help rcpt
-        S: 214 2.0.0 Syntax: RCPT TO:<address> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=rfc822;<address>]
+        S: 214 2.0.0 Syntax: RCPT TO:<address> [NOTIFY=*] [ORCPT=rfc822;<address>]
         C: HELP FOO
         S: 504 5.5.1 HELP topic unknown
         C: FOO bar
