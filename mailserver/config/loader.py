@@ -379,7 +379,7 @@ def _route(value: Any, where: str, listeners: dict[str, ListenAddress]) -> Relay
     for name, address in listeners.items():
         ours = name in ("smtp", "submission") and address.port == port != 0
         if ours and (host.lower() in _SELF_HOSTS or host.lower() == address.host.lower()):
-            raise ConfigError(f"{where}: {host}:{port} is our own {name} listener (a route to self)")
+            raise ConfigError(f"{where}: {host}:{port} is our own {name} listener (route to self)")
     return RelayRoute(host=host, port=port, tls=tls, username=username, password=password)
 
 
