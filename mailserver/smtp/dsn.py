@@ -35,13 +35,16 @@ class DsnSyntaxError(ValueError):
 
 
 def take(arg: str, keys: tuple[str, ...]) -> tuple[str, Params]:
-    """Split DSN ``keys`` off ``arg`` (``<path> PARAM=... ...``).
+    """Split DSN ``keys`` off ``arg`` (``FROM:<path> PARAM=... ...`` or ``TO:...``).
 
     Returns the argument without them (for aiosmtpd) and the parsed values.
     An argument that does not parse as a path is returned unchanged: aiosmtpd
     reports that error in its own words.
     """
-    text = arg.strip()
+    keyword, colon, text = arg.partition(":")
+    if not colon or keyword.strip().upper() not in ("FROM", "TO"):
+        return arg, Params()
+    text = text.strip()
     parsed = policy.parse_path(text)
     if parsed is None or not parsed[1]:
         return arg, Params()
@@ -58,7 +61,7 @@ def take(arg: str, keys: tuple[str, ...]) -> tuple[str, Params]:
         if name in found:
             raise DsnSyntaxError(f"501 5.5.4 Duplicate {name} parameter")
         found[name] = value
-    return " ".join([path, *kept]), _check(found)
+    return keyword + ":" + " ".join([path, *kept]), _check(found)
 
 
 def _check(found: dict[str, str]) -> Params:
