@@ -25,6 +25,7 @@ from mailserver.config import Config
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import ensure_certificate, server_context
+from mailserver.relay.manager import QueueManager
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
 
@@ -76,6 +77,8 @@ class RunningServer:
     services: Services
     sessions: SessionRegistry
     servers: dict[str, asyncio.Server] = field(default_factory=dict)
+    #: Delivers the outbound queue (``relay/``); None until started.
+    queue: QueueManager | None = None
 
     def ports(self) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -89,6 +92,8 @@ class RunningServer:
         for server in self.servers.values():
             server.close()
         await self.sessions.shutdown(grace)
+        if self.queue is not None:
+            await self.queue.stop()
         closing = [server.wait_closed() for server in self.servers.values()]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 1.0)
@@ -132,6 +137,8 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
         log.info("%s listening on %s", name, _describe(running.servers[name], address.host))
     if not running.servers:
         raise StartupError("none of the configured listeners is available")
+    running.queue = QueueManager(services)
+    await running.queue.start()
     return running
 
 
