@@ -204,7 +204,7 @@ def build_message(
 
 
 def _recipients(request: web.Request, draft: Draft) -> tuple[list[Recipient], list[str]]:
-    """Every To/Cc/Bcc address with its local account (None: remote), and the bad ones."""
+    """Every To/Cc/Bcc address with its local account (None: relayed), and the refused ones."""
     services = request.app[SERVICES]
     config = services.config
     policy = RecipientPolicy(
@@ -220,18 +220,13 @@ def _recipients(request: web.Request, draft: Draft) -> tuple[list[Recipient], li
         if not address or address.lower() in seen:
             continue
         seen.add(address.lower())
-        local, at, domain = address.rpartition("@")
-        if not at or not local or not domain or " " in address:
-            errors.append(f"{address}: not a mail address")
-            continue
-        if not config.is_local_domain(domain):
-            result.append(Recipient(address=address))
-            continue
+        # The SMTP recipient policy, as for an authenticated submission client:
+        # local accounts and aliases, postmaster, and relaying where it is on.
         decision = policy.decide(address, authenticated=True)
         if isinstance(decision, Accept):
             result.append(Recipient(address=decision.address, user=decision.user))
         else:
-            errors.append(f"{address}: no such account here")
+            errors.append(f"{address}: {decision.reply}")
     if len(result) > config.limits.max_recipients:
         errors.append(f"at most {config.limits.max_recipients} recipients per message")
     return result, errors

@@ -240,7 +240,7 @@ async def test_send_to_unknown_local_user_is_refused(student: tuple[TestClient, 
         data={"csrf": token, "to": "nobody@JServer.NetLab", "subject": "x", "body": "y"},
     )
     assert response.status == 400
-    assert "no such account" in await response.text()
+    assert "nobody@JServer.NetLab: 550" in await response.text()
 
 
 async def test_save_draft(web_lab: WebLab, student: tuple[TestClient, str]) -> None:  # type: ignore[type-arg]
@@ -260,3 +260,23 @@ async def test_save_draft(web_lab: WebLab, student: tuple[TestClient, str]) -> N
     drafts = await (await web_lab.services.store.mailbox("group1_1")).folder("Drafts")
     (info,) = (await drafts.snapshot()).messages
     assert DRAFT in info.flags
+
+
+async def test_send_to_other_domain_goes_to_the_queue(
+    web_lab: WebLab,
+    student: tuple[TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    client, token = student
+    response = await client.post(
+        "/mail/compose",
+        data={"csrf": token, "to": "friend@example.org", "subject": "out", "body": "bye"},
+    )
+    assert response.status == 200, await response.text()
+    assert "Message sent" in await response.text()
+    files = [p for p in (web_lab.services.config.data_dir / "queue").rglob("*") if p.is_file()]
+    queued = b"".join(p.read_bytes() for p in files)
+    assert b"friend@example.org" in queued
+    assert re.search(rb"Received: from \S+ \(.*127\.0\.0\.1.*\)\s+by JServer\.NetLab", queued)
+    assert b"with HTTP" in queued
+    sent = await (await web_lab.services.store.mailbox("group1_1")).folder("Sent")
+    assert len((await sent.snapshot()).messages) == 1
