@@ -9,6 +9,7 @@ client's search, not a second implementation.
 from __future__ import annotations
 
 import datetime
+import email.utils
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -98,13 +99,19 @@ async def _row(cache: MessageCache, folder: Folder, info: MessageInfo) -> Row:
     return Row(
         uid=info.uid,
         subject=_short(parsed.header_value("Subject") or "(no subject)"),
-        sender=_short(parsed.header_value("From") or "", 80),
+        sender=_short(_display_name(parsed.header_value("From") or ""), 80),
         date=moment.strftime("%Y-%m-%d %H:%M"),
         size=info.size,
         seen=SEEN in info.flags,
         flagged=FLAGGED in info.flags,
         draft=DRAFT in info.flags,
     )
+
+
+def _display_name(value: str) -> str:
+    """``Alice <a@b>`` -> ``Alice``; a bare address stays as it is (as mail clients list it)."""
+    name, address = email.utils.parseaddr(value)
+    return name or address or value
 
 
 def _short(text: str, limit: int = 200) -> str:

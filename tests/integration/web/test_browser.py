@@ -173,6 +173,27 @@ def test_idle_client_hears_browser_read(web_server: ServerProcess, browser: Any)
         sock.sendall(b"DONE\r\n")
 
 
+def test_phone_sized_screen(web_server: ServerProcess, browser: Any, tmp_path: Path) -> None:
+    """No page needs sideways scrolling on a 360 px wide phone."""
+    send(web_server, "group1_2@JServer.NetLab", "group1_2@JServer.NetLab", LAB_MAIL)
+    log_in(browser, web_server, "group1_2")
+    browser.set_window_size(360, 740)
+    try:
+        overflow = "return document.documentElement.scrollWidth - window.innerWidth"
+        for path in ("/mail/", "/mail/compose", "/login"):
+            browser.get(http_url(web_server, path))
+            assert browser.execute_script(overflow) <= 0, path
+            if path == "/mail/":
+                shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+                assert browser.save_screenshot(str(shots / "webmail-phone.png"))
+        browser.get(http_url(web_server, "/mail/"))
+        browser.find_element(By.CSS_SELECTOR, "table.messages td.subject a").click()
+        wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "article.message h1"))
+        assert browser.execute_script(overflow) <= 0, "message page"
+    finally:
+        browser.set_window_size(1000, 720)
+
+
 def test_hostile_messages_run_nothing(web_server: ServerProcess, browser: Any) -> None:
     files = sorted(CORPUS.glob("*.eml"))
     assert len(files) >= 6
