@@ -11,11 +11,13 @@ a sandboxed iframe under its own Content-Security-Policy.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import email.utils
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
+from urllib.parse import unquote
 
 import nh3
 
@@ -33,7 +35,11 @@ _ATTRIBUTES: dict[str, set[str]] = {
     tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()
 }
 _ATTRIBUTES["img"] = {"src", "alt", "width", "height"}
-_URL_SCHEMES = {"http", "https", "mailto", "data"}
+_URL_SCHEMES = {"http", "https", "mailto", "data", "cid"}
+#: Inline images served from a message (never SVG: it can carry script).
+#: Octets of inline images put into one message's HTML.
+MAX_INLINE_IMAGES = 10 * 1024 * 1024
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def render(data: bytes) -> Rendered:
     if body is not None:
         text = part_text(body)
         if body.get_content_type() == "text/html":
-            result.html, result.blocked_images = sanitize_html(text)
+            result.html, result.blocked_images = sanitize_html(text, inline_images(message))
         else:
             result.text = text
     return result
@@ -153,6 +159,24 @@ def part_bytes(data: bytes, index: int) -> tuple[Message, bytes] | None:
     return None
 
 
+def inline_images(message: Message) -> dict[str, str]:
+    """Content-ID -> ``data:`` URL of each PNG/JPEG/GIF/WebP part (never SVG), bounded."""
+    found: dict[str, str] = {}
+    total = 0
+    for number, part in enumerate(message.walk()):
+        if number >= MAX_PARTS:
+            break
+        if part.is_multipart() or part.get_content_type() not in INLINE_IMAGE_TYPES:
+            continue
+        content_id = header(part, "Content-ID").strip().strip("<>")
+        payload = _payload(part) if content_id else b""
+        total += len(payload)
+        if payload and total <= MAX_INLINE_IMAGES:
+            encoded = base64.b64encode(payload).decode("ascii")
+            found[content_id] = f"data:{part.get_content_type()};base64,{encoded}"
+    return found
+
+
 def part_text(part: Message) -> str:
     """A text part decoded with its charset (a wrong or unknown one falls back safely)."""
     payload = _payload(part)
@@ -178,17 +202,28 @@ def safe_filename(part: Message, index: int) -> str:
     return name[:200]
 
 
-def sanitize_html(html: str) -> tuple[str, bool]:
-    """(safe HTML, whether images from elsewhere were dropped)."""
+def sanitize_html(html: str, images: dict[str, str] | None = None) -> tuple[str, bool]:
+    """(safe HTML, whether images from elsewhere were dropped).
+
+    Images are kept only when they come with the message: ``data:`` raster
+    images, and ``cid:`` references to the message's own raster parts
+    (``images``: Content-ID -> ``data:`` URL). Inlining them keeps the body
+    document free of any request back to the server: its sandbox has no
+    origin, so it could not send the session cookie anyway.
+    """
     blocked = False
+    images = images or {}
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
         nonlocal blocked
         if tag == "img" and attribute == "src":
-            if value.lower().startswith("data:image/") and not value.lower().startswith(
-                "data:image/svg"
-            ):
+            lowered = value.strip().lower()
+            if lowered.startswith("data:image/") and not lowered.startswith("data:image/svg"):
                 return value
+            if lowered.startswith("cid:"):
+                found = images.get(unquote(value.strip()[4:]).strip("<>"))
+                if found is not None:
+                    return found
             blocked = True
             return None
         if attribute in ("href", "src") and value.strip().lower().startswith("data:"):

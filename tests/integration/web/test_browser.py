@@ -173,6 +173,39 @@ def test_idle_client_hears_browser_read(web_server: ServerProcess, browser: Any)
         sock.sendall(b"DONE\r\n")
 
 
+def test_inline_image_shows_in_the_sandbox(web_server: ServerProcess, browser: Any) -> None:
+    """A cid: image of the message itself loads; the remote one beside it does not."""
+    pixel = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+        "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    message = (
+        "From: group1_2@JServer.NetLab\r\nTo: group1_3@JServer.NetLab\r\nSubject: picture\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary="r"\r\n\r\n'
+        "--r\r\nContent-Type: text/html\r\n\r\n"
+        '<p><img id="local" src="cid:pixel@x"><img id="remote" src="http://127.0.0.1:9/t.png"></p>\r\n'
+        "--r\r\nContent-Type: image/png\r\nContent-ID: <pixel@x>\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{pixel}\r\n--r--\r\n"
+    )
+    send(web_server, "group1_2@JServer.NetLab", "group1_3@JServer.NetLab", message)
+    log_in(browser, web_server, "group1_3")
+    browser.get(http_url(web_server, "/mail/?q=picture"))
+    browser.find_element(By.CSS_SELECTOR, "table.messages td.subject a").click()
+    assert (
+        "Images from other sites were not loaded"
+        in wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "article.message")).text
+    )
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "article.message iframe"))
+    try:
+        loaded = "const i = document.images[0]; return i.complete && i.naturalWidth"
+        assert wait_for(browser, lambda d: d.execute_script(loaded)) == 1
+        assert len(browser.find_elements(By.TAG_NAME, "img")) == 2
+        remote = browser.find_elements(By.TAG_NAME, "img")[1]
+        assert remote.get_attribute("src") in (None, "")
+    finally:
+        browser.switch_to.default_content()
+
+
 def test_phone_sized_screen(web_server: ServerProcess, browser: Any, tmp_path: Path) -> None:
     """No page needs sideways scrolling on a 360 px wide phone."""
     send(web_server, "group1_2@JServer.NetLab", "group1_2@JServer.NetLab", LAB_MAIL)
@@ -201,7 +234,7 @@ def test_hostile_messages_run_nothing(web_server: ServerProcess, browser: Any) -
         send(web_server, "mallory@JServer.NetLab", "group1_3@JServer.NetLab", path.read_bytes())
     log_in(browser, web_server, "group1_3")
     browser.get_log("browser")  # start with an empty console
-    browser.get(http_url(web_server, "/mail/"))
+    browser.get(http_url(web_server, "/mail/?q=hostile"))
     links = [
         a.get_attribute("href")
         for a in browser.find_elements(By.CSS_SELECTOR, "table.messages td.subject a")

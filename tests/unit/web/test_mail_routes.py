@@ -280,3 +280,34 @@ async def test_send_to_other_domain_goes_to_the_queue(
     assert b"with HTTP" in queued
     sent = await (await web_lab.services.store.mailbox("group1_1")).folder("Sent")
     assert len((await sent.snapshot()).messages) == 1
+
+
+PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+    "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+INLINE = (
+    "From: a@JServer.NetLab\r\nSubject: picture\r\nMIME-Version: 1.0\r\n"
+    'Content-Type: multipart/related; boundary="r"\r\n\r\n'
+    "--r\r\nContent-Type: text/html\r\n\r\n"
+    '<p>look <img src="cid:pixel@x"><img src="cid:vector@x"></p>\r\n'
+    "--r\r\nContent-Type: image/png\r\nContent-ID: <pixel@x>\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n"
+    f"{PIXEL}\r\n"
+    "--r\r\nContent-Type: image/svg+xml\r\nContent-ID: <vector@x>\r\n\r\n"
+    "<svg><script>1</script></svg>\r\n"
+    "--r--\r\n"
+).encode()
+
+
+async def test_inline_images_only_raster_from_the_message(
+    web_lab: WebLab,
+    student: tuple[TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    client, _ = student
+    uid = await deliver(web_lab, "group1_1", INLINE)
+    body = await client.get(f"/mail/message/body?f=INBOX&uid={uid}")
+    html = await body.text()
+    assert f'src="data:image/png;base64,{PIXEL}"' in html
+    assert "svg" not in html and "vector" not in html
+    assert "img-src data:;" in body.headers["Content-Security-Policy"].replace(" ;", ";")
