@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import quote
@@ -59,7 +60,18 @@ class Draft:
     mode: str = "new"
     #: A saved draft this form replaces when saved again or sent.
     draft_uid: int = 0
+    #: Attachments of that draft, offered to keep (index in its ``walk()``).
+    draft_attachments: list[mime.Attachment] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Carried:
+    """An attachment that comes from a stored message, not from this upload."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 def own_address(request: web.Request, user: str) -> str:
@@ -110,6 +122,7 @@ async def _prefill(request: web.Request, user: WebUser, draft: Draft) -> None:
         draft.in_reply_to = mime.header(message, "In-Reply-To")
         draft.references = mime.header(message, "References")
         draft.draft_uid = uid
+        draft.draft_attachments = shown.attachments
         return
     if draft.mode == "forward":
         draft.subject = subject if subject.lower().startswith("fwd:") else f"Fwd: {subject}"
@@ -170,7 +183,7 @@ def build_message(
     user: str,
     draft: Draft,
     files: list[web.FileField],
-    forwarded: bytes | None,
+    carried: list[Carried],
 ) -> EmailMessage:
     """The message as it will be stored and sent (without Bcc unless it is a draft)."""
     config = request.app[SERVICES].config
@@ -196,9 +209,12 @@ def build_message(
         message.add_attachment(
             content, maintype=maintype, subtype=subtype, filename=upload.filename or "attachment"
         )
-    if forwarded is not None:
+    for item in carried:
+        maintype, _, subtype = item.content_type.partition("/")
+        if maintype in ("multipart", "message") or not subtype:
+            maintype, subtype = "application", "octet-stream"
         message.add_attachment(
-            forwarded, maintype="application", subtype="octet-stream", filename="forwarded.eml"
+            item.content, maintype=maintype, subtype=subtype, filename=item.filename
         )
     return message
 
@@ -242,20 +258,17 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         if isinstance(item, web.FileField) and item.filename
     ][:MAX_ATTACHMENTS]
     mailbox = await mailbox_of(request, user.name)
-    forwarded = None
-    if draft.mode == "forward" and draft.source_uid:
-        source = await open_folder(mailbox, draft.source_folder)
-        forwarded = await read_message(source, draft.source_uid)
+    carried = await _carried(mailbox, draft, form.getall("keep_part", []))
     action = form.get("action", "send")
     if action == "draft":
-        return await _save_draft(request, user, draft, files, forwarded)
+        return await _save_draft(request, user, draft, files, carried)
     recipients, errors = _recipients(request, draft)
     if not recipients and not errors:
         errors.append("Give at least one recipient.")
     if errors:
         draft.errors = errors
         return await _form(request, user, draft, status=400)
-    message = build_message(request, user.name, draft, files, forwarded)
+    message = build_message(request, user.name, draft, files, carried)
     content = message.as_bytes()
     services = request.app[SERVICES]
     client = Client(
@@ -292,10 +305,10 @@ async def _save_draft(
     user: WebUser,
     draft: Draft,
     files: list[web.FileField],
-    forwarded: bytes | None,
+    carried: list[Carried],
 ) -> web.StreamResponse:
     mailbox = await mailbox_of(request, user.name)
-    message = build_message(request, user.name, draft, files, forwarded)
+    message = build_message(request, user.name, draft, files, carried)
     if draft.bcc.strip():
         message["Bcc"] = draft.bcc
     drafts = await special_folder(request, mailbox, "\\Drafts")
@@ -305,6 +318,29 @@ async def _save_draft(
     raise web.HTTPSeeOther(
         location=f"/mail/compose?mode=draft&f={quote(drafts.name, safe='')}&uid={uid}"
     )
+
+
+async def _carried(mailbox: Mailbox, draft: Draft, keep: Sequence[object]) -> list[Carried]:
+    """The forwarded original, or the attachments of the draft the user chose to keep."""
+    if draft.mode == "forward" and draft.source_uid:
+        source = await open_folder(mailbox, draft.source_folder)
+        original = await read_message(source, draft.source_uid)
+        return [Carried("forwarded.eml", "application/octet-stream", original)]
+    if not draft.draft_uid or not keep:
+        return []
+    source = await open_folder(mailbox, draft.source_folder)
+    data = await read_message(source, draft.draft_uid)
+    result = []
+    for value in keep[:MAX_ATTACHMENTS]:
+        if not (isinstance(value, str) and value.isdigit()):
+            continue
+        found = mime.part_bytes(data, int(value))
+        if found is None or found[0].is_multipart():
+            continue
+        part, content = found
+        name = mime.safe_filename(part, int(value))
+        result.append(Carried(name, part.get_content_type(), content))
+    return result
 
 
 async def _drop_old_draft(request: web.Request, mailbox: Mailbox, draft: Draft) -> None:

@@ -11,6 +11,7 @@ import email.policy
 import re
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from mailserver.storage import ANSWERED, DRAFT, FLAGGED, SEEN
@@ -311,3 +312,44 @@ async def test_inline_images_only_raster_from_the_message(
     assert f'src="data:image/png;base64,{PIXEL}"' in html
     assert "svg" not in html and "vector" not in html
     assert "img-src data:;" in body.headers["Content-Security-Policy"].replace(" ;", ";")
+
+
+async def test_draft_keeps_attachments_when_sent(
+    web_lab: WebLab,
+    student: tuple[TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    client, token = student
+    form = FormData()
+    for key, value in {"csrf": token, "to": "group1_2", "subject": "report", "body": "v1"}.items():
+        form.add_field(key, value)
+    form.add_field("action", "draft")
+    form.add_field("attachment", b"col1,col2\n1,2\n", filename="data.csv", content_type="text/csv")
+    page = await client.post("/mail/compose", data=form)
+    text = await page.text()
+    assert page.status == 200 and 'name="keep_part"' in text and "data.csv" in text
+    index = re.search(r'name="keep_part" value="(\d+)"', text)
+    draft_uid = re.search(r'name="draft_uid" value="(\d+)"', text)
+    assert index and draft_uid
+    sent = await client.post(
+        "/mail/compose",
+        data={
+            "csrf": token,
+            "mode": "draft",
+            "to": "group1_2@JServer.NetLab",
+            "subject": "report",
+            "body": "v2",
+            "source_folder": "Drafts",
+            "draft_uid": draft_uid.group(1),
+            "keep_part": index.group(1),
+            "action": "send",
+        },
+    )
+    assert "Message sent" in await sent.text()
+    inbox = await (await web_lab.services.store.mailbox("group1_2")).folder("INBOX")
+    (info,) = (await inbox.snapshot()).messages
+    message = email.message_from_bytes(await inbox.read(info.uid), policy=email.policy.default)
+    (attachment,) = list(message.iter_attachments())  # type: ignore[attr-defined]
+    assert attachment.get_filename() == "data.csv"
+    assert attachment.get_content_type() == "text/csv"
+    drafts = await (await web_lab.services.store.mailbox("group1_1")).folder("Drafts")
+    assert not (await drafts.snapshot()).messages  # the draft was replaced by the sent message
