@@ -98,5 +98,7 @@ async def test_json_callers_send_the_token_in_a_header(app_client: Any) -> None:
     token = await log_in(client, ADMIN)
     refused = await client.post("/test-admin/action", json={"x": 1})
     assert refused.status == 403
-    allowed = await client.post("/test-admin/action", json={"x": 1}, headers={"X-CSRF-Token": token})
+    allowed = await client.post(
+        "/test-admin/action", json={"x": 1}, headers={"X-CSRF-Token": token}
+    )
     assert allowed.status == 200
