@@ -18,11 +18,21 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import quote
 
+import nh3
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from mailserver.smtp.policy import Accept, RecipientPolicy
-from mailserver.storage import ANSWERED, DELETED, DRAFT, INBOX, SEEN, FlagMode, Mailbox
+from mailserver.storage import (
+    ANSWERED,
+    DELETED,
+    DRAFT,
+    INBOX,
+    SEEN,
+    FlagMode,
+    Mailbox,
+    StorageError,
+)
 from mailserver.submission import Client, Recipient, Submission, submit
 from mailserver.web.keys import SERVICES
 from mailserver.web.mail import render as mime
@@ -149,8 +159,6 @@ async def _prefill(request: web.Request, user: WebUser, draft: Draft) -> None:
 
 
 def _html_as_text(html: str) -> str:
-    import nh3
-
     return " ".join(nh3.clean(html, tags=set()).split())
 
 
@@ -290,8 +298,12 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
     if not result.accepted:
         draft.errors = [f"Not sent: {result.reply}"]
         return await _form(request, user, draft, status=400)
-    sent = await special_folder(request, mailbox, "\\Sent")
-    await sent.append(content, flags=[SEEN])
+    try:
+        sent = await special_folder(request, mailbox, "\\Sent")
+        await sent.append(content, flags=[SEEN])
+    except StorageError as exc:
+        # The message is on its way already; only the copy is missing.
+        flash(request, f"Sent, but no copy was kept in Sent: {exc.message}")
     if draft.mode in ("reply", "replyall") and draft.source_uid:
         source = await open_folder(mailbox, draft.source_folder)
         await source.store_flags([draft.source_uid], [ANSWERED], FlagMode.ADD)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from pathlib import Path
 
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
+from mailserver.config.model import QuotaSettings
 from mailserver.storage import ANSWERED, DRAFT, FLAGGED, SEEN
-from tests.support.web import WebLab, log_in
+from tests.support.web import WebLab, log_in, web_services
 
 MESSAGE = (
     b"From: Alice <group1_2@JServer.NetLab>\r\n"
@@ -355,3 +357,20 @@ async def test_draft_keeps_attachments_when_sent(
     assert attachment.get_content_type() == "text/csv"
     drafts = await (await web_lab.services.store.mailbox("group1_1")).folder("Drafts")
     assert not (await drafts.snapshot()).messages  # the draft was replaced by the sent message
+
+
+async def test_store_errors_become_clear_answers(tmp_path: Path) -> None:
+    """Over quota: the store's own message with 507, not a traceback or a 500."""
+    lab = WebLab(web_services(tmp_path, quota=QuotaSettings(default_mb=0.002)), [])
+    try:
+        client = await lab.client()
+        token = await log_in(client, "group1_1")
+        response = await client.post(
+            "/mail/compose",
+            data={"csrf": token, "subject": "big", "body": "x" * 5000, "action": "draft"},
+        )
+        assert response.status == 507
+        text = await response.text()
+        assert "quota" in text.lower() and "Traceback" not in text
+    finally:
+        await lab.close()
