@@ -10,8 +10,10 @@ for a mail client; a copy is then stored in Sent.
 
 from __future__ import annotations
 
+import email.errors
 import email.policy
 import email.utils
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +47,8 @@ from mailserver.web.mail.folders import (
 )
 from mailserver.web.security import WebUser, require_user
 from mailserver.web.templates import flash, render
+
+log = logging.getLogger("mailserver.web")
 
 #: Serialise with CRLF and encoded words; 7-bit safe (base64/QP bodies) for any relay.
 WIRE_POLICY = email.policy.SMTP.clone(cte_type="7bit")
@@ -167,18 +171,22 @@ def _read_form(form: MultiDictProxy[str | bytes | bytearray | web.FileField]) ->
         value = form.get(name, "")
         return value[:limit] if isinstance(value, str) else ""
 
+    def line(name: str, limit: int = MAX_FIELD) -> str:
+        """A header's value: line breaks (header injection) become spaces."""
+        return " ".join(text(name, limit).split())
+
     def number(name: str) -> int:
         value = text(name)
         return int(value) if value.isdigit() else 0
 
     return Draft(
-        to=text("to"),
-        cc=text("cc"),
-        bcc=text("bcc"),
-        subject=" ".join(text("subject", 2000).split()),
+        to=line("to"),
+        cc=line("cc"),
+        bcc=line("bcc"),
+        subject=line("subject", 2000),
         body=text("body", MAX_BODY).replace("\r\n", "\n"),
-        in_reply_to=text("in_reply_to", 2000),
-        references=text("references", 8000),
+        in_reply_to=line("in_reply_to", 2000),
+        references=line("references", 8000),
         source_folder=text("source_folder", 1000),
         source_uid=number("source_uid"),
         mode=text("mode", 20) or "new",
@@ -276,8 +284,12 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
     if errors:
         draft.errors = errors
         return await _form(request, user, draft, status=400)
-    message = build_message(request, user.name, draft, files, carried)
-    content = message.as_bytes()
+    try:
+        content = build_message(request, user.name, draft, files, carried).as_bytes()
+    except (ValueError, TypeError, email.errors.MessageError) as exc:
+        log.info("web compose by %s: message not built: %s", user.name, exc)
+        draft.errors = ["The message could not be built: check the addresses and the subject."]
+        return await _form(request, user, draft, status=400)
     services = request.app[SERVICES]
     client = Client(
         helo=services.config.hostname,

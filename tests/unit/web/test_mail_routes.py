@@ -374,3 +374,25 @@ async def test_store_errors_become_clear_answers(tmp_path: Path) -> None:
         assert "quota" in text.lower() and "Traceback" not in text
     finally:
         await lab.close()
+
+
+async def test_header_injection_is_flattened(
+    web_lab: WebLab,
+    student: tuple[TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    client, token = student
+    response = await client.post(
+        "/mail/compose",
+        data={
+            "csrf": token,
+            "to": "group1_2@JServer.NetLab\r\nBcc: group1_1@JServer.NetLab",
+            "subject": "hi\r\nX-Injected: yes",
+            "body": "b",
+        },
+    )
+    assert response.status in (200, 400)
+    inbox = await (await web_lab.services.store.mailbox("group1_2")).folder("INBOX")
+    for info in (await inbox.snapshot()).messages:
+        head = (await inbox.read(info.uid)).split(b"\r\n\r\n", 1)[0]
+        assert b"\r\nX-Injected:" not in head and b"\r\nBcc:" not in head
+    assert (await inbox.snapshot()).messages, "the flattened message was still sent"
