@@ -118,6 +118,22 @@ def test_queue_lifetime_expiry_bounces_with_the_last_reply(lab_server: LabServer
     assert not list((group1.data_dir / "queue").glob("*.json"))
 
 
+def test_delay_warning_then_the_message_keeps_waiting(lab_server: LabServer) -> None:
+    dead = free_port()
+    group1 = lab_server("group1.lab", routes={"group2.lab": f"127.0.0.1:{dead}"}, delay_warning=1)
+    send(group1, "group1_1@group1.lab", ["group1_2@group2.lab"], "slow boat")
+    [notice] = wait_for_mail(group1, "group1_1")
+    assert notice["Subject"] == "Delayed Mail (still being retried)"
+    status = check_report(notice, "group1_2@group2.lab", action="delayed")
+    assert status["Status"].startswith("4.")
+    assert status["Will-Retry-Until"]
+    assert notice.get_payload()[2].get_content_type() == "text/rfc822-headers"
+    entries = [json.loads(p.read_text()) for p in (group1.data_dir / "queue").glob("*.json")]
+    [entry] = [e for e in entries if e["sender"]]  # the notice's own entry may still be there
+    assert entry["recipients"][0]["state"] == "queued"
+    assert entry["recipients"][0]["delay_warned"] is True
+
+
 def test_notify_success_and_orcpt_are_honoured(lab_server: LabServer) -> None:
     port1 = free_port()
     group2 = lab_server("group2.lab", routes={"group1.lab": f"127.0.0.1:{port1}"})
