@@ -226,9 +226,10 @@ class QueueManager:
                         break
         if results is None:
             relay = str(destination.hops[-1]) if destination.hops else ""
-            reply = failure.reply if failure.reply[:1].isdigit() else f"4.4.1 {failure.reply}"
-            if failure.kind == 5 and not failure.reply[:1].isdigit():
-                reply = f"5.4.0 {failure.reply}"
+            reply = failure.reply
+            if not reply[:1].isdigit():
+                prefix = "451 4.4.1" if failure.kind == 4 else "554 5.4.0"
+                reply = f"{prefix} {reply}"
             results = {r.address: Outcome(failure.kind, reply, relay) for r in rcpts}
         await self._record(entry, results, lock)
 
