@@ -192,3 +192,21 @@ def wait_until(condition: object, server: object, deadline: float = 60.0) -> Non
         if time.monotonic() > end:
             raise AssertionError(f"condition not met in {deadline}s\n{server.log()[-3000:]}")  # type: ignore[attr-defined]
         time.sleep(0.2)
+
+
+def test_a_notification_that_cannot_be_delivered_is_dropped(lab_server: LabServer) -> None:
+    group2 = lab_server("group2.lab")
+    group1 = lab_server("group1.lab", routes={"group2.lab": smtp_route(group2)})
+    # On port 25 after AUTH any sender may be given: one that does not exist.
+    send(
+        group1,
+        "group1_1@group1.lab",
+        ["nobody@group2.lab"],
+        "ghost",
+        envelope_from="ghost@group2.lab",
+    )
+    wait_until(lambda: "never bounce a bounce" in group1.log(), group1)
+    wait_until(lambda: not queue_files(group1.data_dir / "queue"), group1)
+    log = group1.log()
+    assert log.count("status=bounced") == 2  # the message, then its notification: no more
+    assert inbox(group1, "group1_1") == []
