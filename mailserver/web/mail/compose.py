@@ -24,7 +24,6 @@ import nh3
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from mailserver.smtp.policy import Accept, RecipientPolicy
 from mailserver.storage import (
     ANSWERED,
     DELETED,
@@ -35,7 +34,7 @@ from mailserver.storage import (
     Mailbox,
     StorageError,
 )
-from mailserver.submission import Client, Recipient, Submission, submit
+from mailserver.submission import Client, Recipient, Submission, recipient, submit
 from mailserver.web.keys import SERVICES
 from mailserver.web.mail import render as mime
 from mailserver.web.mail.folders import (
@@ -239,11 +238,6 @@ def _recipients(request: web.Request, draft: Draft) -> tuple[list[Recipient], li
     """Every To/Cc/Bcc address with its local account (None: relayed), and the refused ones."""
     services = request.app[SERVICES]
     config = services.config
-    policy = RecipientPolicy(
-        is_local_domain=config.is_local_domain,
-        resolve=services.auth.resolve,
-        postmaster=config.postmaster,
-    )
     result: list[Recipient] = []
     errors: list[str] = []
     seen: set[str] = set()
@@ -252,13 +246,13 @@ def _recipients(request: web.Request, draft: Draft) -> tuple[list[Recipient], li
         if not address or address.lower() in seen:
             continue
         seen.add(address.lower())
-        # The SMTP recipient policy, as for an authenticated submission client:
-        # local accounts and aliases, postmaster, and relaying where it is on.
-        decision = policy.decide(address, authenticated=True)
-        if isinstance(decision, Accept):
-            result.append(Recipient(address=decision.address, user=decision.user))
+        # The RCPT check of an authenticated submission client: local accounts
+        # and aliases, postmaster, and relaying to other domains.
+        decided = recipient(services, address, authenticated=True)
+        if isinstance(decided, Recipient):
+            result.append(decided)
         else:
-            errors.append(f"{address}: {decision.reply}")
+            errors.append(f"{address}: {decided}")
     if len(result) > config.limits.max_recipients:
         errors.append(f"at most {config.limits.max_recipients} recipients per message")
     return result, errors
