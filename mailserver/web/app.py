@@ -17,6 +17,7 @@ from mailserver.web.templates import TEMPLATES, make_environment
 
 #: Modules whose ``setup(app)`` adds routes, in this order. Add yours here.
 MODULES: list[str] = [
+    "mailserver.web.presence",
     "mailserver.web.login",
     "mailserver.web.mail",
     "mailserver.web.autoconfig",

@@ -13,6 +13,7 @@ import logging
 from aiohttp import web
 
 from mailserver.web.keys import LISTENER, SERVICES, SESSIONS, request_session
+from mailserver.web.presence import announce_login
 from mailserver.web.security import (
     clear_session_cookie,
     current_user,
@@ -108,6 +109,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     log.info("%s web login %s (%s)", _peer(request), user, request.app[LISTENER])
     sessions = request.app[SESSIONS]
     session = sessions.login(request_session(request), user)
+    session.peer = _peer(request).replace("[", "").replace("]", "")
+    announce_login(request, session)
     response = web.HTTPSeeOther(location=target)
     set_session_cookie(request, response, session)
     raise response

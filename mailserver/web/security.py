@@ -117,7 +117,10 @@ def ensure_session(request: web.Request) -> WebSession:
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Find the session named by the cookie; send a new session's cookie with the reply."""
-    request[SESSION_KEY] = request.app[SESSIONS].get(request.cookies.get(COOKIE_NAME))
+    session = request.app[SESSIONS].get(request.cookies.get(COOKIE_NAME))
+    request[SESSION_KEY] = session
+    if session is not None and session.user is not None:
+        session.requests += 1
     response = await handler(request)
     created: WebSession | None = request.get(NEW_SESSION_KEY)
     if created is not None and request_session(request) is created:

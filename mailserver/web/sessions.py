@@ -6,6 +6,8 @@ expiring really ends the session. A visitor gets an anonymous session when
 the login form is shown (its CSRF token protects the login POST); logging
 in replaces it with a new id, so an id planted before login is worthless.
 The table is bounded: past ``max_sessions`` the oldest entries go first.
+Whenever a logged-in session ends (logout, expiry, eviction, password
+reset, shutdown) ``on_end`` hears of it, so the event channel can say so.
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ class WebSession:
     last_seen: float
     #: Short messages shown once on the next page ("Message sent").
     flashes: list[str] = field(default_factory=list)
+    #: Session name on the event channel (never the cookie's id), ``[ip]:port`` of the login.
+    event_id: str = ""
+    peer: str = ""
+    #: Wall-clock start and what happened, for the "session closed" event.
+    started: float = field(default_factory=time.time)
+    requests: int = 0
+    sent: int = 0
+
+
+EndListener = Callable[[WebSession, str], None]
 
 
 class SessionStore:
@@ -43,7 +55,9 @@ class SessionStore:
         idle_timeout: float,
         max_sessions: int,
         clock: Callable[[], float] = time.monotonic,
+        on_end: EndListener | None = None,
     ) -> None:
+        self.on_end = on_end
         self.lifetime = lifetime
         self.idle_timeout = idle_timeout
         self.max_sessions = max_sessions
@@ -61,8 +75,8 @@ class SessionStore:
         if session is None:
             return None
         now = self._clock()
-        if now >= session.expires or now - session.last_seen >= self.idle_timeout:
-            del self._sessions[session_id]
+        if self._expired(session, now):
+            self._remove(session_id, "expired")
             return None
         session.last_seen = now
         return session
@@ -89,15 +103,35 @@ class SessionStore:
             self.drop(old.id)
         return self.create(user)
 
-    def drop(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+    def drop(self, session_id: str, reason: str = "logout") -> None:
+        self._remove(session_id, reason)
 
     def drop_user(self, user: str) -> int:
         """End every session of ``user`` (password reset); returns how many there were."""
         gone = [sid for sid, s in self._sessions.items() if s.user == user]
         for sid in gone:
-            del self._sessions[sid]
+            self._remove(sid, "reset")
         return len(gone)
+
+    def sweep(self) -> int:
+        """Forget every expired session now (a timer calls this); returns how many."""
+        now = self._clock()
+        gone = [sid for sid, s in self._sessions.items() if self._expired(s, now)]
+        for sid in gone:
+            self._remove(sid, "expired")
+        return len(gone)
+
+    def close_all(self, reason: str = "shutdown") -> None:
+        for sid in list(self._sessions):
+            self._remove(sid, reason)
+
+    def _expired(self, session: WebSession, now: float) -> bool:
+        return now >= session.expires or now - session.last_seen >= self.idle_timeout
+
+    def _remove(self, session_id: str, reason: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is not None and session.user is not None and self.on_end is not None:
+            self.on_end(session, reason)
 
     def users(self) -> dict[str, int]:
         """Logged-in accounts and how many live sessions each has (for the console)."""
@@ -112,11 +146,8 @@ class SessionStore:
         now = self._clock()
         if len(self._sessions) < self.max_sessions:
             return
-        for sid in [sid for sid, s in self._sessions.items() if now >= s.expires]:
-            del self._sessions[sid]
+        for sid in [sid for sid, s in self._sessions.items() if self._expired(s, now)]:
+            self._remove(sid, "expired")
         while len(self._sessions) >= self.max_sessions:
             anonymous = next((sid for sid, s in self._sessions.items() if s.user is None), None)
-            if anonymous is not None:
-                del self._sessions[anonymous]
-            else:
-                self._sessions.popitem(last=False)
+            self._remove(anonymous or next(iter(self._sessions)), "evicted")

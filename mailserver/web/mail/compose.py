@@ -314,6 +314,7 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         source = await open_folder(mailbox, draft.source_folder)
         await source.store_flags([draft.source_uid], [ANSWERED], FlagMode.ADD)
     await _drop_old_draft(request, mailbox, draft)
+    user.session.sent += 1
     flash(request, f"Message sent to {len(recipients)} recipient(s).")
     raise web.HTTPSeeOther(location="/mail/?f=" + quote(INBOX))
 

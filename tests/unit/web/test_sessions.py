@@ -48,3 +48,28 @@ def test_login_replaces_session() -> None:
     assert store.get(anonymous.id) is None
     assert logged_in.id != anonymous.id and logged_in.csrf != anonymous.csrf
     assert store.drop_user("group1_1") == 1
+
+
+def test_every_end_of_a_login_is_reported() -> None:
+    clock = Clock()
+    ended: list[tuple[str | None, str]] = []
+    store = SessionStore(
+        lifetime=100,
+        idle_timeout=30,
+        max_sessions=2,
+        clock=clock,
+        on_end=lambda session, reason: ended.append((session.user, reason)),
+    )
+    first = store.create("group1_1")
+    store.create()  # anonymous sessions end silently
+    clock.now += 31
+    assert store.sweep() == 2
+    assert ended == [("group1_1", "expired")]
+    kept = store.create("group1_2")
+    store.create("group1_3")
+    store.create("group1_4")  # the table is full: the oldest login goes
+    assert ("group1_2", "evicted") in ended and store.get(kept.id) is None
+    store.drop_user("group1_3")
+    store.close_all()
+    assert ended[-2:] == [("group1_3", "reset"), ("group1_4", "shutdown")]
+    assert store.get(first.id) is None
