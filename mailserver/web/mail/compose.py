@@ -310,13 +310,22 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
     except StorageError as exc:
         # The message is on its way already; only the copy is missing.
         flash(request, f"Sent, but no copy was kept in Sent: {exc.message}")
-    if draft.mode in ("reply", "replyall") and draft.source_uid:
-        source = await open_folder(mailbox, draft.source_folder)
-        await source.store_flags([draft.source_uid], [ANSWERED], FlagMode.ADD)
-    await _drop_old_draft(request, mailbox, draft)
+    await _after_sending(request, mailbox, draft)
     user.session.sent += 1
     flash(request, f"Message sent to {len(recipients)} recipient(s).")
     raise web.HTTPSeeOther(location="/mail/?f=" + quote(INBOX))
+
+
+async def _after_sending(request: web.Request, mailbox: Mailbox, draft: Draft) -> None:
+    """Mark the original answered and drop the draft; the message is sent whatever
+    happens here (the original may have been deleted meanwhile from another client)."""
+    try:
+        if draft.mode in ("reply", "replyall") and draft.source_uid:
+            source = await open_folder(mailbox, draft.source_folder)
+            await source.store_flags([draft.source_uid], [ANSWERED], FlagMode.ADD)
+        await _drop_old_draft(request, mailbox, draft)
+    except (StorageError, web.HTTPNotFound) as exc:
+        log.info("web send by %s: bookkeeping after sending skipped: %s", mailbox.user, exc)
 
 
 async def _save_draft(
@@ -327,11 +336,17 @@ async def _save_draft(
     carried: list[Carried],
 ) -> web.StreamResponse:
     mailbox = await mailbox_of(request, user.name)
-    message = build_message(request, user.name, draft, files, carried)
-    if draft.bcc.strip():
-        message["Bcc"] = draft.bcc
+    try:
+        message = build_message(request, user.name, draft, files, carried)
+        if draft.bcc.strip():
+            message["Bcc"] = draft.bcc
+        content = message.as_bytes()
+    except (ValueError, TypeError, email.errors.MessageError) as exc:
+        log.info("web draft by %s: message not built: %s", user.name, exc)
+        draft.errors = ["The draft could not be built: check the addresses and the subject."]
+        return await _form(request, user, draft, status=400)
     drafts = await special_folder(request, mailbox, "\\Drafts")
-    uid = await drafts.append(message.as_bytes(), flags=[DRAFT, SEEN], internal_date=time.time())
+    uid = await drafts.append(content, flags=[DRAFT, SEEN], internal_date=time.time())
     await _drop_old_draft(request, mailbox, draft)
     flash(request, f"Draft saved in {drafts.name}.")
     raise web.HTTPSeeOther(

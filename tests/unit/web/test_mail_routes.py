@@ -16,7 +16,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from mailserver.config.model import QuotaSettings
-from mailserver.storage import ANSWERED, DRAFT, FLAGGED, SEEN
+from mailserver.storage import ANSWERED, DRAFT, FLAGGED, SEEN, FlagMode
 from tests.support.web import WebLab, log_in, web_services
 
 MESSAGE = (
@@ -399,3 +399,26 @@ async def test_header_injection_is_flattened(
             assert b"\r\nX-Injected:" not in head and b"\r\nBcc:" not in head
             delivered += 1
     assert delivered >= 2  # the fixture's message and the flattened one
+
+
+async def test_reply_to_a_message_deleted_meanwhile_is_still_sent(
+    web_lab: WebLab,
+    student: tuple[TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    client, token = student
+    inbox = await (await web_lab.services.store.mailbox("group1_1")).folder("INBOX")
+    await inbox.store_flags([1], ["\\Deleted"], FlagMode.ADD)
+    await inbox.expunge([1])  # another client deleted the original
+    response = await client.post(
+        "/mail/compose",
+        data={
+            "csrf": token,
+            "mode": "reply",
+            "to": "group1_2",
+            "subject": "Re: Lab notes",
+            "body": "late",
+            "source_folder": "INBOX",
+            "source_uid": "1",
+        },
+    )
+    assert response.status == 200 and "Message sent" in await response.text()
