@@ -16,7 +16,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from mailserver.config.model import QuotaSettings
-from mailserver.storage import ANSWERED, DRAFT, FLAGGED, SEEN, FlagMode
+from mailserver.storage import ANSWERED, DRAFT, FLAGGED, SEEN
 from tests.support.web import WebLab, log_in, web_services
 
 MESSAGE = (
@@ -406,9 +406,12 @@ async def test_reply_to_a_message_deleted_meanwhile_is_still_sent(
     student: tuple[TestClient, str],  # type: ignore[type-arg]
 ) -> None:
     client, token = student
-    inbox = await (await web_lab.services.store.mailbox("group1_1")).folder("INBOX")
-    await inbox.store_flags([1], ["\\Deleted"], FlagMode.ADD)
-    await inbox.expunge([1])  # another client deleted the original
+    mailbox = await web_lab.services.store.mailbox("group1_1")
+    await mailbox.create_folder("Lab")
+    uid = await deliver(web_lab, "group1_1", folder="Lab")
+    form = await client.get(f"/mail/compose?mode=reply&f=Lab&uid={uid}")
+    assert form.status == 200
+    await mailbox.delete_folder("Lab")  # another client deleted it, original and all
     response = await client.post(
         "/mail/compose",
         data={
@@ -417,8 +420,8 @@ async def test_reply_to_a_message_deleted_meanwhile_is_still_sent(
             "to": "group1_2",
             "subject": "Re: Lab notes",
             "body": "late",
-            "source_folder": "INBOX",
-            "source_uid": "1",
+            "source_folder": "Lab",
+            "source_uid": str(uid),
         },
     )
     assert response.status == 200 and "Message sent" in await response.text()
