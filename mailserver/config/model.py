@@ -19,6 +19,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "pop3s": 995,
     "imap": 143,
     "imaps": 993,
+    "http": 80,
+    "https": 443,
 }
 
 
@@ -100,6 +102,25 @@ class QuotaSettings:
         return None if megabytes is None else int(megabytes * 1024 * 1024)
 
 
+@dataclass(frozen=True)
+class WebSettings:
+    """The web listeners' webmail (and console): who is an instructor, how long logins last."""
+
+    #: Accounts that may open the instructor console (user names, lower case).
+    admins: tuple[str, ...] = ()
+    #: Seconds a web login lasts, however busy; then the user logs in again.
+    session_lifetime: float = 8 * 3600.0
+    #: Seconds without a request after which a web login ends.
+    idle_timeout: float = 3600.0
+    #: Web logins (and login forms) kept at once; the oldest go first past it.
+    max_sessions: int = 10_000
+    #: Messages per page of the message list.
+    page_size: int = 50
+
+    def is_admin(self, user: str | None) -> bool:
+        return user is not None and user.lower() in self.admins
+
+
 #: Folders every new account gets, keyed by their RFC 6154 special-use attribute.
 DEFAULT_SPECIAL_FOLDERS: dict[str, str] = {
     "\\Sent": "Sent",
@@ -108,6 +129,69 @@ DEFAULT_SPECIAL_FOLDERS: dict[str, str] = {
     "\\Junk": "Junk",
     "\\Archive": "Archive",
 }
+
+
+#: How a route or smarthost uses STARTTLS: never, when offered, or insist on it.
+TLS_MODES = ("none", "opportunistic", "required")
+
+
+@dataclass(frozen=True)
+class RelayRoute:
+    """A next hop named in the config (``relay.routes`` or ``relay.smarthost``)."""
+
+    host: str
+    port: int = 25
+    tls: str = "opportunistic"
+    #: AUTH credentials for a smarthost; both None when the hop needs none.
+    username: str | None = None
+    password: str | None = None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """The outbound queue: where mail for other domains goes and how hard we try.
+
+    Defaults are Postfix's: first retry after 5 minutes, doubling up to ~67
+    minutes, a delay warning after 4 hours, a bounce after 5 days.
+    """
+
+    #: Client networks (CIDR) that may relay without AUTH, e.g. a lab subnet.
+    networks: tuple[str, ...] = ()
+    #: Domain (or ``*.domain`` for its subdomains), lower case -> next hop.
+    routes: dict[str, RelayRoute] = field(default_factory=dict)
+    #: Next hop for every domain not routed; None: look up MX records.
+    smarthost: RelayRoute | None = None
+    min_backoff: float = 300.0
+    max_backoff: float = 4000.0
+    #: Seconds a message may wait before it bounces (Postfix's maximal_queue_lifetime).
+    lifetime: float = 432_000.0
+    #: Seconds after which the sender hears that it is delayed (0 = never).
+    delay_warning: float = 14_400.0
+    #: How often the queue manager looks for new or changed entries.
+    scan_interval: float = 1.0
+    #: Outbound connections at once, in total and per destination host.
+    max_connections: int = 20
+    max_per_destination: int = 5
+    #: Seconds for the TCP connect and greeting, and for each later reply.
+    connect_timeout: float = 30.0
+    command_timeout: float = 300.0
+
+    def route_for(self, domain: str) -> RelayRoute | None:
+        """The configured next hop for ``domain``: its route, a ``*.parent``
+        route, else the smarthost; None means "look up MX"."""
+        name = domain.rstrip(".").lower()
+        if name in self.routes:
+            return self.routes[name]
+        labels = name.split(".")
+        for index in range(1, len(labels)):
+            wildcard = "*." + ".".join(labels[index:])
+            if wildcard in self.routes:
+                return self.routes[wildcard]
+        return self.smarthost
 
 
 @dataclass(frozen=True)
@@ -131,6 +215,8 @@ class Config:
     special_folders: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_FOLDERS))
     #: Worker processes that accept connections (1: everything in one process).
     workers: int = field(default_factory=lambda: default_workers())
+    web: WebSettings = field(default_factory=WebSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
     #: Where the YAML came from; relative paths in it were resolved against its folder.
     source: Path | None = None
 
