@@ -97,7 +97,9 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         raise ConfigError(f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
     auth = _section(raw, "auth", AuthSettings)
     _check_password_scheme(auth.password_scheme)
-    auth = dataclasses.replace(auth, exempt_networks=_networks(auth.exempt_networks))
+    auth = dataclasses.replace(
+        auth, exempt_networks=_networks(auth.exempt_networks, "auth.exempt_networks")
+    )
     listeners = _listeners(raw.get("listeners", {}))
     relay = _relay(raw.get("relay"), domains, listeners)
     return Config(
@@ -379,30 +381,10 @@ def _relay(raw: Any, domains: list[str], listeners: dict[str, ListenAddress]) ->
         smarthost = _route(raw["smarthost"], "relay.smarthost", listeners)
     return dataclasses.replace(
         base,
-        networks=_networks(raw.get("networks")),
+        networks=_networks(raw.get("networks"), "relay.networks"),
         routes=routes,
         smarthost=smarthost,
     )
-
-
-def _networks(raw: Any) -> tuple[str, ...]:
-    import ipaddress
-
-    if raw is None:
-        return ()
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list):
-        raise ConfigError("relay.networks: expected a list of networks such as [10.0.0.0/24]")
-    result: list[str] = []
-    for index, item in enumerate(raw):
-        try:
-            result.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
-        except ValueError:
-            raise ConfigError(
-                f"relay.networks[{index}]: expected a network such as 10.0.0.0/24, got {item!r}"
-            ) from None
-    return tuple(result)
 
 
 def _route(value: Any, where: str, listeners: dict[str, ListenAddress]) -> RelayRoute:
@@ -487,11 +469,17 @@ def _path(raw: dict[str, Any], key: str, base_dir: Path, where: str | None = Non
     return path if path.is_absolute() else (base_dir / path).resolve()
 
 
-def _networks(values: tuple[Any, ...]) -> tuple[str, ...]:
-    """``auth.exempt_networks``: CIDR ranges (a bare address is one host), normalised."""
+def _networks(raw: Any, key: str) -> tuple[str, ...]:
+    """Address ranges (``auth.exempt_networks``, ``relay.networks``): CIDR, a bare
+    address is one host; one string is a list of one; normalised."""
+    if raw is None:
+        return ()
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, list | tuple):
+        raise ConfigError(f"{key}: expected a list of address ranges such as [10.0.0.0/24]")
     result = []
     for index, value in enumerate(values):
-        where = f"auth.exempt_networks[{index}]"
+        where = f"{key}[{index}]"
         if not isinstance(value, str):
             raise ConfigError(
                 f"{where}: expected an address range such as 10.0.0.0/8, got {value!r}"
