@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -82,6 +83,8 @@ class QueueManager:
         self._due: dict[str, tuple[float, float | None, int]] = {}
         #: queue id -> message size, for the entries being worked on
         self._active_octets: dict[str, int] = {}
+        #: queue id -> time before which an entry that failed unexpectedly is left alone
+        self._cooldown: dict[str, float] = {}
         self._runner: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._subscription: Subscription | None = None
@@ -119,9 +122,11 @@ class QueueManager:
 
     async def scan(self) -> None:
         """Start work on every due entry not already being worked on."""
-        due = await asyncio.to_thread(self._due_ids, time.time())
+        now = time.time()
+        due = await asyncio.to_thread(self._due_ids, now)
+        self._cooldown = {q: t for q, t in self._cooldown.items() if t > now}
         for queue_id, size in due:
-            if queue_id in self._active:
+            if queue_id in self._active or queue_id in self._cooldown:
                 continue
             if len(self._active) >= MAX_ACTIVE_ENTRIES:
                 break
@@ -174,7 +179,10 @@ class QueueManager:
         except asyncio.CancelledError:
             raise
         except Exception:
+            # An unreadable entry, a full disk: leave it alone for a while
+            # rather than failing on it at every scan.
             log.exception("%s: delivery attempt failed", queue_id)
+            self._cooldown[queue_id] = time.time() + self.settings.min_backoff
 
     async def _work(self, queue_id: str) -> None:
         entry = await asyncio.to_thread(self.store.load, queue_id)
@@ -190,15 +198,21 @@ class QueueManager:
         remote: dict[str, list[RecipientState]] = defaultdict(list)
         destinations: dict[str, Destination] = {}
         outcomes: dict[str, Outcome] = {}
+        routed: dict[str, Destination | RoutingError] = {}
         for rcpt in due:
             domain = rcpt.address.rpartition("@")[2]
             if rcpt.user is not None or not domain or self.config.is_local_domain(domain):
                 local.append(rcpt)
                 continue
-            try:
-                destination = await resolve(domain, self.settings, self.mx_lookup)
-            except RoutingError as exc:
-                outcomes[rcpt.address] = Outcome(exc.kind, exc.reply, "")
+            key = domain.lower()
+            if key not in routed:
+                try:
+                    routed[key] = await resolve(domain, self.settings, self.mx_lookup)
+                except RoutingError as exc:
+                    routed[key] = exc
+            destination = routed[key]
+            if isinstance(destination, RoutingError):
+                outcomes[rcpt.address] = Outcome(destination.kind, destination.reply, "")
                 continue
             destinations[destination.key] = destination
             remote[destination.key].append(rcpt)
@@ -253,6 +267,10 @@ class QueueManager:
                     failure = exc
                     if exc.kind == 5:
                         break
+                except (OSError, ValueError, UnicodeError, ssl.SSLError) as exc:
+                    # Anything the client library did not turn into an SMTP error.
+                    log.warning("%s: delivery to %s failed", entry.id, hop, exc_info=exc)
+                    failure = HopFailed(f"conversation with {hop} failed ({type(exc).__name__})")
         if results is None:
             relay = str(destination.hops[-1]) if destination.hops else ""
             reply = failure.reply
