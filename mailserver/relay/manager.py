@@ -28,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 
 from mailserver.events import Event, Subscription, Topic
 from mailserver.relay import bounce
@@ -51,8 +53,10 @@ from mailserver.submission import queue_store, store_copy
 
 log = logging.getLogger("mailserver.relay")
 
-#: Entries worked on at once by one process (each holds its message in memory).
+#: Entries worked on at once by one process, and the octets of their messages
+#: (each holds its message in memory while it is delivered); one entry always may.
 MAX_ACTIVE_ENTRIES = 100
+MAX_ACTIVE_OCTETS = 256 * 1024 * 1024
 LOCAL = "local"
 
 
@@ -71,10 +75,16 @@ class QueueManager:
             postmaster=self.config.postmaster,
         )
         self._total = asyncio.Semaphore(self.settings.max_connections)
-        self._per_destination: dict[str, asyncio.Semaphore] = {}
+        #: destination key -> (its connection limit, transactions using or awaiting it);
+        #: dropped when unused, so the map holds only destinations in use.
+        self._per_destination: dict[str, tuple[asyncio.Semaphore, int]] = {}
         self._active: dict[str, asyncio.Task[None]] = {}
-        #: queue id -> (envelope mtime, next due time or None when nothing is pending)
-        self._due: dict[str, tuple[float, float | None]] = {}
+        #: queue id -> (envelope mtime, next due time or None, message size)
+        self._due: dict[str, tuple[float, float | None, int]] = {}
+        #: queue id -> message size, for the entries being worked on
+        self._active_octets: dict[str, int] = {}
+        #: queue id -> time before which an entry that failed unexpectedly is left alone
+        self._cooldown: dict[str, float] = {}
         self._runner: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._subscription: Subscription | None = None
@@ -112,19 +122,30 @@ class QueueManager:
 
     async def scan(self) -> None:
         """Start work on every due entry not already being worked on."""
-        due = await asyncio.to_thread(self._due_ids, time.time())
-        for queue_id in due:
-            if queue_id in self._active or len(self._active) >= MAX_ACTIVE_ENTRIES:
+        now = time.time()
+        due = await asyncio.to_thread(self._due_ids, now)
+        self._cooldown = {q: t for q, t in self._cooldown.items() if t > now}
+        for queue_id, size in due:
+            if queue_id in self._active or queue_id in self._cooldown:
+                continue
+            if len(self._active) >= MAX_ACTIVE_ENTRIES:
+                break
+            if self._active and sum(self._active_octets.values()) + size > MAX_ACTIVE_OCTETS:
                 continue
             task = asyncio.create_task(self._process(queue_id), name=f"queue-{queue_id}")
             self._active[queue_id] = task
+            self._active_octets[queue_id] = size
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._active.pop(task.get_name().removeprefix("queue-"), None)
+        queue_id = task.get_name().removeprefix("queue-")
+        self._active.pop(queue_id, None)
+        self._active_octets.pop(queue_id, None)
 
-    def _due_ids(self, now: float) -> list[str]:
-        due: list[str] = []
+    def _due_ids(self, now: float) -> list[tuple[str, int]]:
+        """(queue id, message size) of the entries due now; envelopes are re-read
+        only when their file changed."""
+        due: list[tuple[str, int]] = []
         seen: set[str] = set()
         for queue_id in self.store.ids():
             seen.add(queue_id)
@@ -139,11 +160,11 @@ class QueueManager:
                 except (ValueError, TypeError, OSError):
                     log.error("queue entry %s is unreadable; left alone", queue_id)
                     entry = None
-                cached = (mtime, entry.next_due() if entry else None)
+                cached = (mtime, entry.next_due() if entry else None, entry.size if entry else 0)
                 self._due[queue_id] = cached
             next_due = cached[1]
             if next_due is not None and next_due <= now:
-                due.append(queue_id)
+                due.append((queue_id, cached[2]))
         for gone in set(self._due) - seen:
             del self._due[gone]
         return due
@@ -158,7 +179,10 @@ class QueueManager:
         except asyncio.CancelledError:
             raise
         except Exception:
+            # An unreadable entry, a full disk: leave it alone for a while
+            # rather than failing on it at every scan.
             log.exception("%s: delivery attempt failed", queue_id)
+            self._cooldown[queue_id] = time.time() + self.settings.min_backoff
 
     async def _work(self, queue_id: str) -> None:
         entry = await asyncio.to_thread(self.store.load, queue_id)
@@ -174,15 +198,21 @@ class QueueManager:
         remote: dict[str, list[RecipientState]] = defaultdict(list)
         destinations: dict[str, Destination] = {}
         outcomes: dict[str, Outcome] = {}
+        routed: dict[str, Destination | RoutingError] = {}
         for rcpt in due:
             domain = rcpt.address.rpartition("@")[2]
             if rcpt.user is not None or not domain or self.config.is_local_domain(domain):
                 local.append(rcpt)
                 continue
-            try:
-                destination = await resolve(domain, self.settings, self.mx_lookup)
-            except RoutingError as exc:
-                outcomes[rcpt.address] = Outcome(exc.kind, exc.reply, "")
+            key = domain.lower()
+            if key not in routed:
+                try:
+                    routed[key] = await resolve(domain, self.settings, self.mx_lookup)
+                except RoutingError as exc:
+                    routed[key] = exc
+            destination = routed[key]
+            if isinstance(destination, RoutingError):
+                outcomes[rcpt.address] = Outcome(destination.kind, destination.reply, "")
                 continue
             destinations[destination.key] = destination
             remote[destination.key].append(rcpt)
@@ -220,12 +250,9 @@ class QueueManager:
             smtputf8=entry.smtputf8,
             body_8bit=entry.body_8bit,
         )
-        semaphore = self._per_destination.setdefault(
-            destination.key, asyncio.Semaphore(self.settings.max_per_destination)
-        )
         failure = HopFailed("no next hop")
         results: dict[str, Outcome] | None = None
-        async with semaphore, self._total:
+        async with self._destination_slot(destination.key), self._total:
             for hop in destination.hops:
                 try:
                     results = await deliver(
@@ -240,6 +267,10 @@ class QueueManager:
                     failure = exc
                     if exc.kind == 5:
                         break
+                except (OSError, ValueError, UnicodeError, ssl.SSLError) as exc:
+                    # Anything the client library did not turn into an SMTP error.
+                    log.warning("%s: delivery to %s failed", entry.id, hop, exc_info=exc)
+                    failure = HopFailed(f"conversation with {hop} failed ({type(exc).__name__})")
         if results is None:
             relay = str(destination.hops[-1]) if destination.hops else ""
             reply = failure.reply
@@ -248,6 +279,23 @@ class QueueManager:
                 reply = f"{prefix} {reply}"
             results = {r.address: Outcome(failure.kind, reply, relay) for r in rcpts}
         await self._record(entry, results, lock)
+
+    @contextlib.asynccontextmanager
+    async def _destination_slot(self, key: str) -> AsyncIterator[None]:
+        """One of ``max_per_destination`` connections to ``key``."""
+        semaphore, users = self._per_destination.get(
+            key, (asyncio.Semaphore(self.settings.max_per_destination), 0)
+        )
+        self._per_destination[key] = (semaphore, users + 1)
+        try:
+            async with semaphore:
+                yield
+        finally:
+            semaphore, users = self._per_destination[key]
+            if users <= 1:
+                del self._per_destination[key]
+            else:
+                self._per_destination[key] = (semaphore, users - 1)
 
     async def _local(
         self, entry: Entry, message: bytes, rcpts: list[RecipientState], lock: asyncio.Lock

@@ -6,6 +6,7 @@ SMTP listener; a bounce Postfix writes travels back to group1's INBOX.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,18 @@ class Chain:
     group1: ServerProcess
     group2: ServerProcess
     postfix: Postfix
+
+
+@contextlib.contextmanager
+def explained(chain: Chain) -> Iterator[None]:
+    """On failure, show what each of the three servers logged."""
+    try:
+        yield
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}\n--- group1:\n{relay_log(chain.group1)}\n--- group2:\n"
+            f"{relay_log(chain.group2)}\n--- postfix:\n{chain.postfix.log()[-3000:]}"
+        ) from None
 
 
 @pytest.fixture
@@ -44,7 +57,8 @@ def chain(lab_server: LabServer) -> Iterator[Chain]:
 def test_our_queue_to_postfix_to_our_server(chain: Chain) -> None:
     group1, group2, postfix = chain.group1, chain.group2, chain.postfix
     send(group1, "group1_1@group1.lab", ["group1_2@group2.lab"], "via postfix")
-    [message] = wait_for_mail(group2, "group1_2")
+    with explained(chain):
+        [message] = wait_for_mail(group2, "group1_2")
     assert message["Subject"] == "via postfix"
     trace = received_hosts(message)
     assert len(trace) == 3, trace
@@ -58,7 +72,8 @@ def test_our_queue_to_postfix_to_our_server(chain: Chain) -> None:
 def test_postfix_bounce_reaches_our_sender(chain: Chain) -> None:
     group1 = chain.group1
     send(group1, "group1_1@group1.lab", ["nobody@group2.lab"], "to nobody")
-    [dsn] = wait_for_mail(group1, "group1_1")
+    with explained(chain):
+        [dsn] = wait_for_mail(group1, "group1_1")
     # Postfix took the message (it does not know group2's users), then our group2
     # refused the recipient; Postfix's notice comes back to group1 through our listener.
     status = check_report(dsn, "nobody@group2.lab", action="failed")
