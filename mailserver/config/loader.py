@@ -20,6 +20,7 @@ from mailserver.config.model import (
     QuotaSettings,
     TimeoutSettings,
     TlsSettings,
+    TranscriptSettings,
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -57,6 +58,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         "tls",
         "quota",
         "folders",
+        "transcripts",
     }
     _reject_unknown(raw, known, "")
     hostname = _string(raw, "hostname", required=True)
@@ -92,6 +94,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         tls=_tls(raw.get("tls"), base_dir),
         quota=_quota(raw.get("quota")),
         special_folders=_folders(raw.get("folders")),
+        transcripts=_transcripts(raw.get("transcripts"), base_dir),
         source=source,
     )
 
@@ -195,6 +198,26 @@ def _tls(raw: Any, base_dir: Path) -> TlsSettings:
     if (cert is None) != (key is None):
         raise ConfigError("tls: give both certificate and key, or neither")
     return TlsSettings(certificate=cert, key=key)
+
+
+_PASSWORD_MODES = ("mask", "show")
+
+
+def _transcripts(raw: Any, base_dir: Path) -> TranscriptSettings:
+    if raw is None:
+        return TranscriptSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("transcripts: expected a mapping such as {passwords: mask, dir: ...}")
+    directory = _path(raw, "dir", base_dir, where="transcripts.dir")
+    flat = {key: value for key, value in raw.items() if key != "dir"}
+    settings: TranscriptSettings = _section(
+        {"transcripts": flat}, "transcripts", TranscriptSettings
+    )
+    if settings.passwords not in _PASSWORD_MODES:
+        raise ConfigError(
+            f"transcripts.passwords: expected mask or show, got {settings.passwords!r}"
+        )
+    return dataclasses.replace(settings, dir=directory)
 
 
 def _megabytes(value: Any, where: str) -> float | None:

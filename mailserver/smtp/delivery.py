@@ -138,6 +138,7 @@ class DeliveryHandler:
             ),
             queue_id=queue_id,
             timestamp=now,
+            user=session.user,
         )
         deliveries = envelope.deliveries()
         copies = {

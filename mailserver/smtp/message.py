@@ -129,6 +129,9 @@ class Trace:
     protocol: str
     queue_id: str
     timestamp: float
+    #: The account that authenticated (AUTH), shown as Postfix's
+    #: ``smtpd_sasl_authenticated_header`` does; the ``A`` of ESMTPA says that it did.
+    user: str | None = None
 
 
 def with_protocol(extended: bool, tls: bool, authenticated: bool, utf8: bool = False) -> str:
@@ -158,8 +161,10 @@ def received_field(trace: Trace, recipient: str) -> bytes:
     """RFC 5321 4.4 ``Received:``, folded so no line grows long."""
     literal = address_literal(trace.client_ip)
     tcp_info = f"{trace.client_name} {literal}" if trace.client_name else literal
-    lines = [
-        f"Received: from {_clean_helo(trace.helo)} ({tcp_info})",
+    lines = [f"Received: from {_clean_helo(trace.helo)} ({tcp_info})"]
+    if trace.user:
+        lines.append(f"\t(Authenticated sender: {_clean_helo(trace.user)})")
+    lines += [
         f"\tby {trace.hostname} (mailserver) with {trace.protocol} id {trace.queue_id}",
         f"\tfor <{recipient}>; {rfc5322_date(trace.timestamp)}",
     ]
