@@ -19,14 +19,18 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailserver.activity import ActivityTracker
 from mailserver.auth import Authenticator, UserDatabase
 from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
 from mailserver.config import Config
+from mailserver.control import ControlContext, ControlServer, socket_path
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import ensure_certificate, server_context
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
+from mailserver.transcripts.archive import TranscriptArchive
+from mailserver.transcripts.files import TranscriptFiles
 
 log = logging.getLogger("mailserver")
 
@@ -76,6 +80,11 @@ class RunningServer:
     services: Services
     sessions: SessionRegistry
     servers: dict[str, asyncio.Server] = field(default_factory=dict)
+    #: Recent sessions for the console and ``sessions.list``; None if none are kept.
+    archive: TranscriptArchive | None = None
+    transcript_files: TranscriptFiles | None = None
+    activity: ActivityTracker | None = None
+    control: ControlServer | None = None
 
     def ports(self) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -92,7 +101,19 @@ class RunningServer:
         closing = [server.wait_closed() for server in self.servers.values()]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 1.0)
+        await self._close_observers()
         self.services.auth.close()
+
+    async def _close_observers(self) -> None:
+        """The control socket, the activity record and the transcripts, after the sessions."""
+        if self.control is not None:
+            await self.control.close()
+        if self.activity is not None:
+            await self.activity.close()
+        if self.transcript_files is not None:
+            await asyncio.to_thread(self.transcript_files.close)
+        if self.archive is not None:
+            self.archive.detach()
 
 
 async def start_server(config: Config, services: Services | None = None) -> RunningServer:
@@ -108,6 +129,7 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
             "passwords cross the network readable, as the lab exercises intend"
         )
     tls = _tls_context(config)
+    await _start_observers(running)
     for name, address in config.listeners.items():
         start = find_listener(name)
         if start is None:
@@ -130,8 +152,32 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
             raise StartupError(_bind_error_message(name, address.host, address.port, exc)) from None
         log.info("%s listening on %s", name, _describe(running.servers[name], address.host))
     if not running.servers:
+        await running.close(grace=0)
         raise StartupError("none of the configured listeners is available")
     return running
+
+
+async def _start_observers(running: RunningServer) -> None:
+    """What listens on the event channel (before any session starts), and the control socket."""
+    config, bus = running.services.config, running.services.events
+    settings = config.transcripts
+    if settings.keep_sessions > 0:
+        running.archive = TranscriptArchive(
+            settings.keep_sessions, int(settings.keep_mb * 1024 * 1024)
+        )
+        running.archive.attach(bus)
+    if settings.dir is not None:
+        running.transcript_files = TranscriptFiles(settings.dir)
+        running.transcript_files.attach(bus)
+    running.activity = ActivityTracker(config.activity_path)
+    running.activity.attach(bus)
+    control = ControlServer(socket_path(config), ControlContext(running.services, running.archive))
+    try:
+        await control.start()
+    except OSError as exc:
+        log.warning("no control socket at %s: %s", control.path, exc)
+    else:
+        running.control = control
 
 
 def _tls_context(config: Config) -> ssl.SSLContext:

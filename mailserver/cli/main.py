@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mailserver import __version__
-from mailserver.cli import lab, serve, tls, users
+from mailserver.cli import lab, serve, throttle, tls, users
 from mailserver.cli.errors import CliError
 from mailserver.config import Config, ConfigError, load_config
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.register(commands)
     lab.register(commands)
     tls.register(commands)
+    throttle.register(commands)
     return parser
 
 

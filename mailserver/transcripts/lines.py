@@ -43,9 +43,14 @@ class Body:
         self.lines = 0
         self.octets = 0
         self._partial = bytearray()
+        #: The last octet so far was not a line feed: a last line without one follows.
+        self._open_line = False
 
     def add(self, data: bytes) -> None:
+        if not data:
+            return
         self.octets += len(data)
+        self._open_line = not data.endswith(b"\n")
         start = 0
         while self.shown < self.keep and self._masked is None:
             end = data.find(b"\n", start)
@@ -69,9 +74,12 @@ class Body:
         if self._masked is not None:
             self._emit(self._masked)
             return
-        if self._partial and self.shown < self.keep:
-            self._show(bytes(self._partial))
-            self._partial.clear()
+        if self._open_line:
+            if self.shown < self.keep:
+                self._show(bytes(self._partial))
+                self._partial.clear()
+            else:
+                self.lines += 1
         hidden = self.lines - self.shown
         if hidden > 0:
             self._emit(f"[... {hidden} more lines, {self.octets} octets in all]")
