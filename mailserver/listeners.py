@@ -53,10 +53,12 @@ LISTENERS: dict[str, str] = {
     "pop3s": "mailserver.pop3.listener:start_listener",
     "imap": "mailserver.imap.listener:start_listener",
     "imaps": "mailserver.imap.listener:start_listener",
+    "http": "mailserver.web.listener:start_listener",
+    "https": "mailserver.web.listener:start_listener",
 }
 
 #: Listeners that speak TLS from the first byte (RFC 8314 implicit TLS).
-IMPLICIT_TLS: frozenset[str] = frozenset({"smtps", "pop3s", "imaps"})
+IMPLICIT_TLS: frozenset[str] = frozenset({"smtps", "pop3s", "imaps", "https"})
 
 
 def find_listener(name: str) -> StartListener | None:

@@ -21,6 +21,7 @@ from mailserver.config.model import (
     TimeoutSettings,
     TlsSettings,
     TranscriptSettings,
+    WebSettings,
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -59,6 +60,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         "quota",
         "folders",
         "transcripts",
+        "web",
     }
     _reject_unknown(raw, known, "")
     hostname = _string(raw, "hostname", required=True)
@@ -95,6 +97,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         quota=_quota(raw.get("quota")),
         special_folders=_folders(raw.get("folders")),
         transcripts=_transcripts(raw.get("transcripts"), base_dir),
+        web=_web(raw.get("web")),
         source=source,
     )
 
@@ -289,6 +292,33 @@ def _check_folder_names(folders: dict[str, str]) -> None:
         if canonical in seen:
             raise ConfigError(f"{key}: {name!r} is already the folder of {seen[canonical]}")
         seen[canonical] = key
+
+
+def _web(raw: Any) -> WebSettings:
+    """The ``web`` section: ``admins`` is a list of account names, the rest are numbers."""
+    if raw is None:
+        return WebSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("web: expected a mapping such as {admins: [teacher]}")
+    rest = {key: value for key, value in raw.items() if key != "admins"}
+    settings: WebSettings = _section({"web": rest}, "web", WebSettings)
+    admins_raw = raw.get("admins") or []
+    if isinstance(admins_raw, str):
+        admins_raw = [admins_raw]
+    if not isinstance(admins_raw, list):
+        raise ConfigError("web.admins: expected a list of account names, e.g. [teacher]")
+    admins: list[str] = []
+    for index, name in enumerate(admins_raw):
+        if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise ConfigError(f"web.admins[{index}]: expected an account name, got {name!r}")
+        admins.append(name.strip().lower())
+    if settings.max_sessions < 1:
+        raise ConfigError("web.max_sessions: must be at least 1")
+    if settings.page_size < 1:
+        raise ConfigError("web.page_size: must be at least 1")
+    if settings.session_lifetime <= 0 or settings.idle_timeout <= 0:
+        raise ConfigError("web.session_lifetime and web.idle_timeout: must be above 0")
+    return dataclasses.replace(settings, admins=tuple(admins))
 
 
 def _check_password_scheme(scheme: str) -> None:

@@ -18,6 +18,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "pop3s": 995,
     "imap": 143,
     "imaps": 993,
+    "http": 80,
+    "https": 443,
 }
 
 
@@ -113,6 +115,25 @@ class TranscriptSettings:
     body_lines: int = 8
 
 
+@dataclass(frozen=True)
+class WebSettings:
+    """The web listeners' webmail (and console): who is an instructor, how long logins last."""
+
+    #: Accounts that may open the instructor console (user names, lower case).
+    admins: tuple[str, ...] = ()
+    #: Seconds a web login lasts, however busy; then the user logs in again.
+    session_lifetime: float = 8 * 3600.0
+    #: Seconds without a request after which a web login ends.
+    idle_timeout: float = 3600.0
+    #: Web logins (and login forms) kept at once; the oldest go first past it.
+    max_sessions: int = 10_000
+    #: Messages per page of the message list.
+    page_size: int = 50
+
+    def is_admin(self, user: str | None) -> bool:
+        return user is not None and user.lower() in self.admins
+
+
 #: Folders every new account gets, keyed by their RFC 6154 special-use attribute.
 DEFAULT_SPECIAL_FOLDERS: dict[str, str] = {
     "\\Sent": "Sent",
@@ -143,6 +164,7 @@ class Config:
     transcripts: TranscriptSettings = field(default_factory=TranscriptSettings)
     #: Special-use attribute -> folder name, created and subscribed for new accounts.
     special_folders: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_FOLDERS))
+    web: WebSettings = field(default_factory=WebSettings)
     #: Where the YAML came from; relative paths in it were resolved against its folder.
     source: Path | None = None
 

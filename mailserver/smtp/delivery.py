@@ -1,11 +1,11 @@
-"""The aiosmtpd handler: envelope checks at MAIL/RCPT, local delivery at DATA.
+"""The aiosmtpd handler: envelope checks at MAIL/RCPT, the message at DATA.
 
 aiosmtpd has already parsed the command when a hook runs; the hooks ask
-``policy`` what to do and the store to do it, and return the reply text.
-``250`` after DATA is sent only once every recipient's copy is on disk
-(``Folder.append`` returns after fsync); any failure gives ``451`` and the
-client keeps the message. Store errors are mapped to replies here and only
-here (:func:`failure_reply`); their text never reaches the client.
+``policy`` what to do and return the reply text. DATA hands the message to
+:func:`mailserver.submission.submit` (the path the web side uses too), which
+stores local copies and queues remote recipients; ``250`` is sent only once
+every copy is on disk. Store errors become replies in
+``submission.failure_reply``; their text never reaches the client.
 
 Quotas (RFC 9208 limits kept by the store): a recipient whose mailbox is
 already full is refused at RCPT with ``452 4.2.2`` (the sender retries
@@ -17,24 +17,19 @@ partial delivery could not be reported.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import secrets
-import time
 from typing import Any
 
+from mailserver.relay.queue import new_queue_id
 from mailserver.services import Services
 from mailserver.smtp import message, replies
 from mailserver.smtp.policy import RecipientPolicy, Reject, parse_sender
 from mailserver.smtp.state import LabEnvelope, LabSession
-from mailserver.storage import INBOX, ErrorKind, Mailbox, StorageError
+from mailserver.submission import Client, Submission, failure_reply, fits, submit
+
+__all__ = ["DeliveryHandler", "failure_reply", "new_queue_id"]
 
 log = logging.getLogger("mailserver.smtp")
-
-
-def new_queue_id() -> str:
-    """12 upper-case hex digits: short enough to read out, random enough not to repeat."""
-    return secrets.token_hex(6).upper()
 
 
 class DeliveryHandler:
@@ -111,121 +106,42 @@ class DeliveryHandler:
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: Any, session: LabSession, envelope: LabEnvelope) -> str:
-        content = envelope.original_content or b""
-        queue_id = new_queue_id()
-        now = time.time()
-        config = self.services.config
-        prepared = message.prepare(
-            content,
-            sender=envelope.sender,
-            queue_id=queue_id,
-            hostname=config.hostname,
-            timestamp=now,
-        )
-        trace = message.Trace(
-            helo=session.host_name or "unknown",
-            client_ip=session.connection.ip,
-            client_name=session.connection.name,
-            hostname=config.hostname,
-            protocol=message.with_protocol(
-                # AUTH (even after HELO) and STARTTLS are ESMTP extensions.
-                extended=session.extended_smtp
-                or session.user is not None
-                or session.connection.tls,
-                tls=session.connection.tls,
-                authenticated=session.user is not None,
-                utf8=envelope.smtp_utf8,
+        """Hand the message to :func:`mailserver.submission.submit`; its reply is ours."""
+        connection = session.connection
+        result = await submit(
+            self.services,
+            Submission(
+                sender=envelope.sender,
+                recipients=envelope.recipients(),
+                content=envelope.original_content or b"",
+                client=Client(
+                    helo=session.host_name or "unknown",
+                    ip=connection.ip,
+                    name=connection.name,
+                    protocol=message.with_protocol(
+                        # AUTH (even after HELO) and STARTTLS are ESMTP extensions.
+                        extended=session.extended_smtp
+                        or session.user is not None
+                        or connection.tls,
+                        tls=connection.tls,
+                        authenticated=session.user is not None,
+                        utf8=envelope.smtp_utf8,
+                    ),
+                    description=connection.describe(),
+                ),
+                user=session.user,
+                ret=envelope.dsn_ret,
+                envid=envelope.dsn_envid,
+                smtputf8=envelope.smtp_utf8,
             ),
-            queue_id=queue_id,
-            timestamp=now,
-            user=session.user,
         )
-        deliveries = envelope.deliveries()
-        copies = {
-            user: message.delivered_copy(prepared, trace, envelope.sender, rcpt)
-            for user, rcpt in deliveries.items()
-        }
-        for user, data in copies.items():
-            if not await self._fits(user, len(data)):
-                log.info(
-                    "%s message id=%s refused: mailbox of %s full",
-                    session.connection.describe(),
-                    queue_id,
-                    user,
-                )
-                return replies.mailbox_full(deliveries[user])
-        results = await asyncio.gather(
-            *(self._store(user, data) for user, data in copies.items()),
-            return_exceptions=True,
-        )
-        failures = {
-            user: result
-            for user, result in zip(copies, results, strict=True)
-            if isinstance(result, BaseException)
-        }
-        if failures:
-            self._log_failure(queue_id, list(failures.values()))
-            return failure_reply(failures, deliveries)
-        log.info(
-            "%s delivered id=%s from=<%s> to=%s size=%d",
-            session.connection.describe(),
-            queue_id,
-            envelope.sender,
-            ",".join(f"<{rcpt}>" for rcpt in deliveries.values()),
-            len(prepared.data),
-        )
-        return replies.queued(queue_id)
-
-    async def _quota(self, user: str) -> tuple[Mailbox, int] | None:
-        mailbox = await self.services.store.mailbox(user)
-        limit = mailbox.quota_limit()
-        return None if limit is None else (mailbox, limit)
+        return result.reply
 
     async def _is_full(self, user: str) -> bool:
         """No room for even one more octet (store trouble is left to DATA to report)."""
-        return not await self._fits(user, 1)
-
-    async def _fits(self, user: str, octets: int) -> bool:
-        try:
-            quota = await self._quota(user)
-            if quota is None:
-                return True
-            mailbox, limit = quota
-            used, _ = await mailbox.usage()
-        except StorageError:
-            return True
-        return used + octets <= limit
-
-    async def _store(self, user: str, data: bytes) -> None:
-        mailbox = await self.services.store.mailbox(user)
-        folder = await mailbox.folder(INBOX)
-        await folder.append(data)
-
-    @staticmethod
-    def _log_failure(queue_id: str, failures: list[BaseException]) -> None:
-        for failure in failures:
-            if isinstance(failure, StorageError):
-                log.error("delivery of %s failed: %s", queue_id, failure.message)
-            else:
-                log.error("delivery of %s failed", queue_id, exc_info=failure)
+        return not await fits(self.services, user, 1)
 
     async def handle_exception(self, error: Exception) -> str:
         """aiosmtpd would put ``str(error)`` on the wire; we log it and say only "try again"."""
         log.error("unexpected error in session", exc_info=error)
         return replies.TEMPORARY_FAILURE
-
-
-def failure_reply(failures: dict[str, BaseException], deliveries: dict[str, str]) -> str:
-    """The one DATA reply for failed deliveries (user -> exception).
-
-    A user's quota (OVER_QUOTA: a race with another delivery, since DATA
-    checks first) is permanent for this message (``552 5.2.2``); a full
-    disk (NO_SPACE) is the server's problem (``452 4.3.1``); anything else
-    is temporary too. After a 4xx the client keeps the message and retries.
-    """
-    kinds = {f.kind: user for user, f in failures.items() if isinstance(f, StorageError)}
-    if ErrorKind.OVER_QUOTA in kinds:
-        return replies.mailbox_full(deliveries[kinds[ErrorKind.OVER_QUOTA]])
-    if ErrorKind.NO_SPACE in kinds:
-        return replies.INSUFFICIENT_STORAGE
-    return replies.TEMPORARY_FAILURE

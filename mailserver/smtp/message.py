@@ -157,17 +157,21 @@ def address_literal(ip: str) -> str:
     return f"[{parsed}]"
 
 
-def received_field(trace: Trace, recipient: str) -> bytes:
-    """RFC 5321 4.4 ``Received:``, folded so no line grows long."""
+def received_field(trace: Trace, recipient: str | None) -> bytes:
+    """RFC 5321 4.4 ``Received:``, folded so no line grows long; without a
+    ``for`` clause when the copy serves several recipients (their addresses
+    are not for each other's eyes)."""
     literal = address_literal(trace.client_ip)
     tcp_info = f"{trace.client_name} {literal}" if trace.client_name else literal
+    date = rfc5322_date(trace.timestamp)
+    by = f"\tby {trace.hostname} (mailserver) with {trace.protocol} id {trace.queue_id}"
     lines = [f"Received: from {_clean_helo(trace.helo)} ({tcp_info})"]
     if trace.user:
         lines.append(f"\t(Authenticated sender: {_clean_helo(trace.user)})")
-    lines += [
-        f"\tby {trace.hostname} (mailserver) with {trace.protocol} id {trace.queue_id}",
-        f"\tfor <{recipient}>; {rfc5322_date(trace.timestamp)}",
-    ]
+    if recipient is None:
+        lines.append(f"{by}; {date}")
+    else:
+        lines += [by, f"\tfor <{recipient}>; {date}"]
     return b"".join(_encode(line) + CRLF for line in lines)
 
 

@@ -61,6 +61,8 @@ def sender_not_owned(user: str) -> str:
 START_DATA = "354 End data with <CR><LF>.<CR><LF>"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, try again"
 INSUFFICIENT_STORAGE = "452 4.3.1 Insufficient system storage"
+#: RFC 5321 6.3: too many Received fields, a mail loop (RFC 3463 X.4.6).
+TOO_MANY_HOPS = "554 5.4.6 Too many hops: mail loop detected"
 
 
 def mailbox_full(address: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import Envelope, Session
 
 from mailserver.smtp.policy import Accept
+from mailserver.submission import Recipient
 
 
 @dataclass
@@ -47,11 +48,24 @@ class LabEnvelope(Envelope):
         #: Reverse-path as recorded: ``""`` is the null sender.
         self.sender: str = ""
         self.accepted: list[Accept] = []
+        #: DSN parameters of MAIL (RFC 3461 4.3, 4.4) and of each accepted RCPT.
+        self.dsn_ret: str | None = None
+        self.dsn_envid: str | None = None
+        self.dsn_rcpt: list[tuple[tuple[str, ...], str | None]] = []
 
     def deliveries(self) -> dict[str, str]:
         """user -> the first address that named them: one copy per mailbox, however
         many aliases of the same user were given."""
         result: dict[str, str] = {}
         for accept in self.accepted:
-            result.setdefault(accept.user, accept.address)
+            if accept.user is not None:
+                result.setdefault(accept.user, accept.address)
         return result
+
+    def recipients(self) -> tuple[Recipient, ...]:
+        """The accepted recipients with their DSN parameters, for ``submit``."""
+        dsn = self.dsn_rcpt + [((), None)] * (len(self.accepted) - len(self.dsn_rcpt))
+        return tuple(
+            Recipient(accept.address, accept.user, notify, orcpt)
+            for accept, (notify, orcpt) in zip(self.accepted, dsn, strict=True)
+        )

@@ -1,0 +1,1 @@
+"""The outbound side: durable queue, routing, SMTP client, retries and DSN bounces."""

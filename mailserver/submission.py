@@ -1,0 +1,283 @@
+"""The one way a new message enters the server, whatever protocol brought it.
+
+SMTP's DATA hook and the web side's "send" both call :func:`submit` with the
+envelope (sender, recipients with their DSN parameters), the message bytes,
+the authenticated user and a description of the client. It
+
+* completes the header section and adds our ``Received`` field (RFC 5321 4.4);
+* refuses a message that has travelled too many hops (RFC 5321 6.3);
+* stores each local recipient's copy in their INBOX (fsync'd);
+* writes remote recipients, and any local copy that failed temporarily while
+  others succeeded, to the durable queue (``relay/queue.py``, fsync'd);
+
+and only then returns an accepting :class:`Result`. Nothing is acknowledged
+before it is on disk. The reply texts are SMTP's (``250 2.0.0 Ok: queued as
+ID``, ``451 ...``) because SMTP is the protocol of mail transfer; another
+front end shows ``Result.reply`` as the reason or just checks ``accepted``.
+
+Quotas: a message that does not fit a local recipient's remaining room is
+refused (``552 5.2.2``) before any copy is written: one reply covers every
+recipient and a partial delivery could not be reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from mailserver.relay.queue import Entry, QueueStore, RecipientState, new_queue_id
+from mailserver.services import Services
+from mailserver.smtp import message, replies
+from mailserver.storage import INBOX, ErrorKind, StorageError
+
+log = logging.getLogger("mailserver.submission")
+
+#: RFC 5321 6.3: more than this many ``Received`` fields means a mail loop.
+MAX_HOPS = 50
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who handed the message over: what the ``Received`` field and the logs say."""
+
+    #: HELO/EHLO argument (the web side passes its own host name).
+    helo: str
+    ip: str
+    #: Reverse-DNS name of ``ip`` when known.
+    name: str | None = None
+    #: RFC 3848 ``with`` keyword: ``SMTP``, ``ESMTPSA``, ``HTTP`` ...
+    protocol: str = "ESMTP"
+    #: How the logs name the connection, e.g. ``[192.0.2.7]:52114``.
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One accepted recipient: ``user`` is the local account, None for a remote address."""
+
+    address: str
+    user: str | None = None
+    #: DSN NOTIFY keywords (SUCCESS, FAILURE, DELAY or NEVER); empty: the default.
+    notify: tuple[str, ...] = ()
+    #: DSN ORCPT as received (``rfc822;user@example``).
+    orcpt: str | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A message and its envelope. ``sender`` is ``""`` for the null sender ``<>``."""
+
+    sender: str
+    recipients: tuple[Recipient, ...]
+    content: bytes
+    client: Client
+    #: Canonical name of the authenticated user, None for an anonymous client.
+    user: str | None = None
+    #: DSN RET (``FULL``/``HDRS``) and ENVID, None when not given.
+    ret: str | None = None
+    envid: str | None = None
+    #: The client used SMTPUTF8 (the message may carry UTF-8 addresses/headers).
+    smtputf8: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of a submission. ``accepted`` is True only when every copy
+    is on disk (delivered or queued); ``reply`` is the SMTP reply to give."""
+
+    queue_id: str
+    accepted: bool
+    reply: str
+    #: Addresses stored in a local INBOX now.
+    delivered: tuple[str, ...] = ()
+    #: Addresses written to the queue (remote, or a local copy to retry).
+    queued: tuple[str, ...] = ()
+    #: Per address: ``delivered`` or ``queued`` (empty when not accepted).
+    outcome: dict[str, str] = field(default_factory=dict)
+
+
+def queue_store(services: Services) -> QueueStore:
+    """The queue under ``data_dir/queue``."""
+    return QueueStore(services.config.data_dir / "queue")
+
+
+async def submit(services: Services, submission: Submission) -> Result:
+    """Deliver local copies and queue the rest; see the module docstring."""
+    config = services.config
+    queue_id = new_queue_id()
+    now = time.time()
+    client = submission.client
+    prepared = message.prepare(
+        submission.content,
+        sender=submission.sender,
+        queue_id=queue_id,
+        hostname=config.hostname,
+        timestamp=now,
+    )
+    if received_count(prepared.data) >= MAX_HOPS:
+        log.info("%s message id=%s refused: too many hops", client.description, queue_id)
+        return Result(queue_id, False, replies.TOO_MANY_HOPS)
+    trace = message.Trace(
+        helo=client.helo,
+        client_ip=client.ip,
+        client_name=client.name,
+        hostname=config.hostname,
+        protocol=client.protocol,
+        queue_id=queue_id,
+        timestamp=now,
+        user=submission.user,
+    )
+    local = _local_deliveries(submission.recipients)
+    copies = {
+        user: message.delivered_copy(prepared, trace, submission.sender, rcpt.address)
+        for user, rcpt in local.items()
+    }
+    for user, data in copies.items():
+        if not await fits(services, user, len(data)):
+            log.info(
+                "%s message id=%s refused: mailbox of %s full", client.description, queue_id, user
+            )
+            return Result(queue_id, False, replies.mailbox_full(local[user].address))
+    results = await asyncio.gather(
+        *(_store(services, user, data) for user, data in copies.items()),
+        return_exceptions=True,
+    )
+    failures = {
+        user: result
+        for user, result in zip(copies, results, strict=True)
+        if isinstance(result, BaseException)
+    }
+    delivered = [local[user].address for user in copies if user not in failures]
+    remote = [r for r in submission.recipients if r.user is None]
+    if failures:
+        _log_failure(queue_id, list(failures.values()))
+        if not delivered:
+            # Nothing is on disk yet: the client keeps the message and retries it whole.
+            deliveries = {user: rcpt.address for user, rcpt in local.items()}
+            return Result(queue_id, False, failure_reply(failures, deliveries))
+    to_queue = remote + [local[user] for user in failures]
+    if to_queue:
+        entry = Entry(
+            id=queue_id,
+            sender=submission.sender,
+            recipients=[
+                RecipientState(
+                    address=r.address,
+                    user=r.user,
+                    notify=list(r.notify),
+                    orcpt=r.orcpt,
+                    next_attempt=now,
+                )
+                for r in to_queue
+            ],
+            created=now,
+            ret=submission.ret,
+            envid=submission.envid,
+            smtputf8=submission.smtputf8,
+            body_8bit=any(b > 127 for b in prepared.data),
+            user=submission.user,
+        )
+        single = to_queue[0].address if len(submission.recipients) == 1 else None
+        data = message.received_field(trace, single) + prepared.data
+        try:
+            await asyncio.to_thread(queue_store(services).enqueue, entry, data)
+        except OSError as exc:
+            log.error("queueing of %s failed: %s", queue_id, exc.strerror)
+            return Result(queue_id, False, replies.INSUFFICIENT_STORAGE)
+    if delivered:
+        log.info(
+            "%s delivered id=%s from=<%s> to=%s size=%d",
+            client.description,
+            queue_id,
+            submission.sender,
+            ",".join(f"<{a}>" for a in delivered),
+            len(prepared.data),
+        )
+    if to_queue:
+        log.info(
+            "%s queued id=%s from=<%s> to=%s size=%d",
+            client.description,
+            queue_id,
+            submission.sender,
+            ",".join(f"<{r.address}>" for r in to_queue),
+            len(prepared.data),
+        )
+    outcome = {a: "delivered" for a in delivered} | {r.address: "queued" for r in to_queue}
+    return Result(
+        queue_id,
+        True,
+        replies.queued(queue_id),
+        delivered=tuple(delivered),
+        queued=tuple(r.address for r in to_queue),
+        outcome=outcome,
+    )
+
+
+def _local_deliveries(recipients: tuple[Recipient, ...]) -> dict[str, Recipient]:
+    """user -> the first recipient that named them: one copy per mailbox, however
+    many aliases of the same user were given."""
+    result: dict[str, Recipient] = {}
+    for rcpt in recipients:
+        if rcpt.user is not None:
+            result.setdefault(rcpt.user, rcpt)
+    return result
+
+
+def received_count(data: bytes) -> int:
+    """How many ``Received:`` fields the header section holds."""
+    header = message.split_header(data).header
+    return sum(
+        1
+        for line in header.split(b"\n")
+        if line[:9].lower() == b"received:" or line[:10].lower() == b"received :"
+    )
+
+
+async def fits(services: Services, user: str, octets: int) -> bool:
+    """Whether ``octets`` more fit in ``user``'s quota (store trouble: assume yes,
+    the append reports it)."""
+    try:
+        mailbox = await services.store.mailbox(user)
+        limit = mailbox.quota_limit()
+        if limit is None:
+            return True
+        used, _ = await mailbox.usage()
+    except StorageError:
+        return True
+    return used + octets <= limit
+
+
+async def store_copy(services: Services, user: str, data: bytes) -> None:
+    """Append one copy to ``user``'s INBOX (returns after fsync)."""
+    mailbox = await services.store.mailbox(user)
+    folder = await mailbox.folder(INBOX)
+    await folder.append(data)
+
+
+_store = store_copy
+
+
+def _log_failure(queue_id: str, failures: list[BaseException]) -> None:
+    for failure in failures:
+        if isinstance(failure, StorageError):
+            log.error("delivery of %s failed: %s", queue_id, failure.message)
+        else:
+            log.error("delivery of %s failed", queue_id, exc_info=failure)
+
+
+def failure_reply(failures: dict[str, BaseException], deliveries: dict[str, str]) -> str:
+    """The one reply for failed deliveries (user -> exception) when none succeeded.
+
+    A user's quota (OVER_QUOTA: a race with another delivery, since the quota
+    is checked first) is permanent for this message (``552 5.2.2``); a full
+    disk (NO_SPACE) is the server's problem (``452 4.3.1``); anything else
+    is temporary too. After a 4xx the client keeps the message and retries.
+    """
+    kinds = {f.kind: user for user, f in failures.items() if isinstance(f, StorageError)}
+    if ErrorKind.OVER_QUOTA in kinds:
+        return replies.mailbox_full(deliveries[kinds[ErrorKind.OVER_QUOTA]])
+    if ErrorKind.NO_SPACE in kinds:
+        return replies.INSUFFICIENT_STORAGE
+    return replies.TEMPORARY_FAILURE
