@@ -29,7 +29,7 @@ from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import ensure_certificate, server_context
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
-from mailserver.transcripts.archive import TranscriptArchive
+from mailserver.transcripts.archive import TranscriptArchive, release_archive, shared_archive
 from mailserver.transcripts.files import TranscriptFiles
 
 log = logging.getLogger("mailserver")
@@ -113,7 +113,7 @@ class RunningServer:
         if self.transcript_files is not None:
             await asyncio.to_thread(self.transcript_files.close)
         if self.archive is not None:
-            self.archive.detach()
+            release_archive(self.services.events)
 
 
 async def start_server(config: Config, services: Services | None = None) -> RunningServer:
@@ -162,10 +162,9 @@ async def _start_observers(running: RunningServer) -> None:
     config, bus = running.services.config, running.services.events
     settings = config.transcripts
     if settings.keep_sessions > 0:
-        running.archive = TranscriptArchive(
-            settings.keep_sessions, int(settings.keep_mb * 1024 * 1024)
+        running.archive = shared_archive(
+            bus, settings.keep_sessions, int(settings.keep_mb * 1024 * 1024)
         )
-        running.archive.attach(bus)
     if settings.dir is not None:
         running.transcript_files = TranscriptFiles(settings.dir)
         running.transcript_files.attach(bus)

@@ -9,6 +9,7 @@ sessions go first. Live sessions are bounded by the connection limits.
 from __future__ import annotations
 
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -174,3 +175,30 @@ class TranscriptArchive:
     def connected(self) -> list[dict[str, Any]]:
         """Who is connected now, oldest first."""
         return [r.summary() for r in sorted(self.live.values(), key=lambda r: r.started)]
+
+
+_ARCHIVES: weakref.WeakKeyDictionary[EventBus, TranscriptArchive] = weakref.WeakKeyDictionary()
+
+
+def shared_archive(
+    bus: EventBus, keep_sessions: int = 200, keep_octets: int = 16 * 1024 * 1024
+) -> TranscriptArchive:
+    """The one archive listening on ``bus``, created and attached on first use.
+
+    The server creates it at start-up with the configured bounds; the web
+    console (and anything else) finds the same one here instead of keeping
+    a second copy of every transcript.
+    """
+    archive = _ARCHIVES.get(bus)
+    if archive is None:
+        archive = TranscriptArchive(keep_sessions, keep_octets)
+        archive.attach(bus)
+        _ARCHIVES[bus] = archive
+    return archive
+
+
+def release_archive(bus: EventBus) -> None:
+    """Detach and forget the archive of ``bus`` (server shutdown)."""
+    archive = _ARCHIVES.pop(bus, None)
+    if archive is not None:
+        archive.detach()

@@ -1,0 +1,115 @@
+// The console's live view: Server-Sent Events into one block per session.
+// Text is only ever set with textContent: transcripts hold what strangers typed.
+"use strict";
+(function () {
+  const live = document.getElementById("live");
+  if (!live) { return; }
+  const status = document.getElementById("live-status");
+  const MAX_SESSIONS = 100;
+  const MAX_LINES = 2000;
+  const filter = {
+    user: document.getElementById("f-user"),
+    address: document.getElementById("f-address"),
+    protocol: document.getElementById("f-protocol"),
+  };
+  const sessions = new Map();
+
+  function text(tag, value, cls) {
+    const node = document.createElement(tag);
+    node.textContent = value;
+    if (cls) { node.className = cls; }
+    return node;
+  }
+
+  function stamp(seconds) {
+    const d = new Date(seconds * 1000);
+    const pad = (n, w) => String(n).padStart(w || 2, "0");
+    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) +
+      "." + pad(d.getMilliseconds(), 3);
+  }
+
+  function matches(s) {
+    const user = filter.user.value.trim().toLowerCase();
+    const address = filter.address.value.trim();
+    const protocol = filter.protocol.value;
+    if (user && (s.user || "").toLowerCase() !== user) { return false; }
+    if (address && !(s.peer || "").startsWith(address)) { return false; }
+    return !protocol || s.protocol === protocol;
+  }
+
+  function refresh(s) {
+    s.who.textContent = s.user ? "account " + s.user : "not logged in";
+    s.node.hidden = !matches(s);
+  }
+
+  function session(data) {
+    let s = sessions.get(data.session);
+    if (s) { return s; }
+    const node = document.createElement("section");
+    node.className = "live-session";
+    node.dataset.session = data.session;
+    const head = document.createElement("header");
+    head.appendChild(text("b", (data.protocol || "?") + " " + (data.listener || "")));
+    head.appendChild(text("span", data.peer || "?", "peer"));
+    const who = text("span", "", "who");
+    head.appendChild(who);
+    const state = text("span", data.tls ? "TLS" : "plaintext", "state");
+    head.appendChild(state);
+    const pre = document.createElement("pre");
+    node.appendChild(head);
+    node.appendChild(pre);
+    live.prepend(node);
+    s = { node: node, pre: pre, who: who, state: state, lines: 0, user: data.user || null,
+          peer: data.peer || "", protocol: data.protocol || "" };
+    sessions.set(data.session, s);
+    refresh(s);
+    while (sessions.size > MAX_SESSIONS) {
+      const [oldest, old] = sessions.entries().next().value;
+      old.node.remove();
+      sessions.delete(oldest);
+    }
+    return s;
+  }
+
+  function add(s, line, cls) {
+    if (s.lines >= MAX_LINES) { return; }
+    s.lines += 1;
+    s.pre.appendChild(text("div", line, cls));
+    s.pre.scrollTop = s.pre.scrollHeight;
+  }
+
+  const source = new EventSource(live.dataset.stream);
+  source.onopen = () => { status.textContent = "live."; };
+  source.onerror = () => { status.textContent = "connection lost, retrying..."; };
+  source.addEventListener("opened", (e) => { session(JSON.parse(e.data)); });
+  source.addEventListener("login", (e) => {
+    const d = JSON.parse(e.data);
+    const s = session(d);
+    s.user = d.user;
+    refresh(s);
+  });
+  source.addEventListener("line", (e) => {
+    const d = JSON.parse(e.data);
+    const s = session(d);
+    const cls = d.direction === "*" ? "line-note" : "line-" + d.direction;
+    add(s, stamp(d.time) + " " + d.direction + ": " + d.text, cls);
+  });
+  source.addEventListener("closed", (e) => {
+    const d = JSON.parse(e.data);
+    const s = session(d);
+    s.user = d.user || s.user;
+    s.node.classList.add("ended");
+    s.state.textContent = (d.tls ? "TLS, " : "") + "ended after " + d.duration + "s";
+    const link = document.createElement("a");
+    link.href = "/console/sessions/" + encodeURIComponent(d.session);
+    link.textContent = "transcript";
+    s.node.querySelector("header").appendChild(link);
+    refresh(s);
+  });
+  source.addEventListener("dropped", (e) => {
+    status.textContent = "live (" + JSON.parse(e.data).count + " lines skipped: too fast).";
+  });
+  for (const input of Object.values(filter)) {
+    input.addEventListener("input", () => sessions.forEach(refresh));
+  }
+})();
