@@ -49,7 +49,7 @@
     node.className = "live-session";
     node.dataset.session = data.session;
     const head = document.createElement("header");
-    head.appendChild(text("b", (data.protocol || "?") + " " + (data.listener || "")));
+    head.appendChild(text("b", (data.protocol || "?").toUpperCase() + " on " + (data.listener || "?")));
     head.appendChild(text("span", data.peer || "?", "peer"));
     const who = text("span", "", "who");
     head.appendChild(who);
