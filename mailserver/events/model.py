@@ -27,13 +27,18 @@ class Topic:
     #: A session started: ``{"session": str, "protocol": str, "listener": str,
     #: "peer": "ip:port", "tls": bool}``
     SESSION_OPENED = "session.opened"
-    #: A session logged in: ``{"session": str, "user": str, "mechanism": str}``
+    #: A session logged in: ``{"session": str, "user": str, "mechanism": str}``, plus
+    #: the keys of SESSION_OPENED (``tls`` as it is now), for consumers that joined late.
     SESSION_LOGIN = "session.login"
-    #: One transcript line: ``{"session": str, "direction": "C"|"S", "text": str}``
-    #: (bodies shortened, passwords masked by the producer).
+    #: One transcript line: ``{"session": str, "direction": "C"|"S"|"*", "text": str}``
+    #: (bodies shortened, passwords masked by the producer; ``*`` is a note such as
+    #: "TLS established" or "idle timeout" with no line on the wire).
     SESSION_LINE = "session.line"
     #: A session ended: ``{"session": str, "duration": float, "user": str|None,
-    #: "counts": {str: int}}``
+    #: "counts": {str: int}}`` plus the keys of SESSION_OPENED (``tls``: whether TLS
+    #: was on at the end). Counts: ``commands`` and, where they happened, ``messages``
+    #: (SMTP), ``retrieved``/``deleted``/``updated`` (POP3), ``fetch``/``uid_fetch``/
+    #: ``expunged`` (IMAP); see ``mailserver.activity.exercises``.
     SESSION_CLOSED = "session.closed"
     #: A login failed or an address was blocked or unblocked:
     #: ``{"ip": str, "user": str|None, "action": "failure"|"block"|"unblock"|"success"}``
