@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mailserver.events import Topic
 from mailserver.services import Services
 from mailserver.transcripts.archive import TranscriptArchive
 
@@ -69,7 +70,9 @@ async def throttle_unblock(context: ControlContext, args: dict[str, Any]) -> dic
         ipaddress.ip_address(address)
     except ValueError:
         raise CommandError(f"not an IP address: {address!r}") from None
-    return {"address": address, "was_blocked": context.services.auth.throttle.unblock(address)}
+    was_blocked = context.services.auth.throttle.unblock(address)
+    context.services.events.emit(Topic.AUTH, ip=address, user=None, action="unblock")
+    return {"address": address, "was_blocked": was_blocked}
 
 
 @command("sessions.list")

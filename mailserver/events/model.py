@@ -47,6 +47,22 @@ class Topic:
     CONTROL = "control"
 
 
+_pid = os.getpid()
+
+
+def _reset_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_reset_pid)
+
+
+def current_pid() -> int:
+    """``os.getpid()`` without a system call per event (kept right across ``fork``)."""
+    return _pid
+
+
 @dataclass(frozen=True)
 class Event:
     """One fact, stamped with where and when it happened."""
@@ -56,7 +72,7 @@ class Event:
     #: Wall-clock seconds (``time.time()``): consumers in other processes compare them.
     time: float = field(default_factory=time.time)
     #: Process id of the publisher, so a worker can skip its own echoes.
-    origin: int = field(default_factory=os.getpid)
+    origin: int = field(default_factory=current_pid)
 
     def to_json(self) -> dict[str, Any]:
         return {"topic": self.topic, "data": self.data, "time": self.time, "origin": self.origin}

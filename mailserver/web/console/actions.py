@@ -9,6 +9,7 @@ import logging
 from aiohttp import web
 
 from mailserver.auth import UserDatabase, UserError
+from mailserver.events import Topic
 from mailserver.web.keys import SERVICES
 from mailserver.web.security import require_admin
 from mailserver.web.templates import flash
@@ -49,7 +50,9 @@ async def unblock(request: web.Request) -> web.StreamResponse:
     except ValueError:
         flash(request, f"Not an IP address: {address[:60]!r}")
         raise web.HTTPSeeOther(location="/console/") from None
-    was_blocked = request.app[SERVICES].auth.throttle.unblock(address)
+    services = request.app[SERVICES]
+    was_blocked = services.auth.throttle.unblock(address)
+    services.events.emit(Topic.AUTH, ip=address, user=None, action="unblock")
     log.info("%s lifted the login block on %s", admin.name, address)
     flash(
         request,

@@ -142,7 +142,10 @@ def test_passwords_shown_when_configured(server_factory: Callable[..., ServerPro
     assert "[base64 of: \\0group1_1\\0group1_1]" in text
 
 
-def test_pop3_and_imap_log_lines_carry_ip_and_port(mail_server: ServerProcess) -> None:
+def test_pop3_and_imap_log_lines_carry_ip_and_port(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    mail_server = server_factory(transcripts={"dir": "./transcripts", "body_lines": 2})
     smtp = smtplib.SMTP(mail_server.host, mail_server.ports["smtp"], timeout=DEADLINE)
     smtp.sendmail(f"group1_2@{DOMAIN}", [f"group1_1@{DOMAIN}"], b"Subject: hi\r\n\r\nhello\r\n")
     smtp.quit()
@@ -188,6 +191,19 @@ def test_pop3_and_imap_log_lines_carry_ip_and_port(mail_server: ServerProcess) -
     ):
         assert any(f"INFO mailserver.imap: {imap_where} {event}" in line for line in lines), event
     assert any(f"{imap_where} session ended after" in line for line in lines)
+
+    pop_file = wait_for(lambda: transcript_file(mail_server, pop_port), "the POP3 transcript")
+    pop_text = text_with(pop_file.read_text, "# ended", "the end of the POP3 transcript")
+    assert "C: PASS ********" in pop_text and "C: PASS group1_1" not in pop_text
+    assert "C: RETR 1" in pop_text and "S: Return-Path:" in pop_text
+    assert "more lines" in pop_text and "S: hello" not in pop_text
+    assert "retrieved=1" in pop_text and "updated=1" in pop_text
+    imap_file = wait_for(lambda: transcript_file(mail_server, imap_port), "the IMAP transcript")
+    imap_text = text_with(imap_file.read_text, "# ended", "the end of the IMAP transcript")
+    assert "LOGIN group1_1 ********" in imap_text and '"group1_1"' not in imap_text
+    assert "UID FETCH 1:* (BODY.PEEK[])" in imap_text
+    assert "S: Return-Path:" in imap_text and "more lines" in imap_text
+    assert "S: hello" not in imap_text
 
 
 def test_activity_and_lab_status(mail_server: ServerProcess) -> None:
