@@ -21,6 +21,7 @@ Routes (all instructor-only):
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -29,26 +30,24 @@ from mailserver.web.app import add_nav
 from mailserver.web.console import actions, pages, stream
 from mailserver.web.templates import add_template_dir
 
-#: Every console route with its method, for the tests that try each as a student.
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("GET", "/console/"),
-    ("GET", "/console/stream"),
-    ("GET", "/console/sessions/{id}"),
-    ("GET", "/console/sessions/{id}.txt"),
-    ("GET", "/console/class"),
-    ("POST", "/console/accounts/{name}/reset"),
-    ("POST", "/console/unblock"),
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Every console route: method, path, handler (each starts with ``require_admin``).
+#: The tests try each of them as a stranger and as a student.
+ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", "/console/", pages.index),
+    ("GET", "/console/stream", stream.events),
+    ("GET", "/console/sessions/{id}.txt", pages.download),
+    ("GET", "/console/sessions/{id}", pages.session),
+    ("GET", "/console/class", pages.class_page),
+    ("POST", "/console/accounts/{name}/reset", actions.reset_password),
+    ("POST", "/console/unblock", actions.unblock),
 )
 
 
 def setup(app: web.Application) -> None:
     add_template_dir(app, Path(__file__).parent / "templates")
     add_nav(app, "Console", "/console/", admin_only=True)
-    app.router.add_get("/console/", pages.index)
-    app.router.add_get("/console/stream", stream.events)
-    app.router.add_get("/console/sessions/{id}.txt", pages.download)
-    app.router.add_get("/console/sessions/{id}", pages.session)
-    app.router.add_get("/console/class", pages.class_page)
-    app.router.add_post("/console/accounts/{name}/reset", actions.reset_password)
-    app.router.add_post("/console/unblock", actions.unblock)
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
     stream.setup(app)

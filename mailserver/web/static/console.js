@@ -78,15 +78,52 @@
     s.pre.scrollTop = s.pre.scrollHeight;
   }
 
+  // "Connected now": rows added and removed as sessions open and close.
+  const connected = document.querySelector("#connected tbody");
+  const connectedCount = document.getElementById("connected-count");
+
+  function connectedRow(d) {
+    if (!connected) { return null; }
+    for (const row of connected.rows) {
+      if (row.dataset.session === d.session) { return row; }
+    }
+    if (!d.peer) { return null; }
+    const row = connected.insertRow();
+    row.dataset.session = d.session;
+    const when = new Date((d.time || d.started) * 1000);
+    const pad = (n) => String(n).padStart(2, "0");
+    const date = when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" + pad(when.getDate());
+    const cells = [date + " " + stamp(when.getTime() / 1000).slice(0, 8), d.protocol, d.listener,
+                   d.peer, d.user || "-", d.tls ? "yes" : "no"];
+    for (const value of cells) { row.insertCell().textContent = value; }
+    row.cells[4].className = "account";
+    const link = document.createElement("a");
+    link.href = "/console/sessions/" + encodeURIComponent(d.session);
+    link.textContent = "transcript";
+    row.insertCell().appendChild(link);
+    return row;
+  }
+
+  function countConnected() {
+    if (connected && connectedCount) { connectedCount.textContent = connected.rows.length; }
+  }
+
   const source = new EventSource(live.dataset.stream);
   source.onopen = () => { status.textContent = "live."; };
   source.onerror = () => { status.textContent = "connection lost, retrying..."; };
-  source.addEventListener("opened", (e) => { session(JSON.parse(e.data)); });
+  source.addEventListener("opened", (e) => {
+    const d = JSON.parse(e.data);
+    session(d);
+    connectedRow(d);
+    countConnected();
+  });
   source.addEventListener("login", (e) => {
     const d = JSON.parse(e.data);
     const s = session(d);
     s.user = d.user;
     refresh(s);
+    const row = connectedRow(d);
+    if (row) { row.cells[4].textContent = d.user; }
   });
   source.addEventListener("line", (e) => {
     const d = JSON.parse(e.data);
@@ -105,6 +142,9 @@
     link.textContent = "transcript";
     s.node.querySelector("header").appendChild(link);
     refresh(s);
+    const row = connectedRow({session: d.session});
+    if (row) { row.remove(); }
+    countConnected();
   });
   source.addEventListener("dropped", (e) => {
     status.textContent = "live (" + JSON.parse(e.data).count + " lines skipped: too fast).";

@@ -92,6 +92,8 @@ def test_console_shows_a_raw_smtp_session_live(web_server: ServerProcess) -> Non
         text = wait.until(session_text)
         assert "C: EHLO browser-test" in text
         assert f"C: MAIL FROM:<group1_1@{DOMAIN}>" in text
+        connected = driver.find_element(By.ID, "connected")
+        wait.until(lambda d: f"127.0.0.1:{port}" in connected.text)
         # Still connected: the session has not ended, yet the page has its lines.
         client.send("NOOP")
         client.expect("250")
@@ -110,7 +112,8 @@ def test_console_shows_a_raw_smtp_session_live(web_server: ServerProcess) -> Non
                 for node in d.find_elements(By.CSS_SELECTOR, "section.live-session.ended")
             )
         )
-        # Filtering by protocol hides it; the finished list has it after a reload.
+        wait.until(lambda d: f"127.0.0.1:{port}" not in connected.text)
+        # The finished list has it after a reload.
         driver.get(base + "/console/?protocol=smtp")
         assert f"127.0.0.1:{port}" in driver.find_element(By.ID, "finished").text
 

@@ -49,7 +49,7 @@ def recorder(lab: WebLab, port: int = 40001) -> SessionRecorder:
 
 async def test_every_route_refuses_a_stranger(web_lab: WebLab) -> None:
     client = await web_lab.client()
-    for method, path in ROUTES:
+    for method, path, _ in ROUTES:
         response = await client.request(method, concrete(path), allow_redirects=False)
         if method == "GET":
             assert response.status == 303, path
@@ -61,7 +61,7 @@ async def test_every_route_refuses_a_stranger(web_lab: WebLab) -> None:
 async def test_every_route_refuses_a_student(web_lab: WebLab) -> None:
     client = await web_lab.client()
     token = await log_in(client, "group1_1")
-    for method, path in ROUTES:
+    for method, path, _ in ROUTES:
         response = await client.request(
             method, concrete(path), data={"csrf": token}, allow_redirects=False
         )
@@ -195,3 +195,15 @@ async def test_console_pages_have_a_strict_csp(web_lab: WebLab, path: str) -> No
     assert response.status == 200
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "<script>" not in await response.text(), "no inline script"
+
+
+async def test_every_console_route_is_in_the_permission_table(web_lab: WebLab) -> None:
+    client = await web_lab.client()
+    app = client.server.app
+    assert app is not None
+    registered = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.resource.canonical.startswith("/console")
+    }
+    assert registered == {(method, path) for method, path, _ in ROUTES}
