@@ -27,6 +27,7 @@ from mailserver.control import ControlContext, ControlServer, socket_path
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import ensure_certificate, server_context
+from mailserver.relay.manager import QueueManager
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
 from mailserver.transcripts.archive import TranscriptArchive, release_archive, shared_archive
@@ -85,6 +86,8 @@ class RunningServer:
     transcript_files: TranscriptFiles | None = None
     activity: ActivityTracker | None = None
     control: ControlServer | None = None
+    #: Delivers the outbound queue (``relay/``); None until started.
+    queue: QueueManager | None = None
 
     def ports(self) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -98,6 +101,8 @@ class RunningServer:
         for server in self.servers.values():
             server.close()
         await self.sessions.shutdown(grace)
+        if self.queue is not None:
+            await self.queue.stop()
         closing = [server.wait_closed() for server in self.servers.values()]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 1.0)
@@ -150,10 +155,13 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
         except OSError as exc:
             await running.close(grace=0)
             raise StartupError(_bind_error_message(name, address.host, address.port, exc)) from None
+        services.ports.update(running.ports())
         log.info("%s listening on %s", name, _describe(running.servers[name], address.host))
     if not running.servers:
         await running.close(grace=0)
         raise StartupError("none of the configured listeners is available")
+    running.queue = QueueManager(services)
+    await running.queue.start()
     return running
 
 

@@ -22,3 +22,6 @@ class Services:
     auth: Authenticator
     #: Mailbox changes, transcripts, logins: between sessions, workers and the console.
     events: EventBus = field(default_factory=LocalEventBus)
+    #: Listener name -> port actually bound (filled in as listeners start; differs
+    #: from the config for port 0): what autoconfig tells mail clients.
+    ports: dict[str, int] = field(default_factory=dict)

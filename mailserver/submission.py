@@ -27,7 +27,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from mailserver.relay.queue import Entry, QueueStore, RecipientState, new_queue_id
+from mailserver.relay.queue import SENT, Entry, QueueStore, RecipientState, new_queue_id
 from mailserver.services import Services
 from mailserver.smtp import message, replies
 from mailserver.storage import INBOX, ErrorKind, StorageError
@@ -158,20 +158,34 @@ async def submit(services: Services, submission: Submission) -> Result:
             deliveries = {user: rcpt.address for user, rcpt in local.items()}
             return Result(queue_id, False, failure_reply(failures, deliveries))
     to_queue = remote + [local[user] for user in failures]
-    if to_queue:
+    states = [
+        RecipientState(
+            address=r.address, user=r.user, notify=list(r.notify), orcpt=r.orcpt, next_attempt=now
+        )
+        for r in to_queue
+    ]
+    if submission.sender:
+        # NOTIFY=SUCCESS for a copy stored now: the queue manager writes the
+        # notice (RFC 3461 "delivered") from this record, as for relayed mail.
+        states += [
+            RecipientState(
+                address=rcpt.address,
+                user=user,
+                notify=list(rcpt.notify),
+                orcpt=rcpt.orcpt,
+                state=SENT,
+                last_reply=f"250 2.0.0 delivered to {user}'s INBOX",
+                relay="local",
+                done_at=now,
+            )
+            for user, rcpt in local.items()
+            if user not in failures and "SUCCESS" in rcpt.notify
+        ]
+    if states:
         entry = Entry(
             id=queue_id,
             sender=submission.sender,
-            recipients=[
-                RecipientState(
-                    address=r.address,
-                    user=r.user,
-                    notify=list(r.notify),
-                    orcpt=r.orcpt,
-                    next_attempt=now,
-                )
-                for r in to_queue
-            ],
+            recipients=states,
             created=now,
             ret=submission.ret,
             envid=submission.envid,
@@ -179,7 +193,7 @@ async def submit(services: Services, submission: Submission) -> Result:
             body_8bit=any(b > 127 for b in prepared.data),
             user=submission.user,
         )
-        single = to_queue[0].address if len(submission.recipients) == 1 else None
+        single = states[0].address if len(submission.recipients) == 1 else None
         data = message.received_field(trace, single) + prepared.data
         try:
             await asyncio.to_thread(queue_store(services).enqueue, entry, data)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mailserver import __version__
-from mailserver.cli import lab, serve, throttle, tls, users
+from mailserver.cli import lab, queue, serve, throttle, tls, users
 from mailserver.cli.errors import CliError
 from mailserver.config import Config, ConfigError, load_config
 
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.register(commands)
     tls.register(commands)
     throttle.register(commands)
+    queue.register(commands)
     return parser
 
 

@@ -13,11 +13,14 @@ from mailserver.config.errors import ConfigError
 from mailserver.config.model import (
     DEFAULT_PORTS,
     DEFAULT_SPECIAL_FOLDERS,
+    TLS_MODES,
     AuthSettings,
     Config,
     Limits,
     ListenAddress,
     QuotaSettings,
+    RelayRoute,
+    RelaySettings,
     TimeoutSettings,
     TlsSettings,
     TranscriptSettings,
@@ -61,6 +64,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         "folders",
         "transcripts",
         "web",
+        "relay",
     }
     _reject_unknown(raw, known, "")
     hostname = _string(raw, "hostname", required=True)
@@ -82,11 +86,13 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         raise ConfigError(f"log_level: expected one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
     auth = _section(raw, "auth", AuthSettings)
     _check_password_scheme(auth.password_scheme)
+    listeners = _listeners(raw.get("listeners", {}))
+    relay = _relay(raw.get("relay"), domains, listeners)
     return Config(
         hostname=hostname,
         domains=tuple(domains),
         data_dir=data_dir,
-        listeners=_listeners(raw.get("listeners", {})),
+        listeners=listeners,
         postmaster=postmaster.lower(),
         users_file=users_file,
         log_level=log_level,
@@ -98,6 +104,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         special_folders=_folders(raw.get("folders")),
         transcripts=_transcripts(raw.get("transcripts"), base_dir),
         web=_web(raw.get("web")),
+        relay=relay,
         source=source,
     )
 
@@ -319,6 +326,114 @@ def _web(raw: Any) -> WebSettings:
     if settings.session_lifetime <= 0 or settings.idle_timeout <= 0:
         raise ConfigError("web.session_lifetime and web.idle_timeout: must be above 0")
     return dataclasses.replace(settings, admins=tuple(admins))
+
+
+_RELAY_ROUTE_KEYS = {"networks", "routes", "smarthost"}
+#: Listener hosts that mean "this machine" when a route names them.
+_SELF_HOSTS = {"127.0.0.1", "::1", "localhost", "0.0.0.0", "::"}
+
+
+def _relay(raw: Any, domains: list[str], listeners: dict[str, ListenAddress]) -> RelaySettings:
+    if raw is None:
+        return RelaySettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("relay: expected a mapping (networks, routes, smarthost, ...)")
+    numbers = {k: v for k, v in raw.items() if k not in _RELAY_ROUTE_KEYS}
+    base = _section({"relay": numbers}, "relay", RelaySettings)
+    for key in ("max_connections", "max_per_destination"):
+        if getattr(base, key) < 1:
+            raise ConfigError(f"relay.{key}: must be at least 1")
+    for key in ("min_backoff", "max_backoff", "lifetime", "scan_interval", "connect_timeout"):
+        if getattr(base, key) <= 0:
+            raise ConfigError(f"relay.{key}: must be more than 0 seconds")
+    if base.max_backoff < base.min_backoff:
+        raise ConfigError("relay.max_backoff: must not be less than relay.min_backoff")
+    routes_raw = raw.get("routes") or {}
+    if not isinstance(routes_raw, dict):
+        raise ConfigError("relay.routes: expected a mapping of domain to host:port")
+    own = {d.lower() for d in domains}
+    routes: dict[str, RelayRoute] = {}
+    for domain, value in routes_raw.items():
+        where = f"relay.routes.{domain}"
+        name = str(domain).strip().rstrip(".").lower()
+        bare = name[2:] if name.startswith("*.") else name
+        if not bare or " " in bare or "*" in bare:
+            raise ConfigError(f"{where}: expected a domain or *.domain")
+        if name in own:
+            raise ConfigError(f"{where}: {name} is one of our own domains (a route to self)")
+        routes[name] = _route(value, where, listeners)
+    smarthost = None
+    if raw.get("smarthost") is not None:
+        smarthost = _route(raw["smarthost"], "relay.smarthost", listeners)
+    return dataclasses.replace(
+        base,
+        networks=_networks(raw.get("networks")),
+        routes=routes,
+        smarthost=smarthost,
+    )
+
+
+def _networks(raw: Any) -> tuple[str, ...]:
+    import ipaddress
+
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ConfigError("relay.networks: expected a list of networks such as [10.0.0.0/24]")
+    result: list[str] = []
+    for index, item in enumerate(raw):
+        try:
+            result.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"relay.networks[{index}]: expected a network such as 10.0.0.0/24, got {item!r}"
+            ) from None
+    return tuple(result)
+
+
+def _route(value: Any, where: str, listeners: dict[str, ListenAddress]) -> RelayRoute:
+    """``host:port`` or ``{host: host:port, tls: ..., auth: {user, password}}``."""
+    options: dict[str, Any] = {}
+    if isinstance(value, dict):
+        _reject_unknown(value, {"host", "tls", "auth"}, where + ".")
+        options = value
+        value = value.get("host")
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected host:port such as 10.0.0.2:25")
+    text = value.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise ConfigError(f"{where}: the host is missing in {text!r}")
+    if port_text and not port_text.isdigit():
+        raise ConfigError(f"{where}: port must be a number, got {port_text!r}")
+    port = _port(int(port_text), where) if port_text else 25
+    if port == 0:
+        raise ConfigError(f"{where}: port 0 cannot be connected to")
+    tls = options.get("tls", "opportunistic")
+    if tls not in TLS_MODES:
+        raise ConfigError(f"{where}.tls: expected one of {', '.join(TLS_MODES)}, got {tls!r}")
+    username = password = None
+    auth = options.get("auth")
+    if auth is not None:
+        if not isinstance(auth, dict):
+            raise ConfigError(f"{where}.auth: expected a mapping with user and password")
+        _reject_unknown(auth, {"user", "password"}, where + ".auth.")
+        username, password = auth.get("user"), auth.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise ConfigError(f"{where}.auth: give both user and password as strings")
+    for name, address in listeners.items():
+        ours = name in ("smtp", "submission") and address.port == port != 0
+        if ours and (host.lower() in _SELF_HOSTS or host.lower() == address.host.lower()):
+            raise ConfigError(f"{where}: {host}:{port} is our own {name} listener (route to self)")
+    return RelayRoute(host=host, port=port, tls=tls, username=username, password=password)
 
 
 def _check_password_scheme(scheme: str) -> None:

@@ -144,6 +144,69 @@ DEFAULT_SPECIAL_FOLDERS: dict[str, str] = {
 }
 
 
+#: How a route or smarthost uses STARTTLS: never, when offered, or insist on it.
+TLS_MODES = ("none", "opportunistic", "required")
+
+
+@dataclass(frozen=True)
+class RelayRoute:
+    """A next hop named in the config (``relay.routes`` or ``relay.smarthost``)."""
+
+    host: str
+    port: int = 25
+    tls: str = "opportunistic"
+    #: AUTH credentials for a smarthost; both None when the hop needs none.
+    username: str | None = None
+    password: str | None = None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """The outbound queue: where mail for other domains goes and how hard we try.
+
+    Defaults are Postfix's: first retry after 5 minutes, doubling up to ~67
+    minutes, a delay warning after 4 hours, a bounce after 5 days.
+    """
+
+    #: Client networks (CIDR) that may relay without AUTH, e.g. a lab subnet.
+    networks: tuple[str, ...] = ()
+    #: Domain (or ``*.domain`` for its subdomains), lower case -> next hop.
+    routes: dict[str, RelayRoute] = field(default_factory=dict)
+    #: Next hop for every domain not routed; None: look up MX records.
+    smarthost: RelayRoute | None = None
+    min_backoff: float = 300.0
+    max_backoff: float = 4000.0
+    #: Seconds a message may wait before it bounces (Postfix's maximal_queue_lifetime).
+    lifetime: float = 432_000.0
+    #: Seconds after which the sender hears that it is delayed (0 = never).
+    delay_warning: float = 14_400.0
+    #: How often the queue manager looks for new or changed entries.
+    scan_interval: float = 1.0
+    #: Outbound connections at once, in total and per destination host.
+    max_connections: int = 20
+    max_per_destination: int = 5
+    #: Seconds for the TCP connect and greeting, and for each later reply.
+    connect_timeout: float = 30.0
+    command_timeout: float = 300.0
+
+    def route_for(self, domain: str) -> RelayRoute | None:
+        """The configured next hop for ``domain``: its route, a ``*.parent``
+        route, else the smarthost; None means "look up MX"."""
+        name = domain.rstrip(".").lower()
+        if name in self.routes:
+            return self.routes[name]
+        labels = name.split(".")
+        for index in range(1, len(labels)):
+            wildcard = "*." + ".".join(labels[index:])
+            if wildcard in self.routes:
+                return self.routes[wildcard]
+        return self.smarthost
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the server needs to run, validated once at start-up."""
@@ -165,6 +228,7 @@ class Config:
     #: Special-use attribute -> folder name, created and subscribed for new accounts.
     special_folders: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_FOLDERS))
     web: WebSettings = field(default_factory=WebSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
     #: Where the YAML came from; relative paths in it were resolved against its folder.
     source: Path | None = None
 

@@ -69,6 +69,8 @@ class RecipientState:
     relay: str = ""
     delay_warned: bool = False
     done_at: float | None = None
+    #: The sender has had any notice this final state owes (or none was wanted).
+    reported: bool = False
 
     @property
     def pending(self) -> bool:
@@ -107,10 +109,15 @@ class Entry:
 
     @property
     def finished(self) -> bool:
-        return not self.pending
+        """Every recipient done and reported: the entry can go."""
+        return all(not r.pending and r.reported for r in self.recipients)
 
     def next_due(self) -> float | None:
+        """When the manager should look at this entry next: the earliest retry,
+        or now if a finished recipient's notice was not yet written (a crash
+        between recording a bounce and queueing it); None: nothing left to do."""
         times = [r.next_attempt for r in self.pending]
+        times += [0.0 for r in self.recipients if not r.pending and not r.reported]
         return min(times) if times else None
 
     def to_json(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ partial delivery could not be reported.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
 
@@ -45,6 +46,17 @@ class DeliveryHandler:
             resolve=services.auth.resolve,
             postmaster=config.postmaster,
         )
+        self.networks = [ipaddress.ip_network(n) for n in config.relay.networks]
+
+    def trusted(self, ip: str) -> bool:
+        """Whether ``ip`` is in ``relay.networks`` (may relay without AUTH)."""
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.networks)
 
     async def handle_MAIL(
         self,
@@ -72,6 +84,8 @@ class DeliveryHandler:
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         envelope.sender = sender
+        envelope.dsn_ret = session.pending_dsn.ret
+        envelope.dsn_envid = session.pending_dsn.envid
         return replies.SENDER_OK
 
     async def handle_RCPT(
@@ -84,7 +98,11 @@ class DeliveryHandler:
     ) -> str:
         if len(envelope.accepted) >= self.services.config.limits.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
-        decision = self.policy.decide(address, authenticated=session.user is not None)
+        decision = self.policy.decide(
+            address,
+            authenticated=session.user is not None,
+            trusted=self.trusted(session.connection.ip),
+        )
         if isinstance(decision, Reject):
             log.info(
                 "%s recipient <%s> refused: %s",
@@ -93,7 +111,8 @@ class DeliveryHandler:
                 decision.reply,
             )
             return decision.reply
-        if decision.user not in envelope.deliveries() and await self._is_full(decision.user):
+        user = decision.user
+        if user is not None and user not in envelope.deliveries() and await self._is_full(user):
             log.info(
                 "%s recipient <%s> refused: mailbox full",
                 session.connection.describe(),
@@ -103,6 +122,8 @@ class DeliveryHandler:
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         envelope.accepted.append(decision)
+        dsn = session.pending_dsn
+        envelope.dsn_rcpt.append((dsn.notify, dsn.orcpt))
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: Any, session: LabSession, envelope: LabEnvelope) -> str:

@@ -159,9 +159,10 @@ def _valid_label(label: str) -> bool:
 
 @dataclass(frozen=True)
 class Accept:
-    """Deliver to ``user``'s mailbox; ``address`` is the recipient as given (normalized)."""
+    """Deliver to ``user``'s mailbox, or relay when ``user`` is None (a remote
+    address); ``address`` is the recipient as given (normalized)."""
 
-    user: str
+    user: str | None
     address: str
 
 
@@ -183,15 +184,23 @@ class RecipientPolicy:
     #: the account that receives postmaster mail (``Config.postmaster``)
     postmaster: str
 
-    def decide(self, address: str, authenticated: bool) -> Decision:
+    def decide(self, address: str, authenticated: bool, trusted: bool = False) -> Decision:
+        """``trusted``: the client is in ``relay.networks`` and may relay without AUTH."""
         if address == NULL_PATH:
             return Reject(replies.NULL_RECIPIENT)
         parsed = parse_mailbox(address)
         if parsed is None:
             return Reject(replies.BAD_RECIPIENT_ADDRESS)
         if parsed.domain is not None and not self.is_local_domain(parsed.domain):
-            # A remote domain: only authenticated clients may relay, and not yet.
-            return Reject(replies.RELAY_NOT_AVAILABLE if authenticated else replies.RELAY_DENIED)
+            # A remote domain: only authenticated or trusted clients may relay, and
+            # only to a plain address (no quoted local part hiding a route).
+            if not (authenticated or trusted):
+                return Reject(replies.RELAY_DENIED)
+            if parsed.domain.startswith("[") or (
+                not parsed.quoted and any(c in _ROUTE_CHARACTERS for c in parsed.local)
+            ):
+                return Reject(replies.RELAY_DENIED)
+            return Accept(None, address)
         return self._decide_local(parsed, address)
 
     def _decide_local(self, parsed: Address, address: str) -> Decision:

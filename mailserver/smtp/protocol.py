@@ -41,7 +41,7 @@ from mailserver.auth import SaslError
 from mailserver.listeners import ListenerContext
 from mailserver.net.lines import LineTooLong, read_line
 from mailserver.net.sessions import SessionHandle
-from mailserver.smtp import auth, policy, rdns, replies
+from mailserver.smtp import auth, dsn, policy, rdns, replies
 from mailserver.smtp.data import CRLF, MessageBuffer, Overrun
 from mailserver.smtp.delivery import DeliveryHandler
 from mailserver.smtp.state import Connection, LabEnvelope, LabSession
@@ -67,8 +67,9 @@ HELP_SYNTAX: dict[str, str] = {
     "HELO": "HELO <hostname>",
     "EHLO": "EHLO <hostname>",
     "AUTH": "AUTH <mechanism> [<initial-response>]   mechanisms: PLAIN LOGIN CRAM-MD5",
-    "MAIL": "MAIL FROM:<address> [SIZE=<bytes>] [BODY=7BIT|8BITMIME] [SMTPUTF8]",
-    "RCPT": "RCPT TO:<address>",
+    "MAIL": "MAIL FROM:<address> [SIZE=<bytes>] [BODY=7BIT|8BITMIME] [SMTPUTF8]"
+    " [RET=FULL|HDRS] [ENVID=<id>]",
+    "RCPT": "RCPT TO:<address> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=rfc822;<address>]",
     "DATA": "DATA   (end the message with a line holding only a dot)",
     "RSET": "RSET",
     "NOOP": "NOOP",
@@ -106,7 +107,7 @@ def capabilities(hostname: str, size_limit: int, starttls: bool, auth_allowed: b
         lines.append("STARTTLS")
     if auth_allowed:
         lines.append("AUTH " + " ".join(auth.MECHANISMS))
-    lines += ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"]
+    lines += ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "DSN"]
     return lines
 
 
@@ -172,8 +173,8 @@ class LabSMTP(SMTP):
             "HELO": self.smtp_HELO,
             "EHLO": self.smtp_EHLO,
             "AUTH": self.smtp_AUTH,
-            "MAIL": self.smtp_MAIL,
-            "RCPT": self.smtp_RCPT,
+            "MAIL": self.smtp_MAIL_dsn,
+            "RCPT": self.smtp_RCPT_dsn,
             "DATA": self.smtp_DATA,
             "RSET": self.smtp_RSET,
             "NOOP": self.smtp_NOOP,
@@ -496,6 +497,28 @@ class LabSMTP(SMTP):
             self.recorder.count("messages")
         self._set_post_data_state()
         await self.push(replies.OK if status is MISSING else status)
+
+    async def smtp_MAIL_dsn(self, arg: str | None) -> None:
+        """MAIL with RFC 3461's RET and ENVID taken off first (aiosmtpd refuses them)."""
+        await self._with_dsn(arg, dsn.MAIL_KEYS, self.smtp_MAIL)
+
+    async def smtp_RCPT_dsn(self, arg: str | None) -> None:
+        """RCPT with RFC 3461's NOTIFY and ORCPT taken off first."""
+        await self._with_dsn(arg, dsn.RCPT_KEYS, self.smtp_RCPT)
+
+    async def _with_dsn(
+        self, arg: str | None, keys: tuple[str, ...], command: Callable[[str | None], Any]
+    ) -> None:
+        session = self.session
+        assert session is not None
+        session.pending_dsn = dsn.Params()
+        if arg and session.extended_smtp:
+            try:
+                arg, session.pending_dsn = dsn.take(arg, keys)
+            except dsn.DsnSyntaxError as exc:
+                await self.push(str(exc))
+                return
+        await command(arg)
 
     async def smtp_RSET(self, arg: str | None) -> None:
         if arg:

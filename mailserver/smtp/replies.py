@@ -37,8 +37,8 @@ RECIPIENT_OK = "250 2.1.5 Ok"
 BAD_SENDER_ADDRESS = "553 5.1.7 Error: malformed sender address"
 BAD_RECIPIENT_ADDRESS = "553 5.1.3 Error: malformed recipient address"
 NULL_RECIPIENT = "501 5.1.3 Error: empty recipient address"
-RELAY_DENIED = "550 5.7.1 Relaying denied"
-RELAY_NOT_AVAILABLE = "451 4.3.0 Relaying to remote domains is not available yet"
+#: RFC 5321 3.6.2 / Postfix's "Relay access denied": a stranger naming a remote domain.
+RELAY_DENIED = "554 5.7.1 Relaying denied"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 MESSAGE_TOO_BIG = "552 5.3.4 Message too big"
 #: A DATA line over ``limits.max_line_length`` (RFC 5321 4.5.3.1.6 allows 500 here).

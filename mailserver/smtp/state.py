@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import Envelope, Session
 
+from mailserver.smtp.dsn import Params
 from mailserver.smtp.policy import Accept
 from mailserver.submission import Recipient
 
@@ -38,6 +39,8 @@ class LabSession(Session):
         self.connection = connection
         #: Canonical user name once AUTH succeeded.
         self.user: str | None = None
+        #: DSN parameters of the MAIL or RCPT command being handled (``dsn.take``).
+        self.pending_dsn = Params()
 
 
 class LabEnvelope(Envelope):

@@ -18,6 +18,7 @@ from mailserver.web.templates import TEMPLATES, make_environment
 MODULES: list[str] = [
     "mailserver.web.login",
     "mailserver.web.mail",
+    "mailserver.web.autoconfig",
     "mailserver.web.console",
 ]
 

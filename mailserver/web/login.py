@@ -8,6 +8,8 @@ http a login is allowed only when ``auth.allow_plaintext_without_tls`` is
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from mailserver.web.keys import LISTENER, SERVICES, SESSIONS, request_session
@@ -19,6 +21,8 @@ from mailserver.web.security import (
     set_session_cookie,
 )
 from mailserver.web.templates import render
+
+log = logging.getLogger("mailserver.web")
 
 #: Where "/" sends a logged-in user.
 HOME = "/mail/"
@@ -89,6 +93,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     auth = request.app[SERVICES].auth
     client = request.remote
     if auth.throttle.is_blocked(client):
+        log.info("%s web login refused: address blocked (%s)", _peer(request), login[:64])
         return _login_page(
             request,
             "Too many failed logins from your address: logins are blocked for a while. "
@@ -98,7 +103,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         )
     user = await auth.authenticate(login, password, client=client) if login and password else None
     if user is None:
+        log.info("%s web login failed for %r", _peer(request), login[:64])
         return _login_page(request, "Wrong account name or password.", login, 401)
+    log.info("%s web login %s (%s)", _peer(request), user, request.app[LISTENER])
     sessions = request.app[SESSIONS]
     session = sessions.login(request_session(request), user)
     response = web.HTTPSeeOther(location=target)
@@ -110,6 +117,16 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = request_session(request)
     if session is not None:
         request.app[SESSIONS].drop(session.id)
+        if session.user is not None:
+            log.info("%s web logout %s", _peer(request), session.user)
     response = web.HTTPSeeOther(location="/login")
     clear_session_cookie(request, response)
     raise response
+
+
+def _peer(request: web.Request) -> str:
+    """``[ip]:port`` of the browser, as the mail protocols' log lines name clients."""
+    peername = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        return f"[{peername[0]}]:{peername[1]}"
+    return f"[{request.remote}]"

@@ -56,6 +56,8 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
         if user is not None and (user.admin or not link.admin_only)
     ]
 
+    active = max((x.path for x in links if request.path.startswith(x.path)), key=len, default="")
+
     def csrf_field() -> Markup:
         return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(csrf))
 
@@ -65,6 +67,7 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
         csrf_token=csrf,
         csrf_field=csrf_field,
         nav=links,
+        active_path=active,
         flashes=flashes,
         request_path=request.path,
         **context,

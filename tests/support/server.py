@@ -35,6 +35,9 @@ def write_config(directory: Path, **overrides: Any) -> Path:
         "domains": [DOMAIN],
         "data_dir": "./data",
         "listeners": {name: "127.0.0.1:0" for name in PROTOCOLS},
+        # Test servers never look up real DNS: mail for other domains goes to a
+        # closed loopback port and waits in the queue.
+        "relay": {"smarthost": "127.0.0.1:9"},
     }
     config.update(overrides)
     path = directory / "mailserver.yaml"

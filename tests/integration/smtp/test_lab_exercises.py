@@ -254,7 +254,8 @@ def test_command_reply_codes(mail_server: ServerProcess) -> None:
         S: 250-AUTH PLAIN LOGIN CRAM-MD5
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
-        S: 250 SMTPUTF8
+        S: 250-SMTPUTF8
+        S: 250 DSN
         C: NOOP
         S: 250 2.0.0 Ok
         C: RSET

@@ -1,0 +1,110 @@
+"""A real server with web listeners, and headless Chromium driven by Selenium.
+
+One server and one browser per test module (module-scoped fixtures), so
+the browser starts once. Chromium and chromedriver are Debian's
+(``/usr/bin/chromium``, ``/usr/bin/chromedriver``); Selenium Manager is
+never asked to download anything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.server import ServerProcess, create_users, write_config
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ADMIN = "teacher"
+#: Seconds a page element may take to appear on a loaded 2-core machine.
+WAIT = 30
+
+
+def web_config(directory: Path, **overrides: Any) -> Path:
+    listeners = {
+        name: "127.0.0.1:0"
+        for name in ("smtp", "submission", "pop3", "imap", "imaps", "http", "https")
+    }
+    settings: dict[str, Any] = {"listeners": listeners, "web": {"admins": [ADMIN]}}
+    settings.update(overrides)
+    path = write_config(directory, **settings)
+    create_users(path)
+    from mailserver.auth import UserDatabase
+    from mailserver.config import load_config
+
+    config = load_config(path)
+    UserDatabase(config.user_db_path).add(ADMIN, ADMIN, plain_secret=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    directory = tmp_path_factory.mktemp("web")
+    server = ServerProcess(web_config(directory)).start()
+    yield server
+    server.stop()
+
+
+def http_url(server: ServerProcess, path: str = "/") -> str:
+    return f"http://127.0.0.1:{server.ports['http']}{path}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium; its console log is readable with ``get_log('browser')``."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="webmail-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1000,720",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def log_in(driver: Any, server: ServerProcess, user: str, password: str | None = None) -> None:
+    """Log in through the form, as a student would (after logging out whoever was in)."""
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(http_url(server, "/login"))
+    driver.find_element(By.NAME, "login").send_keys(user)
+    driver.find_element(By.NAME, "password").send_keys(password or user)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".topbar .who"))
+
+
+def wait_for(driver: Any, condition: Any, timeout: float = WAIT) -> Any:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(condition)
