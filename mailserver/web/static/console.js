@@ -109,7 +109,13 @@
   }
 
   const source = new EventSource(live.dataset.stream);
-  source.onopen = () => { status.textContent = "live."; };
+  source.onopen = () => {
+    // (Re)connected: the server starts with every running session, whole; start afresh.
+    sessions.forEach((s) => s.node.remove());
+    sessions.clear();
+    if (connected) { connected.replaceChildren(); }
+    status.textContent = "live.";
+  };
   source.onerror = () => { status.textContent = "connection lost, retrying..."; };
   source.addEventListener("opened", (e) => {
     const d = JSON.parse(e.data);
