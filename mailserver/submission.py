@@ -15,6 +15,20 @@ before it is on disk. The reply texts are SMTP's (``250 2.0.0 Ok: queued as
 ID``, ``451 ...``) because SMTP is the protocol of mail transfer; another
 front end shows ``Result.reply`` as the reason or just checks ``accepted``.
 
+A web front end sends like this (the user is logged in, so relaying is allowed)::
+
+    rcpts = [recipient(services, a) for a in addresses]
+    refused = [r for r in rcpts if isinstance(r, str)]      # SMTP-style reasons
+    result = await submit(services, Submission(
+        sender="group1_1@group1.NetLab",
+        recipients=tuple(r for r in rcpts if not isinstance(r, str)),
+        content=message_bytes,                               # RFC 5322, CRLF
+        client=Client(helo="webmail", ip=remote_ip, protocol="HTTPSA",
+                      description=f"web {remote_ip}"),
+        user="group1_1",
+    ))
+    if not result.accepted: show(result.reply)
+
 Quotas: a message that does not fit a local recipient's remaining room is
 refused (``552 5.2.2``) before any copy is written: one reply covers every
 recipient and a partial delivery could not be reported.
@@ -27,9 +41,11 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from mailserver.events import Event, Topic
 from mailserver.relay.queue import SENT, Entry, QueueStore, RecipientState, new_queue_id
 from mailserver.services import Services
 from mailserver.smtp import message, replies
+from mailserver.smtp.policy import Accept, RecipientPolicy
 from mailserver.storage import INBOX, ErrorKind, StorageError
 
 log = logging.getLogger("mailserver.submission")
@@ -189,7 +205,7 @@ async def submit(services: Services, submission: Submission) -> Result:
             created=now,
             ret=submission.ret,
             envid=submission.envid,
-            smtputf8=submission.smtputf8,
+            smtputf8=needs_smtputf8(submission, prepared.data),
             body_8bit=any(b > 127 for b in prepared.data),
             user=submission.user,
         )
@@ -200,6 +216,7 @@ async def submit(services: Services, submission: Submission) -> Result:
         except OSError as exc:
             log.error("queueing of %s failed: %s", queue_id, exc.strerror)
             return Result(queue_id, False, replies.INSUFFICIENT_STORAGE)
+        services.events.publish(Event(Topic.CONTROL, {"action": "queue.scan"}))
     if delivered:
         log.info(
             "%s delivered id=%s from=<%s> to=%s size=%d",
@@ -227,6 +244,32 @@ async def submit(services: Services, submission: Submission) -> Result:
         queued=tuple(r.address for r in to_queue),
         outcome=outcome,
     )
+
+
+def needs_smtputf8(submission: Submission, data: bytes) -> bool:
+    """RFC 6531: the next hop must speak SMTPUTF8 only when an address or the
+    header section is not ASCII (an ASCII message sent with SMTPUTF8 need not)."""
+    if not submission.smtputf8:
+        return False
+    addresses = [submission.sender, *(r.address for r in submission.recipients)]
+    header = message.split_header(data).header
+    return not all(a.isascii() for a in addresses) or not header.isascii()
+
+
+def recipient(services: Services, address: str, authenticated: bool = True) -> Recipient | str:
+    """Classify one address as the SMTP RCPT check does: a local :class:`Recipient`
+    (with its account), a remote one (``user`` None; relaying needs
+    ``authenticated``), or the refusal reply as a string (unknown user, relay
+    tricks). For front ends other than SMTP, such as webmail's "send"."""
+    config = services.config
+    decision = RecipientPolicy(
+        is_local_domain=config.is_local_domain,
+        resolve=services.auth.resolve,
+        postmaster=config.postmaster,
+    ).decide(address, authenticated=authenticated)
+    if isinstance(decision, Accept):
+        return Recipient(decision.address, decision.user)
+    return decision.reply
 
 
 def _local_deliveries(recipients: tuple[Recipient, ...]) -> dict[str, Recipient]:

@@ -11,7 +11,7 @@ import yaml
 
 from mailserver.cli.errors import CliError
 from mailserver.config import Config
-from mailserver.config.model import DEFAULT_SPECIAL_FOLDERS
+from mailserver.config.model import DEFAULT_SPECIAL_FOLDERS, RelayRoute
 from mailserver.listeners import find_listener
 
 
@@ -64,8 +64,30 @@ def effective_config(config: Config) -> dict[str, Any]:
     result["users_file"] = str(config.user_db_path)
     result.pop("source", None)
     # Under the config file's own key, so the output is itself a valid config.
+    result["relay"] = _relay_yaml(config)
     special = result.pop("special_folders")
     result["folders"] = {
         attribute[1:].lower(): special.get(attribute) for attribute in DEFAULT_SPECIAL_FOLDERS
     }
     return dict(result)
+
+
+def _relay_yaml(config: Config) -> dict[str, Any]:
+    """``relay`` in the config file's own form, with passwords masked."""
+
+    def route(value: RelayRoute) -> dict[str, Any]:
+        out: dict[str, Any] = {"host": str(value), "tls": value.tls}
+        if value.username is not None:
+            out["auth"] = {"user": value.username, "password": "********"}
+        return out
+
+    relay = config.relay
+    result: dict[str, Any] = {
+        "networks": list(relay.networks),
+        "routes": {domain: route(value) for domain, value in relay.routes.items()},
+        "smarthost": route(relay.smarthost) if relay.smarthost else None,
+    }
+    for item in dataclasses.fields(relay):
+        if item.name not in result:
+            result[item.name] = getattr(relay, item.name)
+    return result

@@ -44,7 +44,13 @@ class Topic:
     #: ``{"ip": str, "user": str|None, "action": "failure"|"block"|"unblock"|"success"}``
     AUTH = "auth"
     #: Something an operator asked for: ``{"action": str, ...}`` (queue flush, reload).
+    #: ``{"action": "queue.scan"}`` makes the queue manager look at the queue now
+    #: (published when a message was queued).
     CONTROL = "control"
+    #: One outbound delivery attempt for one recipient: ``{"queue_id": str,
+    #: "recipient": str, "relay": str, "status": "sent"|"deferred"|"bounced",
+    #: "reply": str, "delay": float}``
+    RELAY = "relay"
 
 
 _pid = os.getpid()

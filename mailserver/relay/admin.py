@@ -3,8 +3,9 @@
 No connection to the server is needed: every change is made to the entry
 files under the queue-wide lock and the entry's own lock (the one a manager
 holds while delivering), and running managers notice changed envelopes at
-their next scan (about a second). An entry being delivered right now is
-reported as busy rather than changed under the manager's feet.
+their next scan (``relay.scan_interval``, a second by default). An entry
+being delivered right now is reported as busy rather than changed under the
+manager's feet.
 """
 
 from __future__ import annotations
@@ -94,7 +95,6 @@ def _change(
                     busy.append(queue_id)
                 break
             time.sleep(0.1)
-    store.request_scan()
     return Changed(done, busy)
 
 

@@ -15,6 +15,7 @@ does not depend on it) and BDAT (plain DATA is accepted everywhere).
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 from dataclasses import dataclass
 
@@ -237,7 +238,9 @@ def _relay_name(client: aiosmtplib.SMTP, hop: Hop) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
+    """A short reason: the OS error text when there is one (Connection refused)."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, OSError) and error.errno:
+            return os.strerror(error.errno)
     text = str(exc).strip()
     return text or type(exc).__name__

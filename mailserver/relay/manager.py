@@ -31,6 +31,7 @@ import logging
 import time
 from collections import defaultdict
 
+from mailserver.events import Event, Subscription, Topic
 from mailserver.relay import bounce
 from mailserver.relay.client import HopFailed, Outcome, Transaction, deliver
 from mailserver.relay.queue import (
@@ -75,13 +76,22 @@ class QueueManager:
         #: queue id -> (envelope mtime, next due time or None when nothing is pending)
         self._due: dict[str, tuple[float, float | None]] = {}
         self._runner: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._subscription: Subscription | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure)
+        self._subscription = self.services.events.subscribe(Topic.CONTROL, self._on_control)
         self._runner = asyncio.create_task(self._run(), name="queue-manager")
+
+    def _on_control(self, event: Event) -> None:
+        if event.data.get("action") == "queue.scan":
+            self._wake.set()
 
     async def stop(self) -> None:
         """Stop scanning and abandon transactions in flight (they are retried later)."""
+        if self._subscription is not None:
+            self._subscription.close()
         tasks = [t for t in (self._runner, *self._active.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -95,7 +105,10 @@ class QueueManager:
                 await self.scan()
             except Exception:
                 log.exception("queue scan failed")
-            await asyncio.sleep(self.settings.scan_interval)
+            # Sleep until the next scan, or until a message is queued in this process.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.scan_interval)
+            self._wake.clear()
 
     async def scan(self) -> None:
         """Start work on every due entry not already being worked on."""
@@ -151,8 +164,11 @@ class QueueManager:
         entry = await asyncio.to_thread(self.store.load, queue_id)
         if entry is None:
             return
-        message = await asyncio.to_thread(self.store.read_message, queue_id)
         now = time.time()
+        next_due = entry.next_due()
+        if next_due is None or next_due > now:
+            return  # a stale view of an entry another process has just worked on
+        message = await asyncio.to_thread(self.store.read_message, queue_id)
         due = [r for r in entry.pending if r.next_attempt <= now]
         local: list[RecipientState] = []
         remote: dict[str, list[RecipientState]] = defaultdict(list)
@@ -226,9 +242,10 @@ class QueueManager:
                         break
         if results is None:
             relay = str(destination.hops[-1]) if destination.hops else ""
-            reply = failure.reply if failure.reply[:1].isdigit() else f"4.4.1 {failure.reply}"
-            if failure.kind == 5 and not failure.reply[:1].isdigit():
-                reply = f"5.4.0 {failure.reply}"
+            reply = failure.reply
+            if not reply[:1].isdigit():
+                prefix = "451 4.4.1" if failure.kind == 4 else "554 5.4.0"
+                reply = f"{prefix} {reply}"
             results = {r.address: Outcome(failure.kind, reply, relay) for r in rcpts}
         await self._record(entry, results, lock)
 
@@ -298,6 +315,15 @@ class QueueManager:
                 status,
                 rcpt.last_reply,
             )
+            self.services.events.emit(
+                Topic.RELAY,
+                queue_id=entry.id,
+                recipient=rcpt.address,
+                relay=rcpt.relay,
+                status=status,
+                reply=rcpt.last_reply,
+                delay=round(now - entry.created, 1),
+            )
         async with lock:
             await asyncio.to_thread(self.store.save, entry)
 
@@ -349,6 +375,7 @@ class QueueManager:
             body_8bit=any(b > 127 for b in data),
         )
         await asyncio.to_thread(self.store.enqueue, notice, data)
+        self._wake.set()
         log.info(
             "%s: sender %s notification: %s (%s)",
             entry.id,

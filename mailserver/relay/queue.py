@@ -4,8 +4,7 @@ Layout under ``data_dir/queue/``::
 
     ID.msg    the message as it will be sent (our Received field on top), never rewritten
     ID.json   the envelope: sender, DSN parameters, each recipient with its own state
-    .lock     taken (flock) by the CLI and the writer while they change the directory
-    .scan     touched to ask every running queue manager to look again now
+    .lock     taken (flock) by ``mailserver queue`` while it changes entries
 
 An entry exists once its ``.json`` exists: the ``.msg`` is written, fsync'd and
 renamed first, then the ``.json`` the same way, then the directory is fsync'd.
@@ -144,10 +143,6 @@ class QueueStore:
     def envelope_path(self, queue_id: str) -> Path:
         return self.directory / f"{queue_id}.json"
 
-    @property
-    def scan_path(self) -> Path:
-        return self.directory / ".scan"
-
     def ensure(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -160,7 +155,6 @@ class QueueStore:
         _write_durably(self.message_path(entry.id), data)
         _write_durably(self.envelope_path(entry.id), _dump(entry))
         _fsync_directory(self.directory)
-        self.request_scan()
 
     def save(self, entry: Entry) -> None:
         """Record new recipient states (atomic replace, fsync'd)."""
@@ -173,13 +167,6 @@ class QueueStore:
                 path.unlink()
         with contextlib.suppress(FileNotFoundError):
             _fsync_directory(self.directory)
-
-    def request_scan(self) -> None:
-        """Ask running managers to rescan now (they watch this file's mtime)."""
-        self.ensure()
-        self.scan_path.touch()
-        now = time.time()
-        os.utime(self.scan_path, (now, now))
 
     # ---------------------------------------------------------------- reading
 
@@ -201,12 +188,6 @@ class QueueStore:
 
     def read_message(self, queue_id: str) -> bytes:
         return self.message_path(queue_id).read_bytes()
-
-    def scan_stamp(self) -> float:
-        try:
-            return self.scan_path.stat().st_mtime
-        except FileNotFoundError:
-            return 0.0
 
     # ---------------------------------------------------------------- locking
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mailserver.services import Services
+from mailserver.web.errors import error_middleware
 from mailserver.web.keys import CSRF_EXEMPT, LISTENER, NAV, SERVICES, SESSIONS
 from mailserver.web.nav import NavLink
 from mailserver.web.security import csrf_middleware, headers_middleware, session_middleware
@@ -32,7 +33,7 @@ def build_app(services: Services, listener: str = "http") -> web.Application:
     """The web application for one listener; each module in :data:`MODULES` adds its routes."""
     settings = services.config.web
     app = web.Application(
-        middlewares=[headers_middleware, session_middleware, csrf_middleware],
+        middlewares=[headers_middleware, error_middleware, session_middleware, csrf_middleware],
         client_max_size=services.config.limits.max_message_size + FORM_OVERHEAD,
     )
     app[SERVICES] = services

@@ -31,7 +31,10 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     runner = web.AppRunner(
         app,
         handle_signals=False,
-        access_log=logging.getLogger("mailserver.web.access"),
+        # One line per page view is noise for thirty students; kept for log_level DEBUG.
+        access_log=logging.getLogger("mailserver.web.access")
+        if context.services.config.log_level == "DEBUG"
+        else None,
         keepalive_timeout=KEEPALIVE_TIMEOUT,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )

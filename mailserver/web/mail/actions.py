@@ -8,6 +8,7 @@ through the store's change listeners.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
@@ -20,59 +21,57 @@ from mailserver.web.templates import flash
 #: Messages one action may name.
 MAX_UIDS = 1000
 
-Action = Callable[[web.Request, Mailbox, Folder, list[int], str], Awaitable[str]]
+
+@dataclass(frozen=True)
+class Selection:
+    """What one action works on: messages of one folder, and the folder to move to."""
+
+    request: web.Request
+    mailbox: Mailbox
+    folder: Folder
+    uids: list[int]
+    #: Name of the target folder (``move``); empty otherwise.
+    target: str = ""
 
 
-async def _flags(folder: Folder, uids: list[int], flag: str, mode: FlagMode) -> None:
-    await folder.store_flags(uids, [flag], mode)
+Action = Callable[[Selection], Awaitable[str]]
 
 
-async def mark_read(request: web.Request, mb: Mailbox, f: Folder, uids: list[int], t: str) -> str:
-    await _flags(f, uids, SEEN, FlagMode.ADD)
-    return f"{len(uids)} marked as read."
+def _flag_action(flag: str, mode: FlagMode, done: str) -> Action:
+    async def action(selection: Selection) -> str:
+        await selection.folder.store_flags(selection.uids, [flag], mode)
+        return f"{len(selection.uids)} {done}."
+
+    return action
 
 
-async def mark_unread(request: web.Request, mb: Mailbox, f: Folder, uids: list[int], t: str) -> str:
-    await _flags(f, uids, SEEN, FlagMode.REMOVE)
-    return f"{len(uids)} marked as unread."
-
-
-async def flag(request: web.Request, mb: Mailbox, f: Folder, uids: list[int], t: str) -> str:
-    await _flags(f, uids, FLAGGED, FlagMode.ADD)
-    return f"{len(uids)} flagged."
-
-
-async def unflag(request: web.Request, mb: Mailbox, f: Folder, uids: list[int], t: str) -> str:
-    await _flags(f, uids, FLAGGED, FlagMode.REMOVE)
-    return f"{len(uids)} unflagged."
-
-
-async def move(request: web.Request, mb: Mailbox, f: Folder, uids: list[int], t: str) -> str:
-    if not t:
+async def move(selection: Selection) -> str:
+    if not selection.target:
         return "Choose the folder to move to."
-    target = await open_folder(mb, t)
-    if target is f:
+    target = await open_folder(selection.mailbox, selection.target)
+    if target is selection.folder:
         return "Already there."
-    moved = await f.move_to(uids, target)
-    return f"{len(moved)} moved to {t}."
+    moved = await selection.folder.move_to(selection.uids, target)
+    return f"{len(moved)} moved to {selection.target}."
 
 
-async def delete(request: web.Request, mb: Mailbox, f: Folder, uids: list[int], t: str) -> str:
+async def delete(selection: Selection) -> str:
     """To Trash; in Trash itself, for good."""
-    trash = await special_folder(request, mb, "\\Trash")
-    if f is trash or f.name == trash.name:
-        await _flags(f, uids, DELETED, FlagMode.ADD)
-        gone = await f.expunge(uids)
+    folder = selection.folder
+    trash = await special_folder(selection.request, selection.mailbox, "\\Trash")
+    if folder is trash or folder.name == trash.name:
+        await folder.store_flags(selection.uids, [DELETED], FlagMode.ADD)
+        gone = await folder.expunge(selection.uids)
         return f"{len(gone)} deleted for good."
-    moved = await f.move_to(uids, trash)
+    moved = await folder.move_to(selection.uids, trash)
     return f"{len(moved)} moved to {trash.name}."
 
 
 ACTIONS: dict[str, Action] = {
-    "read": mark_read,
-    "unread": mark_unread,
-    "flag": flag,
-    "unflag": unflag,
+    "read": _flag_action(SEEN, FlagMode.ADD, "marked as read"),
+    "unread": _flag_action(SEEN, FlagMode.REMOVE, "marked as unread"),
+    "flag": _flag_action(FLAGGED, FlagMode.ADD, "flagged"),
+    "unflag": _flag_action(FLAGGED, FlagMode.REMOVE, "unflagged"),
     "move": move,
     "delete": delete,
 }
@@ -95,7 +94,8 @@ async def message_action(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(location=back)
     mailbox = await mailbox_of(request, user.name)
     folder = await open_folder(mailbox, name)
-    flash(request, await action(request, mailbox, folder, uids, str(form.get("target", ""))))
+    selection = Selection(request, mailbox, folder, uids, str(form.get("target", "")))
+    flash(request, await action(selection))
     if str(form.get("op")) in ("move", "delete") and back.startswith("/mail/message"):
         back = f"/mail/?f={quote(name, safe='')}"  # the message is no longer there
     raise web.HTTPSeeOther(location=back)

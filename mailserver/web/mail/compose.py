@@ -10,19 +10,31 @@ for a mail client; a copy is then stored in Sent.
 
 from __future__ import annotations
 
+import email.errors
 import email.policy
 import email.utils
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import quote
 
+import nh3
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from mailserver.smtp.policy import Accept, RecipientPolicy
-from mailserver.storage import ANSWERED, DELETED, DRAFT, INBOX, SEEN, FlagMode, Mailbox
-from mailserver.submission import Client, Recipient, Submission, submit
+from mailserver.storage import (
+    ANSWERED,
+    DELETED,
+    DRAFT,
+    INBOX,
+    SEEN,
+    FlagMode,
+    Mailbox,
+    StorageError,
+)
+from mailserver.submission import Client, Recipient, Submission, recipient, submit
 from mailserver.web.keys import SERVICES
 from mailserver.web.mail import render as mime
 from mailserver.web.mail.folders import (
@@ -34,6 +46,8 @@ from mailserver.web.mail.folders import (
 )
 from mailserver.web.security import WebUser, require_user
 from mailserver.web.templates import flash, render
+
+log = logging.getLogger("mailserver.web")
 
 #: Serialise with CRLF and encoded words; 7-bit safe (base64/QP bodies) for any relay.
 WIRE_POLICY = email.policy.SMTP.clone(cte_type="7bit")
@@ -59,7 +73,18 @@ class Draft:
     mode: str = "new"
     #: A saved draft this form replaces when saved again or sent.
     draft_uid: int = 0
+    #: Attachments of that draft, offered to keep (index in its ``walk()``).
+    draft_attachments: list[mime.Attachment] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Carried:
+    """An attachment that comes from a stored message, not from this upload."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 def own_address(request: web.Request, user: str) -> str:
@@ -110,6 +135,7 @@ async def _prefill(request: web.Request, user: WebUser, draft: Draft) -> None:
         draft.in_reply_to = mime.header(message, "In-Reply-To")
         draft.references = mime.header(message, "References")
         draft.draft_uid = uid
+        draft.draft_attachments = shown.attachments
         return
     if draft.mode == "forward":
         draft.subject = subject if subject.lower().startswith("fwd:") else f"Fwd: {subject}"
@@ -136,8 +162,6 @@ async def _prefill(request: web.Request, user: WebUser, draft: Draft) -> None:
 
 
 def _html_as_text(html: str) -> str:
-    import nh3
-
     return " ".join(nh3.clean(html, tags=set()).split())
 
 
@@ -146,18 +170,22 @@ def _read_form(form: MultiDictProxy[str | bytes | bytearray | web.FileField]) ->
         value = form.get(name, "")
         return value[:limit] if isinstance(value, str) else ""
 
+    def line(name: str, limit: int = MAX_FIELD) -> str:
+        """A header's value: line breaks (header injection) become spaces."""
+        return " ".join(text(name, limit).split())
+
     def number(name: str) -> int:
         value = text(name)
         return int(value) if value.isdigit() else 0
 
     return Draft(
-        to=text("to"),
-        cc=text("cc"),
-        bcc=text("bcc"),
-        subject=" ".join(text("subject", 2000).split()),
+        to=line("to"),
+        cc=line("cc"),
+        bcc=line("bcc"),
+        subject=line("subject", 2000),
         body=text("body", MAX_BODY).replace("\r\n", "\n"),
-        in_reply_to=text("in_reply_to", 2000),
-        references=text("references", 8000),
+        in_reply_to=line("in_reply_to", 2000),
+        references=line("references", 8000),
         source_folder=text("source_folder", 1000),
         source_uid=number("source_uid"),
         mode=text("mode", 20) or "new",
@@ -170,7 +198,7 @@ def build_message(
     user: str,
     draft: Draft,
     files: list[web.FileField],
-    forwarded: bytes | None,
+    carried: list[Carried],
 ) -> EmailMessage:
     """The message as it will be stored and sent (without Bcc unless it is a draft)."""
     config = request.app[SERVICES].config
@@ -196,9 +224,12 @@ def build_message(
         message.add_attachment(
             content, maintype=maintype, subtype=subtype, filename=upload.filename or "attachment"
         )
-    if forwarded is not None:
+    for item in carried:
+        maintype, _, subtype = item.content_type.partition("/")
+        if maintype in ("multipart", "message") or not subtype:
+            maintype, subtype = "application", "octet-stream"
         message.add_attachment(
-            forwarded, maintype="application", subtype="octet-stream", filename="forwarded.eml"
+            item.content, maintype=maintype, subtype=subtype, filename=item.filename
         )
     return message
 
@@ -207,11 +238,6 @@ def _recipients(request: web.Request, draft: Draft) -> tuple[list[Recipient], li
     """Every To/Cc/Bcc address with its local account (None: relayed), and the refused ones."""
     services = request.app[SERVICES]
     config = services.config
-    policy = RecipientPolicy(
-        is_local_domain=config.is_local_domain,
-        resolve=services.auth.resolve,
-        postmaster=config.postmaster,
-    )
     result: list[Recipient] = []
     errors: list[str] = []
     seen: set[str] = set()
@@ -220,13 +246,13 @@ def _recipients(request: web.Request, draft: Draft) -> tuple[list[Recipient], li
         if not address or address.lower() in seen:
             continue
         seen.add(address.lower())
-        # The SMTP recipient policy, as for an authenticated submission client:
-        # local accounts and aliases, postmaster, and relaying where it is on.
-        decision = policy.decide(address, authenticated=True)
-        if isinstance(decision, Accept):
-            result.append(Recipient(address=decision.address, user=decision.user))
+        # The RCPT check of an authenticated submission client: local accounts
+        # and aliases, postmaster, and relaying to other domains.
+        decided = recipient(services, address, authenticated=True)
+        if isinstance(decided, Recipient):
+            result.append(decided)
         else:
-            errors.append(f"{address}: {decision.reply}")
+            errors.append(f"{address}: {decided}")
     if len(result) > config.limits.max_recipients:
         errors.append(f"at most {config.limits.max_recipients} recipients per message")
     return result, errors
@@ -242,21 +268,22 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         if isinstance(item, web.FileField) and item.filename
     ][:MAX_ATTACHMENTS]
     mailbox = await mailbox_of(request, user.name)
-    forwarded = None
-    if draft.mode == "forward" and draft.source_uid:
-        source = await open_folder(mailbox, draft.source_folder)
-        forwarded = await read_message(source, draft.source_uid)
+    carried = await _carried(mailbox, draft, form.getall("keep_part", []))
     action = form.get("action", "send")
     if action == "draft":
-        return await _save_draft(request, user, draft, files, forwarded)
+        return await _save_draft(request, user, draft, files, carried)
     recipients, errors = _recipients(request, draft)
     if not recipients and not errors:
         errors.append("Give at least one recipient.")
     if errors:
         draft.errors = errors
         return await _form(request, user, draft, status=400)
-    message = build_message(request, user.name, draft, files, forwarded)
-    content = message.as_bytes()
+    try:
+        content = build_message(request, user.name, draft, files, carried).as_bytes()
+    except (ValueError, TypeError, email.errors.MessageError) as exc:
+        log.info("web compose by %s: message not built: %s", user.name, exc)
+        draft.errors = ["The message could not be built: check the addresses and the subject."]
+        return await _form(request, user, draft, status=400)
     services = request.app[SERVICES]
     client = Client(
         helo=services.config.hostname,
@@ -277,8 +304,12 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
     if not result.accepted:
         draft.errors = [f"Not sent: {result.reply}"]
         return await _form(request, user, draft, status=400)
-    sent = await special_folder(request, mailbox, "\\Sent")
-    await sent.append(content, flags=[SEEN])
+    try:
+        sent = await special_folder(request, mailbox, "\\Sent")
+        await sent.append(content, flags=[SEEN])
+    except StorageError as exc:
+        # The message is on its way already; only the copy is missing.
+        flash(request, f"Sent, but no copy was kept in Sent: {exc.message}")
     if draft.mode in ("reply", "replyall") and draft.source_uid:
         source = await open_folder(mailbox, draft.source_folder)
         await source.store_flags([draft.source_uid], [ANSWERED], FlagMode.ADD)
@@ -292,10 +323,10 @@ async def _save_draft(
     user: WebUser,
     draft: Draft,
     files: list[web.FileField],
-    forwarded: bytes | None,
+    carried: list[Carried],
 ) -> web.StreamResponse:
     mailbox = await mailbox_of(request, user.name)
-    message = build_message(request, user.name, draft, files, forwarded)
+    message = build_message(request, user.name, draft, files, carried)
     if draft.bcc.strip():
         message["Bcc"] = draft.bcc
     drafts = await special_folder(request, mailbox, "\\Drafts")
@@ -305,6 +336,29 @@ async def _save_draft(
     raise web.HTTPSeeOther(
         location=f"/mail/compose?mode=draft&f={quote(drafts.name, safe='')}&uid={uid}"
     )
+
+
+async def _carried(mailbox: Mailbox, draft: Draft, keep: Sequence[object]) -> list[Carried]:
+    """The forwarded original, or the attachments of the draft the user chose to keep."""
+    if draft.mode == "forward" and draft.source_uid:
+        source = await open_folder(mailbox, draft.source_folder)
+        original = await read_message(source, draft.source_uid)
+        return [Carried("forwarded.eml", "application/octet-stream", original)]
+    if not draft.draft_uid or not keep:
+        return []
+    source = await open_folder(mailbox, draft.source_folder)
+    data = await read_message(source, draft.draft_uid)
+    result = []
+    for value in keep[:MAX_ATTACHMENTS]:
+        if not (isinstance(value, str) and value.isdigit()):
+            continue
+        found = mime.part_bytes(data, int(value))
+        if found is None or found[0].is_multipart():
+            continue
+        part, content = found
+        name = mime.safe_filename(part, int(value))
+        result.append(Carried(name, part.get_content_type(), content))
+    return result
 
 
 async def _drop_old_draft(request: web.Request, mailbox: Mailbox, draft: Draft) -> None:

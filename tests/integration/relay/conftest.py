@@ -69,7 +69,8 @@ def free_port() -> int:
 
 
 def send(server: ServerProcess, sender: str, recipients: list[str], subject: str, **kw: Any) -> str:
-    """Log in as the sender's local part and send; returns the DATA reply text."""
+    """Log in as the sender's local part and send; returns the DATA reply text.
+    ``envelope_from=`` in ``kw`` overrides the envelope sender (MAIL FROM)."""
     user = sender.split("@")[0]
     with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as client:
         client.login(user, user)
@@ -77,7 +78,7 @@ def send(server: ServerProcess, sender: str, recipients: list[str], subject: str
             f"From: <{sender}>\r\nTo: {', '.join(recipients)}\r\nSubject: {subject}\r\n\r\n"
             f"body of {subject}\r\n"
         )
-        client.mail(sender, kw.get("mail_options", []))
+        client.mail(kw.get("envelope_from", sender), kw.get("mail_options", []))
         for rcpt in recipients:
             code, reply = client.rcpt(rcpt, kw.get("rcpt_options", []))
             assert code == 250, reply

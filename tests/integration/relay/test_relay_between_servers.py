@@ -7,8 +7,10 @@ and is read back with imaplib on the far side.
 
 from __future__ import annotations
 
+import contextlib
 import email.message
 import json
+from pathlib import Path
 
 from tests.integration.relay.conftest import (
     LabServer,
@@ -118,6 +120,22 @@ def test_queue_lifetime_expiry_bounces_with_the_last_reply(lab_server: LabServer
     assert not list((group1.data_dir / "queue").glob("*.json"))
 
 
+def test_delay_warning_then_the_message_keeps_waiting(lab_server: LabServer) -> None:
+    dead = free_port()
+    group1 = lab_server("group1.lab", routes={"group2.lab": f"127.0.0.1:{dead}"}, delay_warning=1)
+    send(group1, "group1_1@group1.lab", ["group1_2@group2.lab"], "slow boat")
+    [notice] = wait_for_mail(group1, "group1_1")
+    assert notice["Subject"] == "Delayed Mail (still being retried)"
+    status = check_report(notice, "group1_2@group2.lab", action="delayed")
+    assert status["Status"].startswith("4.")
+    assert status["Will-Retry-Until"]
+    assert notice.get_payload()[2].get_content_type() == "text/rfc822-headers"
+    entries = [json.loads(text) for text in queue_files(group1.data_dir / "queue")]
+    [entry] = [e for e in entries if e["sender"]]  # the notice's own entry may still be there
+    assert entry["recipients"][0]["state"] == "queued"
+    assert entry["recipients"][0]["delay_warned"] is True
+
+
 def test_notify_success_and_orcpt_are_honoured(lab_server: LabServer) -> None:
     port1 = free_port()
     group2 = lab_server("group2.lab", routes={"group1.lab": f"127.0.0.1:{port1}"})
@@ -135,6 +153,15 @@ def test_notify_success_and_orcpt_are_honoured(lab_server: LabServer) -> None:
     status = check_report(dsn, "group1_2@group2.lab", action="delivered")
     assert status["Original-Recipient"] == "rfc822; boss@group2.lab"
     assert "from mx.group2.lab" in dsn["Received"]
+
+
+def queue_files(queue: Path) -> list[str]:
+    """The envelopes in the queue now (one may vanish while we read: it is done)."""
+    texts = []
+    for path in queue.glob("*.json"):
+        with contextlib.suppress(FileNotFoundError):
+            texts.append(path.read_text())
+    return texts
 
 
 def check_report(
@@ -165,3 +192,21 @@ def wait_until(condition: object, server: object, deadline: float = 60.0) -> Non
         if time.monotonic() > end:
             raise AssertionError(f"condition not met in {deadline}s\n{server.log()[-3000:]}")  # type: ignore[attr-defined]
         time.sleep(0.2)
+
+
+def test_a_notification_that_cannot_be_delivered_is_dropped(lab_server: LabServer) -> None:
+    group2 = lab_server("group2.lab")
+    group1 = lab_server("group1.lab", routes={"group2.lab": smtp_route(group2)})
+    # On port 25 after AUTH any sender may be given: one that does not exist.
+    send(
+        group1,
+        "group1_1@group1.lab",
+        ["nobody@group2.lab"],
+        "ghost",
+        envelope_from="ghost@group2.lab",
+    )
+    wait_until(lambda: "never bounce a bounce" in group1.log(), group1)
+    wait_until(lambda: not queue_files(group1.data_dir / "queue"), group1)
+    log = group1.log()
+    assert log.count("status=bounced") == 2  # the message, then its notification: no more
+    assert inbox(group1, "group1_1") == []

@@ -260,6 +260,16 @@ def test_hostile_messages_run_nothing(web_server: ServerProcess, browser: Any) -
         assert_nothing_ran(browser, link)
         for part in browser.find_elements(By.CSS_SELECTOR, ".attachments a"):
             assert "/" not in part.text and part.get_attribute("download") is not None
+        # The same content in the source view and in reply/forward forms (a <textarea>).
+        query = link.split("?", 1)[1]
+        for page in (
+            f"/mail/message/raw?{query}",
+            f"/mail/compose?mode=replyall&{query}",
+            f"/mail/compose?mode=forward&{query}",
+        ):
+            browser.get(http_url(web_server, page))
+            wait_for(browser, lambda d: d.find_elements(By.TAG_NAME, "main"))
+            assert_nothing_ran(browser, page)
 
 
 def assert_nothing_ran(browser: Any, where: str) -> None:

@@ -1,4 +1,7 @@
-"""The extension point other web modules use: require_user/require_admin and add_nav."""
+"""The extension point other web modules use: require_user/require_admin and add_nav.
+
+A throwaway admin-only page (``/test-admin/``) is added the way the console adds its own.
+"""
 
 from __future__ import annotations
 
@@ -44,9 +47,9 @@ async def app_client(web_lab: WebLab) -> Any:
 
     async def make() -> TestClient[Any, Any]:
         app = build_app(web_lab.services)
-        add_nav(app, "Demo admin", "/demo-admin/", admin_only=True)
-        app.router.add_get("/demo-admin/", admin_page)
-        app.router.add_post("/demo-admin/action", admin_post)
+        add_nav(app, "Admin test", "/test-admin/", admin_only=True)
+        app.router.add_get("/test-admin/", admin_page)
+        app.router.add_post("/test-admin/action", admin_post)
         app.router.add_get("/whoami", student_page)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
@@ -73,29 +76,29 @@ async def test_route_matrix(
     token = ""
     if who is not None:
         token = await log_in(client, who)
-    assert (await client.get("/demo-admin/", allow_redirects=False)).status == console
-    assert (await client.post("/demo-admin/action", data={"csrf": token})).status == post
+    assert (await client.get("/test-admin/", allow_redirects=False)).status == console
+    assert (await client.post("/test-admin/action", data={"csrf": token})).status == post
     assert (await client.get("/whoami", allow_redirects=False)).status == whoami
 
 
 async def test_console_link_only_for_admins(app_client: Any) -> None:
     student = await app_client()
     await log_in(student, "group1_1")
-    assert 'href="/demo-admin/"' not in await (await student.get("/mail/")).text()
+    assert 'href="/test-admin/"' not in await (await student.get("/mail/")).text()
     teacher = await app_client()
     await log_in(teacher, ADMIN)
     page = await (await teacher.get("/mail/")).text()
-    assert 'href="/demo-admin/"' in page
-    console = await (await teacher.get("/demo-admin/")).text()
+    assert 'href="/test-admin/"' in page
+    console = await (await teacher.get("/test-admin/")).text()
     assert "console for teacher" in console and csrf_of(console)
 
 
 async def test_json_callers_send_the_token_in_a_header(app_client: Any) -> None:
     client = await app_client()
     token = await log_in(client, ADMIN)
-    refused = await client.post("/demo-admin/action", json={"x": 1})
+    refused = await client.post("/test-admin/action", json={"x": 1})
     assert refused.status == 403
     allowed = await client.post(
-        "/demo-admin/action", json={"x": 1}, headers={"X-CSRF-Token": token}
+        "/test-admin/action", json={"x": 1}, headers={"X-CSRF-Token": token}
     )
     assert allowed.status == 200
