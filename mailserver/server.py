@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailserver.activity import ActivityTracker
 from mailserver.auth import Authenticator, UserDatabase
 from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
 from mailserver.auth.throttle_events import share_throttle
 from mailserver.config import Config
+from mailserver.control import ControlContext, ControlServer, socket_path
 from mailserver.events import EventBus, LocalEventBus
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
@@ -38,6 +40,9 @@ from mailserver.net.tls import (
 from mailserver.relay.manager import QueueManager
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
+from mailserver.transcripts.archive import TranscriptArchive, release_archive, shared_archive
+from mailserver.transcripts.files import TranscriptFiles
+from mailserver.workers import worker_index
 
 log = logging.getLogger("mailserver")
 
@@ -86,6 +91,11 @@ class RunningServer:
     services: Services
     sessions: SessionRegistry
     servers: dict[str, asyncio.Server] = field(default_factory=dict)
+    #: Recent sessions for the console and ``sessions.list``; None if none are kept.
+    archive: TranscriptArchive | None = None
+    transcript_files: TranscriptFiles | None = None
+    activity: ActivityTracker | None = None
+    control: ControlServer | None = None
     #: Delivers the outbound queue (``relay/``); None until started.
     queue: QueueManager | None = None
 
@@ -106,7 +116,19 @@ class RunningServer:
         closing = [server.wait_closed() for server in self.servers.values()]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 1.0)
+        await self._close_observers()
         self.services.auth.close()
+
+    async def _close_observers(self) -> None:
+        """The control socket, the activity record and the transcripts, after the sessions."""
+        if self.control is not None:
+            await self.control.close()
+        if self.activity is not None:
+            await self.activity.close()
+        if self.transcript_files is not None:
+            await asyncio.to_thread(self.transcript_files.close)
+        if self.archive is not None:
+            release_archive(self.services.events)
 
 
 async def start_server(
@@ -130,6 +152,7 @@ async def start_server(
             "passwords cross the network readable, as the lab exercises intend"
         )
     tls = _tls_context(config)
+    await _start_observers(running)
     for name, address in config.listeners.items():
         start = find_listener(name)
         if start is None:
@@ -156,10 +179,42 @@ async def start_server(
         services.ports.update(running.ports())
         log.info("%s listening on %s", name, _describe(running.servers[name], address.host))
     if not running.servers:
+        await running.close(grace=0)
         raise StartupError("none of the configured listeners is available")
     running.queue = QueueManager(services)
     await running.queue.start()
     return running
+
+
+async def _start_observers(running: RunningServer) -> None:
+    """What listens on the event channel (before any session starts), and the control socket.
+
+    Every process keeps its own archive (the console may be served by any
+    worker, and the event channel brings it every worker's sessions). The
+    transcript files, the activity record and the control socket exist once
+    per server: in worker 0 when there are workers, which hears the others'
+    events through the supervisor's hub.
+    """
+    config, bus = running.services.config, running.services.events
+    settings = config.transcripts
+    if settings.keep_sessions > 0:
+        running.archive = shared_archive(
+            bus, settings.keep_sessions, int(settings.keep_mb * 1024 * 1024)
+        )
+    if worker_index() not in (None, 0):
+        return
+    if settings.dir is not None:
+        running.transcript_files = TranscriptFiles(settings.dir)
+        running.transcript_files.attach(bus)
+    running.activity = ActivityTracker(config.activity_path)
+    running.activity.attach(bus)
+    control = ControlServer(socket_path(config), ControlContext(running.services, running.archive))
+    try:
+        await control.start()
+    except OSError as exc:
+        log.warning("no control socket at %s: %s", control.path, exc)
+    else:
+        running.control = control
 
 
 def _tls_context(config: Config) -> ssl.SSLContext:

@@ -143,6 +143,7 @@ async def submit(services: Services, submission: Submission) -> Result:
         protocol=client.protocol,
         queue_id=queue_id,
         timestamp=now,
+        user=submission.user,
     )
     local = _local_deliveries(submission.recipients)
     copies = {

@@ -137,6 +137,27 @@ class LoginThrottle:
                 self._blocked_until.pop(next(iter(self._blocked_until)))
         self._blocked_until[client] = now + self.policy.block_seconds
 
+    def blocked(self) -> list[tuple[str, float]]:
+        """Addresses refused now, with the seconds left: for ``throttle list`` and the console."""
+        now = self._clock()
+        return sorted(
+            (client, until - now) for client, until in self._blocked_until.items() if until > now
+        )
+
+    def failing(self) -> list[tuple[str, int]]:
+        """Addresses and accounts with recent failures (``ip:...``/``user:...``), most first."""
+        now = self._clock()
+        counts = [(key, self._count(key, now)) for key in list(self._failures)]
+        return sorted(((k, n) for k, n in counts if n), key=lambda item: (-item[1], item[0]))
+
+    def unblock(self, client: str) -> bool:
+        """Lift the block on ``client`` and forget its failures; False if it was not blocked."""
+        was_blocked = self._blocked_until.pop(client, None) is not None
+        forgot = self._failures.pop(_ip_key(client), None) is not None
+        if was_blocked or forgot:
+            log.warning("authentication from %s unblocked by the operator", client)
+        return was_blocked
+
     def tracked(self) -> int:
         """How many addresses and accounts the throttle remembers (bounded by MAX_TRACKED each)."""
         return len(self._failures) + len(self._blocked_until)

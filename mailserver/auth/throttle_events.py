@@ -33,6 +33,8 @@ def share_throttle(throttle: LoginThrottle, events: EventBus) -> None:
             throttle.record_failure(client, user, remote=True)
         elif data.get("action") == "success":
             throttle.record_success(client, user, remote=True)
+        elif data.get("action") == "unblock" and client is not None:
+            throttle.unblock(client)  # the operator's unblock, from the console or the CLI
 
     throttle.observer = publish
     events.subscribe(Topic.AUTH, heard)

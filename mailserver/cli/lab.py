@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import time
 from typing import Any
 
+from mailserver.activity import EXERCISES, load_activity
+from mailserver.activity.overview import AccountStatus, class_overview, human_size
 from mailserver.auth import UserError
 from mailserver.cli.errors import CliError
 from mailserver.cli.users import open_users
@@ -48,6 +52,13 @@ def register(commands: Any) -> None:
     _add_size_arguments(remove)
     remove.add_argument("--purge", action="store_true", help="also delete their mail")
     remove.set_defaults(handler=run_remove)
+
+    status = actions.add_parser(
+        "status",
+        help="class overview: every account's mail, last login and the exercises it has done",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(handler=run_status)
 
 
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,3 +131,37 @@ async def _purge(config: Config, names: list[str]) -> None:
     store = build_store(config)
     for name in names:
         await store.delete_mailbox(name)
+
+
+def run_status(config: Config, args: argparse.Namespace) -> int:
+    """Reads the files the running server keeps; works whether it runs or not."""
+    names = open_users(config).names()
+    activity = load_activity(config.activity_path)
+    rows = asyncio.run(class_overview(names, build_store(config), activity))
+    if args.json:
+        print(json.dumps([row.as_json() for row in rows], indent=1))
+        return 0
+    print(format_status(rows))
+    return 0
+
+
+def format_status(rows: list[AccountStatus]) -> str:
+    """The table ``lab status`` prints, with a legend of the exercise keys."""
+    width = max([len("account"), *(len(row.name) for row in rows)])
+    lines = [
+        f"{'account':<{width}}  {'msgs':>5}  {'size':>9}  {'last login':<19}  "
+        f"{'via':<5}  exercises done"
+    ]
+    for row in rows:
+        when = (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.last_login))
+            if row.last_login
+            else "never"
+        )
+        lines.append(
+            f"{row.name:<{width}}  {row.messages:>5}  {human_size(row.octets):>9}  {when:<19}  "
+            f"{row.protocol or '-':<5}  {', '.join(row.exercises) or '-'}"
+        )
+    lines.append("")
+    lines += [f"  {exercise.key:<15} {exercise.title}" for exercise in EXERCISES]
+    return "\n".join(lines)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mailserver import __version__
-from mailserver.cli import lab, queue, serve, tls, users
+from mailserver.cli import lab, queue, serve, throttle, tls, users
 from mailserver.cli.errors import CliError
 from mailserver.config import Config, ConfigError, load_config
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.register(commands)
     lab.register(commands)
     tls.register(commands)
+    throttle.register(commands)
     queue.register(commands)
     return parser
 

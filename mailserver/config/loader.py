@@ -24,6 +24,7 @@ from mailserver.config.model import (
     RelaySettings,
     TimeoutSettings,
     TlsSettings,
+    TranscriptSettings,
     WebSettings,
     default_workers,
 )
@@ -74,6 +75,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         "quota",
         "folders",
         "workers",
+        "transcripts",
         "web",
         "relay",
     }
@@ -117,6 +119,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         quota=_quota(raw.get("quota")),
         special_folders=_folders(raw.get("folders")),
         workers=_workers(raw.get("workers")),
+        transcripts=_transcripts(raw.get("transcripts"), base_dir),
         web=_web(raw.get("web")),
         relay=relay,
         source=source,
@@ -242,6 +245,26 @@ def _tls(raw: Any, base_dir: Path) -> TlsSettings:
     if (cert is None) != (key is None):
         raise ConfigError("tls: give both certificate and key, or neither")
     return TlsSettings(certificate=cert, key=key)
+
+
+_PASSWORD_MODES = ("mask", "show")
+
+
+def _transcripts(raw: Any, base_dir: Path) -> TranscriptSettings:
+    if raw is None:
+        return TranscriptSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("transcripts: expected a mapping such as {passwords: mask, dir: ...}")
+    directory = _path(raw, "dir", base_dir, where="transcripts.dir")
+    flat = {key: value for key, value in raw.items() if key != "dir"}
+    settings: TranscriptSettings = _section(
+        {"transcripts": flat}, "transcripts", TranscriptSettings
+    )
+    if settings.passwords not in _PASSWORD_MODES:
+        raise ConfigError(
+            f"transcripts.passwords: expected mask or show, got {settings.passwords!r}"
+        )
+    return dataclasses.replace(settings, dir=directory)
 
 
 def _megabytes(value: Any, where: str) -> float | None:

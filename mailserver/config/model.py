@@ -103,6 +103,23 @@ class QuotaSettings:
 
 
 @dataclass(frozen=True)
+class TranscriptSettings:
+    """Session transcripts for the instructor: what is kept, where, and how passwords show."""
+
+    #: ``mask`` hides passwords and SASL responses; ``show`` keeps them and decodes
+    #: base64 beside them (the lab's lesson: base64 is not encryption).
+    passwords: str = "mask"
+    #: One text file per session here (for ``tail -f``); None: no files.
+    dir: Path | None = None
+    #: Finished sessions kept in memory for the console and the control socket.
+    keep_sessions: int = 200
+    #: ... and at most this many MiB of their lines.
+    keep_mb: float = 16.0
+    #: Lines of a message body (DATA, APPEND, RETR, FETCH) shown before it is shortened.
+    body_lines: int = 8
+
+
+@dataclass(frozen=True)
 class WebSettings:
     """The web listeners' webmail (and console): who is an instructor, how long logins last."""
 
@@ -211,6 +228,7 @@ class Config:
     auth: AuthSettings = field(default_factory=AuthSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
     quota: QuotaSettings = field(default_factory=QuotaSettings)
+    transcripts: TranscriptSettings = field(default_factory=TranscriptSettings)
     #: Special-use attribute -> folder name, created and subscribed for new accounts.
     special_folders: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_FOLDERS))
     #: Worker processes that accept connections (1: everything in one process).
@@ -228,6 +246,16 @@ class Config:
     @property
     def user_db_path(self) -> Path:
         return self.users_file if self.users_file is not None else self.data_dir / "users.yaml"
+
+    @property
+    def run_dir(self) -> Path:
+        """Sockets and other files of the running server (the control socket)."""
+        return self.data_dir / "run"
+
+    @property
+    def activity_path(self) -> Path:
+        """What each account did, as the server saw it (``lab status`` reads it)."""
+        return self.data_dir / "activity.json"
 
     def is_local_domain(self, domain: str) -> bool:
         """Domains compare case-insensitively and ignore one trailing dot."""

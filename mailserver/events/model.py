@@ -27,13 +27,18 @@ class Topic:
     #: A session started: ``{"session": str, "protocol": str, "listener": str,
     #: "peer": "ip:port", "tls": bool}``
     SESSION_OPENED = "session.opened"
-    #: A session logged in: ``{"session": str, "user": str, "mechanism": str}``
+    #: A session logged in: ``{"session": str, "user": str, "mechanism": str}``, plus
+    #: the keys of SESSION_OPENED (``tls`` as it is now), for consumers that joined late.
     SESSION_LOGIN = "session.login"
-    #: One transcript line: ``{"session": str, "direction": "C"|"S", "text": str}``
-    #: (bodies shortened, passwords masked by the producer).
+    #: One transcript line: ``{"session": str, "direction": "C"|"S"|"*", "text": str}``
+    #: (bodies shortened, passwords masked by the producer; ``*`` is a note such as
+    #: "TLS established" or "idle timeout" with no line on the wire).
     SESSION_LINE = "session.line"
     #: A session ended: ``{"session": str, "duration": float, "user": str|None,
-    #: "counts": {str: int}}``
+    #: "counts": {str: int}}`` plus the keys of SESSION_OPENED (``tls``: whether TLS
+    #: was on at the end). Counts: ``commands`` and, where they happened, ``messages``
+    #: (SMTP), ``retrieved``/``deleted``/``updated`` (POP3), ``fetch``/``uid_fetch``/
+    #: ``expunged`` (IMAP); see ``mailserver.activity.exercises``.
     SESSION_CLOSED = "session.closed"
     #: A login failed or an address was blocked or unblocked:
     #: ``{"ip": str, "user": str|None, "action": "failure"|"block"|"unblock"|"success"}``
@@ -48,6 +53,22 @@ class Topic:
     RELAY = "relay"
 
 
+_pid = os.getpid()
+
+
+def _reset_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_reset_pid)
+
+
+def current_pid() -> int:
+    """``os.getpid()`` without a system call per event (kept right across ``fork``)."""
+    return _pid
+
+
 @dataclass(frozen=True)
 class Event:
     """One fact, stamped with where and when it happened."""
@@ -57,7 +78,7 @@ class Event:
     #: Wall-clock seconds (``time.time()``): consumers in other processes compare them.
     time: float = field(default_factory=time.time)
     #: Process id of the publisher, so a worker can skip its own echoes.
-    origin: int = field(default_factory=os.getpid)
+    origin: int = field(default_factory=current_pid)
 
     def to_json(self) -> dict[str, Any]:
         return {"topic": self.topic, "data": self.data, "time": self.time, "origin": self.origin}

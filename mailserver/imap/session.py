@@ -36,6 +36,7 @@ from mailserver.imap.parser.commands import (
 from mailserver.imap.states import State
 from mailserver.imap.view import SelectedView
 from mailserver.listeners import ListenerContext
+from mailserver.net.connection import describe_peer
 from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
 from mailserver.net.sessions import SessionHandle
 from mailserver.net.starttls import (
@@ -45,6 +46,7 @@ from mailserver.net.starttls import (
     upgrade_to_tls,
 )
 from mailserver.storage import Mailbox, MailStore, StorageError
+from mailserver.transcripts import SessionRecorder
 
 log = logging.getLogger("mailserver.imap")
 
@@ -121,15 +123,29 @@ class ImapSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         peer: str,
+        port: int = 0,
     ) -> None:
+        """``peer``: the client's address (the throttle's key); ``port``: its port."""
         self.config: Config = context.services.config
         self.store: MailStore = context.services.store
         self.auth: Authenticator = context.services.auth
         self.reader = reader
         self.writer = writer
-        self.peer = peer
+        self.peer_ip = peer
+        #: How log lines name the client: ``[ip]:port``.
+        self.peer = describe_peer(peer, port)
         #: True on an implicit-TLS listener (and, later, after STARTTLS).
         self.secure = context.ssl_context is not None
+        self.recorder = SessionRecorder(
+            context.services.events,
+            self.config.transcripts,
+            context.name,
+            peer,
+            port,
+            tls=self.secure,
+            log=log,
+            where=f"imap {self.peer}:",
+        )
         self.starttls_context = context.starttls_context
         #: Set by STARTTLS: handshake right after its tagged OK went out.
         self.pending_tls: ssl.SSLContext | None = None
@@ -193,6 +209,7 @@ class ImapSession:
                     continue
                 except TimeoutError:
                     log.info("imap %s: idle timeout (user %s)", self.peer, self.user or "-")
+                    self.recorder.note("idle timeout")
                     await self.send(IDLE_BYE)
                     return
                 await self.execute(data)
@@ -203,6 +220,7 @@ class ImapSession:
             return
 
     async def execute(self, data: bytes) -> None:
+        self.recorder.count("commands")
         parsed = parse_command(data, utf8_names="UTF8=ACCEPT" in self.enabled)
         spec = COMMANDS.get(parsed.name) if parsed.name else None
         if spec is not None and self.state not in spec.states:
@@ -300,9 +318,11 @@ class ImapSession:
         self._waiting_for_input = True
         try:
             async with asyncio.timeout(self._timeout):
-                return apply_backspaces(await read_line(self.reader, self._max_line))
+                line = apply_backspaces(await read_line(self.reader, self._max_line))
         finally:
             self._waiting_for_input = False
+        self.recorder.client(line + CRLF)
+        return line
 
     async def read_command(self) -> bytes:
         """A whole command: its line plus every literal and continuation line.
@@ -358,9 +378,11 @@ class ImapSession:
     async def _read_exactly(self, size: int) -> bytes:
         try:
             async with asyncio.timeout(self._timeout):
-                return await self.reader.readexactly(size)
+                data = await self.reader.readexactly(size)
         except asyncio.IncompleteReadError:
             raise EOFError from None
+        self.recorder.client(data)
+        return data
 
     async def _discard(self, size: int) -> None:
         while size > 0:
@@ -410,11 +432,14 @@ class ImapSession:
             log.info("imap %s: TLS handshake failed (%s)", self.peer, exc.reason)
             raise ClientGone from None
         self.secure = True
-        log.info("imap %s: TLS established (%s)", self.peer, describe_tls(self.writer))
+        description = describe_tls(self.writer)
+        log.info("imap %s: TLS established (%s)", self.peer, description)
+        self.recorder.secured(description)
 
     # --------------------------------------------------------------- output
 
     def write(self, data: bytes) -> None:
+        self.recorder.server(data)
         self.writer.write(data)
 
     async def drain(self) -> None:
@@ -426,6 +451,7 @@ class ImapSession:
             raise ClientGone from None
 
     async def send(self, data: bytes) -> None:
+        self.recorder.server(data)
         self.writer.write(data)
         await self.drain()
 
@@ -462,6 +488,7 @@ class ImapSession:
         self._goodbye = goodbye
         if self._waiting_for_input and not self.closing:
             self.closing = True
+            self.recorder.server(goodbye)
             self.writer.write(goodbye)
             self.writer.close()
 

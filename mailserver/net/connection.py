@@ -14,6 +14,7 @@ import logging
 from typing import Protocol
 
 from mailserver.net.sessions import SessionHandle, SessionRegistry
+from mailserver.transcripts import SessionRecorder
 
 #: How long a goodbye or a close may take before the connection is just dropped.
 CLOSE_TIMEOUT = 5.0
@@ -22,6 +23,9 @@ CLOSE_TIMEOUT = 5.0
 class LineSession(Protocol):
     handle: SessionHandle | None
     writer: asyncio.StreamWriter
+    #: ``[ip]:port``, as every log line of the session shows the client.
+    peer: str
+    recorder: SessionRecorder
 
     async def run(self) -> None: ...
 
@@ -32,9 +36,15 @@ class LineSession(Protocol):
     def finish(self) -> None: ...
 
 
-def peer_address(writer: asyncio.StreamWriter) -> str:
+def peer_address(writer: asyncio.StreamWriter) -> tuple[str, int]:
+    """The client's address and port (two sessions from one PC differ in the port)."""
     peername = writer.get_extra_info("peername")
-    return str(peername[0]) if peername else "unknown"
+    return (str(peername[0]), int(peername[1])) if peername else ("unknown", 0)
+
+
+def describe_peer(ip: str, port: int) -> str:
+    """``[ip]:port``: the form of SMTP's log lines, unambiguous for IPv6 too."""
+    return f"[{ip}]:{port}"
 
 
 async def serve_session(
@@ -54,23 +64,26 @@ async def serve_session(
         peer, session.on_shutdown, lambda: session.writer.transport.abort(), admitted
     )
     if handle is None:
+        session.recorder.note("refused: too many connections")
         with contextlib.suppress(Exception):
             session.writer.write(busy_reply)
             await asyncio.wait_for(session.writer.drain(), CLOSE_TIMEOUT)
+        session.recorder.close()
         await close_stream(session.writer)
         return
     session.handle = handle
-    log.info("connection from %s", peer)
+    log.info("connection from %s", session.peer)
     loop = asyncio.get_running_loop()
     timer = loop.call_later(max_session, session.expire) if max_session > 0 else None
     try:
         await session.run()
     except Exception:
-        log.exception("%s: session failed", peer)
+        log.exception("%s: session failed", session.peer)
     finally:
         if timer is not None:
             timer.cancel()
         session.finish()
+        session.recorder.close()
         handle.release()
         await close_stream(session.writer)
 

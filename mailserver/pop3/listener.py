@@ -37,7 +37,7 @@ async def serve_connection(
 ) -> None:
     """Run one session from greeting to close; always frees its slot (``admitted``:
     taken by the implicit-TLS listener before the handshake)."""
-    peer = peer_address(writer)
-    session = Pop3Session(context, locks, reader, writer, peer)
+    ip, port = peer_address(writer)
+    session = Pop3Session(context, locks, reader, writer, ip, port)
     max_session = context.services.config.timeouts.pop3_session
-    await serve_session(context.sessions, session, peer, BUSY_REPLY, log, max_session, admitted)
+    await serve_session(context.sessions, session, ip, BUSY_REPLY, log, max_session, admitted)

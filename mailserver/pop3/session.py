@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from mailserver.auth import LoginBlocked
 from mailserver.config import Config
 from mailserver.listeners import ListenerContext
+from mailserver.net.connection import describe_peer
 from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
 from mailserver.net.sessions import SessionHandle
 from mailserver.net.starttls import (
@@ -42,6 +43,7 @@ from mailserver.pop3.parser import Command, InvalidCommand, parse_command
 from mailserver.pop3.states import State
 from mailserver.services import Services
 from mailserver.storage import StorageError
+from mailserver.transcripts import SessionRecorder
 
 log = logging.getLogger("mailserver.pop3")
 
@@ -52,6 +54,8 @@ SESSION_LIMIT_REPLY = "-ERR [SYS/TEMP] session time limit reached, please reconn
 TOO_MANY_BAD = "-ERR too many bad commands, closing connection"
 NOT_LOGGED_IN = "-ERR not logged in: authenticate first with USER/PASS, APOP or AUTH"
 ALREADY_LOGGED_IN = "-ERR already logged in"
+#: Lines of a listing (LIST, UIDL, CAPA) shown in the transcript before it is shortened.
+LISTING_LINES = 50
 
 
 def make_banner(hostname: str) -> str:
@@ -73,15 +77,29 @@ class Pop3Session:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         peer: str,
+        port: int = 0,
     ) -> None:
+        """``peer``: the client's address (the throttle's key); ``port``: its port."""
         self.services: Services = context.services
         self.config: Config = context.services.config
         self.locks = locks
         self.reader = reader
         self.writer = writer
-        self.peer = peer
+        self.peer_ip = peer
+        #: How log lines name the client: ``[ip]:port``.
+        self.peer = describe_peer(peer, port)
         #: True on an implicit-TLS listener and after a successful STLS.
         self.secure = context.ssl_context is not None
+        self.recorder = SessionRecorder(
+            context.services.events,
+            self.config.transcripts,
+            context.name,
+            peer,
+            port,
+            tls=self.secure,
+            log=log,
+            where=f"pop3 {self.peer}:",
+        )
         #: Server context for STLS (RFC 2595); offered while set and not yet secure.
         self.starttls_context = context.starttls_context
         self.banner = make_banner(self.config.hostname)
@@ -130,6 +148,7 @@ class Pop3Session:
                     continue
                 except TimeoutError:
                     log.info("pop3 %s: idle timeout (user %s)", self.peer, self.user or "-")
+                    self.recorder.note("idle timeout")
                     await self.reply(IDLE_REPLY)
                     return
                 await self.execute(line)
@@ -141,6 +160,7 @@ class Pop3Session:
             return
 
     async def execute(self, line: bytes) -> None:
+        self.recorder.count("commands")
         parsed = parse_command(line, SYNTAXES)
         spec = COMMANDS.get(parsed.verb) if parsed.verb else None
         if spec is not None and self.state not in spec.states:
@@ -194,9 +214,11 @@ class Pop3Session:
         self._waiting_for_input = True
         try:
             async with asyncio.timeout(self._timeout):
-                return apply_backspaces(await read_line(self.reader, self._max_line))
+                line = apply_backspaces(await read_line(self.reader, self._max_line))
         finally:
             self._waiting_for_input = False
+        self.recorder.client(line + CRLF)
+        return line
 
     async def read_continuation(self) -> str:
         """A client response inside AUTH; an idle timeout ends the session like any other."""
@@ -232,12 +254,16 @@ class Pop3Session:
         finally:
             self._handshaking = False
         self.secure = True
-        log.info("pop3 %s: TLS established (%s)", self.peer, describe_tls(self.writer))
+        description = describe_tls(self.writer)
+        log.info("pop3 %s: TLS established (%s)", self.peer, description)
+        self.recorder.secured(description)
 
     # --------------------------------------------------------------- output
 
     async def reply(self, line: str) -> None:
-        self.writer.write(line.encode("utf-8") + CRLF)
+        data = line.encode("utf-8") + CRLF
+        self.recorder.server(data)
+        self.writer.write(data)
         await self.drain()
 
     async def drain(self) -> None:
@@ -250,15 +276,21 @@ class Pop3Session:
 
     async def send_lines(self, first: str, lines: Iterable[str]) -> None:
         """A multi-line response: status line, stuffed lines, terminating ``.``."""
-        body = b"".join(stuff_line(line).encode("utf-8") + CRLF for line in lines)
-        self.writer.write(first.encode("utf-8") + CRLF + body + b".\r\n")
+        body = b"".join(stuff_line(line).encode("utf-8") + CRLF for line in lines) + b".\r\n"
+        self.recorder.server(first.encode("utf-8") + CRLF)
+        self.recorder.server_body(keep=LISTING_LINES)
+        self.recorder.server(body)
+        self.writer.write(first.encode("utf-8") + CRLF + body)
         await self.drain()
 
     async def send_message(self, first: str, data: bytes | memoryview) -> None:
         """Stream message text dot-stuffed, chunk by chunk, draining in between."""
         self._mid_response = True
+        self.recorder.server(first.encode("utf-8") + CRLF)
+        self.recorder.server_body()
         self.writer.write(first.encode("utf-8") + CRLF)
         for chunk in dot_stuffed_chunks(data):
+            self.recorder.server(chunk)
             self.writer.write(chunk)
             await self.drain()
         self._mid_response = False
@@ -282,6 +314,7 @@ class Pop3Session:
             return
         if self._waiting_for_input and not self.closing:
             self.closing = True
+            self.recorder.server(goodbye.encode("ascii") + CRLF)
             self.writer.write(goodbye.encode("ascii") + CRLF)
             self.writer.close()
 

@@ -129,6 +129,9 @@ class Trace:
     protocol: str
     queue_id: str
     timestamp: float
+    #: The account that authenticated (AUTH), shown as Postfix's
+    #: ``smtpd_sasl_authenticated_header`` does; the ``A`` of ESMTPA says that it did.
+    user: str | None = None
 
 
 def with_protocol(extended: bool, tls: bool, authenticated: bool, utf8: bool = False) -> str:
@@ -163,6 +166,8 @@ def received_field(trace: Trace, recipient: str | None) -> bytes:
     date = rfc5322_date(trace.timestamp)
     by = f"\tby {trace.hostname} (mailserver) with {trace.protocol} id {trace.queue_id}"
     lines = [f"Received: from {_clean_helo(trace.helo)} ({tcp_info})"]
+    if trace.user:
+        lines.append(f"\t(Authenticated sender: {_clean_helo(trace.user)})")
     if recipient is None:
         lines.append(f"{by}; {date}")
     else:

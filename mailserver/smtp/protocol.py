@@ -44,6 +44,7 @@ from mailserver.smtp import auth, dsn, policy, rdns, replies
 from mailserver.smtp.data import CRLF, MessageBuffer, Overrun
 from mailserver.smtp.delivery import DeliveryHandler
 from mailserver.smtp.state import Connection, LabEnvelope, LabSession
+from mailserver.transcripts import SessionRecorder
 
 log = logging.getLogger("mailserver.smtp")
 
@@ -91,11 +92,15 @@ class CommandTable(dict[str, Command]):
     again before the handler is chosen.
     """
 
-    def __init__(self, commands: dict[str, Command], unknown: Command) -> None:
+    def __init__(
+        self, commands: dict[str, Command], unknown: Command, on_command: Callable[[], None]
+    ) -> None:
         super().__init__(commands)
         self._unknown = unknown
+        self._on_command = on_command
 
     def get(self, verb: str, default: Any = None) -> Command:
+        self._on_command()  # aiosmtpd looks up every command line here, once
         handler = super().get(verb, self._unknown)
 
         async def run(arg: str | None) -> None:
@@ -186,6 +191,8 @@ class LabSMTP(SMTP):
         self._handle: SessionHandle | None = None
         self._admitted = admitted
         self._connection: Connection | None = None
+        #: The transcript; None until the connection is admitted.
+        self.recorder: SessionRecorder | None = None
         self._lifetime = config.timeouts.smtp * SESSION_LIFETIME_FACTOR
         self._lifetime_handle: asyncio.TimerHandle | None = None
         self._lifetime_extended = False
@@ -205,7 +212,11 @@ class LabSMTP(SMTP):
         }
         if self.tls_context is not None:
             commands["STARTTLS"] = self.smtp_STARTTLS
-        self._smtp_methods = CommandTable(commands, self._unknown_command)
+        self._smtp_methods = CommandTable(commands, self._unknown_command, self._count_command)
+
+    def _count_command(self) -> None:
+        if self.recorder is not None:
+            self.recorder.count("commands")
 
     # ------------------------------------------------------------ connection
 
@@ -223,6 +234,17 @@ class LabSMTP(SMTP):
                 return
             self._handle = handle
             self._connection = Connection(ip=ip, port=port)
+            services = self._context.services
+            self.recorder = SessionRecorder(
+                services.events,
+                services.config.transcripts,
+                self._context.name,
+                ip,
+                port,
+                tls=transport.get_extra_info("ssl_object") is not None,
+                log=log,
+                where=self._connection.describe(),
+            )
             log.info("connection from %s on %s", self._connection.describe(), self._context.name)
             rdns.lookup(ip, self._set_client_name)
             self._lifetime_handle = self.loop.call_later(self._lifetime, self._lifetime_cb)
@@ -232,6 +254,8 @@ class LabSMTP(SMTP):
         self._connection.tls = ssl_object is not None
         if ssl_object is not None:
             cipher = ssl_object.cipher()
+            if upgraded and self.recorder is not None:
+                self.recorder.secured(f"({ssl_object.version()}, {cipher[0] if cipher else '?'})")
             log.info(
                 "%s %s (%s, %s)",
                 self._connection.describe(),
@@ -248,6 +272,8 @@ class LabSMTP(SMTP):
         try:
             super().connection_lost(error)
         finally:
+            if self.recorder is not None:
+                self.recorder.close()
             if self._handle is not None:
                 self._handle.release()
 
@@ -257,6 +283,8 @@ class LabSMTP(SMTP):
         if self._refused:
             return
         self._reset_timeout()
+        if self.recorder is not None:
+            self.recorder.client(data)
         super().data_received(data)
 
     def _create_session(self) -> LabSession:
@@ -273,6 +301,8 @@ class LabSMTP(SMTP):
     def _say_goodbye(self, reply: str) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
+            if self.recorder is not None:
+                self.recorder.server(reply.encode() + b"\r\n")
             writable(transport).write(reply.encode() + b"\r\n")
             transport.close()
 
@@ -286,6 +316,8 @@ class LabSMTP(SMTP):
     def _timeout_cb(self) -> None:
         if self.session is not None:
             log.info("%s idle timeout", self.session.connection.describe())
+        if self.recorder is not None:
+            self.recorder.note("idle timeout")
         self._say_goodbye(replies.IDLE_TIMEOUT)
 
     def _lifetime_cb(self) -> None:
@@ -321,7 +353,10 @@ class LabSMTP(SMTP):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        await super().push(text.encode("utf-8", "surrogateescape"))
+        data = text.encode("utf-8", "surrogateescape")
+        if self.recorder is not None:
+            self.recorder.server(data + b"\r\n")
+        await super().push(data)
         code = replies.reply_code(text)
         if code is not None and code >= 500:
             self._errors += 1
@@ -407,6 +442,8 @@ class LabSMTP(SMTP):
             session.user = outcome.user
             session.authenticated = True
             log.info("%s authenticated as %s (%s)", where, outcome.user, mechanism)
+            if self.recorder is not None:
+                self.recorder.login(outcome.user, mechanism)
         elif outcome.login is not None:
             log.info("%s authentication failed for %r (%s)", where, outcome.login, mechanism)
         await self.push(outcome.reply)
@@ -482,6 +519,9 @@ class LabSMTP(SMTP):
         content = buffer.content()
         self.envelope.content = self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
+        if self.recorder is not None and (status is MISSING or str(status).startswith("250")):
+            # With AUTH, this is the "sent by SMTP with AUTH" of the activity record.
+            self.recorder.count("messages")
         self._set_post_data_state()
         await self.push(replies.OK if status is MISSING else status)
 

@@ -21,6 +21,7 @@ MODULES: list[str] = [
     "mailserver.web.login",
     "mailserver.web.mail",
     "mailserver.web.autoconfig",
+    "mailserver.web.console",
 ]
 
 STATIC_DIR = Path(__file__).parent / "static"

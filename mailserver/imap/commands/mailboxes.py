@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 from mailserver.imap.condstore import enable_condstore
@@ -16,6 +17,8 @@ from mailserver.storage import DELETED, DELIMITER, INBOX, SEEN, Mailbox, Storage
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
+
+log = logging.getLogger("mailserver.imap")
 
 
 def mailbox_of(session: ImapSession) -> Mailbox:
@@ -46,6 +49,7 @@ async def create(session: ImapSession, command: MailboxCommand) -> Response:
     for depth in range(1, len(parts)):
         with contextlib.suppress(StorageError):
             await mailbox.create_folder(DELIMITER.join(parts[:depth]))
+    log.info("imap %s: %s created folder %s", session.peer, session.user, name)
     return Response("OK", "Create completed")
 
 
@@ -55,6 +59,7 @@ async def delete(session: ImapSession, command: MailboxCommand) -> Response:
     if session.view is not None and session.view.folder.name == command.mailbox:
         session.unselect()
     await mailbox_of(session).delete_folder(command.mailbox)
+    log.info("imap %s: %s deleted folder %s", session.peer, session.user, command.mailbox)
     return Response("OK", "Delete completed")
 
 

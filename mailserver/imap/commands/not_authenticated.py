@@ -30,7 +30,7 @@ async def starttls(session: ImapSession, command: NoArguments) -> Response:
 
 async def login(session: ImapSession, command: Login) -> Response:
     _require_plaintext(session)
-    return await _log_in(session, command.user, command.password)
+    return await _log_in(session, command.user, command.password, "LOGIN")
 
 
 async def authenticate(session: ImapSession, command: Authenticate) -> Response:
@@ -47,13 +47,13 @@ async def authenticate(session: ImapSession, command: Authenticate) -> Response:
             raise bad(exc.message) from None
         if authzid and session.auth.resolve(authzid) != session.auth.resolve(user):
             raise no("Authorization identity not allowed", "AUTHORIZATIONFAILED")
-        return await _log_in(session, user, password)
+        return await _log_in(session, user, password, "AUTHENTICATE PLAIN")
     first = command.initial
     if first is None:
         first = await _challenge(session, sasl.LOGIN_USERNAME_CHALLENGE)
     user = _text(_decode(first))
     password = _text(_decode(await _challenge(session, sasl.LOGIN_PASSWORD_CHALLENGE)))
-    return await _log_in(session, user, password)
+    return await _log_in(session, user, password, "AUTHENTICATE LOGIN")
 
 
 def _require_plaintext(session: ImapSession) -> None:
@@ -83,13 +83,14 @@ def _text(data: bytes) -> str:
         raise bad("Response is not valid UTF-8") from None
 
 
-async def _log_in(session: ImapSession, login_name: str, password: str) -> Response:
-    user = await session.auth.authenticate(login_name, password, session.peer)
+async def _log_in(session: ImapSession, login_name: str, password: str, mechanism: str) -> Response:
+    user = await session.auth.authenticate(login_name, password, session.peer_ip)
     if user is None:
         log.info("imap %s: failed login for %r", session.peer, login_name[:64])
         raise no("Authentication failed", "AUTHENTICATIONFAILED")
     session.mailbox = await session.store.mailbox(user)
     session.user = user
     session.state = State.AUTHENTICATED
-    log.info("imap %s: %s logged in", session.peer, user)
+    session.recorder.login(user, mechanism)
+    log.info("imap %s: %s logged in (%s)", session.peer, user, mechanism)
     return Response("OK", "Logged in", f"CAPABILITY {session.capabilities()}")

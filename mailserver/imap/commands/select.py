@@ -9,6 +9,7 @@ new. Nothing else needs to be downloaded again.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from mailserver.imap.commands.mailboxes import mailbox_of
@@ -26,6 +27,8 @@ from mailserver.imap.view import SelectedView
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
+
+log = logging.getLogger("mailserver.imap")
 
 CLOSED = b"* OK [CLOSED] Previous mailbox closed\r\n"
 
@@ -69,6 +72,14 @@ async def select(session: ImapSession, command: Select) -> Response:
     await session.send(b"".join(lines))
     session.view = view
     session.state = State.SELECTED
+    log.info(
+        "imap %s: %s %s %s (%d messages)",
+        session.peer,
+        session.user,
+        "examined" if readonly else "selected",
+        folder.name,
+        view.exists,
+    )
     if params.qresync is not None:
         await _resync(session, view, params.qresync)
     if readonly:

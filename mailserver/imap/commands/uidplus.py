@@ -3,6 +3,7 @@ names, so it never removes what another client marked meanwhile."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from mailserver.imap.commands.selected import deleted_uids, view_of, writable
@@ -13,6 +14,8 @@ from mailserver.imap.parser.extensions import UidExpunge
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
 
+log = logging.getLogger("mailserver.imap")
+
 
 async def uid_expunge(session: ImapSession, command: UidExpunge) -> Response:
     view = view_of(session)
@@ -20,6 +23,14 @@ async def uid_expunge(session: ImapSession, command: UidExpunge) -> Response:
     wanted = set(view.uids_in(command.sequence.resolve(view.max_uid())))
     targets = [uid for uid in await deleted_uids(view) if uid in wanted]
     removed = await view.folder.expunge(targets) if targets else []
+    log.info(
+        "imap %s: %s expunged %d messages from %s (UID EXPUNGE)",
+        session.peer,
+        session.user,
+        len(removed),
+        view.folder.name,
+    )
+    session.recorder.count("expunged", len(removed))
     # The refresh after the command sends the EXPUNGE responses.
     code = await expunged_code(session, view.folder, bool(removed))
     return Response("OK", "UID EXPUNGE completed", code)

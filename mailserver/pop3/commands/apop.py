@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 async def run(session: Pop3Session, command: Command) -> None:
     name, digest = command.words
     session.pending_user = None
-    user = await session.services.auth.apop(name, session.banner, digest, client=session.peer)
+    user = await session.services.auth.apop(name, session.banner, digest, client=session.peer_ip)
     if user is None:
         raise login_failed(session, name, "APOP")
     await begin_transaction(session, user, "APOP")

@@ -78,7 +78,7 @@ async def _plain(session: Pop3Session, initial: str | None) -> tuple[str, str | 
         authzid, authcid, password = parse_plain(response)
     except SaslError as exc:
         raise Pop3Error(f"-ERR [AUTH] {exc.message}", bad=True) from None
-    user = await session.services.auth.authenticate(authcid, password, session.peer)
+    user = await session.services.auth.authenticate(authcid, password, session.peer_ip)
     # Acting as someone else (a non-empty, different authzid) is never allowed.
     if user is not None and authzid and session.services.auth.resolve(authzid) != user:
         user = None
@@ -90,4 +90,4 @@ async def _login(session: Pop3Session, initial: str | None) -> tuple[str, str | 
     password = _text(await _response(session, LOGIN_PASSWORD_CHALLENGE, None))
     if not login or not password:
         return login, None
-    return login, await session.services.auth.authenticate(login, password, session.peer)
+    return login, await session.services.auth.authenticate(login, password, session.peer_ip)

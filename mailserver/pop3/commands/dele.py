@@ -14,4 +14,5 @@ if TYPE_CHECKING:
 async def run(session: Pop3Session, command: Command) -> None:
     number = command.numbers[0]
     maildrop_of(session).mark_deleted(number)
+    session.recorder.count("deleted")
     await session.reply(f"+OK message {number} deleted")

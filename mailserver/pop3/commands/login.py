@@ -53,6 +53,7 @@ async def begin_transaction(session: Pop3Session, user: str, method: str) -> Non
     session.user = user
     session.maildrop = maildrop
     session.state = State.TRANSACTION
+    session.recorder.login(user, method)
     log.info(
         "pop3 %s: %s logged in (%s), %d messages",
         session.peer,

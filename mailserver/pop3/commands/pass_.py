@@ -18,7 +18,7 @@ async def run(session: Pop3Session, command: Command) -> None:
     if login is None:
         raise Pop3Error("-ERR send USER first")
     session.pending_user = None
-    user = await session.services.auth.authenticate(login, command.text, session.peer)
+    user = await session.services.auth.authenticate(login, command.text, session.peer_ip)
     if user is None:
         raise login_failed(session, login, "USER/PASS")
     await begin_transaction(session, user, "USER/PASS")

@@ -34,6 +34,8 @@ async def run(session: Pop3Session, command: Command) -> None:
     if uids and not await _expunge(session, maildrop, uids):
         await session.reply(UPDATE_FAILED)
         return
+    # The "download and quit" of lab exercise 3: the activity record counts it.
+    session.recorder.count("updated")
     await session.reply("+OK")
 
 

@@ -20,6 +20,7 @@ async def run(session: Pop3Session, command: Command) -> None:
     info = maildrop.get(command.numbers[0])
     data = await maildrop.folder.read(info.uid)
     await session.send_message(f"+OK {len(data)} octets", data)
+    session.recorder.count("retrieved")
     del data
     if SEEN in info.flags:
         return
