@@ -269,9 +269,11 @@ async def test_cram_md5(smtp_lab: SmtpLab) -> None:
 
 async def test_total_session_time_is_capped(smtp_lab_factory: SmtpLabFactory) -> None:
     """A client that is never idle still gets cut off after 10 idle timeouts in total."""
-    lab = await smtp_lab_factory(timeouts=TimeoutSettings(smtp=0.2))
+    # An idle timeout generous enough that a loaded machine never reaches it between
+    # two NOOPs; the session cap (ten of them, 5 s) comes long before the loop ends.
+    lab = await smtp_lab_factory(timeouts=TimeoutSettings(smtp=0.5))
     dialogue = await lab.connect()
-    for _ in range(400):  # 20 s of NOOPs, ten times the 2 s limit
+    for _ in range(400):  # 20 s of NOOPs, four times the 5 s cap
         await asyncio.sleep(0.05)
         await dialogue.send("NOOP")
         reply = await dialogue.line()
