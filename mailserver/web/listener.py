@@ -43,10 +43,16 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     assert protocol_factory is not None  # set by setup()
     loop = asyncio.get_running_loop()
     try:
+        # A worker serves the socket its supervisor bound (shared by all
+        # workers); a single process binds the address itself.
+        where: dict[str, object] = (
+            {"sock": context.sock}
+            if context.sock is not None
+            else {"host": context.address.host, "port": context.address.port}
+        )
         server = await loop.create_server(
             protocol_factory,
-            context.address.host,
-            context.address.port,
+            **where,  # type: ignore[arg-type]
             ssl=context.ssl_context,
             ssl_handshake_timeout=handshake_limit(KEEPALIVE_TIMEOUT)
             if context.ssl_context is not None
