@@ -45,19 +45,22 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     try:
         # A worker serves the socket its supervisor bound (shared by all
         # workers); a single process binds the address itself.
-        where: dict[str, object] = (
-            {"sock": context.sock}
-            if context.sock is not None
-            else {"host": context.address.host, "port": context.address.port}
-        )
-        server = await loop.create_server(
-            protocol_factory,
-            **where,  # type: ignore[arg-type]
-            ssl=context.ssl_context,
-            ssl_handshake_timeout=handshake_limit(KEEPALIVE_TIMEOUT)
-            if context.ssl_context is not None
-            else None,
-        )
+        handshake = handshake_limit(KEEPALIVE_TIMEOUT) if context.ssl_context is not None else None
+        if context.sock is not None:
+            server = await loop.create_server(
+                protocol_factory,
+                sock=context.sock,
+                ssl=context.ssl_context,
+                ssl_handshake_timeout=handshake,
+            )
+        else:
+            server = await loop.create_server(
+                protocol_factory,
+                context.address.host,
+                context.address.port,
+                ssl=context.ssl_context,
+                ssl_handshake_timeout=handshake,
+            )
     except OSError:
         await runner.cleanup()
         raise

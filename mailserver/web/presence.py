@@ -92,4 +92,4 @@ async def _stop(app: web.Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    app[SESSIONS].close_all("shutdown")
+    # The sessions themselves stay: other workers (and the next start) go on serving them.

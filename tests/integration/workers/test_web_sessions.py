@@ -10,7 +10,9 @@ expiry and ``web.max_sessions`` must all behave as in one process.
 from __future__ import annotations
 
 import http.client
+import os
 import re
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,7 +77,7 @@ class Browser:
             for value in response.headers.get_all("Set-Cookie") or []:
                 jar: SimpleCookie = SimpleCookie(value)
                 for name, morsel in jar.items():
-                    if morsel["expires"] and "1970" in morsel["expires"] or not morsel.value:
+                    if not morsel.value or "1970" in morsel["expires"]:
                         self.cookies.pop(name, None)
                     else:
                         self.cookies[name] = morsel.value
@@ -155,10 +157,7 @@ def test_a_login_holds_in_every_worker_until_logout(two_workers: ServerProcess) 
 
 
 def test_a_login_survives_a_worker_restart(two_workers: ServerProcess) -> None:
-    import os
-    import signal
-
-    first, second = two_workers.worker_pids()
+    first = two_workers.worker_pids()[0]
     browser = Browser(two_workers)
     browser.log_in(first, first, USERS[0])
     os.kill(first, signal.SIGKILL)
