@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 
 from aiohttp import web
 
 from mailserver.listeners import ListenerContext
 from mailserver.net.starttls import handshake_limit
+from mailserver.server import StartupError
 from mailserver.web.app import build_app
 
 log = logging.getLogger("mailserver.web")
@@ -27,7 +29,10 @@ SHUTDOWN_TIMEOUT = 3.0
 
 async def start_listener(context: ListenerContext) -> asyncio.Server:
     """Bind the listener's address and serve the web app there."""
-    app = build_app(context.services, context.name)
+    try:
+        app = build_app(context.services, context.name)
+    except (sqlite3.Error, OSError) as exc:
+        raise StartupError(f"{context.name}: cannot open the web session table: {exc}") from None
     runner = web.AppRunner(
         app,
         handle_signals=False,

@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, write_config
 from tests.support.workers import connect_to
 
 TIMEOUT = 20.0
@@ -156,7 +157,7 @@ def test_a_login_holds_in_every_worker_until_logout(two_workers: ServerProcess) 
     assert not stale.logged_in(first)
 
 
-def test_a_login_survives_a_worker_restart(two_workers: ServerProcess) -> None:
+def test_a_login_survives_a_worker_and_a_server_restart(two_workers: ServerProcess) -> None:
     first = two_workers.worker_pids()[0]
     browser = Browser(two_workers)
     browser.log_in(first, first, USERS[0])
@@ -169,6 +170,11 @@ def test_a_login_survives_a_worker_restart(two_workers: ServerProcess) -> None:
         assert time.monotonic() < deadline, "no replacement worker"
         time.sleep(0.1)
     for pid in pids:
+        assert browser.logged_in(pid)
+    # And a restart of the whole server (new ports; the cookie has none).
+    assert two_workers.stop() == 0
+    two_workers.start()
+    for pid in two_workers.worker_pids():
         assert browser.logged_in(pid)
 
 
@@ -200,3 +206,13 @@ def test_the_lifetime_ends_a_login_in_every_worker(server_factory: ServerFactory
     assert time.monotonic() - started >= lifetime - 0.5
     other = second if pid == first else first
     assert not browser.logged_in(other)
+
+
+def test_an_unusable_session_table_is_a_clear_startup_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, listeners={"smtp": "127.0.0.1:0", "http": "127.0.0.1:0"})
+    (tmp_path / "data" / "run" / "web-sessions.sqlite3").mkdir(parents=True)
+    server = ServerProcess(config)
+    with pytest.raises(RuntimeError) as failed:
+        server.start()
+    assert "http: cannot open the web session table" in str(failed.value)
+    assert "Traceback" not in str(failed.value)
