@@ -114,11 +114,12 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def web_server(factory: ServerFactory, **web: object) -> ServerProcess:
+def web_server(factory: ServerFactory, **settings: object) -> ServerProcess:
+    """A server with two workers and an ``http`` listener, plus ``settings``."""
     server = factory(
         workers=2,
         listeners={name: "127.0.0.1:0" for name in ("smtp", "imap", "http")},
-        web=web,
+        **settings,
     )
     assert len(server.worker_pids()) == 2
     return server
@@ -179,7 +180,7 @@ def test_a_login_survives_a_worker_and_a_server_restart(two_workers: ServerProce
 
 
 def test_max_sessions_holds_across_workers(server_factory: ServerFactory) -> None:
-    server = web_server(server_factory, max_sessions=2)
+    server = web_server(server_factory, web={"max_sessions": 2})
     first, second = server.worker_pids()
     browsers = [Browser(server) for _ in USERS]
     browsers[0].log_in(first, first, USERS[0])
@@ -193,7 +194,7 @@ def test_max_sessions_holds_across_workers(server_factory: ServerFactory) -> Non
 
 def test_the_lifetime_ends_a_login_in_every_worker(server_factory: ServerFactory) -> None:
     lifetime = 4.0
-    server = web_server(server_factory, session_lifetime=lifetime)
+    server = web_server(server_factory, web={"session_lifetime": lifetime})
     first, second = server.worker_pids()
     browser = Browser(server)
     started = time.monotonic()
@@ -216,3 +217,33 @@ def test_an_unusable_session_table_is_a_clear_startup_error(tmp_path: Path) -> N
         server.start()
     assert "http: cannot open the web session table" in str(failed.value)
     assert "Traceback" not in str(failed.value)
+
+
+def test_failed_web_logins_in_one_worker_block_the_address_in_the_other(
+    server_factory: ServerFactory,
+) -> None:
+    server = web_server(
+        server_factory,
+        auth={"free_failures": 2, "block_after_failures": 2, "block_seconds": 600},
+    )
+    first, second = server.worker_pids()
+    browser = Browser(server)
+    for _ in range(2):
+        page = browser.request(first, "GET", "/login")
+        form = {"csrf": csrf_of(page.body), "login": USERS[0], "password": "wrong"}
+        assert browser.request(first, "POST", "/login", form).status == 401
+    # The other worker hears of the failures over the event channel; an empty
+    # password is never checked, so polling with it adds no failure of its own.
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        page = browser.request(second, "GET", "/login")
+        form = {"csrf": csrf_of(page.body), "login": USERS[0], "password": ""}
+        status = browser.request(second, "POST", "/login", form).status
+        if status == 429:
+            break
+        assert status == 401
+        assert time.monotonic() < deadline, "worker 2 never blocked the address"
+        time.sleep(0.2)
+    page = browser.request(second, "GET", "/login")
+    form = {"csrf": csrf_of(page.body), "login": USERS[0], "password": USERS[0]}
+    assert browser.request(second, "POST", "/login", form).status == 429
