@@ -14,7 +14,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.support.server import ServerProcess, write_config
+from tests.support.server import ServerProcess, create_users, write_config
 from tests.support.workers import connect_to
 
 TIMEOUT = 20.0
@@ -125,9 +125,18 @@ def web_server(factory: ServerFactory, **settings: object) -> ServerProcess:
     return server
 
 
-@pytest.fixture
-def two_workers(server_factory: ServerFactory) -> ServerProcess:
-    return web_server(server_factory)
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests that leave it serving with default settings (it starts slowly)."""
+    directory = tmp_path_factory.mktemp("websessions")
+    config = write_config(
+        directory, workers=2, listeners={name: "127.0.0.1:0" for name in ("smtp", "http")}
+    )
+    create_users(config)
+    server = ServerProcess(config).start()
+    assert len(server.worker_pids()) == 2
+    yield server
+    server.kill()
 
 
 def test_a_login_holds_in_every_worker_until_logout(two_workers: ServerProcess) -> None:
