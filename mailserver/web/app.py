@@ -40,7 +40,11 @@ def build_app(services: Services, listener: str = "http") -> web.Application:
     app[SERVICES] = services
     app[LISTENER] = listener
     app[SESSIONS] = SessionStore(
-        settings.session_lifetime, settings.idle_timeout, settings.max_sessions
+        sessions_path(services.config.data_dir),
+        settings.session_lifetime,
+        settings.idle_timeout,
+        settings.max_sessions,
+        listener,
     )
     app[NAV] = []
     app[CSRF_EXEMPT] = set()
@@ -48,7 +52,17 @@ def build_app(services: Services, listener: str = "http") -> web.Application:
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     for name in MODULES:
         importlib.import_module(name).setup(app)
+    app.on_cleanup.append(_close_sessions)  # last: the modules' cleanups may still use it
     return app
+
+
+def sessions_path(data_dir: Path) -> Path:
+    """The session table every worker (and the next start) shares."""
+    return data_dir / "run" / "web-sessions.sqlite3"
+
+
+async def _close_sessions(app: web.Application) -> None:
+    app[SESSIONS].close()
 
 
 def add_nav(app: web.Application, label: str, path: str, admin_only: bool = False) -> None:

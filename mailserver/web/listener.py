@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 
 from aiohttp import web
 
 from mailserver.listeners import ListenerContext
 from mailserver.net.starttls import handshake_limit
+from mailserver.server import StartupError
 from mailserver.web.app import build_app
 
 log = logging.getLogger("mailserver.web")
@@ -27,7 +29,10 @@ SHUTDOWN_TIMEOUT = 3.0
 
 async def start_listener(context: ListenerContext) -> asyncio.Server:
     """Bind the listener's address and serve the web app there."""
-    app = build_app(context.services, context.name)
+    try:
+        app = build_app(context.services, context.name)
+    except (sqlite3.Error, OSError) as exc:
+        raise StartupError(f"{context.name}: cannot open the web session table: {exc}") from None
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -43,15 +48,24 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     assert protocol_factory is not None  # set by setup()
     loop = asyncio.get_running_loop()
     try:
-        server = await loop.create_server(
-            protocol_factory,
-            context.address.host,
-            context.address.port,
-            ssl=context.ssl_context,
-            ssl_handshake_timeout=handshake_limit(KEEPALIVE_TIMEOUT)
-            if context.ssl_context is not None
-            else None,
-        )
+        # A worker serves the socket its supervisor bound (shared by all
+        # workers); a single process binds the address itself.
+        handshake = handshake_limit(KEEPALIVE_TIMEOUT) if context.ssl_context is not None else None
+        if context.sock is not None:
+            server = await loop.create_server(
+                protocol_factory,
+                sock=context.sock,
+                ssl=context.ssl_context,
+                ssl_handshake_timeout=handshake,
+            )
+        else:
+            server = await loop.create_server(
+                protocol_factory,
+                context.address.host,
+                context.address.port,
+                ssl=context.ssl_context,
+                ssl_handshake_timeout=handshake,
+            )
     except OSError:
         await runner.cleanup()
         raise

@@ -111,6 +111,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     session = sessions.login(request_session(request), user)
     session.peer = _peer(request).replace("[", "").replace("]", "")
     announce_login(request, session)
+    sessions.save(session)  # the event name and peer, for the end's event in any worker
     response = web.HTTPSeeOther(location=target)
     set_session_cookie(request, response, session)
     raise response

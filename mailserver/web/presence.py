@@ -1,15 +1,19 @@
 """Web logins on the event channel, like the mail protocols' sessions.
 
 A web login is announced as ``session.opened`` + ``session.login`` (protocol
-``http``, listener ``http`` or ``https``, ``tls`` as the page was served) and
-its end (logout, expiry, eviction, password reset, shutdown) as
-``session.closed`` with counts ``requests`` and ``messages`` (sent). So the
-instructor console sees who uses the webmail (exercise 8) the same way it
-sees SMTP, POP3 and IMAP sessions. The event's session name is random and
-unrelated to the cookie: a console viewer can never take over the login.
+``http``, listener ``http`` or ``https``, ``tls`` as the page was served)
+and its end (logout, expiry, eviction, password reset) as
+``session.closed``, once, by whichever worker ended it, with counts
+``requests`` and ``messages`` (sent). So the instructor console sees who
+uses the webmail (exercise 8) the same way it sees SMTP, POP3 and IMAP
+sessions. The event's session name is random and unrelated to the cookie:
+a console viewer can never take over the login.
 
-Expired sessions are swept once a minute, so a student who just closes the
-tab is seen to leave within ``web.idle_timeout`` plus a minute.
+Expired sessions are swept once a minute (by every worker; the shared
+table gives each expired row to one of them), so a student who just closes
+the tab is seen to leave within ``web.idle_timeout`` plus a minute. A
+stopping server does not end the logins (they outlive it), so it announces
+no ends.
 """
 
 from __future__ import annotations
@@ -92,4 +96,4 @@ async def _stop(app: web.Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    app[SESSIONS].close_all("shutdown")
+    # The sessions themselves stay: other workers (and the next start) go on serving them.

@@ -121,7 +121,14 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[SESSION_KEY] = session
     if session is not None and session.user is not None:
         session.requests += 1
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    finally:
+        # Flashes, counts and the idle clock go back to the shared table
+        # (also when the handler answers by raising a redirect).
+        current = request_session(request)
+        if current is not None:
+            request.app[SESSIONS].save(current)
     created: WebSession | None = request.get(NEW_SESSION_KEY)
     if created is not None and request_session(request) is created:
         set_session_cookie(request, response, created)
