@@ -93,11 +93,15 @@ class CommandTable(dict[str, Command]):
     """
 
     def __init__(
-        self, commands: dict[str, Command], unknown: Command, on_command: Callable[[], None]
+        self,
+        commands: dict[str, Command],
+        unknown: Command,
+        on_command: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(commands)
         self._unknown = unknown
-        self._on_command = on_command
+        #: Told of every command line (the transcript's command count); optional.
+        self._on_command = on_command or (lambda: None)
 
     def get(self, verb: str, default: Any = None) -> Command:
         self._on_command()  # aiosmtpd looks up every command line here, once
