@@ -82,6 +82,11 @@ _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
 _DISCARD_CHUNK = 65536
 
 
+def imap_line_limit(config: Config) -> int:
+    """Longest IMAP command line: ``limits.imap_max_line_length``, never below the general one."""
+    return max(config.limits.imap_max_line_length, config.limits.max_line_length)
+
+
 class ClientGone(Exception):
     """The peer vanished or stopped reading; end the session without another word."""
 
@@ -143,8 +148,7 @@ class ImapSession:
         #: Set when the session must end after the current command, with this goodbye.
         self._goodbye: bytes | None = None
         self._mid_response = False
-        limits = self.config.limits
-        self._max_line = limits.max_line_length
+        self._max_line = imap_line_limit(self.config)
         self._timeout = self.config.timeouts.imap
 
     # ------------------------------------------------------------- policy
@@ -313,11 +317,13 @@ class ImapSession:
         limits = self.config.limits
         is_append = _APPEND.match(line) is not None
         literal_limit = limits.max_message_size if is_append else limits.max_literal_size
+        line_limit = self._max_line
         if self.state is State.NOT_AUTHENTICATED:
             # A user name or password never needs more; a stranger must not
             # make us buffer a message-sized literal per connection.
-            literal_limit = min(literal_limit, self._max_line)
-        total_limit = literal_limit + 16 * self._max_line
+            line_limit = limits.max_line_length
+            literal_limit = min(literal_limit, line_limit)
+        total_limit = literal_limit + 16 * line_limit
         buffer = bytearray(line)
         while True:
             match = _LITERAL_AT_END.search(line)

@@ -51,6 +51,8 @@ class SelectedView:
         #: and removals are reported as VANISHED, not EXPUNGE (QRESYNC on).
         self.condstore = False
         self.qresync = False
+        #: CONDSTORE came on while selected: the next refresh sends ``OK [HIGHESTMODSEQ]``.
+        self.announce_highest_modseq = False
         self.changed_event = asyncio.Event()
         folder.add_listener(self._on_change)
 
@@ -148,6 +150,14 @@ class SelectedView:
         Order matters for the client's bookkeeping: EXPUNGEs first (they
         renumber), then EXISTS/RECENT for new mail, then FETCH FLAGS.
         """
+        out = await self._refresh(allow_expunge)
+        if self.announce_highest_modseq:
+            self.announce_highest_modseq = False
+            highest = self.snapshot.highest_modseq
+            out.append(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % highest)
+        return out
+
+    async def _refresh(self, allow_expunge: bool) -> list[bytes]:
         self.changed_event.clear()
         snapshot = await self.folder.snapshot()
         if snapshot.version == self._reported_version and not (allow_expunge and self.ghosts):

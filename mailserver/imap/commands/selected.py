@@ -80,7 +80,7 @@ async def expunge(session: ImapSession, command: NoArguments) -> Response:
 async def search(session: ImapSession, command: Search) -> Response:
     view = view_of(session)
     uids = await SearchEvaluator(view).run(command.key)
-    modseq = search_modseq(session, command.key, uids)
+    modseq = search_modseq(session, command.key, reported_messages(command, uids))
     if command.returns is not None:
         # RFC 4731: the client asked for an ESEARCH response instead.
         await session.send(esearch_response(view, command, uids, modseq))
@@ -95,6 +95,15 @@ async def search(session: ImapSession, command: Search) -> Response:
     line += b"\r\n"
     await session.send(line)
     return Response("OK", f"{command.name} completed")
+
+
+def reported_messages(command: Search, uids: list[int]) -> list[int]:
+    """The matches a reply names, whose highest MODSEQ it carries (RFC 7162 3.1.5):
+    only the MIN and/or MAX message when the client asked for nothing else."""
+    returns = set(command.returns or ())
+    if not uids or not returns or returns & {"ALL", "COUNT"}:
+        return uids
+    return [uid for option, uid in (("MIN", uids[0]), ("MAX", uids[-1])) if option in returns]
 
 
 async def fetch(session: ImapSession, command: Fetch) -> Response:

@@ -21,7 +21,7 @@ from mailserver.imap.parser.condstore import (
 )
 from mailserver.imap.parser.extensions import ListCommand as ListCommand  # re-exported
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
-from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
+from mailserver.imap.parser.lexer import BadMailboxName, Cursor, ParseError, is_atom_char
 from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
@@ -453,6 +453,8 @@ def parse_command(data: bytes, utf8_names: bool = False) -> ParsedCommand:
         return parser(cursor, tag, name, uid)
     except BadCharset as exc:
         return InvalidCommand(tag, name, exc.reason, "NO", "BADCHARSET (US-ASCII UTF-8)")
+    except BadMailboxName as exc:
+        return InvalidCommand(tag, name, exc.reason, "NO")
     except ParseError as exc:
         # Reasons may quote a client's word; keep the reply line short.
         return InvalidCommand(tag, name, exc.reason[:100])
