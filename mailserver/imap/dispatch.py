@@ -21,6 +21,7 @@ from mailserver.imap.commands import (
     select,
     selected,
     session_info,
+    sort,
     store,
     uidplus,
 )
@@ -87,4 +88,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "MOVE": CommandSpec(move.move, states.SELECTED, numbers_first=True),
     "UID MOVE": CommandSpec(move.move, states.SELECTED),
     "UID EXPUNGE": CommandSpec(uidplus.uid_expunge, states.SELECTED),
+    # RFC 5256 (with RFC 5957 and RFC 5267's ESORT).
+    "SORT": CommandSpec(sort.sort, states.SELECTED, allow_expunge=False),
+    "UID SORT": CommandSpec(sort.sort, states.SELECTED),
+    "THREAD": CommandSpec(sort.thread, states.SELECTED, allow_expunge=False),
+    "UID THREAD": CommandSpec(sort.thread, states.SELECTED),
 }

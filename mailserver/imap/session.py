@@ -71,6 +71,12 @@ BASE_CAPABILITIES = (
     "LIST-EXTENDED",
     "LIST-STATUS",
     "SPECIAL-USE",
+    # RFC 5256, 5957, 5267 (mailserver/imap/commands/sort.py).
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
+    "ESORT",
 )
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.

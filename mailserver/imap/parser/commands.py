@@ -25,6 +25,7 @@ from mailserver.imap.parser.lexer import BadMailboxName, Cursor, ParseError, is_
 from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
+from mailserver.imap.parser.sort import parse_sort, parse_thread
 from mailserver.imap.wire import parse_imap_date_time
 
 STATUS_ITEMS = frozenset(
@@ -365,9 +366,11 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "GETQUOTA": _getquota,
     "GETQUOTAROOT": _mailbox,
     "SETQUOTA": _setquota,
+    "SORT": parse_sort,
+    "THREAD": parse_thread,
 }
 #: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
-UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE"})
+UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE", "SORT", "THREAD"})
 
 # -------------------------------------------------------------- helpers
 
