@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailserver.imap.mime.section import Section
-from mailserver.imap.parser.lexer import Cursor, ParseError
+from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
 
 SIMPLE_ITEMS = frozenset(
     {
@@ -124,11 +124,22 @@ def _section_text(cursor: Cursor, after_part: bool) -> str:
 
 def _header_list(cursor: Cursor) -> tuple[str, ...]:
     cursor.expect(b"(", "'(' before header field names")
-    names = [cursor.astring("header field name").decode("ascii", "replace").upper()]
+    names = [_field_name(cursor)]
     while cursor.take(b" "):
-        names.append(cursor.astring("header field name").decode("ascii", "replace").upper())
+        names.append(_field_name(cursor))
     cursor.expect(b")", "')' after header field names")
     return tuple(names)
+
+
+def _field_name(cursor: Cursor) -> str:
+    """A header field name, echoed as an atom in the FETCH response: so only atom
+    characters (no ':'), even when sent as a quoted string or literal. A
+    literal holding CR LF would otherwise be written into our response
+    (found by the socket fuzz, tests/dialogue/test_imap_fuzz.py)."""
+    raw = cursor.astring("header field name")
+    if not all(is_atom_char(byte) and byte != ord(":") for byte in raw):
+        raise ParseError("Invalid header field name")
+    return raw.decode("ascii").upper()
 
 
 def _partial(cursor: Cursor) -> tuple[int, int] | None:
