@@ -9,10 +9,12 @@ and those go through the MIME cache so each message is parsed at most once.
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass, field
 
 from mailserver.imap.mime import MessageCache, ParsedMessage
 from mailserver.imap.parser.search_keys import (
+    AgeKey,
     All,
     And,
     BodyKey,
@@ -45,6 +47,8 @@ class SearchEvaluator:
     def __init__(self, view: SelectedView) -> None:
         self.view = view
         self.cache = MessageCache.for_folder(view.folder)
+        #: One "now" per search, so OLDER/YOUNGER agree across the messages.
+        self.now = time.time()
 
     async def run(self, key: SearchKey) -> list[int]:
         """Matching UIDs in sequence order (messages expunged elsewhere never match)."""
@@ -67,11 +71,16 @@ class SearchEvaluator:
         if isinstance(key, Recent):
             return c.info.uid in view.recent
         if isinstance(key, InSet):
+            if key.sequence.saved:
+                return c.info.uid in view.saved_result
             if key.uid:
                 return key.sequence.contains(c.info.uid, view.max_uid())
             return key.sequence.contains(c.seq, view.exists)
         if isinstance(key, ModSeqKey):
             return c.info.modseq >= key.modseq
+        if isinstance(key, AgeKey):
+            age = self.now - c.info.internal_date
+            return age >= key.seconds if key.older else age < key.seconds
         if isinstance(key, SizeKey):
             return c.info.size > key.size if key.larger else c.info.size < key.size
         if isinstance(key, DateKey):

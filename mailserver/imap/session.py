@@ -77,6 +77,9 @@ BASE_CAPABILITIES = (
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "ESORT",
+    "WITHIN",  # RFC 5032 (parser/search_keys.py)
+    "STATUS=SIZE",  # RFC 8438
+    "SEARCHRES",  # RFC 5182 (view.saved_result, sequences.py)
 )
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.

@@ -51,6 +51,9 @@ class SelectedView:
         #: and removals are reported as VANISHED, not EXPUNGE (QRESYNC on).
         self.condstore = False
         self.qresync = False
+        #: SEARCHRES (RFC 5182): UIDs saved by ``SEARCH RETURN (SAVE)``, ``$`` in commands;
+        #: a new SELECT makes a new view, so it starts empty as the RFC asks.
+        self.saved_result: frozenset[int] = frozenset()
         #: CONDSTORE came on while selected: the next refresh sends ``OK [HIGHESTMODSEQ]``.
         self.announce_highest_modseq = False
         self.changed_event = asyncio.Event()

@@ -340,7 +340,7 @@ async def test_esearch_rfc4731(lab: ImapLab) -> None:
         C: A285 UID SEARCH RETURN (MIN MAX COUNT ALL) DELETED
         S: * ESEARCH (TAG "A285") UID COUNT 0
         S: A285 OK UID SEARCH completed
-        C: A286 SEARCH RETURN (SAVE) ALL
+        C: A286 SEARCH RETURN (BOGUS) ALL
         S: A286 BAD Unknown search return option
         C: A287 SEARCH FLAGGED
         S: * SEARCH 2 3 5

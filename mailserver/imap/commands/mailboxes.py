@@ -124,6 +124,8 @@ async def status(session: ImapSession, command: Status) -> Response:
         "HIGHESTMODSEQ": snapshot.highest_modseq,
         "DELETED": sum(1 for m in snapshot.messages if DELETED in m.flags),
         "DELETED-STORAGE": sum(m.size for m in snapshot.messages if DELETED in m.flags),
+        # RFC 8438: the octets of all messages, as RFC822.SIZE counts them.
+        "SIZE": sum(m.size for m in snapshot.messages),
     }
     if "HIGHESTMODSEQ" in command.items:
         enable_condstore(session)  # RFC 7162 3.1: a CONDSTORE enabling command

@@ -80,8 +80,14 @@ async def expunge(session: ImapSession, command: NoArguments) -> Response:
 async def search(session: ImapSession, command: Search) -> Response:
     view = view_of(session)
     uids = await SearchEvaluator(view).run(command.key)
-    modseq = search_modseq(session, command.key, reported_messages(command, uids))
+    reported = reported_messages(command, uids)
+    modseq = search_modseq(session, command.key, reported)
     if command.returns is not None:
+        if "SAVE" in command.returns:
+            # RFC 5182 2.1: what the reply would name becomes ``$``; SAVE alone replies nothing.
+            view.saved_result = frozenset(reported)
+            if command.returns == ("SAVE",):
+                return Response("OK", f"{command.name} completed")
         # RFC 4731: the client asked for an ESEARCH response instead.
         await session.send(esearch_response(view, command, uids, modseq))
         return Response("OK", f"{command.name} completed")
@@ -101,7 +107,7 @@ def reported_messages(command: Search, uids: list[int]) -> list[int]:
     """The matches a reply names, whose highest MODSEQ it carries (RFC 7162 3.1.5):
     only the MIN and/or MAX message when the client asked for nothing else."""
     returns = set(command.returns or ())
-    if not uids or not returns or returns & {"ALL", "COUNT"}:
+    if not uids or not returns & {"MIN", "MAX"} or returns & {"ALL", "COUNT"}:
         return uids
     return [uid for option, uid in (("MIN", uids[0]), ("MAX", uids[-1])) if option in returns]
 

@@ -33,7 +33,10 @@ async def sort(session: ImapSession, command: Sort) -> Response:
     if command.returns is not None:
         reported = _esort_reported(command.returns, ordered)
         modseq = search_modseq(session, command.key, reported)
-        await session.send(esort_response(command, numbers, modseq))
+        if "SAVE" in command.returns:
+            view.saved_result = frozenset(reported)  # RFC 5182: a set, the order is not kept
+        if command.returns != ("SAVE",):
+            await session.send(esort_response(command, numbers, modseq))
     else:
         modseq = search_modseq(session, command.key, uids)
         line = b"* SORT" + b"".join(b" %d" % n for n in numbers)
@@ -45,7 +48,8 @@ async def sort(session: ImapSession, command: Sort) -> Response:
 
 def _esort_reported(returns: tuple[str, ...], ordered: list[Facts]) -> list[int]:
     """UIDs whose MODSEQ counts: only the first/last sorted with MIN/MAX alone."""
-    if not ordered or set(returns) & {"ALL", "COUNT"}:
+    wanted = set(returns)
+    if not ordered or not wanted & {"MIN", "MAX"} or wanted & {"ALL", "COUNT"}:
         return [f.uid for f in ordered]
     picked = {"MIN": ordered[0].uid, "MAX": ordered[-1].uid}
     return [uid for option, uid in picked.items() if option in returns]

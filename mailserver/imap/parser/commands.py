@@ -38,6 +38,7 @@ STATUS_ITEMS = frozenset(
         "HIGHESTMODSEQ",  # RFC 7162 3.1.6
         "DELETED",  # RFC 9208 4.3
         "DELETED-STORAGE",
+        "SIZE",  # RFC 8438
     }
 )
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}

@@ -54,6 +54,18 @@ class DateKey:
 
 
 @dataclass(frozen=True)
+class AgeKey:
+    """WITHIN (RFC 5032): ``OLDER n`` / ``YOUNGER n``, internal date relative to now.
+
+    As Dovecot: OLDER matches an internal date at least ``seconds`` ago,
+    YOUNGER one less than ``seconds`` ago (the two never overlap).
+    """
+
+    older: bool
+    seconds: int
+
+
+@dataclass(frozen=True)
 class SizeKey:
     larger: bool
     size: int
@@ -111,6 +123,7 @@ SearchKey = (
     | InSet
     | DateKey
     | SizeKey
+    | AgeKey
     | HeaderKey
     | BodyKey
     | TextKey
@@ -176,7 +189,7 @@ class SearchParser:
             cursor.expect(b")", "')' after search criteria")
             return keys[0] if len(keys) == 1 else And(tuple(keys))
         byte = cursor.peek()
-        if byte is not None and (0x30 <= byte <= 0x39 or byte == ord("*")):
+        if byte is not None and (0x30 <= byte <= 0x39 or byte in b"*$"):
             return InSet(parse_sequence_set(cursor))
         name = cursor.atom("search key").upper()
         if name == "ALL":
@@ -213,6 +226,9 @@ class SearchParser:
         if name in ("LARGER", "SMALLER"):
             cursor.sp()
             return SizeKey(name == "LARGER", cursor.number())
+        if name in ("OLDER", "YOUNGER"):
+            cursor.sp()
+            return AgeKey(name == "OLDER", cursor.nz_number())
         if name == "UID":
             cursor.sp()
             return InSet(parse_sequence_set(cursor), uid=True)

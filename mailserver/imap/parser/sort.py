@@ -24,8 +24,8 @@ SORT_KEYS = frozenset(
 THREAD_ALGORITHMS = ("ORDEREDSUBJECT", "REFERENCES")
 #: More sort keys than there are distinct ones (each may come with and without REVERSE).
 MAX_SORT_KEYS = 2 * len(SORT_KEYS)
-#: RFC 5267 3.2 (MIN MAX ALL COUNT as in RFC 4731).
-SORT_RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT")
+#: RFC 5267 3.2 (MIN MAX ALL COUNT as in RFC 4731; SAVE with SEARCHRES, RFC 5182).
+SORT_RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE")
 
 
 @dataclass(frozen=True)
