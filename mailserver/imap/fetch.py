@@ -21,6 +21,7 @@ from mailserver.imap.condstore import (
     vanished_since,
 )
 from mailserver.imap.errors import Response
+from mailserver.imap.fetch_extensions import EXTENSION_ITEMS
 from mailserver.imap.mime import MessageCache
 from mailserver.imap.mime.section import Section, section_label
 from mailserver.imap.parser.commands import Fetch
@@ -202,6 +203,9 @@ async def _render(
             label += b"<%d>" % start
         return label + b" " + wire.literal(no_nuls(data))
     name = item.name
+    extension = EXTENSION_ITEMS.get(name)
+    if extension is not None:
+        return await extension(view, cache, info)
     if name == "UID":
         return b"UID %d" % info.uid
     if name == "FLAGS":

@@ -108,6 +108,9 @@ class SearchEvaluator:
         return True
 
     async def _date(self, key: DateKey, c: _Candidate) -> datetime.date | None:
+        if key.saved:
+            saved = c.info.save_date
+            return datetime.date.fromtimestamp(saved if saved is not None else c.info.internal_date)
         if not key.sent:
             # "disregarding time and timezone": the server's local calendar day.
             return datetime.date.fromtimestamp(c.info.internal_date)

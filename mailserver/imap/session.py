@@ -80,6 +80,8 @@ BASE_CAPABILITIES = (
     "WITHIN",  # RFC 5032 (parser/search_keys.py)
     "STATUS=SIZE",  # RFC 8438
     "SEARCHRES",  # RFC 5182 (view.saved_result, sequences.py)
+    "PREVIEW",  # RFC 8970 (fetch_extensions.py)
+    "SAVEDATE",  # RFC 8514
 )
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.

@@ -44,6 +44,14 @@ class MessageInfo:
     #: (append, flag change, whoever made it); 0 only from stores without CONDSTORE.
     modseq: int = 0
 
+    @property
+    def save_date(self) -> float | None:
+        """When the message was saved to its folder (IMAP SAVEDATE, RFC 8514): maildir
+        unique names start with that second (``<sec>.M<usec>...``, ours and
+        Dovecot's alike); None when this one does not."""
+        head = self.key.split(".", 1)[0]
+        return float(head) if head.isdigit() and len(head) <= 12 else None
+
 
 @dataclass(frozen=True)
 class Snapshot:

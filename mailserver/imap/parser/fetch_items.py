@@ -20,6 +20,8 @@ SIMPLE_ITEMS = frozenset(
         "RFC822.SIZE",
         "RFC822.TEXT",
         "UID",
+        "PREVIEW",  # RFC 8970
+        "SAVEDATE",  # RFC 8514
     }
 )
 MACROS: dict[str, tuple[str, ...]] = {
@@ -80,6 +82,14 @@ def _fetch_att(cursor: Cursor) -> FetchItem:
         section = parse_section(cursor)
         partial = _partial(cursor)
         return BodySection(section, peek=name == "BODY.PEEK", partial=partial)
+    if name == "PREVIEW" and cursor.take(b" ("):
+        # RFC 8970 preview modifiers: only LAZY is defined.
+        while True:
+            if cursor.atom("preview modifier").upper() != "LAZY":
+                raise ParseError("Unknown preview modifier")
+            if cursor.take(b")"):
+                break
+            cursor.sp()
     if name in SIMPLE_ITEMS:
         return FetchAttribute(name)
     raise ParseError(f"Unknown fetch item {name}")

@@ -51,6 +51,8 @@ class DateKey:
     op: str  # "before" | "on" | "since"
     date: datetime.date
     sent: bool = False
+    #: ``SAVED*`` (RFC 8514): the save date, or the internal date where there is none.
+    saved: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ _DATE_OPS = {
     "SENTON": ("on", True),
     "SENTSINCE": ("since", True),
 }
+_SAVED_OPS = {"SAVEDBEFORE": "before", "SAVEDON": "on", "SAVEDSINCE": "since"}
 SUPPORTED_CHARSETS = frozenset({"UTF-8", "US-ASCII"})
 
 
@@ -219,6 +222,11 @@ class SearchParser:
         if name == "TEXT":
             cursor.sp()
             return TextKey(self.text())
+        if name in _SAVED_OPS:
+            cursor.sp()
+            return DateKey(_SAVED_OPS[name], self.date(), saved=True)
+        if name == "SAVEDATESUPPORTED":
+            return All()  # RFC 8514: every mailbox of ours has save dates
         if name in _DATE_OPS:
             cursor.sp()
             op, sent = _DATE_OPS[name]

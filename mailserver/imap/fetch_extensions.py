@@ -1,0 +1,33 @@
+"""FETCH items of extensions, each a small renderer in one table: PREVIEW (RFC 8970)
+and SAVEDATE (RFC 8514). ``fetch.py`` looks names up here before its own items."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from mailserver.imap import wire
+from mailserver.imap.mime import MessageCache, Section
+from mailserver.imap.mime.preview import preview
+from mailserver.imap.view import SelectedView
+from mailserver.storage import MessageInfo
+
+Renderer = Callable[[SelectedView, MessageCache, MessageInfo], Awaitable[bytes]]
+
+
+async def _preview(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
+    # LAZY (RFC 8970 3.1) may answer NIL; computing it now is allowed and always done.
+    data = await cache.section(view.folder, info, Section())
+    parsed = await cache.structure(view.folder, info)
+    text = preview(data, parsed.tree).replace("\x00", "")
+    return b"PREVIEW " + wire.string(text)
+
+
+async def _savedate(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
+    saved = info.save_date
+    return b"SAVEDATE " + (b"NIL" if saved is None else wire.imap_date(saved))
+
+
+EXTENSION_ITEMS: dict[str, Renderer] = {
+    "PREVIEW": _preview,
+    "SAVEDATE": _savedate,
+}
