@@ -11,6 +11,7 @@ from mailserver.imap import states
 from mailserver.imap.commands import (
     any_state,
     authenticated,
+    context,
     enable,
     idle,
     list_extended,
@@ -93,4 +94,5 @@ COMMANDS: dict[str, CommandSpec] = {
     "UID SORT": CommandSpec(sort.sort, states.SELECTED),
     "THREAD": CommandSpec(sort.thread, states.SELECTED, allow_expunge=False),
     "UID THREAD": CommandSpec(sort.thread, states.SELECTED),
+    "CANCELUPDATE": CommandSpec(context.cancelupdate, states.SELECTED),  # RFC 5267
 }

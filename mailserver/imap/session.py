@@ -82,6 +82,8 @@ BASE_CAPABILITIES = (
     "SEARCHRES",  # RFC 5182 (view.saved_result, sequences.py)
     "PREVIEW",  # RFC 8970 (fetch_extensions.py)
     "SAVEDATE",  # RFC 8514
+    "CONTEXT=SEARCH",  # RFC 5267 (contexts.py)
+    "CONTEXT=SORT",
 )
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.

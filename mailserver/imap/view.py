@@ -17,12 +17,19 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from mailserver.imap import wire
 from mailserver.storage import SEEN, Folder, MessageInfo, Snapshot
 
 RECENT = "\\Recent"
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+class Watcher(Protocol):
+    """Something that adds untagged responses after every refresh (RFC 5267 contexts)."""
+
+    async def __call__(self, view: SelectedView) -> list[bytes]: ...
 
 
 class SelectedView:
@@ -54,6 +61,8 @@ class SelectedView:
         #: SEARCHRES (RFC 5182): UIDs saved by ``SEARCH RETURN (SAVE)``, ``$`` in commands;
         #: a new SELECT makes a new view, so it starts empty as the RFC asks.
         self.saved_result: frozenset[int] = frozenset()
+        #: Runs after every refresh; set by CONTEXT=SEARCH/SORT (``contexts.py``).
+        self.watcher: Watcher | None = None
         #: CONDSTORE came on while selected: the next refresh sends ``OK [HIGHESTMODSEQ]``.
         self.announce_highest_modseq = False
         self.changed_event = asyncio.Event()
@@ -158,6 +167,8 @@ class SelectedView:
             self.announce_highest_modseq = False
             highest = self.snapshot.highest_modseq
             out.append(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % highest)
+        if self.watcher is not None:
+            out.extend(await self.watcher(self))
         return out
 
     async def _refresh(self, allow_expunge: bool) -> list[bytes]:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from mailserver.imap.condstore import expunged_code, search_modseq
+from mailserver.imap.contexts import check_tag, open_context
 from mailserver.imap.errors import Response, no, storage_error_response
 from mailserver.imap.esearch import esearch_response
 from mailserver.imap.fetch import VANISHED, run_fetch
@@ -79,7 +80,13 @@ async def expunge(session: ImapSession, command: NoArguments) -> Response:
 
 async def search(session: ImapSession, command: Search) -> Response:
     view = view_of(session)
+    updating = command.returns is not None and "UPDATE" in command.returns
+    if updating:
+        check_tag(view, command.tag)
     uids = await SearchEvaluator(view).run(command.key)
+    if updating:
+        # RFC 5267 4.3: from now on the client hears of changes to this result.
+        await session.send(open_context(view, command.tag, command.uid, command.key, None, uids))
     reported = reported_messages(command, uids)
     modseq = search_modseq(session, command.key, reported)
     if command.returns is not None:

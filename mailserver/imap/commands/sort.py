@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from mailserver.imap import wire
 from mailserver.imap.commands.selected import view_of
 from mailserver.imap.condstore import search_modseq
+from mailserver.imap.contexts import check_tag, open_context
 from mailserver.imap.errors import Response
+from mailserver.imap.esearch import partial_item
 from mailserver.imap.parser.sort import Sort, Thread
 from mailserver.imap.response_codes import uid_set
 from mailserver.imap.search import SearchEvaluator
@@ -27,9 +29,18 @@ if TYPE_CHECKING:
 
 async def sort(session: ImapSession, command: Sort) -> Response:
     view = view_of(session)
+    updating = command.returns is not None and "UPDATE" in command.returns
+    if updating:
+        check_tag(view, command.tag)
     uids = await SearchEvaluator(view).run(command.key)
     ordered = sort_facts(await gather(view, uids), command.criteria)
     numbers = [f.uid if command.uid else f.seq for f in ordered]
+    if updating:
+        results = [f.uid for f in ordered]
+        criteria = command.criteria
+        await session.send(
+            open_context(view, command.tag, command.uid, command.key, criteria, results)
+        )
     if command.returns is not None:
         reported = _esort_reported(command.returns, ordered)
         modseq = search_modseq(session, command.key, reported)
@@ -66,6 +77,8 @@ def esort_response(command: Sort, numbers: list[int], modseq: int | None) -> byt
         parts.append(b"MIN %d" % numbers[0])
     if numbers and "MAX" in wanted:
         parts.append(b"MAX %d" % numbers[-1])
+    if "PARTIAL" in wanted:
+        parts.append(partial_item(command.partial, numbers))
     if "COUNT" in wanted:
         parts.append(b"COUNT %d" % len(numbers))
     if numbers and "ALL" in wanted:

@@ -19,10 +19,12 @@ from mailserver.imap.parser.condstore import (
     parse_select_params,
     parse_store_modifiers,
 )
+from mailserver.imap.parser.context import parse_cancelupdate
 from mailserver.imap.parser.extensions import ListCommand as ListCommand  # re-exported
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
 from mailserver.imap.parser.lexer import BadMailboxName, Cursor, ParseError, is_atom_char
 from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
+from mailserver.imap.parser.returns import parse_returns
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
 from mailserver.imap.parser.sort import parse_sort, parse_thread
@@ -99,6 +101,8 @@ class Search(Command):
     key: SearchKey
     #: ESEARCH ``RETURN (...)`` options (RFC 4731); None for a classic SEARCH.
     returns: tuple[str, ...] | None = None
+    #: ``RETURN (PARTIAL low:high)`` (RFC 5267 4.4).
+    partial: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -264,9 +268,11 @@ def _append(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
 
 def _search(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     cursor.sp()
-    returns = ext.parse_search_return(cursor)
+    returns = parse_returns(cursor)
     charset, key = parse_search(cursor)
-    return Search(tag, name, uid, charset, key, returns)
+    if returns is None:
+        return Search(tag, name, uid, charset, key)
+    return Search(tag, name, uid, charset, key, returns.options, returns.partial)
 
 
 def _fetch(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
@@ -369,6 +375,7 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "SETQUOTA": _setquota,
     "SORT": parse_sort,
     "THREAD": parse_thread,
+    "CANCELUPDATE": parse_cancelupdate,
 }
 #: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE", "SORT", "THREAD"})

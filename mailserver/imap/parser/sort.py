@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mailserver.imap.parser.base import Command
 from mailserver.imap.parser.lexer import Cursor, ParseError
+from mailserver.imap.parser.returns import parse_returns
 from mailserver.imap.parser.search_keys import (
     SUPPORTED_CHARSETS,
     BadCharset,
@@ -24,8 +25,6 @@ SORT_KEYS = frozenset(
 THREAD_ALGORITHMS = ("ORDEREDSUBJECT", "REFERENCES")
 #: More sort keys than there are distinct ones (each may come with and without REVERSE).
 MAX_SORT_KEYS = 2 * len(SORT_KEYS)
-#: RFC 5267 3.2 (MIN MAX ALL COUNT as in RFC 4731; SAVE with SEARCHRES, RFC 5182).
-SORT_RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE")
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,8 @@ class Sort(Command):
     key: SearchKey
     #: ESORT ``RETURN (...)`` options; None for a plain ``* SORT`` answer.
     returns: tuple[str, ...] | None = None
+    #: ``RETURN (PARTIAL low:high)``: positions in sort order (RFC 5267 4.4).
+    partial: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Thread(Command):
 
 def parse_sort(cursor: Cursor, tag: str, name: str, uid: bool) -> Sort:
     cursor.sp()
-    returns = _sort_returns(cursor)
+    returns = parse_returns(cursor)
     cursor.expect(b"(", "'(' before sort criteria")
     criteria: list[tuple[str, bool]] = []
     while True:
@@ -65,7 +66,10 @@ def parse_sort(cursor: Cursor, tag: str, name: str, uid: bool) -> Sort:
         cursor.sp()
     cursor.sp()
     charset = _charset(cursor)
-    return Sort(tag, name, uid, tuple(criteria), charset, _criteria(cursor, charset), returns)
+    program = _criteria(cursor, charset)
+    if returns is None:
+        return Sort(tag, name, uid, tuple(criteria), charset, program)
+    return Sort(tag, name, uid, tuple(criteria), charset, program, returns.options, returns.partial)
 
 
 def parse_thread(cursor: Cursor, tag: str, name: str, uid: bool) -> Thread:
@@ -76,24 +80,6 @@ def parse_thread(cursor: Cursor, tag: str, name: str, uid: bool) -> Thread:
     cursor.sp()
     charset = _charset(cursor)
     return Thread(tag, name, uid, algorithm, charset, _criteria(cursor, charset))
-
-
-def _sort_returns(cursor: Cursor) -> tuple[str, ...] | None:
-    if not cursor.take(b"RETURN ("):
-        return None
-    options: list[str] = []
-    if not cursor.take(b")"):
-        while True:
-            option = cursor.atom("return option").upper()
-            if option not in SORT_RETURN_OPTIONS:
-                raise ParseError("Unknown sort return option")
-            if option not in options:
-                options.append(option)
-            if cursor.take(b")"):
-                break
-            cursor.sp()
-    cursor.sp()
-    return tuple(options) or ("ALL",)
 
 
 def _charset(cursor: Cursor) -> str:
