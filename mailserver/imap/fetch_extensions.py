@@ -1,5 +1,6 @@
-"""FETCH items of extensions, each a small renderer in one table: PREVIEW (RFC 8970)
-and SAVEDATE (RFC 8514). ``fetch.py`` looks names up here before its own items."""
+"""FETCH items of extensions, each a small renderer in one table: PREVIEW (RFC 8970),
+SAVEDATE (RFC 8514), EMAILID and THREADID (RFC 8474). ``fetch.py`` looks names
+up here before its own items."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from mailserver.imap import wire
 from mailserver.imap.mime import MessageCache, Section
 from mailserver.imap.mime.preview import preview
+from mailserver.imap.objectid import email_id
 from mailserver.imap.view import SelectedView
 from mailserver.storage import MessageInfo
 
@@ -27,7 +29,18 @@ async def _savedate(view: SelectedView, cache: MessageCache, info: MessageInfo) 
     return b"SAVEDATE " + (b"NIL" if saved is None else wire.imap_date(saved))
 
 
+async def _emailid(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
+    parsed = await cache.structure(view.folder, info)
+    return b"EMAILID (" + email_id(parsed).encode() + b")"
+
+
+async def _threadid(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
+    return b"THREADID NIL"  # RFC 8474 5.2: a server that does not keep threads
+
+
 EXTENSION_ITEMS: dict[str, Renderer] = {
     "PREVIEW": _preview,
     "SAVEDATE": _savedate,
+    "EMAILID": _emailid,
+    "THREADID": _threadid,
 }

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from mailserver.imap.mime import MessageCache, ParsedMessage
+from mailserver.imap.objectid import email_id
 from mailserver.imap.parser.search_keys import (
     AgeKey,
     All,
@@ -24,6 +25,7 @@ from mailserver.imap.parser.search_keys import (
     InSet,
     ModSeqKey,
     Not,
+    ObjectIdKey,
     Or,
     Recent,
     SearchKey,
@@ -33,7 +35,7 @@ from mailserver.imap.parser.search_keys import (
 from mailserver.imap.view import SelectedView
 from mailserver.storage import MessageInfo
 
-_EXPENSIVE = (HeaderKey, BodyKey, TextKey)
+_EXPENSIVE = (HeaderKey, BodyKey, TextKey, ObjectIdKey)
 
 
 @dataclass
@@ -98,6 +100,11 @@ class SearchEvaluator:
             return await self.cache.contains_body(view.folder, c.info, key.needle)
         if isinstance(key, TextKey):
             return await self.cache.contains_text(view.folder, c.info, key.needle)
+        if isinstance(key, ObjectIdKey):
+            if key.kind == "THREADID":
+                return False  # we keep no THREADIDs (FETCH says NIL)
+            parsed = await self.cache.structure(view.folder, c.info)
+            return email_id(parsed) == key.value
         if isinstance(key, Not):
             return not await self.matches(key.key, c)
         if isinstance(key, Or):

@@ -84,6 +84,7 @@ BASE_CAPABILITIES = (
     "SAVEDATE",  # RFC 8514
     "CONTEXT=SEARCH",  # RFC 5267 (contexts.py)
     "CONTEXT=SORT",
+    "OBJECTID",  # RFC 8474 (objectid.py)
 )
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.

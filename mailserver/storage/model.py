@@ -67,6 +67,9 @@ class Snapshot:
     #: RFC 7162 HIGHESTMODSEQ: the largest mod-sequence any change (expunges
     #: included) was given. Never decreases while ``uidvalidity`` stays the same.
     highest_modseq: int = 0
+    #: A permanent name of the folder that survives RENAME (IMAP OBJECTID's MAILBOXID,
+    #: RFC 8474): the ``G`` field of the maildir's ``dovecot-uidlist``.
+    mailbox_id: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_uids", [m.uid for m in self.messages])

@@ -104,6 +104,7 @@ async def test_store_search_expunge_transcript(imap_lab: ImapLab) -> None:
         S: * OK [UIDVALIDITY *
         S: * OK [UIDNEXT 6] *
         S: * OK [HIGHESTMODSEQ *] Highest
+        S: * OK [MAILBOXID (*)] Ok
         S: s OK [READ-WRITE] Select completed
         C: a STORE 2:3 +FLAGS (\\Deleted $Done)
         S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Done)

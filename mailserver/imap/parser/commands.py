@@ -41,6 +41,7 @@ STATUS_ITEMS = frozenset(
         "DELETED",  # RFC 9208 4.3
         "DELETED-STORAGE",
         "SIZE",  # RFC 8438
+        "MAILBOXID",  # RFC 8474
     }
 )
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}

@@ -22,6 +22,8 @@ SIMPLE_ITEMS = frozenset(
         "UID",
         "PREVIEW",  # RFC 8970
         "SAVEDATE",  # RFC 8514
+        "EMAILID",  # RFC 8474
+        "THREADID",
     }
 )
 MACROS: dict[str, tuple[str, ...]] = {

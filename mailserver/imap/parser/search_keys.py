@@ -103,6 +103,14 @@ class ModSeqKey:
 
 
 @dataclass(frozen=True)
+class ObjectIdKey:
+    """OBJECTID (RFC 8474 6): ``EMAILID id`` / ``THREADID id``."""
+
+    kind: str  # "EMAILID" | "THREADID"
+    value: str
+
+
+@dataclass(frozen=True)
 class Not:
     key: SearchKey
 
@@ -130,6 +138,7 @@ SearchKey = (
     | BodyKey
     | TextKey
     | ModSeqKey
+    | ObjectIdKey
     | Not
     | Or
     | And
@@ -234,6 +243,9 @@ class SearchParser:
         if name in ("LARGER", "SMALLER"):
             cursor.sp()
             return SizeKey(name == "LARGER", cursor.number())
+        if name in ("EMAILID", "THREADID"):
+            cursor.sp()
+            return ObjectIdKey(name, cursor.atom("object id"))
         if name in ("OLDER", "YOUNGER"):
             cursor.sp()
             return AgeKey(name == "OLDER", cursor.nz_number())
