@@ -23,6 +23,7 @@ from mailserver.imap.commands import (
     selected,
     session_info,
     sort,
+    special_use,
     store,
     uidplus,
 )
@@ -57,7 +58,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "AUTHENTICATE": CommandSpec(not_authenticated.authenticate, states.NOT_AUTHENTICATED),
     "SELECT": CommandSpec(select.select, states.AUTHENTICATED),
     "EXAMINE": CommandSpec(select.select, states.AUTHENTICATED),
-    "CREATE": CommandSpec(mailboxes.create, states.AUTHENTICATED),
+    "CREATE": CommandSpec(special_use.create, states.AUTHENTICATED),  # RFC 6154 3 too
     "DELETE": CommandSpec(mailboxes.delete, states.AUTHENTICATED),
     "RENAME": CommandSpec(mailboxes.rename, states.AUTHENTICATED),
     "SUBSCRIBE": CommandSpec(mailboxes.subscribe, states.AUTHENTICATED),

@@ -85,6 +85,7 @@ BASE_CAPABILITIES = (
     "CONTEXT=SEARCH",  # RFC 5267 (contexts.py)
     "CONTEXT=SORT",
     "OBJECTID",  # RFC 8474 (objectid.py)
+    "CREATE-SPECIAL-USE",  # RFC 6154 3 (commands/special_use.py)
 )
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.

@@ -20,6 +20,7 @@ from mailserver.imap.parser.condstore import (
     parse_store_modifiers,
 )
 from mailserver.imap.parser.context import parse_cancelupdate
+from mailserver.imap.parser.create import CreateSpecialUse, parse_create_params
 from mailserver.imap.parser.extensions import ListCommand as ListCommand  # re-exported
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
 from mailserver.imap.parser.lexer import BadMailboxName, Cursor, ParseError, is_atom_char
@@ -199,6 +200,16 @@ def _mailbox(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     return MailboxCommand(tag, name, mailbox)
 
 
+def _create(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    mailbox = cursor.mailbox()
+    uses = parse_create_params(cursor)  # CREATE-SPECIAL-USE (RFC 6154 3)
+    cursor.end()
+    if uses:
+        return CreateSpecialUse(tag, name, mailbox, uses)
+    return MailboxCommand(tag, name, mailbox)
+
+
 def _select(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     cursor.sp()
     mailbox = cursor.mailbox()
@@ -352,7 +363,7 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "AUTHENTICATE": _authenticate,
     "SELECT": _select,
     "EXAMINE": _select,
-    "CREATE": _mailbox,
+    "CREATE": _create,
     "DELETE": _mailbox,
     "SUBSCRIBE": _mailbox,
     "UNSUBSCRIBE": _mailbox,
