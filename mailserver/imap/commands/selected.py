@@ -83,7 +83,13 @@ async def search(session: ImapSession, command: Search) -> Response:
     updating = command.returns is not None and "UPDATE" in command.returns
     if updating:
         check_tag(view, command.tag)
-    uids = await SearchEvaluator(view).run(command.key)
+    saving = command.returns is not None and "SAVE" in command.returns
+    try:
+        uids = await SearchEvaluator(view).run(command.key)
+    except Exception:
+        if saving:
+            view.saved_result = frozenset()  # RFC 5182 2.1: a failed SAVE empties $
+        raise
     if updating:
         # RFC 5267 4.3: from now on the client hears of changes to this result.
         await session.send(open_context(view, command.tag, command.uid, command.key, None, uids))

@@ -77,12 +77,13 @@ def esort_response(command: Sort, numbers: list[int], modseq: int | None) -> byt
         parts.append(b"MIN %d" % numbers[0])
     if numbers and "MAX" in wanted:
         parts.append(b"MAX %d" % numbers[-1])
+    # Dovecot's order: the numbers (ALL, PARTIAL) before COUNT.
+    if numbers and "ALL" in wanted:
+        parts.append(b"ALL " + uid_set(numbers).encode())
     if "PARTIAL" in wanted:
         parts.append(partial_item(command.partial, numbers))
     if "COUNT" in wanted:
         parts.append(b"COUNT %d" % len(numbers))
-    if numbers and "ALL" in wanted:
-        parts.append(b"ALL " + uid_set(numbers).encode())
     if modseq is not None:
         parts.append(b"MODSEQ %d" % modseq)
     return b" ".join(parts) + b"\r\n"

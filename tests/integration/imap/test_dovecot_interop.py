@@ -61,6 +61,18 @@ QUESTIONS = (
     "UID THREAD REFERENCES UTF-8 UNDELETED",
     "UID SEARCH FROM example UNSEEN",
 )
+#: Asked raw (ESEARCH answers, literals): compared line by line, tags masked.
+RAW_QUESTIONS = (
+    "UID SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL",
+    "SORT RETURN (PARTIAL 2:4) (REVERSE DATE) UTF-8 ALL",
+    "UID SEARCH RETURN (PARTIAL 1:3 COUNT) UNDELETED",
+    "UID SEARCH RETURN (MIN MAX) FROM example",
+    "SEARCH RETURN (SAVE) FLAGGED",
+    "UID SEARCH $",
+    "UID SEARCH YOUNGER 999999999 NOT OLDER 999999999",
+    "UID FETCH 1:* (PREVIEW)",
+    "STATUS INBOX (MESSAGES SIZE)",
+)
 
 
 def message(mid: str, refs: str, subject: str, sender: str, day: int) -> bytes:
@@ -112,8 +124,21 @@ def answers(client: imaplib.IMAP4) -> dict[str, object]:
                 status, data = client.uid(verb, *rest.split(" ", 2))
                 assert status == "OK", (question, data)
                 out[question] = b" ".join(d for d in data if d)
+            for question in RAW_QUESTIONS:
+                out[question] = raw(client, question)
         client.close()
     return out
+
+
+def raw(client: imaplib.IMAP4, line: str) -> list[bytes]:
+    """Untagged answer lines of one command sent as is, its tag masked."""
+    tag = client._new_tag()  # type: ignore[attr-defined]
+    client.send(tag + b" " + line.encode() + b"\r\n")
+    lines = []
+    while not (got := client.readline()).startswith(tag + b" "):
+        lines.append(got.replace(b'"' + tag + b'"', b'"TAG"'))
+    assert got.startswith(tag + b" OK"), (line, got)
+    return lines
 
 
 def _flags(line: bytes) -> tuple[int, tuple[str, ...]]:
