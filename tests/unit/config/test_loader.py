@@ -172,3 +172,12 @@ def test_values_the_server_cannot_use_are_config_errors(
     """Found by check-config, not by a traceback when the server starts."""
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(write(tmp_path, MINIMAL + extra))
+
+
+def test_imap_line_limit_defaults_to_dovecots_and_names_its_key(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).limits.imap_max_line_length == 65536
+    config = load_config(write(tmp_path, MINIMAL + "limits: {imap_max_line_length: 100000}\n"))
+    assert config.limits.imap_max_line_length == 100000
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, MINIMAL + "limits: {imap_max_line_length: -1}\n"))
+    assert "limits.imap_max_line_length" in str(excinfo.value)
