@@ -16,12 +16,23 @@ from mailserver.storage import MessageInfo
 Renderer = Callable[[SelectedView, MessageCache, MessageInfo], Awaitable[bytes]]
 
 
-async def _preview(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
-    # LAZY (RFC 8970 3.1) may answer NIL; computing it now is allowed and always done.
+async def _preview_text(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
     data = await cache.section(view.folder, info, Section())
     parsed = await cache.structure(view.folder, info)
-    text = preview(data, parsed.tree).replace("\x00", "")
-    return b"PREVIEW " + wire.string(text)
+    return wire.string(preview(data, parsed.tree).replace("\x00", ""))
+
+
+async def _preview(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
+    # LAZY (RFC 8970 3.1) may answer NIL; computing it now is allowed and always done.
+    return b"PREVIEW " + await _preview_text(view, cache, info)
+
+
+async def _fuzzy_preview(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
+    return b"PREVIEW (FUZZY " + await _preview_text(view, cache, info) + b")"
+
+
+async def _fuzzy_snippet(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
+    return b"SNIPPET (FUZZY " + await _preview_text(view, cache, info) + b")"
 
 
 async def _savedate(view: SelectedView, cache: MessageCache, info: MessageInfo) -> bytes:
@@ -40,6 +51,9 @@ async def _threadid(view: SelectedView, cache: MessageCache, info: MessageInfo) 
 
 EXTENSION_ITEMS: dict[str, Renderer] = {
     "PREVIEW": _preview,
+    # The drafts before RFC 8970, as Dovecot still offers them (PREVIEW=FUZZY, SNIPPET=FUZZY).
+    "PREVIEW (FUZZY)": _fuzzy_preview,
+    "SNIPPET (FUZZY)": _fuzzy_snippet,
     "SAVEDATE": _savedate,
     "EMAILID": _emailid,
     "THREADID": _threadid,

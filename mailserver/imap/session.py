@@ -81,6 +81,8 @@ BASE_CAPABILITIES = (
     "STATUS=SIZE",  # RFC 8438
     "SEARCHRES",  # RFC 5182 (view.saved_result, sequences.py)
     "PREVIEW",  # RFC 8970 (fetch_extensions.py)
+    "PREVIEW=FUZZY",  # its drafts, as Dovecot
+    "SNIPPET=FUZZY",
     "SAVEDATE",  # RFC 8514
     "CONTEXT=SEARCH",  # RFC 5267 (contexts.py)
     "CONTEXT=SORT",

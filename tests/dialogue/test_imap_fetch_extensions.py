@@ -43,7 +43,8 @@ async def client(imap_lab_factory: LabFactory) -> Dialogue:
 
 
 def test_capabilities() -> None:
-    assert "PREVIEW" in BASE_CAPABILITIES and "SAVEDATE" in BASE_CAPABILITIES
+    for name in ("PREVIEW", "PREVIEW=FUZZY", "SNIPPET=FUZZY", "SAVEDATE"):
+        assert name in BASE_CAPABILITIES
 
 
 async def test_preview_rfc8970(client: Dialogue) -> None:
@@ -61,6 +62,14 @@ async def test_preview_rfc8970(client: Dialogue) -> None:
         S: b OK FETCH completed
         C: c FETCH 1 (PREVIEW (FOO))
         S: c BAD Unknown preview modifier
+        C: d FETCH 2 (PREVIEW (FUZZY) SNIPPET)
+        S: * 2 FETCH (PREVIEW (FUZZY "Hi & bye") SNIPPET (FUZZY "Hi & bye"))
+        S: d OK FETCH completed
+        C: d2 FETCH 3 (SNIPPET (FUZZY))
+        S: * 3 FETCH (SNIPPET (FUZZY "word *"))
+        S: d2 OK FETCH completed
+        C: e FETCH 2 (SNIPPET (LAZY))
+        S: e BAD Unknown preview modifier
         """
     )
 

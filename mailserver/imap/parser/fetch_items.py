@@ -84,17 +84,31 @@ def _fetch_att(cursor: Cursor) -> FetchItem:
         section = parse_section(cursor)
         partial = _partial(cursor)
         return BodySection(section, peek=name == "BODY.PEEK", partial=partial)
-    if name == "PREVIEW" and cursor.take(b" ("):
-        # RFC 8970 preview modifiers: only LAZY is defined.
-        while True:
-            if cursor.atom("preview modifier").upper() != "LAZY":
-                raise ParseError("Unknown preview modifier")
-            if cursor.take(b")"):
-                break
-            cursor.sp()
+    if name in ("PREVIEW", "SNIPPET"):
+        return _preview(cursor, name)
     if name in SIMPLE_ITEMS:
         return FetchAttribute(name)
     raise ParseError(f"Unknown fetch item {name}")
+
+
+def _preview(cursor: Cursor, name: str) -> FetchAttribute:
+    """``PREVIEW [(LAZY)]`` (RFC 8970), and the draft forms Dovecot also answers,
+    ``PREVIEW (FUZZY)`` and ``SNIPPET [(FUZZY)]``: those come back as
+    ``PREVIEW (FUZZY "text")``, so their items are named ``PREVIEW (FUZZY)`` and
+    ``SNIPPET (FUZZY)``."""
+    modifiers: set[str] = set()
+    if cursor.take(b" ("):
+        while True:
+            modifier = cursor.atom("preview modifier").upper()
+            if modifier not in ("LAZY", "FUZZY") or (name == "SNIPPET" and modifier == "LAZY"):
+                raise ParseError("Unknown preview modifier")
+            modifiers.add(modifier)
+            if cursor.take(b")"):
+                break
+            cursor.sp()
+    if name == "SNIPPET" or "FUZZY" in modifiers:
+        return FetchAttribute(f"{name} (FUZZY)")
+    return FetchAttribute("PREVIEW")
 
 
 def parse_section(cursor: Cursor) -> Section:
