@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailserver.imap.sorting.facts import Facts
-from mailserver.imap.sorting.order import ascii_casemap
+from mailserver.imap.sorting.order import unicode_casemap
 
 
 @dataclass(eq=False)
@@ -55,7 +55,7 @@ class Node:
 def ordered_subject(facts: Sequence[Facts]) -> list[Node]:
     """RFC 5256 3: sort by base subject then sent date; each subject is one thread
     whose first message is the parent of all the others."""
-    ordered = sorted(facts, key=lambda f: (ascii_casemap(f.subject), f.sent, f.seq))
+    ordered = sorted(facts, key=lambda f: (unicode_casemap(f.subject), f.sent, f.seq))
     threads: list[Node] = []
     current: Node | None = None
     for item in ordered:
@@ -70,7 +70,7 @@ def ordered_subject(facts: Sequence[Facts]) -> list[Node]:
 
 
 def _same(a: str, b: str) -> bool:
-    return ascii_casemap(a) == ascii_casemap(b)
+    return unicode_casemap(a) == unicode_casemap(b)
 
 
 # ---------------------------------------------------------------- REFERENCES
@@ -162,7 +162,7 @@ def _group_by_subject(roots: list[Node]) -> list[Node]:
         facts = node.first_message()
         if facts is None or not facts.subject:
             return None
-        return ascii_casemap(facts.subject)
+        return unicode_casemap(facts.subject)
 
     def is_reply(node: Node) -> bool:
         return node.facts is not None and node.facts.reply

@@ -47,6 +47,12 @@ EXTRA = [
     b"Date: 13 Mar 2000 12:00:00 +0000\r\nSubject: loop\r\n\r\na\r\n",
     b"Message-ID: <lb@interop.example>\r\nReferences: <la@interop.example>\r\n"
     b"Date: 14 Mar 2000 12:00:00 +0000\r\nSubject: Re: loop\r\n\r\nb\r\n",
+    # Collation (i;unicode-casemap): accents after the plain letter, "ß" kept, "_" after "Z".
+    b"Subject: =?utf-8?q?=C3=84gypten?=\r\nFrom: =?utf-8?q?=C3=89mile?= <e@x.example>\r\n\r\n1\r\n",
+    b"Subject: Apfel\r\nFrom: Eve <f@x.example>\r\n\r\n2\r\n",
+    b"Subject: =?utf-8?q?stra=C3=9Fe?=\r\nFrom: _under <g@x.example>\r\n\r\n3\r\n",
+    b"Subject: STRASSE\r\nFrom: =?utf-8?q?=C3=A9clair?= <h@x.example>\r\n\r\n4\r\n",
+    b"Subject: _under\r\nFrom: Zed <i@x.example>\r\n\r\n5\r\n",
 ]
 QUESTIONS = (
     "UID SORT (ARRIVAL) UTF-8 ALL",
