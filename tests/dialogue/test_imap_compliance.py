@@ -129,3 +129,16 @@ async def test_search_from_compares_parsed_addresses(imap_lab: ImapLab) -> None:
         S: c OK SEARCH completed
         """
     )
+
+
+async def test_list_wildcard_runs_cannot_stall_the_server(imap_lab: ImapLab) -> None:
+    # Compiled to a regular expression, "*%*%..." backtracked for minutes per name
+    # (the whole event loop with it); the reply must come within the reply timeout.
+    client = await imap_lab.login()
+    name = "a" * 60
+    lines = await command(client, f"c CREATE {name}")
+    assert lines[-1].startswith("c OK"), lines
+    lines = await command(client, 'l LIST "" ' + "*%" * 12 + "x")
+    assert lines == ["l OK LIST completed"], lines
+    lines = await command(client, 'm LIST "" ' + "*%" * 12 + "a")
+    assert lines[0].endswith(" " + name) and lines[-1] == "m OK LIST completed", lines
