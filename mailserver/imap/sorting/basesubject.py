@@ -18,6 +18,9 @@ _REFWD = re.compile(rf"^(?:{_BLOB})*(?:re|fwd?)[ \t]*(?:{_BLOB})?:[ \t]*", re.IG
 _LEADING_BLOB = re.compile(rf"^{_BLOB}")
 _TRAILER = re.compile(r"[ \t]*\(fwd\)[ \t]*$", re.IGNORECASE)
 _WSP = re.compile(r"[ \t\r\n]+")
+#: Only this much of a subject counts: the steps below are quadratic in the worst
+#: case ("x (fwd) (fwd) ..."), and no two real subjects first differ this far in.
+MAX_CHARS = 2048
 
 
 def base_subject(raw: str | None) -> tuple[str, bool]:
@@ -25,7 +28,7 @@ def base_subject(raw: str | None) -> tuple[str, bool]:
     if not raw:
         return "", False
     # (1) encoded words decoded, whitespace runs made one blank.
-    text = _WSP.sub(" ", decode_header_text(raw)).strip(" ")
+    text = _WSP.sub(" ", decode_header_text(raw[: 8 * MAX_CHARS])).strip(" ")[:MAX_CHARS]
     reply = False
     while True:
         # (2) trailing "(fwd)" and blanks.

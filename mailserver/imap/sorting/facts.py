@@ -132,8 +132,13 @@ def _ids(fields: list[Field], name: str) -> list[str]:
     return [_BLANKS.sub("", m) for m in _MSG_ID.findall(found.unfolded()) if m.strip()]
 
 
+#: References kept per message (the last ones, nearest the message): linking each
+#: costs a walk up the thread, so an endless header must not cost endless time.
+MAX_REFERENCES = 256
+
+
 def _references(fields: list[Field]) -> tuple[str, ...]:
     refs = _ids(fields, "References")
     if not refs:
         refs = _ids(fields, "In-Reply-To")[:1]
-    return tuple(refs)
+    return tuple(refs[-MAX_REFERENCES:])

@@ -3,10 +3,14 @@ including the hostile shapes: reference loops, duplicate Message-IDs, deep chain
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from mailserver.imap.mime.headers import parse_fields
 from mailserver.imap.sorting.basesubject import base_subject
-from mailserver.imap.sorting.facts import Facts
+from mailserver.imap.sorting.facts import MAX_REFERENCES, Facts, _references
 from mailserver.imap.sorting.order import sort_facts
 from mailserver.imap.sorting.threads import ordered_subject, references, render
 
@@ -106,3 +110,28 @@ def test_sort_is_stable_on_sequence_numbers_even_when_reversed() -> None:
     items = [facts(n, None, subject="same") for n in (3, 1, 2)]
     ordered = sort_facts(items, [("SUBJECT", True)])
     assert [f.seq for f in ordered] == [1, 2, 3]
+
+
+HOSTILE = """
+from mailserver.imap.sorting.basesubject import base_subject
+assert base_subject("x" + " (fwd)" * 200_000) == ("x", True)
+assert base_subject("Re: " * 250_000 + "hi") == ("", True)
+assert base_subject("[a]" * 300_000 + "x") == ("[a", False)
+print("done")
+"""
+
+
+def test_hostile_subjects_stay_cheap() -> None:
+    # Quadratic steps on megabyte subjects took minutes; only a prefix counts now.
+    # In a child process with a deadline, so a regression fails instead of hanging.
+    result = subprocess.run(
+        [sys.executable, "-c", HOSTILE], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "done"
+
+
+def test_long_reference_lists_are_cut_to_the_nearest() -> None:
+    raw = "References: " + " ".join(f"<r{n}@x>" for n in range(10_000)) + "\r\n\r\n"
+    fields = parse_fields(raw.encode())
+    refs = _references(fields)
+    assert len(refs) == MAX_REFERENCES and refs[-1] == "r9999@x"
