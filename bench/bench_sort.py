@@ -32,6 +32,7 @@ QUESTIONS = (
     "UID SORT (DISPLAYFROM) UTF-8 ALL",
     "UID THREAD REFERENCES UTF-8 ALL",
     "UID THREAD ORDEREDSUBJECT UTF-8 ALL",
+    "UID THREAD REFS UTF-8 ALL",
     "UID SEARCH FROM user7",
 )
 Answers = dict[str, tuple[float, float, list[bytes]]]

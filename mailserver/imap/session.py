@@ -76,6 +76,7 @@ BASE_CAPABILITIES = (
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "THREAD=REFS",  # draft-ietf-morg-inthread, as Dovecot
     "ESORT",
     "WITHIN",  # RFC 5032 (parser/search_keys.py)
     "STATUS=SIZE",  # RFC 8438

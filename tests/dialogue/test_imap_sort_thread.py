@@ -58,6 +58,8 @@ async def client(imap_lab_factory: LabFactory) -> Dialogue:
 def test_capabilities_are_advertised() -> None:
     for name in ("SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "ESORT"):
         assert name in BASE_CAPABILITIES
+    for name in ("THREAD=REFS",):
+        assert name in BASE_CAPABILITIES
 
 
 async def test_sort_rfc5256_examples(client: Dialogue) -> None:
@@ -162,5 +164,8 @@ async def test_thread_references(client: Dialogue) -> None:
         S: A286 OK THREAD completed
         C: A287 THREAD FOO UTF-8 ALL
         S: A287 BAD Unknown threading algorithm
+        C: A288 THREAD REFS UTF-8 ALL
+        S: * THREAD (1 (2 4)(3))(5)((6)(7))(8)
+        S: A288 OK THREAD completed
         """
     )

@@ -95,6 +95,8 @@ async def thread(session: ImapSession, command: Thread) -> Response:
     facts = await gather(view, uids)
     if command.algorithm == "ORDEREDSUBJECT":
         roots = threads.ordered_subject(facts)
+    elif command.algorithm == "REFS":
+        roots = threads.refs(facts)
     else:
         roots = threads.references(facts)
     search_modseq(session, command.key, uids)  # a MODSEQ key still enables CONDSTORE

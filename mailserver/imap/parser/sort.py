@@ -22,7 +22,7 @@ from mailserver.imap.parser.search_keys import (
 SORT_KEYS = frozenset(
     {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
 )
-THREAD_ALGORITHMS = ("ORDEREDSUBJECT", "REFERENCES")
+THREAD_ALGORITHMS = ("ORDEREDSUBJECT", "REFERENCES", "REFS")
 #: More sort keys than there are distinct ones (each may come with and without REVERSE).
 MAX_SORT_KEYS = 2 * len(SORT_KEYS)
 

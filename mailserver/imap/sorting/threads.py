@@ -76,7 +76,17 @@ def _same(a: str, b: str) -> bool:
 # ---------------------------------------------------------------- REFERENCES
 
 
-def references(facts: Sequence[Facts]) -> list[Node]:
+def refs(facts: Sequence[Facts]) -> list[Node]:
+    """THREAD=REFS (draft-ietf-morg-inthread, as Dovecot): REFERENCES without the
+    grouping by subject, threads ordered by their newest message."""
+    roots = references(facts, by_subject=False)
+    # Ties on the newest date go by the thread's own (first) message, as in Dovecot.
+    order = {id(r): (max(n.sort_key()[0] for n in _walk([r])), r.sort_key()[1]) for r in roots}
+    roots.sort(key=lambda root: order[id(root)])
+    return roots
+
+
+def references(facts: Sequence[Facts], by_subject: bool = True) -> list[Node]:
     """RFC 5256 3, steps 1 to 7 (Zawinski's algorithm as the RFC spells it)."""
     table: dict[str, Node] = {}
     unique = 0
@@ -115,7 +125,8 @@ def references(facts: Sequence[Facts]) -> list[Node]:
         root.parent = None
     # (5) sort the root set by sent date, (6) merge threads with the same base subject.
     roots.sort(key=Node.sort_key)
-    roots = _group_by_subject(roots)
+    if by_subject:
+        roots = _group_by_subject(roots)
     # (7) sort every level.
     _sort_tree(roots)
     return roots

@@ -65,6 +65,7 @@ QUESTIONS = (
     "UID THREAD ORDEREDSUBJECT UTF-8 ALL",
     "UID THREAD REFERENCES UTF-8 ALL",
     "UID THREAD REFERENCES UTF-8 UNDELETED",
+    "UID THREAD REFS UTF-8 ALL",
     "UID SEARCH FROM example UNSEEN",
 )
 #: Asked raw (ESEARCH answers, literals): compared line by line, tags masked.
