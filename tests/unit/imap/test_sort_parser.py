@@ -35,7 +35,7 @@ def test_thread() -> None:
         (b"a SORT () UTF-8 ALL", "Invalid sort key"),
         (b"a SORT (REVERSE) UTF-8 ALL", "Unknown sort key"),
         (b"a SORT (BOGUS) UTF-8 ALL", "Unknown sort key"),
-        (b"a THREAD REFS UTF-8 ALL", "Unknown threading algorithm"),
+        (b"a THREAD REFERENCE UTF-8 ALL", "Unknown threading algorithm"),
         (b"a SEARCH RETURN (PARTIAL 0:1) ALL", "Invalid PARTIAL range"),
         (b"a SEARCH RETURN (PARTIAL) ALL", "Expected a space"),
         (b"a SEARCH 1,$ ALL", "Invalid message sequence set"),
