@@ -82,14 +82,20 @@ def find_listener(name: str) -> StartListener | None:
 
 
 async def start_stream_listener(
-    context: ListenerContext, idle_timeout: float, serve: StreamServe, log: logging.Logger
+    context: ListenerContext,
+    idle_timeout: float,
+    serve: StreamServe,
+    log: logging.Logger,
+    max_line: int | None = None,
 ) -> asyncio.Server:
     """Listen for a stream-based protocol (POP3, IMAP), plain or with implicit TLS.
 
     The handshake of an implicit-TLS client may take no longer than the
-    protocol's idle timeout (and never more than STARTTLS allows).
+    protocol's idle timeout (and never more than STARTTLS allows). ``max_line``:
+    the protocol's longest line, if not ``limits.max_line_length``.
     """
-    max_line = context.services.config.limits.max_line_length
+    if max_line is None:
+        max_line = context.services.config.limits.max_line_length
     host, port = context.address.host, context.address.port
     if context.ssl_context is not None:
         return await start_implicit_tls_server(

@@ -42,6 +42,9 @@ class Limits:
 
     max_message_size: int = 73_400_320
     max_line_length: int = 8192
+    #: IMAP command lines (without literals) may be longer: RFC 2971's largest ID
+    #: alone is ~32 KiB; 64 KiB is Dovecot's ``imap_max_line_length``.
+    imap_max_line_length: int = 65536
     max_literal_size: int = 73_400_320
     max_recipients: int = 100
     max_connections: int = 500

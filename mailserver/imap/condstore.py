@@ -47,6 +47,9 @@ def enable_condstore(session: ImapSession) -> None:
 def _on_condstore(session: ImapSession) -> None:
     if session.view is not None:
         session.view.condstore = True
+        # RFC 7162 3.1: the first CONDSTORE enabling command after SELECT tells
+        # the client the mailbox's HIGHESTMODSEQ before its tagged OK.
+        session.view.announce_highest_modseq = True
 
 
 def _on_qresync(session: ImapSession) -> None:

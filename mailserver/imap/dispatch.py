@@ -11,6 +11,7 @@ from mailserver.imap import states
 from mailserver.imap.commands import (
     any_state,
     authenticated,
+    context,
     enable,
     idle,
     list_extended,
@@ -21,6 +22,8 @@ from mailserver.imap.commands import (
     select,
     selected,
     session_info,
+    sort,
+    special_use,
     store,
     uidplus,
 )
@@ -55,7 +58,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "AUTHENTICATE": CommandSpec(not_authenticated.authenticate, states.NOT_AUTHENTICATED),
     "SELECT": CommandSpec(select.select, states.AUTHENTICATED),
     "EXAMINE": CommandSpec(select.select, states.AUTHENTICATED),
-    "CREATE": CommandSpec(mailboxes.create, states.AUTHENTICATED),
+    "CREATE": CommandSpec(special_use.create, states.AUTHENTICATED),  # RFC 6154 3 too
     "DELETE": CommandSpec(mailboxes.delete, states.AUTHENTICATED),
     "RENAME": CommandSpec(mailboxes.rename, states.AUTHENTICATED),
     "SUBSCRIBE": CommandSpec(mailboxes.subscribe, states.AUTHENTICATED),
@@ -87,4 +90,10 @@ COMMANDS: dict[str, CommandSpec] = {
     "MOVE": CommandSpec(move.move, states.SELECTED, numbers_first=True),
     "UID MOVE": CommandSpec(move.move, states.SELECTED),
     "UID EXPUNGE": CommandSpec(uidplus.uid_expunge, states.SELECTED),
+    # RFC 5256 (with RFC 5957 and RFC 5267's ESORT).
+    "SORT": CommandSpec(sort.sort, states.SELECTED, allow_expunge=False),
+    "UID SORT": CommandSpec(sort.sort, states.SELECTED),
+    "THREAD": CommandSpec(sort.thread, states.SELECTED, allow_expunge=False),
+    "UID THREAD": CommandSpec(sort.thread, states.SELECTED),
+    "CANCELUPDATE": CommandSpec(context.cancelupdate, states.SELECTED),  # RFC 5267
 }

@@ -10,7 +10,7 @@ from mailserver.imap.response_codes import uid_set
 from mailserver.imap.view import SelectedView
 
 #: The order the result items are written in.
-_ORDER = ("MIN", "MAX", "COUNT", "ALL")
+_ORDER = ("MIN", "MAX", "PARTIAL", "COUNT", "ALL")
 
 
 def esearch_response(
@@ -28,7 +28,9 @@ def esearch_response(
     for option in _ORDER:
         if option not in wanted:
             continue
-        if option == "COUNT":
+        if option == "PARTIAL":
+            parts.append(partial_item(command.partial, numbers))
+        elif option == "COUNT":
             parts.append(b"COUNT %d" % len(numbers))
         elif numbers:
             # RFC 4731 3.1: MIN, MAX and ALL are left out when nothing matched.
@@ -41,3 +43,12 @@ def esearch_response(
     if modseq is not None:
         parts.append(b"MODSEQ %d" % modseq)  # RFC 7162 3.1.5 with RFC 4731
     return b" ".join(parts) + b"\r\n"
+
+
+def partial_item(partial: tuple[int, int] | None, numbers: list[int]) -> bytes:
+    """``PARTIAL (low:high set)`` (RFC 5267 4.4): the results at those 1-based
+    positions (in result order), ``NIL`` when there are none."""
+    low, high = partial or (1, len(numbers))
+    chosen = numbers[low - 1 : high]
+    found = uid_set(chosen).encode() if chosen else b"NIL"
+    return b"PARTIAL (%d:%d %s)" % (low, high, found)

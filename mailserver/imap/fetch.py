@@ -21,11 +21,12 @@ from mailserver.imap.condstore import (
     vanished_since,
 )
 from mailserver.imap.errors import Response
+from mailserver.imap.fetch_extensions import EXTENSION_ITEMS
 from mailserver.imap.mime import MessageCache
 from mailserver.imap.mime.section import Section, section_label
 from mailserver.imap.parser.commands import Fetch
 from mailserver.imap.parser.fetch_items import SETS_SEEN, BodySection, FetchAttribute, FetchItem
-from mailserver.imap.sequences import resolve_uids
+from mailserver.imap.sequences import resolve_uids, uid_ranges
 from mailserver.imap.view import SelectedView
 from mailserver.storage import SEEN, FlagMode, MessageInfo
 
@@ -164,7 +165,7 @@ async def _send_vanished(
 ) -> None:
     """``* VANISHED (EARLIER)`` for UIDs of the set expunged after ``since`` (RFC 7162 3.2.6)."""
     snapshot = view.snapshot
-    ranges = command.sequence.resolve(max(snapshot.uidnext - 1, 1))
+    ranges = uid_ranges(view, command.sequence, max(snapshot.uidnext - 1, 1))
     gone = await vanished_since(view.folder, since, ranges, snapshot.uids, snapshot.uidnext)
     # Messages this session still shows (expunged elsewhere, not yet announced)
     # are left to the VANISHED after the command, which also renumbers.
@@ -202,6 +203,9 @@ async def _render(
             label += b"<%d>" % start
         return label + b" " + wire.literal(no_nuls(data))
     name = item.name
+    extension = EXTENSION_ITEMS.get(name)
+    if extension is not None:
+        return await extension(view, cache, info)
     if name == "UID":
         return b"UID %d" % info.uid
     if name == "FLAGS":

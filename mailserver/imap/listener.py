@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from mailserver.imap.session import ImapSession
+from mailserver.imap.session import ImapSession, imap_line_limit
 from mailserver.listeners import ListenerContext, start_stream_listener
 from mailserver.net.connection import peer_address, serve_session
 from mailserver.net.sessions import SessionHandle
@@ -21,7 +21,10 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     ) -> None:
         await serve_connection(context, reader, writer, handle)
 
-    return await start_stream_listener(context, context.services.config.timeouts.imap, serve, log)
+    config = context.services.config
+    return await start_stream_listener(
+        context, config.timeouts.imap, serve, log, imap_line_limit(config)
+    )
 
 
 async def serve_connection(

@@ -3,7 +3,6 @@ but the hierarchy delimiter; INBOX matches case-insensitively."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,19 +26,68 @@ class NamePattern:
 
     def matches(self, name: str) -> bool:
         in_inbox = name == INBOX or name.startswith(INBOX + DELIMITER)
-        return (self._inbox if in_inbox else self._plain).fullmatch(name) is not None
+        return (self._inbox if in_inbox else self._plain).fullmatch(name)
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    out = []
-    for char in pattern:
-        if char == "*":
-            out.append(".*")
-        elif char == "%":
-            out.append(f"[^{re.escape(DELIMITER)}]*")
-        else:
-            out.append(re.escape(char))
-    return re.compile("".join(out), re.DOTALL)
+class _Glob:
+    """A LIST pattern matched by stepping a set of pattern positions along the name
+    (an NFA), never by backtracking: ``*%*%*%*%*%x`` against a long name costs
+    ``len(pattern) * len(name)`` steps, where the regular expression it used to be
+    compiled to ran for minutes and stalled every session (issue 14)."""
+
+    _STAR = object()
+    _PERCENT = object()
+
+    def __init__(self, pattern: str) -> None:
+        tokens: list[object] = []
+        for char in pattern:
+            token = self._STAR if char == "*" else self._PERCENT if char == "%" else char
+            if (
+                tokens
+                and token in (self._STAR, self._PERCENT)
+                and tokens[-1]
+                in (
+                    self._STAR,
+                    self._PERCENT,
+                )
+            ):
+                # A run of wildcards is one: "*" if it has a "*", else "%".
+                if token is self._STAR:
+                    tokens[-1] = self._STAR
+                continue
+            tokens.append(token)
+        self.tokens = tokens
+
+    def _closure(self, states: set[int]) -> set[int]:
+        tokens = self.tokens
+        out = set(states)
+        for i in sorted(states):
+            while i < len(tokens) and tokens[i] in (self._STAR, self._PERCENT):
+                i += 1
+                out.add(i)
+        return out
+
+    def fullmatch(self, name: str) -> bool:
+        tokens = self.tokens
+        states = self._closure({0})
+        for char in name:
+            step: set[int] = set()
+            for i in states:
+                if i == len(tokens):
+                    continue
+                token = tokens[i]
+                if token is self._STAR or (token is self._PERCENT and char != DELIMITER):
+                    step.add(i)
+                elif token == char:
+                    step.add(i + 1)
+            if not step:
+                return False
+            states = self._closure(step)
+        return len(tokens) in states
+
+
+def _compile(pattern: str) -> _Glob:
+    return _Glob(pattern)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,13 @@ and those go through the MIME cache so each message is parsed at most once.
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass, field
 
 from mailserver.imap.mime import MessageCache, ParsedMessage
+from mailserver.imap.objectid import email_id
 from mailserver.imap.parser.search_keys import (
+    AgeKey,
     All,
     And,
     BodyKey,
@@ -22,6 +25,7 @@ from mailserver.imap.parser.search_keys import (
     InSet,
     ModSeqKey,
     Not,
+    ObjectIdKey,
     Or,
     Recent,
     SearchKey,
@@ -31,7 +35,7 @@ from mailserver.imap.parser.search_keys import (
 from mailserver.imap.view import SelectedView
 from mailserver.storage import MessageInfo
 
-_EXPENSIVE = (HeaderKey, BodyKey, TextKey)
+_EXPENSIVE = (HeaderKey, BodyKey, TextKey, ObjectIdKey)
 
 
 @dataclass
@@ -45,6 +49,8 @@ class SearchEvaluator:
     def __init__(self, view: SelectedView) -> None:
         self.view = view
         self.cache = MessageCache.for_folder(view.folder)
+        #: One "now" per search, so OLDER/YOUNGER agree across the messages.
+        self.now = time.time()
 
     async def run(self, key: SearchKey) -> list[int]:
         """Matching UIDs in sequence order (messages expunged elsewhere never match)."""
@@ -67,11 +73,16 @@ class SearchEvaluator:
         if isinstance(key, Recent):
             return c.info.uid in view.recent
         if isinstance(key, InSet):
+            if key.sequence.saved:
+                return c.info.uid in view.saved_result
             if key.uid:
                 return key.sequence.contains(c.info.uid, view.max_uid())
             return key.sequence.contains(c.seq, view.exists)
         if isinstance(key, ModSeqKey):
             return c.info.modseq >= key.modseq
+        if isinstance(key, AgeKey):
+            age = self.now - c.info.internal_date
+            return age >= key.seconds if key.older else age < key.seconds
         if isinstance(key, SizeKey):
             return c.info.size > key.size if key.larger else c.info.size < key.size
         if isinstance(key, DateKey):
@@ -89,6 +100,11 @@ class SearchEvaluator:
             return await self.cache.contains_body(view.folder, c.info, key.needle)
         if isinstance(key, TextKey):
             return await self.cache.contains_text(view.folder, c.info, key.needle)
+        if isinstance(key, ObjectIdKey):
+            if key.kind == "THREADID":
+                return False  # we keep no THREADIDs (FETCH says NIL)
+            parsed = await self.cache.structure(view.folder, c.info)
+            return email_id(parsed) == key.value
         if isinstance(key, Not):
             return not await self.matches(key.key, c)
         if isinstance(key, Or):
@@ -99,6 +115,9 @@ class SearchEvaluator:
         return True
 
     async def _date(self, key: DateKey, c: _Candidate) -> datetime.date | None:
+        if key.saved:
+            saved = c.info.save_date
+            return datetime.date.fromtimestamp(saved if saved is not None else c.info.internal_date)
         if not key.sent:
             # "disregarding time and timezone": the server's local calendar day.
             return datetime.date.fromtimestamp(c.info.internal_date)

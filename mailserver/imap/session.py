@@ -79,6 +79,24 @@ BASE_CAPABILITIES = (
     "LIST-EXTENDED",
     "LIST-STATUS",
     "SPECIAL-USE",
+    # RFC 5256, 5957, 5267 (mailserver/imap/commands/sort.py).
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
+    "THREAD=REFS",  # draft-ietf-morg-inthread, as Dovecot
+    "ESORT",
+    "WITHIN",  # RFC 5032 (parser/search_keys.py)
+    "STATUS=SIZE",  # RFC 8438
+    "SEARCHRES",  # RFC 5182 (view.saved_result, sequences.py)
+    "PREVIEW",  # RFC 8970 (fetch_extensions.py)
+    "PREVIEW=FUZZY",  # its drafts, as Dovecot
+    "SNIPPET=FUZZY",
+    "SAVEDATE",  # RFC 8514
+    "CONTEXT=SEARCH",  # RFC 5267 (contexts.py)
+    "CONTEXT=SORT",
+    "OBJECTID",  # RFC 8474 (objectid.py)
+    "CREATE-SPECIAL-USE",  # RFC 6154 3 (commands/special_use.py)
 )
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.
@@ -88,6 +106,11 @@ _TAG = re.compile(rb"([^ \x00-\x1f\x7f(){%*\"\\+]+)")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
 #: Read size when throwing away a literal we refused.
 _DISCARD_CHUNK = 65536
+
+
+def imap_line_limit(config: Config) -> int:
+    """Longest IMAP command line: ``limits.imap_max_line_length``, never below the general one."""
+    return max(config.limits.imap_max_line_length, config.limits.max_line_length)
 
 
 class ClientGone(Exception):
@@ -165,8 +188,7 @@ class ImapSession:
         #: Set when the session must end after the current command, with this goodbye.
         self._goodbye: bytes | None = None
         self._mid_response = False
-        limits = self.config.limits
-        self._max_line = limits.max_line_length
+        self._max_line = imap_line_limit(self.config)
         self._timeout = self.config.timeouts.imap
 
     # ------------------------------------------------------------- policy
@@ -343,11 +365,13 @@ class ImapSession:
         limits = self.config.limits
         is_append = _APPEND.match(line) is not None
         literal_limit = limits.max_message_size if is_append else limits.max_literal_size
+        line_limit = self._max_line
         if self.state is State.NOT_AUTHENTICATED:
             # A user name or password never needs more; a stranger must not
             # make us buffer a message-sized literal per connection.
-            literal_limit = min(literal_limit, self._max_line)
-        total_limit = literal_limit + 16 * self._max_line
+            line_limit = limits.max_line_length
+            literal_limit = min(literal_limit, line_limit)
+        total_limit = literal_limit + 16 * line_limit
         buffer = bytearray(line)
         while True:
             match = _LITERAL_AT_END.search(line)

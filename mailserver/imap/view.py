@@ -17,12 +17,19 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from mailserver.imap import wire
 from mailserver.storage import SEEN, Folder, MessageInfo, Snapshot
 
 RECENT = "\\Recent"
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+class Watcher(Protocol):
+    """Something that adds untagged responses after every refresh (RFC 5267 contexts)."""
+
+    async def __call__(self, view: SelectedView) -> list[bytes]: ...
 
 
 class SelectedView:
@@ -51,6 +58,13 @@ class SelectedView:
         #: and removals are reported as VANISHED, not EXPUNGE (QRESYNC on).
         self.condstore = False
         self.qresync = False
+        #: SEARCHRES (RFC 5182): UIDs saved by ``SEARCH RETURN (SAVE)``, ``$`` in commands;
+        #: a new SELECT makes a new view, so it starts empty as the RFC asks.
+        self.saved_result: frozenset[int] = frozenset()
+        #: Runs after every refresh; set by CONTEXT=SEARCH/SORT (``contexts.py``).
+        self.watcher: Watcher | None = None
+        #: CONDSTORE came on while selected: the next refresh sends ``OK [HIGHESTMODSEQ]``.
+        self.announce_highest_modseq = False
         self.changed_event = asyncio.Event()
         folder.add_listener(self._on_change)
 
@@ -148,6 +162,16 @@ class SelectedView:
         Order matters for the client's bookkeeping: EXPUNGEs first (they
         renumber), then EXISTS/RECENT for new mail, then FETCH FLAGS.
         """
+        out = await self._refresh(allow_expunge)
+        if self.announce_highest_modseq:
+            self.announce_highest_modseq = False
+            highest = self.snapshot.highest_modseq
+            out.append(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % highest)
+        if self.watcher is not None:
+            out.extend(await self.watcher(self))
+        return out
+
+    async def _refresh(self, allow_expunge: bool) -> list[bytes]:
         self.changed_event.clear()
         snapshot = await self.folder.snapshot()
         if snapshot.version == self._reported_version and not (allow_expunge and self.ghosts):

@@ -10,7 +10,7 @@ are Unicode; ``INBOX`` is matched case-insensitively and always exists.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.model import FlagMode, Snapshot
@@ -186,6 +186,12 @@ class Mailbox(ABC):
         """Folder name -> RFC 6154 special-use attribute (``\\Sent`` ...), for
         existing folders only. Empty when the store assigns none."""
         return {}
+
+    async def create_special_folder(self, name: str, attributes: Sequence[str]) -> None:
+        """Create a folder with RFC 6154 special-use ``attributes`` (``\\Drafts`` ...),
+        kept with the folder through renames; NO_PERMISSION where the store
+        cannot remember them (then nothing is created)."""
+        raise StorageError(ErrorKind.NO_PERMISSION, "special-use folders not supported")
 
 
 class MailStore(ABC):

@@ -44,6 +44,14 @@ class MessageInfo:
     #: (append, flag change, whoever made it); 0 only from stores without CONDSTORE.
     modseq: int = 0
 
+    @property
+    def save_date(self) -> float | None:
+        """When the message was saved to its folder (IMAP SAVEDATE, RFC 8514): maildir
+        unique names start with that second (``<sec>.M<usec>...``, ours and
+        Dovecot's alike); None when this one does not."""
+        head = self.key.split(".", 1)[0]
+        return float(head) if head.isdigit() and len(head) <= 12 else None
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -59,6 +67,9 @@ class Snapshot:
     #: RFC 7162 HIGHESTMODSEQ: the largest mod-sequence any change (expunges
     #: included) was given. Never decreases while ``uidvalidity`` stays the same.
     highest_modseq: int = 0
+    #: A permanent name of the folder that survives RENAME (IMAP OBJECTID's MAILBOXID,
+    #: RFC 8474): the ``G`` field of the maildir's ``dovecot-uidlist``.
+    mailbox_id: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_uids", [m.uid for m in self.messages])

@@ -166,7 +166,7 @@ async def test_uidplus_rfc4315_examples(lab: ImapLab) -> None:
     await client.play(
         """
         C: A001 CREATE meeting
-        S: A001 OK Create completed
+        S: A001 OK [MAILBOXID (*)] Create completed
         """
     )
     meeting = await uidvalidity(lab, "meeting")
@@ -340,7 +340,7 @@ async def test_esearch_rfc4731(lab: ImapLab) -> None:
         C: A285 UID SEARCH RETURN (MIN MAX COUNT ALL) DELETED
         S: * ESEARCH (TAG "A285") UID COUNT 0
         S: A285 OK UID SEARCH completed
-        C: A286 SEARCH RETURN (SAVE) ALL
+        C: A286 SEARCH RETURN (BOGUS) ALL
         S: A286 BAD Unknown search return option
         C: A287 SEARCH FLAGGED
         S: * SEARCH 2 3 5
@@ -409,11 +409,11 @@ async def test_list_extended_rfc5258(lab: ImapLab) -> None:
     await client.play(
         """
         C: A0 CREATE Fruit/Apple
-        S: A0 OK Create completed
+        S: A0 OK [MAILBOXID (*)] Create completed
         C: A1 CREATE Fruit/Banana
-        S: A1 OK Create completed
+        S: A1 OK [MAILBOXID (*)] Create completed
         C: A2 CREATE Tofu
-        S: A2 OK Create completed
+        S: A2 OK [MAILBOXID (*)] Create completed
         C: A3 SUBSCRIBE Fruit/Banana
         S: A3 OK Subscribe completed
         C: A4 SUBSCRIBE Fruit/Peach
@@ -470,7 +470,7 @@ async def test_children_are_exact_after_delete_and_rename(lab: ImapLab) -> None:
     await client.play(
         """
         C: A1 CREATE a/b/c
-        S: A1 OK Create completed
+        S: A1 OK [MAILBOXID (*)] Create completed
         C: A2 LIST "" "a*"
         S: * LIST (\\HasChildren) "/" a
         S: * LIST (\\HasChildren) "/" a/b
@@ -506,7 +506,7 @@ async def test_lsub_names_an_unsubscribed_parent_only_for_percent(lab: ImapLab) 
     await client.play(
         """
         C: a1 CREATE foo/bar/baz
-        S: a1 OK Create completed
+        S: a1 OK [MAILBOXID (*)] Create completed
         C: a2 UNSUBSCRIBE INBOX
         S: a2 OK Unsubscribe completed
         C: a3 SUBSCRIBE foo/bar/baz
@@ -549,7 +549,7 @@ async def test_list_status_rfc5819(lab: ImapLab) -> None:
         S: * STATUS Trash (MESSAGES 0 UNSEEN 0)
         S: A01 OK LIST completed
         C: A02 CREATE Shared/Team
-        S: A02 OK Create completed
+        S: A02 OK [MAILBOXID (*)] Create completed
         C: A03 SUBSCRIBE Gone
         S: A03 OK Subscribe completed
         C: A04 LIST (SUBSCRIBED) "" ("G*" "Shared/*") RETURN (STATUS (UIDNEXT))
@@ -570,7 +570,7 @@ async def test_modified_utf7_names_in_list(lab: ImapLab) -> None:
     await client.play(
         """
         C: A1 CREATE "&ZeVnLIqe-/&U,BTFw-"
-        S: A1 OK Create completed
+        S: A1 OK [MAILBOXID (*)] Create completed
         C: A2 LIST "" "&ZeVnLIqe-*"
         S: * LIST (\\HasChildren) "/" &ZeVnLIqe-
         S: * LIST (\\HasNoChildren) "/" &ZeVnLIqe-/&U,BTFw-

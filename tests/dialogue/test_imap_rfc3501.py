@@ -103,6 +103,7 @@ async def test_rfc3501_section_8_sample_session(imap_lab: ImapLab) -> None:
         S: * OK [UIDVALIDITY *] UIDs valid
         S: * OK [UIDNEXT 1] Predicted next UID
         S: * OK [HIGHESTMODSEQ *] Highest
+        S: * OK [MAILBOXID (*)] Ok
         S: a002 OK [READ-WRITE] Select completed
         C: a003 logout
         S: * BYE *
@@ -128,6 +129,7 @@ async def test_rfc3501_section_8_sample_session(imap_lab: ImapLab) -> None:
         S: * OK [UIDVALIDITY *] UIDs valid
         S: * OK [UIDNEXT 19] Predicted next UID
         S: * OK [HIGHESTMODSEQ *] Highest
+        S: * OK [MAILBOXID (*)] Ok
         S: a002 OK [READ-WRITE] Select completed
         C: a003 fetch 12 full
         S: * 12 FETCH (FLAGS (\\Seen) INTERNALDATE "*" RFC822.SIZE {size} ENVELOPE (*) BODY (*))
@@ -160,9 +162,9 @@ async def test_rfc3501_examples_for_mailbox_commands(imap_lab: ImapLab) -> None:
     await client.play(
         """
         C: A003 CREATE owatagusiam/
-        S: A003 OK Create completed
+        S: A003 OK [MAILBOXID (*)] Create completed
         C: A004 CREATE owatagusiam/blurdybloop
-        S: A004 OK Create completed
+        S: A004 OK [MAILBOXID (*)] Create completed
         C: A682 LIST "" *
         S: * LIST (\\HasNoChildren) "/" INBOX
         S: * LIST (\\HasChildren) "/" owatagusiam
@@ -210,7 +212,7 @@ async def test_rfc3501_append_example(imap_lab: ImapLab) -> None:
         b"Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n"
     )
     client = await imap_lab.login()
-    await client.play("C: A002 CREATE saved-messages\nS: A002 OK Create completed")
+    await client.play("C: A002 CREATE saved-messages\nS: A002 OK [MAILBOXID (*)] Create completed")
     await client.send(b"A003 APPEND saved-messages (\\Seen) {%d}" % len(message))
     await client.expect("+ Ready for literal data")
     await client.send(message)

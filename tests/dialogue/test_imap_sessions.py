@@ -50,7 +50,7 @@ async def test_authenticate_plain_login_and_sasl_ir(imap_lab: ImapLab) -> None:
         C: a3 AUTHENTICATE CRAM-MD5
         S: a3 NO [CANNOT] Unsupported authentication mechanism
         C: a4 AUTHENTICATE PLAIN {initial}
-        S: a4 OK [CAPABILITY IMAP4rev1 * SPECIAL-USE] Logged in
+        S: a4 OK [CAPABILITY IMAP4rev1 *] Logged in
         C: a5 AUTHENTICATE PLAIN
         S: a5 BAD Already logged in
         """
@@ -104,6 +104,7 @@ async def test_store_search_expunge_transcript(imap_lab: ImapLab) -> None:
         S: * OK [UIDVALIDITY *
         S: * OK [UIDNEXT 6] *
         S: * OK [HIGHESTMODSEQ *] Highest
+        S: * OK [MAILBOXID (*)] Ok
         S: s OK [READ-WRITE] Select completed
         C: a STORE 2:3 +FLAGS (\\Deleted $Done)
         S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Done)
@@ -202,7 +203,12 @@ async def test_two_sessions_flags_and_expunge(imap_lab: ImapLab) -> None:
 
 async def test_literal_limits_in_process(imap_lab_factory: LabFactory) -> None:
     lab = await imap_lab_factory(
-        limits=Limits(max_line_length=100, max_literal_size=20, max_message_size=200)
+        limits=Limits(
+            max_line_length=100,
+            imap_max_line_length=100,
+            max_literal_size=20,
+            max_message_size=200,
+        )
     )
     client = await lab.login()
     await client.play(

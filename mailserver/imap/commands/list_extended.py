@@ -119,7 +119,10 @@ def _select(
             if any(m.matches(name) for m in matchers):
                 found.setdefault(name, _Entry(name))
         if "RECURSIVEMATCH" in selection:
-            for parent in _parents(subscribed):
+            # RFC 5258 3.5: a parent is reported for a subscribed child only when
+            # the patterns do not list that child in its own right.
+            unlisted = {name for name in subscribed if not any(m.matches(name) for m in matchers)}
+            for parent in _parents(unlisted):
                 if any(m.matches(parent) for m in matchers):
                     found.setdefault(parent, _Entry(parent)).subscribed_child = True
     else:
@@ -129,7 +132,8 @@ def _select(
     if "SPECIAL-USE" in selection:
         found = {name: entry for name, entry in found.items() if name in special}
         if "RECURSIVEMATCH" in selection:
-            for parent in _parents(set(special)):
+            unlisted = {name for name in special if not any(m.matches(name) for m in matchers)}
+            for parent in _parents(unlisted):
                 if any(m.matches(parent) for m in matchers):
                     found.setdefault(parent, _Entry(parent))
     entries = [entry for name, entry in found.items() if name]

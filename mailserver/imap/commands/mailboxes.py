@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from mailserver.imap.condstore import enable_condstore
 from mailserver.imap.errors import Response, no
 from mailserver.imap.listing import lsub_entries
+from mailserver.imap.objectid import mailbox_id, mailbox_id_code
 from mailserver.imap.parser.commands import ListCommand, MailboxCommand, Rename, Status
 from mailserver.imap.parser.lexer import ParseError, decode_mailbox
 from mailserver.imap.utf8 import mailbox_name, utf8_on
@@ -50,7 +51,10 @@ async def create(session: ImapSession, command: MailboxCommand) -> Response:
         with contextlib.suppress(StorageError):
             await mailbox.create_folder(DELIMITER.join(parts[:depth]))
     log.info("imap %s: %s created folder %s", session.peer, session.user, name)
-    return Response("OK", "Create completed")
+    code = None
+    with contextlib.suppress(StorageError):  # deleted again at once: no id to tell
+        code = mailbox_id_code(await (await mailbox.folder(name)).snapshot())
+    return Response("OK", "Create completed", code)
 
 
 async def delete(session: ImapSession, command: MailboxCommand) -> Response:
@@ -129,10 +133,16 @@ async def status(session: ImapSession, command: Status) -> Response:
         "HIGHESTMODSEQ": snapshot.highest_modseq,
         "DELETED": sum(1 for m in snapshot.messages if DELETED in m.flags),
         "DELETED-STORAGE": sum(m.size for m in snapshot.messages if DELETED in m.flags),
+        # RFC 8438: the octets of all messages, as RFC822.SIZE counts them.
+        "SIZE": sum(m.size for m in snapshot.messages),
     }
     if "HIGHESTMODSEQ" in command.items:
         enable_condstore(session)  # RFC 7162 3.1: a CONDSTORE enabling command
-    items = b" ".join(b"%s %d" % (item.encode(), values[item]) for item in command.items)
+    texts = {"MAILBOXID": b"(" + mailbox_id(snapshot).encode() + b")"}  # RFC 8474
+    items = b" ".join(
+        item.encode() + b" " + (texts[item] if item in texts else b"%d" % values[item])
+        for item in command.items
+    )
     name = wire_name(folder.name, utf8_names(session))
     await session.send(b"* STATUS %s (%s)\r\n" % (name, items))
     return Response("OK", "Status completed")

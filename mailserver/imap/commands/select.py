@@ -20,6 +20,7 @@ from mailserver.imap.condstore import (
     vanished_since,
 )
 from mailserver.imap.errors import Response, bad, no
+from mailserver.imap.objectid import mailbox_id_code
 from mailserver.imap.parser.commands import Select
 from mailserver.imap.parser.condstore import QresyncParams
 from mailserver.imap.states import State
@@ -69,6 +70,7 @@ async def select(session: ImapSession, command: Select) -> Response:
     lines.append(b"* OK [UIDNEXT %d] Predicted next UID\r\n" % snapshot.uidnext)
     # RFC 7162 3.1.2.1: sent on every SELECT by a store that keeps mod-sequences.
     lines.append(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % snapshot.highest_modseq)
+    lines.append(b"* OK [%s] Ok\r\n" % mailbox_id_code(snapshot).encode())  # RFC 8474
     await session.send(b"".join(lines))
     session.view = view
     session.state = State.SELECTED

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from mailserver.imap.condstore import expunged_code, search_modseq
+from mailserver.imap.contexts import check_tag, open_context
 from mailserver.imap.errors import Response, no, storage_error_response
 from mailserver.imap.esearch import esearch_response
 from mailserver.imap.fetch import VANISHED, run_fetch
@@ -90,9 +91,27 @@ async def expunge(session: ImapSession, command: NoArguments) -> Response:
 
 async def search(session: ImapSession, command: Search) -> Response:
     view = view_of(session)
-    uids = await SearchEvaluator(view).run(command.key)
-    modseq = search_modseq(session, command.key, uids)
+    updating = command.returns is not None and "UPDATE" in command.returns
+    if updating:
+        check_tag(view, command.tag)
+    saving = command.returns is not None and "SAVE" in command.returns
+    try:
+        uids = await SearchEvaluator(view).run(command.key)
+    except Exception:
+        if saving:
+            view.saved_result = frozenset()  # RFC 5182 2.1: a failed SAVE empties $
+        raise
+    if updating:
+        # RFC 5267 4.3: from now on the client hears of changes to this result.
+        await session.send(open_context(view, command.tag, command.uid, command.key, None, uids))
+    reported = reported_messages(command, uids)
+    modseq = search_modseq(session, command.key, reported)
     if command.returns is not None:
+        if "SAVE" in command.returns:
+            # RFC 5182 2.1: what the reply would name becomes ``$``; SAVE alone replies nothing.
+            view.saved_result = frozenset(reported)
+            if command.returns == ("SAVE",):
+                return Response("OK", f"{command.name} completed")
         # RFC 4731: the client asked for an ESEARCH response instead.
         await session.send(esearch_response(view, command, uids, modseq))
         return Response("OK", f"{command.name} completed")
@@ -106,6 +125,15 @@ async def search(session: ImapSession, command: Search) -> Response:
     line += b"\r\n"
     await session.send(line)
     return Response("OK", f"{command.name} completed")
+
+
+def reported_messages(command: Search, uids: list[int]) -> list[int]:
+    """The matches a reply names, whose highest MODSEQ it carries (RFC 7162 3.1.5):
+    only the MIN and/or MAX message when the client asked for nothing else."""
+    returns = set(command.returns or ())
+    if not uids or not returns & {"MIN", "MAX"} or returns & {"ALL", "COUNT"}:
+        return uids
+    return [uid for option, uid in (("MIN", uids[0]), ("MAX", uids[-1])) if option in returns]
 
 
 async def fetch(session: ImapSession, command: Fetch) -> Response:

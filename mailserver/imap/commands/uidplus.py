@@ -10,6 +10,7 @@ from mailserver.imap.commands.selected import deleted_uids, view_of, writable
 from mailserver.imap.condstore import expunged_code
 from mailserver.imap.errors import Response
 from mailserver.imap.parser.extensions import UidExpunge
+from mailserver.imap.sequences import resolve_uids
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
@@ -20,7 +21,7 @@ log = logging.getLogger("mailserver.imap")
 async def uid_expunge(session: ImapSession, command: UidExpunge) -> Response:
     view = view_of(session)
     writable(view)
-    wanted = set(view.uids_in(command.sequence.resolve(view.max_uid())))
+    wanted = set(resolve_uids(view, command.sequence, uid=True))
     targets = [uid for uid in await deleted_uids(view) if uid in wanted]
     removed = await view.folder.expunge(targets) if targets else []
     log.info(

@@ -13,6 +13,7 @@ import binascii
 import re
 from collections.abc import Iterator
 
+from mailserver.imap.mime.addresses import parse_address_list
 from mailserver.imap.mime.headers import Field, decode_header_text, decode_text, parse_fields
 from mailserver.imap.mime.tree import Node
 
@@ -31,14 +32,37 @@ def field_text(field: Field) -> str:
     return decode_header_text(field.unfolded())
 
 
+#: Fields holding address lists: SEARCH FROM/TO/CC/BCC compare their parsed addresses.
+ADDRESS_FIELDS = frozenset({"from", "to", "cc", "bcc", "sender", "reply-to"})
+
+
 def header_matches(fields: list[Field], name: str, needle: str) -> bool:
     """Any field called ``name`` whose decoded value contains ``needle``.
 
-    An empty needle matches every message that has the field at all.
+    Address fields are compared as their parsed addresses, ``Name
+    <local@domain>`` (comments and folding whitespace gone), as Dovecot does:
+    ``FROM user@domain.org`` finds ``<user (c)@ (c) domain.org>``. An empty
+    needle matches every message that has the field at all.
     """
     key = name.lower()
     wanted = normalize(needle)
-    return any(field.key == key and wanted in normalize(field_text(field)) for field in fields)
+    text = address_text if key in ADDRESS_FIELDS else field_text
+    return any(field.key == key and wanted in normalize(text(field)) for field in fields)
+
+
+def address_text(field: Field) -> str:
+    """An address field as ``Name <local@domain>, ...`` (names decoded); the
+    decoded text itself when nothing in it parses as an address."""
+    parts = []
+    for address in parse_address_list(field.unfolded()):
+        if address.host is None:
+            if address.mailbox:  # a group's name
+                parts.append(decode_header_text(address.mailbox) + ":")
+            continue
+        spec = f"{address.mailbox}@{address.host}"
+        name = decode_header_text(address.name) if address.name else ""
+        parts.append(f"{name} <{spec}>" if name else spec)
+    return ", ".join(parts) if parts else field_text(field)
 
 
 def header_block_text(header: bytes) -> str:

@@ -19,12 +19,16 @@ from mailserver.imap.parser.condstore import (
     parse_select_params,
     parse_store_modifiers,
 )
+from mailserver.imap.parser.context import parse_cancelupdate
+from mailserver.imap.parser.create import CreateSpecialUse, parse_create_params
 from mailserver.imap.parser.extensions import ListCommand as ListCommand  # re-exported
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
-from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
+from mailserver.imap.parser.lexer import BadMailboxName, Cursor, ParseError, is_atom_char
 from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
+from mailserver.imap.parser.returns import parse_returns
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
+from mailserver.imap.parser.sort import parse_sort, parse_thread
 from mailserver.imap.wire import parse_imap_date_time
 
 STATUS_ITEMS = frozenset(
@@ -37,6 +41,8 @@ STATUS_ITEMS = frozenset(
         "HIGHESTMODSEQ",  # RFC 7162 3.1.6
         "DELETED",  # RFC 9208 4.3
         "DELETED-STORAGE",
+        "SIZE",  # RFC 8438
+        "MAILBOXID",  # RFC 8474
     }
 )
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}
@@ -97,6 +103,8 @@ class Search(Command):
     key: SearchKey
     #: ESEARCH ``RETURN (...)`` options (RFC 4731); None for a classic SEARCH.
     returns: tuple[str, ...] | None = None
+    #: ``RETURN (PARTIAL low:high)`` (RFC 5267 4.4).
+    partial: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,16 @@ def _mailbox(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     return MailboxCommand(tag, name, mailbox)
 
 
+def _create(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
+    cursor.sp()
+    mailbox = cursor.mailbox()
+    uses = parse_create_params(cursor)  # CREATE-SPECIAL-USE (RFC 6154 3)
+    cursor.end()
+    if uses:
+        return CreateSpecialUse(tag, name, mailbox, uses)
+    return MailboxCommand(tag, name, mailbox)
+
+
 def _select(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     cursor.sp()
     mailbox = cursor.mailbox()
@@ -262,9 +280,11 @@ def _append(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
 
 def _search(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
     cursor.sp()
-    returns = ext.parse_search_return(cursor)
+    returns = parse_returns(cursor)
     charset, key = parse_search(cursor)
-    return Search(tag, name, uid, charset, key, returns)
+    if returns is None:
+        return Search(tag, name, uid, charset, key)
+    return Search(tag, name, uid, charset, key, returns.options, returns.partial)
 
 
 def _fetch(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
@@ -343,7 +363,7 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "AUTHENTICATE": _authenticate,
     "SELECT": _select,
     "EXAMINE": _select,
-    "CREATE": _mailbox,
+    "CREATE": _create,
     "DELETE": _mailbox,
     "SUBSCRIBE": _mailbox,
     "UNSUBSCRIBE": _mailbox,
@@ -365,9 +385,12 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "GETQUOTA": _getquota,
     "GETQUOTAROOT": _mailbox,
     "SETQUOTA": _setquota,
+    "SORT": parse_sort,
+    "THREAD": parse_thread,
+    "CANCELUPDATE": parse_cancelupdate,
 }
 #: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
-UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE"})
+UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE", "SORT", "THREAD"})
 
 # -------------------------------------------------------------- helpers
 
@@ -464,6 +487,8 @@ def parse_command(data: bytes, utf8_names: bool = False) -> ParsedCommand:
         return parser(cursor, tag, name, uid)
     except BadCharset as exc:
         return InvalidCommand(tag, name, exc.reason, "NO", "BADCHARSET (US-ASCII UTF-8)")
+    except BadMailboxName as exc:
+        return InvalidCommand(tag, name, exc.reason, "NO")
     except ParseError as exc:
         # Reasons may quote a client's word; keep the reply line short.
         return InvalidCommand(tag, name, exc.reason[:100])

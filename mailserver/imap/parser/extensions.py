@@ -1,6 +1,6 @@
 """Grammar of the IMAP extensions engineer A owns: ENABLE (RFC 5161), ID (RFC 2971),
 UID EXPUNGE (RFC 4315), LIST-EXTENDED / LIST-STATUS / SPECIAL-USE (RFC 5258,
-5819, 6154) and ESEARCH's ``SEARCH RETURN (...)`` (RFC 4731).
+5819, 6154); ``SEARCH RETURN (...)`` is in ``returns.py``.
 
 ``commands.py`` maps verbs to these parsers; every list a client can send is
 capped so a single command never builds an unbounded structure.
@@ -25,8 +25,6 @@ MAX_LIST_PATTERNS = 32
 
 LIST_SELECT_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
 LIST_RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"})
-#: RFC 4731 3.1 (SAVE belongs to SEARCHRES, which we do not offer).
-SEARCH_RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT")
 
 
 @dataclass(frozen=True)
@@ -200,28 +198,6 @@ def _return_options(
         if cursor.take(b")"):
             return options, tuple(items)
         cursor.sp()
-
-
-def parse_search_return(cursor: Cursor) -> tuple[str, ...] | None:
-    """``RETURN (...) SP`` before the search keys (RFC 4731); None when absent.
-
-    An empty list means ``ALL`` (RFC 4731 3.1).
-    """
-    if not cursor.take(b"RETURN ("):
-        return None
-    options: list[str] = []
-    if not cursor.take(b")"):
-        while True:
-            option = cursor.atom("return option").upper()
-            if option not in SEARCH_RETURN_OPTIONS:
-                raise ParseError("Unknown search return option")
-            if option not in options:
-                options.append(option)
-            if cursor.take(b")"):
-                break
-            cursor.sp()
-    cursor.sp()
-    return tuple(options) or ("ALL",)
 
 
 def _text(raw: bytes, what: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailserver.imap.mime.section import Section
-from mailserver.imap.parser.lexer import Cursor, ParseError
+from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
 
 SIMPLE_ITEMS = frozenset(
     {
@@ -20,6 +20,10 @@ SIMPLE_ITEMS = frozenset(
         "RFC822.SIZE",
         "RFC822.TEXT",
         "UID",
+        "PREVIEW",  # RFC 8970
+        "SAVEDATE",  # RFC 8514
+        "EMAILID",  # RFC 8474
+        "THREADID",
     }
 )
 MACROS: dict[str, tuple[str, ...]] = {
@@ -80,9 +84,31 @@ def _fetch_att(cursor: Cursor) -> FetchItem:
         section = parse_section(cursor)
         partial = _partial(cursor)
         return BodySection(section, peek=name == "BODY.PEEK", partial=partial)
+    if name in ("PREVIEW", "SNIPPET"):
+        return _preview(cursor, name)
     if name in SIMPLE_ITEMS:
         return FetchAttribute(name)
     raise ParseError(f"Unknown fetch item {name}")
+
+
+def _preview(cursor: Cursor, name: str) -> FetchAttribute:
+    """``PREVIEW [(LAZY)]`` (RFC 8970), and the draft forms Dovecot also answers,
+    ``PREVIEW (FUZZY)`` and ``SNIPPET [(FUZZY)]``: those come back as
+    ``PREVIEW (FUZZY "text")``, so their items are named ``PREVIEW (FUZZY)`` and
+    ``SNIPPET (FUZZY)``."""
+    modifiers: set[str] = set()
+    if cursor.take(b" ("):
+        while True:
+            modifier = cursor.atom("preview modifier").upper()
+            if modifier not in ("LAZY", "FUZZY") or (name == "SNIPPET" and modifier == "LAZY"):
+                raise ParseError("Unknown preview modifier")
+            modifiers.add(modifier)
+            if cursor.take(b")"):
+                break
+            cursor.sp()
+    if name == "SNIPPET" or "FUZZY" in modifiers:
+        return FetchAttribute(f"{name} (FUZZY)")
+    return FetchAttribute("PREVIEW")
 
 
 def parse_section(cursor: Cursor) -> Section:
@@ -124,11 +150,22 @@ def _section_text(cursor: Cursor, after_part: bool) -> str:
 
 def _header_list(cursor: Cursor) -> tuple[str, ...]:
     cursor.expect(b"(", "'(' before header field names")
-    names = [cursor.astring("header field name").decode("ascii", "replace").upper()]
+    names = [_field_name(cursor)]
     while cursor.take(b" "):
-        names.append(cursor.astring("header field name").decode("ascii", "replace").upper())
+        names.append(_field_name(cursor))
     cursor.expect(b")", "')' after header field names")
     return tuple(names)
+
+
+def _field_name(cursor: Cursor) -> str:
+    """A header field name, echoed as an atom in the FETCH response: so only atom
+    characters (no ':'), even when sent as a quoted string or literal. A
+    literal holding CR LF would otherwise be written into our response
+    (found by the socket fuzz, tests/dialogue/test_imap_fuzz.py)."""
+    raw = cursor.astring("header field name")
+    if not all(is_atom_char(byte) and byte != ord(":") for byte in raw):
+        raise ParseError("Invalid header field name")
+    return raw.decode("ascii").upper()
 
 
 def _partial(cursor: Cursor) -> tuple[int, int] | None:

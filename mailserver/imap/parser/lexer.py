@@ -26,6 +26,15 @@ class ParseError(Exception):
         self.reason = reason
 
 
+class BadMailboxName(ParseError):
+    """Valid syntax naming no possible mailbox (not modified UTF-7): ``NO``, not ``BAD``.
+
+    ``&`` starts a modified UTF-7 escape, so an atom like ``a&b`` is a name
+    no folder can have; Dovecot answers it with ``NO``, like any name that
+    does not exist, and a compliance suite expects just that.
+    """
+
+
 def is_atom_char(byte: int) -> bool:
     return 0x20 < byte < 0x7F and byte not in ATOM_SPECIALS
 
@@ -204,7 +213,7 @@ def decode_mailbox(raw: bytes, utf8: bool = False) -> str:
         try:
             text = mutf7.decode(text)
         except ValueError:
-            raise ParseError("Mailbox name is not valid modified UTF-7") from None
+            raise BadMailboxName("Mailbox name is not valid modified UTF-7") from None
     return _canonical_inbox(text)
 
 

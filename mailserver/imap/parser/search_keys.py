@@ -51,6 +51,20 @@ class DateKey:
     op: str  # "before" | "on" | "since"
     date: datetime.date
     sent: bool = False
+    #: ``SAVED*`` (RFC 8514): the save date, or the internal date where there is none.
+    saved: bool = False
+
+
+@dataclass(frozen=True)
+class AgeKey:
+    """WITHIN (RFC 5032): ``OLDER n`` / ``YOUNGER n``, internal date relative to now.
+
+    As Dovecot: OLDER matches an internal date at least ``seconds`` ago,
+    YOUNGER one less than ``seconds`` ago (the two never overlap).
+    """
+
+    older: bool
+    seconds: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,14 @@ class ModSeqKey:
 
 
 @dataclass(frozen=True)
+class ObjectIdKey:
+    """OBJECTID (RFC 8474 6): ``EMAILID id`` / ``THREADID id``."""
+
+    kind: str  # "EMAILID" | "THREADID"
+    value: str
+
+
+@dataclass(frozen=True)
 class Not:
     key: SearchKey
 
@@ -111,10 +133,12 @@ SearchKey = (
     | InSet
     | DateKey
     | SizeKey
+    | AgeKey
     | HeaderKey
     | BodyKey
     | TextKey
     | ModSeqKey
+    | ObjectIdKey
     | Not
     | Or
     | And
@@ -141,6 +165,7 @@ _DATE_OPS = {
     "SENTON": ("on", True),
     "SENTSINCE": ("since", True),
 }
+_SAVED_OPS = {"SAVEDBEFORE": "before", "SAVEDON": "on", "SAVEDSINCE": "since"}
 SUPPORTED_CHARSETS = frozenset({"UTF-8", "US-ASCII"})
 
 
@@ -176,7 +201,7 @@ class SearchParser:
             cursor.expect(b")", "')' after search criteria")
             return keys[0] if len(keys) == 1 else And(tuple(keys))
         byte = cursor.peek()
-        if byte is not None and (0x30 <= byte <= 0x39 or byte == ord("*")):
+        if byte is not None and (0x30 <= byte <= 0x39 or byte in b"*$"):
             return InSet(parse_sequence_set(cursor))
         name = cursor.atom("search key").upper()
         if name == "ALL":
@@ -206,6 +231,11 @@ class SearchParser:
         if name == "TEXT":
             cursor.sp()
             return TextKey(self.text())
+        if name in _SAVED_OPS:
+            cursor.sp()
+            return DateKey(_SAVED_OPS[name], self.date(), saved=True)
+        if name == "SAVEDATESUPPORTED":
+            return All()  # RFC 8514: every mailbox of ours has save dates
         if name in _DATE_OPS:
             cursor.sp()
             op, sent = _DATE_OPS[name]
@@ -213,6 +243,12 @@ class SearchParser:
         if name in ("LARGER", "SMALLER"):
             cursor.sp()
             return SizeKey(name == "LARGER", cursor.number())
+        if name in ("EMAILID", "THREADID"):
+            cursor.sp()
+            return ObjectIdKey(name, cursor.atom("object id"))
+        if name in ("OLDER", "YOUNGER"):
+            cursor.sp()
+            return AgeKey(name == "OLDER", cursor.nz_number())
         if name == "UID":
             cursor.sp()
             return InSet(parse_sequence_set(cursor), uid=True)

@@ -19,6 +19,8 @@ SeqNumber = int | None
 @dataclass(frozen=True)
 class SequenceSet:
     ranges: tuple[tuple[SeqNumber, SeqNumber], ...]
+    #: SEARCHRES ``$`` (RFC 5182): the session's saved search result, no ranges of its own.
+    saved: bool = False
 
     def resolve(self, largest: int) -> list[tuple[int, int]]:
         """Ranges as ``(low, high)`` with ``*`` replaced by ``largest``."""
@@ -51,6 +53,9 @@ class SequenceSet:
         return max((n for pair in self.ranges for n in pair if n is not None), default=0)
 
     def __str__(self) -> str:
+        if self.saved:
+            return "$"
+
         def one(n: SeqNumber) -> str:
             return "*" if n is None else str(n)
 
@@ -67,6 +72,9 @@ def _seq_number(cursor: Cursor) -> SeqNumber:
 
 
 def parse_sequence_set(cursor: Cursor) -> SequenceSet:
+    """``sequence-set``, or SEARCHRES's ``$`` standing alone (RFC 5182 2.1)."""
+    if cursor.take(b"$"):
+        return SAVED
     ranges = []
     while True:
         first = _seq_number(cursor)
@@ -74,6 +82,9 @@ def parse_sequence_set(cursor: Cursor) -> SequenceSet:
         ranges.append((first, last))
         if not cursor.take(b","):
             return SequenceSet(tuple(ranges))
+
+
+SAVED = SequenceSet((), saved=True)
 
 
 def sequence_set_from(text: str) -> SequenceSet:

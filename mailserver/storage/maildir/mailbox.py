@@ -29,6 +29,9 @@ from mailserver.storage.model import DELIMITER, INBOX
 log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS = "subscriptions"
+#: In a folder's directory: its RFC 6154 special-use attributes from CREATE (USE (...)),
+#: one line, space-separated; a RENAME moves it along, a DELETE removes it.
+SPECIAL_USE_FILE = "mailserver-special-use"
 #: Prefix of directories being deleted. Starts with ".." so no reader (Dovecot
 #: included) takes it for a folder; leftovers from a crash are removed on open.
 TRASH_PREFIX = "..mailserver-trash."
@@ -169,6 +172,9 @@ class MaildirMailbox(Mailbox):
     async def special_use(self) -> dict[str, str]:
         return await self._run("listing folders", self._special_use_blocking)
 
+    async def create_special_folder(self, name: str, attributes: Sequence[str]) -> None:
+        await self._run("creating folder", self._create_blocking, name, tuple(attributes))
+
     # ----------------------------------------------------------- plumbing
 
     async def _run(self, what: str, func: Callable[..., T], *args: object) -> T:
@@ -273,7 +279,7 @@ class MaildirMailbox(Mailbox):
                         result.append(name)
         return result
 
-    def _create_blocking(self, name: str) -> None:
+    def _create_blocking(self, name: str, special_use: tuple[str, ...] = ()) -> None:
         name = names.canonical(name, for_create=True)
         if name == INBOX:
             raise StorageError(ErrorKind.EXISTS, "folder already exists")
@@ -283,6 +289,14 @@ class MaildirMailbox(Mailbox):
                 path.mkdir()
             except FileExistsError:
                 raise StorageError(ErrorKind.EXISTS, "folder already exists") from None
+            if special_use:
+                try:
+                    # Before the maildir is complete, so no one uses it without its role.
+                    data = (" ".join(special_use) + "\n").encode("ascii")
+                    io.atomic_replace(path / SPECIAL_USE_FILE, data)
+                except OSError:
+                    shutil.rmtree(path, ignore_errors=True)  # RFC 6154 3: then no folder
+                    raise
             make_maildir(path, marker=True, uidvalidity_floor=self._last_uidvalidity())
             self._record_uidvalidity(path)
 
@@ -347,11 +361,21 @@ class MaildirMailbox(Mailbox):
         return octets, messages
 
     def _special_use_blocking(self) -> dict[str, str]:
-        return {
+        found = {
             name: attribute
             for name, attribute in self._default_folders
             if attribute is not None and self._dir_of(name).is_dir()
         }
+        for name in self._list_blocking():
+            if name == INBOX:
+                continue
+            try:
+                text = (self._dir_of(name) / SPECIAL_USE_FILE).read_text("ascii", "replace")
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if text.strip():
+                found[name] = " ".join(text.split())
+        return found
 
     def _read_subscriptions(self) -> set[str]:
         try:

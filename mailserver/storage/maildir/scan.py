@@ -231,6 +231,8 @@ class ScannedFolder(FolderState):
             messages,
             version=self._version,
             highest_modseq=self._highest_modseq,
+            # A uid list without G (Courier's, an old Dovecot's): UIDVALIDITY names the folder.
+            mailbox_id=self._uidlist.guid or f"V{self._uidlist.uidvalidity}",
         )
         self._snapshot_stale = False
         return self._snapshot

@@ -106,7 +106,12 @@ def test_literals_and_literal_plus(mail_server: ServerProcess) -> None:
 
 def test_limits_keep_the_connection_usable(server_factory: Callable[..., ServerProcess]) -> None:
     server = server_factory(
-        limits={"max_line_length": 200, "max_literal_size": 100, "max_message_size": 1000}
+        limits={
+            "max_line_length": 200,
+            "imap_max_line_length": 200,
+            "max_literal_size": 100,
+            "max_message_size": 1000,
+        }
     )
     client = connect(server)
     client.send("a1 NOOP " + "x" * 500)

@@ -194,3 +194,12 @@ def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None
     message = str(excinfo.value)
     assert str(path) in message and "line 9" in message
     assert "<unicode string>" not in message
+
+
+def test_imap_line_limit_defaults_to_dovecots_and_names_its_key(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).limits.imap_max_line_length == 65536
+    config = load_config(write(tmp_path, MINIMAL + "limits: {imap_max_line_length: 100000}\n"))
+    assert config.limits.imap_max_line_length == 100000
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, MINIMAL + "limits: {imap_max_line_length: -1}\n"))
+    assert "limits.imap_max_line_length" in str(excinfo.value)

@@ -97,7 +97,7 @@ def test_list_extended_grammar() -> None:
         ('a LIST (REMOTE RECURSIVEMATCH) "" *', "RECURSIVEMATCH needs another selection option"),
         ('a LIST (BOGUS) "" *', "Unknown selection option"),
         ('a LIST "" * RETURN (BOGUS)', "Unknown return option"),
-        ('a LIST "" * RETURN (STATUS (SIZE))', "Unknown status item"),
+        ('a LIST "" * RETURN (STATUS (BOGUS))', "Unknown status item"),
         ('a LSUB (SUBSCRIBED) "" *', "Invalid reference"),
         ('a LIST "" ()', "Invalid pattern"),
     ],
@@ -115,7 +115,7 @@ def test_search_return() -> None:
     assert isinstance(command, Search) and command.returns == ("ALL", "MAX") and command.uid
     command = parse("a SEARCH ALL")
     assert isinstance(command, Search) and command.returns is None
-    assert invalid("a SEARCH RETURN (SAVE) ALL").reason == "Unknown search return option"
+    assert invalid("a SEARCH RETURN (BOGUS) ALL").reason == "Unknown search return option"
 
 
 # ------------------------------------------------------- responses

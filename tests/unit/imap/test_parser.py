@@ -151,7 +151,7 @@ def test_status_items() -> None:
     assert parse("A042 STATUS blurdybloop (UIDNEXT MESSAGES)") == Status(
         "A042", "STATUS", "blurdybloop", ("UIDNEXT", "MESSAGES")
     )
-    assert invalid("a STATUS INBOX (SIZE)").reason == "Unknown status item SIZE"
+    assert invalid("a STATUS INBOX (BOGUS)").reason == "Unknown status item BOGUS"
 
 
 def test_append_rfc3501_example() -> None:
