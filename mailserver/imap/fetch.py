@@ -27,12 +27,16 @@ from mailserver.imap.parser.commands import Fetch
 from mailserver.imap.parser.fetch_items import SETS_SEEN, BodySection, FetchAttribute, FetchItem
 from mailserver.imap.sequences import resolve_uids
 from mailserver.imap.view import SelectedView
-from mailserver.storage import SEEN, FlagMode, MessageInfo
+from mailserver.storage import SEEN, ErrorKind, FlagMode, MessageInfo, StorageError
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
 
+#: COPY/MOVE of a message expunged elsewhere: refused whole (RFC 2180 4.4.1).
 VANISHED = Response("NO", "Some of the requested messages no longer exist")
+#: FETCH that skipped messages expunged elsewhere (RFC 2180 4.1). OK, not NO:
+#: clients treat NO as failure; Dovecot answers the same.
+SKIPPED_EXPUNGED = Response("OK", "Some messages were already expunged", "EXPUNGEISSUED")
 #: Octets of small FETCH responses gathered before they are written and drained.
 OUTPUT_BATCH = 64 * 1024
 MODSEQ = FetchAttribute("MODSEQ")
@@ -74,7 +78,7 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
         since = command.changed_since
         if command.vanished:
             await _send_vanished(session, view, command, since)
-        # Messages expunged elsewhere stay in the list: they still answer NO below.
+        # Messages expunged elsewhere stay in the list: they are skipped below.
         uids = [uid for uid in uids if (info := view.info(uid)) is None or info.modseq > since]
         if MODSEQ not in items:
             items.append(MODSEQ)
@@ -109,13 +113,19 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             flags = changed_flags.get(uid, info.flags)
             if uid in new_modseqs:
                 info = dataclasses.replace(info, modseq=new_modseqs[uid])
-            parts = [await _render(item, view, cache, info, flags) for item in items]
+            try:
+                parts = [await _render(item, view, cache, info, flags) for item in items]
+            except StorageError as exc:
+                if exc.kind is not ErrorKind.EXPUNGED:
+                    raise
+                vanished = True  # its file went away under the snapshot
+                continue
             await out.add(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
         await out.flush()
     except Exception:
         out.write_pending()  # the complete responses built so far still go out
         raise
-    return VANISHED if vanished else Response("OK", f"{command.name} completed")
+    return SKIPPED_EXPUNGED if vanished else Response("OK", f"{command.name} completed")
 
 
 class _Output:
