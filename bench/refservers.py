@@ -7,7 +7,8 @@ Dovecot or Postfix: Dovecot gets its own ``base_dir``/``state_dir`` and
 config file, Postfix its own ``config_directory`` and queue. Mail of both
 references is owned by ``nobody`` (Dovecot refuses root for mail).
 
-Dovecot is given an authentication cache (``auth_cache_size``) because our
+Dovecot locks a POP3 maildrop (``pop3_lock_session``) as we do, and is
+given an authentication cache (``auth_cache_size``) because our
 server has one (the verify cache): without it the comparison would mostly
 measure SHA512-CRYPT.
 """
@@ -197,6 +198,8 @@ default_internal_user = dovecot
 default_login_user = dovenull
 mail_location = maildir:{directory}/mail/%u:INDEX={directory}/index/%u
 first_valid_uid = 1
+# One POP3 session per maildrop, as ours (RFC 1939 4's exclusive lock).
+pop3_lock_session = yes
 passdb {{
   driver = passwd-file
   args = {directory}/passwd
