@@ -51,8 +51,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import loadgen  # noqa: E402
-from loadgen import Tally  # noqa: E402
+import loadgen
+from loadgen import Tally
 
 WORKLOADS = ("imap", "pop3", "smtp", "bigfetch", "idle")
 SINK = "sink"

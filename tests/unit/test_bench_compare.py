@@ -1,4 +1,4 @@
-"""Smoke test of bench/compare.py: it imports and parses its flags (the benchmark never runs here)."""
+"""Smoke test of bench/compare.py: it imports and parses its flags (the benchmark never runs)."""
 
 from __future__ import annotations
 
