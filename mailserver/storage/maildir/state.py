@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io, keywords, modseq, uidlist
@@ -43,6 +44,9 @@ from mailserver.storage.maildir.modseq import ModseqLog
 from mailserver.storage.maildir.modseq_journal import ModseqJournal
 from mailserver.storage.maildir.uidlist import UidList, UidListError
 from mailserver.storage.model import MessageInfo, Snapshot
+
+if TYPE_CHECKING:
+    from mailserver.storage.maildir.placement import Arrival
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +114,10 @@ class FolderState:
         self._modseq_path = path / modseq.FILE_NAME
         self._modseqs = ModseqJournal(self._modseq_path)
         self._lock = threading.Lock()
+        #: Appends whose file is durable in tmp/, waiting for a group commit
+        #: (``Placement._commit_tmp``); guarded by ``_arrivals_lock``, never held long.
+        self._arrivals: list[Arrival] = []
+        self._arrivals_lock = threading.Lock()
         self._uidlist: UidList | None = None
         self._uidlist_sig: Sig | None = None
         self._uidlist_unsaved = False
