@@ -38,7 +38,7 @@ def top(raw: Path, count: int = 25) -> list[str]:
         stack, _, number = line.rpartition(" ")
         hits = int(number)
         samples += hits
-        frames = [frame.split(" (")[0] + " " + frame.rsplit("/", 1)[-1] for frame in stack.split(";")]
+        frames = [f.split(" (")[0] + " " + f.rsplit("/", 1)[-1] for f in stack.split(";")]
         own[frames[-1]] += hits
         for frame in set(frames):
             total[frame] += hits
