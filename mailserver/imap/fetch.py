@@ -39,6 +39,11 @@ VANISHED = Response("NO", "Some of the requested messages no longer exist")
 SKIPPED_EXPUNGED = Response("OK", "Some messages were already expunged", "EXPUNGEISSUED")
 #: Octets of small FETCH responses gathered before they are written and drained.
 OUTPUT_BATCH = 64 * 1024
+#: Messages whose parse is prepared at once (one file-reading thread call) when
+#: the items need the MIME structure; small enough not to hold the loop long.
+PREFETCH = 64
+#: Items answered from the parsed structure rather than the store snapshot.
+_STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 MODSEQ = FetchAttribute("MODSEQ")
 _RFC822_SECTIONS = {
     "RFC822": Section(),
@@ -101,10 +106,16 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
                 uid: info.modseq for uid in changed_flags if (info := fresh.find(uid)) is not None
             }
     cache = MessageCache.for_folder(view.folder)
+    structured = any(
+        not isinstance(item, BodySection) and item.name in _STRUCTURE_ITEMS for item in items
+    )
     vanished = False
     out = _Output(session)
     try:
-        for uid in uids:
+        for index, uid in enumerate(uids):
+            if structured and index % PREFETCH == 0:
+                batch = (view.info(u) for u in uids[index : index + PREFETCH])
+                await cache.prefetch(view.folder, [i for i in batch if i is not None])
             info = view.info(uid)
             seq = view.seq_of(uid)
             if info is None or seq is None:
