@@ -195,11 +195,7 @@ async def imap_session(port: int, user: str, password: str, tally: Tally, size: 
             return lines
 
         await run(f"LOGIN {user} {password}")
-        selected = await run("SELECT INBOX")
-        exists = 0
-        for line in selected:
-            if line.endswith(b" EXISTS\r\n"):
-                exists = int(line.split()[1])
+        exists = track_exists(0, await run("SELECT INBOX"))
         if exists:
             await run("FETCH 1:* (FLAGS ENVELOPE)")
             pick = random.randint(1, exists)
@@ -212,6 +208,17 @@ async def imap_session(port: int, user: str, password: str, tally: Tally, size: 
         await run("LOGOUT")
     finally:
         imap.close()
+
+
+def track_exists(exists: int, untagged: list[bytes]) -> int:
+    """The message count after these untagged responses (EXISTS sets it, EXPUNGE
+    lowers it): a server may report another session's EXPUNGE right after SELECT."""
+    for line in untagged:
+        if line.endswith(b" EXISTS\r\n"):
+            exists = int(line.split()[1])
+        elif line.endswith(b" EXPUNGE\r\n"):
+            exists -= 1
+    return exists
 
 
 async def pop3_session(port: int, user: str, password: str, tally: Tally) -> int:
