@@ -54,6 +54,9 @@ async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> No
         tally = await compare.imap_run(ours.ports["imap"], users, args)
     elif args.workload == "pop3":
         tally, _ = await compare.pop3_run(ours.ports["pop3"], users, args)
+    elif args.workload == "bigfetch":
+        print(await compare.big_fetch(ours.ports["imap"]))
+        return
     else:
         tally = await compare.smtp_run(ours.ports["smtp"], args)
     print(f"{args.workload}: {tally.ok} ok, {tally.errors} errors, {tally.rate:.1f}/s")
@@ -61,7 +64,7 @@ async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> No
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", choices=("imap", "pop3", "smtp"))
+    parser.add_argument("workload", choices=("imap", "pop3", "smtp", "bigfetch"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/mailserver-profile.txt"))
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     own, rest = parser.parse_known_args()
@@ -69,9 +72,12 @@ def main() -> int:
     args.workload, args.out, args.rate = own.workload, own.out, own.rate
     workdir = Path(tempfile.mkdtemp(prefix="mailserver-profile-"))
     users = [f"u{n:03d}" for n in range(args.users)]
-    ours = Ours(workdir / "ours", {u: compare.password(u) for u in [*users, compare.SINK]})
+    everyone = [*users, compare.SINK, compare.BIG]
+    ours = Ours(workdir / "ours", {u: compare.password(u) for u in everyone})
     for user in users:
         compare.seed(ours.maildir(user), args.mailbox, 3000)
+    if own.workload == "bigfetch":
+        compare.seed(ours.maildir(compare.BIG), args.big, 0, variety=True)
     ours.start()
     spy = subprocess.Popen(
         [

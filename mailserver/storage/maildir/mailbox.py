@@ -9,19 +9,21 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from mailserver.events import EventBus
 from mailserver.storage.base import Mailbox
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io, names
 from mailserver.storage.maildir.folder import FOLDER_MARKER, MaildirFolder, new_uidvalidity
 from mailserver.storage.maildir.modseq import FILE_NAME as MODSEQ_NAME
 from mailserver.storage.maildir.modseq_journal import initial_journal
-from mailserver.storage.maildir.quota import QuotaFunc, QuotaGuard
+from mailserver.storage.maildir.quota import QUOTA_LOCK, QuotaFunc, QuotaGuard
 from mailserver.storage.maildir.uidlist import FILE_NAME as UIDLIST_NAME
 from mailserver.storage.maildir.uidlist import UidList
+from mailserver.storage.maildir.watch import FolderWatcher
 from mailserver.storage.model import DELIMITER, INBOX
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ TRASH_PREFIX = "..mailserver-trash."
 #: Prefix of new users' maildirs being built. User names cannot start with ".".
 STAGING_PREFIX = ".mailserver-new."
 T = TypeVar("T")
+
+#: Per-user lock file for changes to the folder tree and the subscriptions.
+TREE_LOCK = ".mailserver-folders.flock"
 
 
 def make_maildir(path: Path, marker: bool) -> None:
@@ -113,8 +118,14 @@ class MaildirMailbox(Mailbox):
         self.path = path
         self._lock = threading.Lock()
         self._folders: dict[str, MaildirFolder] = {}
-        self._quota = None if quota is None else QuotaGuard(user, quota, self.usage)
+        self._quota = (
+            None if quota is None else QuotaGuard(user, quota, self.usage, path / QUOTA_LOCK)
+        )
         self._default_folders = tuple(default_folders)
+        #: The event channel its folders announce changes on (set by the store).
+        self.events: EventBus | None = None
+        #: Watches folders sessions listen to, for other programs' changes (set by the store).
+        self.watcher: FolderWatcher | None = None
 
     # ---------------------------------------------------------------- API
 
@@ -130,12 +141,12 @@ class MaildirMailbox(Mailbox):
     async def delete_folder(self, name: str) -> None:
         gone = await self._run("deleting folder", self._delete_blocking, name)
         for folder in gone:
-            folder._notify()
+            folder._notify("folders")
 
     async def rename_folder(self, old: str, new: str) -> None:
         touched = await self._run("renaming folder", self._rename_blocking, old, new)
         for folder in touched:
-            folder._notify()
+            folder._notify("folders")
 
     async def subscriptions(self) -> set[str]:
         return await self._run("reading subscriptions", self._read_subscriptions)
@@ -167,6 +178,21 @@ class MaildirMailbox(Mailbox):
 
     def _dir_of(self, name: str) -> Path:
         return self.path if name == INBOX else self.path / names.to_dir(name)
+
+    @contextlib.contextmanager
+    def _tree_locked(self) -> Iterator[None]:
+        """The in-process lock, then an ``flock`` that orders folder creation,
+        deletion, renaming and subscription changes across worker processes
+        (a rename checks that its target is free, then renames: two processes
+        must not both pass the check). Opening a folder needs only the first."""
+        with self._lock, io.flocked(self.path / TREE_LOCK):
+            yield
+
+    def changed_elsewhere(self, name: str) -> None:
+        """Another process changed folder ``name``: wake the sessions on it here."""
+        folder = self._folders.get(name)
+        if folder is not None:
+            folder.notify_local()
 
     def forget_all(self) -> None:
         """The whole mailbox was deleted: every cached folder is gone."""
@@ -206,6 +232,9 @@ class MaildirMailbox(Mailbox):
                     make_maildir(path, marker=name != INBOX)
                 folder = MaildirFolder(name, path)
                 folder.quota = self._quota
+                folder.events = self.events
+                folder.watcher = self.watcher
+                folder.owner = self.user
                 with contextlib.suppress(OSError):
                     folder.cleanup_blocking()
                 self._folders[name] = folder
@@ -226,7 +255,7 @@ class MaildirMailbox(Mailbox):
         if name == INBOX:
             raise StorageError(ErrorKind.EXISTS, "folder already exists")
         path = self._dir_of(name)
-        with self._lock:
+        with self._tree_locked():
             try:
                 path.mkdir()
             except FileExistsError:
@@ -238,7 +267,7 @@ class MaildirMailbox(Mailbox):
         if name == INBOX:
             raise StorageError(ErrorKind.NO_PERMISSION, "INBOX cannot be deleted")
         path = self._dir_of(name)
-        with self._lock:
+        with self._tree_locked():
             if not path.is_dir():
                 raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
             # Maildir++ is flat: ".A.B" stays when ".A" goes, as RFC 3501 6.3.4 allows.
@@ -255,7 +284,7 @@ class MaildirMailbox(Mailbox):
             raise StorageError(ErrorKind.INVALID_NAME, "cannot rename a folder into itself")
         if old == INBOX:
             return self._rename_inbox(new)
-        with self._lock:
+        with self._tree_locked():
             if not self._dir_of(old).is_dir():
                 raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
             moves = [(old, new)]
@@ -309,7 +338,7 @@ class MaildirMailbox(Mailbox):
 
     def _change_subscription(self, name: str, add: bool) -> None:
         name = names.canonical(name)
-        with self._lock:
+        with self._tree_locked():
             current = self._read_subscriptions()
             if (name in current) == add:
                 return
