@@ -298,6 +298,8 @@ async def run(args: argparse.Namespace) -> Results:
             target.start()
             started.append(target)
         await _workloads(args, results, ours, dovecot, postfix, imap_users)
+        for line in results.summary():  # before the (slow) clean-up of big maildirs
+            print(line, flush=True)
     finally:
         for target in started:
             target.stop()
@@ -379,8 +381,6 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     results = asyncio.run(run(args))
-    for line in results.summary():
-        print(line)
     if args.json:
         args.json.write_text(json.dumps(results.rows, indent=1, default=str))
     return 0
