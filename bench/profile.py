@@ -83,6 +83,7 @@ def main() -> int:
         [
             str(Path(sys.executable).parent / "py-spy"),
             "record",
+            "--subprocesses",  # the workers of `workers: N`
             "--format",
             "raw",
             "--rate",
