@@ -73,7 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--big", type=int, default=50000, help="messages in the bigfetch folder")
     parser.add_argument("--idle", type=int, default=10000, help="idle IMAP sessions (ours)")
     parser.add_argument("--idle-dovecot", type=int, default=0, help="idle sessions on Dovecot")
-    parser.add_argument("--workers", type=int, default=None, help="our `workers:` setting")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="our `workers:` (default: one per core)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = parser.parse_args(argv)

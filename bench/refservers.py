@@ -125,8 +125,9 @@ class Ours(Target):
             "log_level": "WARNING",
             "limits": {"max_connections": 30000, "max_connections_per_ip": 30000},
         }
-        if workers is not None:
-            extra["workers"] = workers
+        # The server's own default (one worker per core), not the one-process
+        # setting tests.support.server writes, unless asked for a number.
+        extra["workers"] = workers if workers is not None else "auto"
         self.config_path = write_config(directory, **extra)
         from mailserver.auth import UserDatabase
         from mailserver.config import load_config
