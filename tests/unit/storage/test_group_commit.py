@@ -94,3 +94,31 @@ async def test_a_failed_batch_fails_each_append_and_leaves_nothing(
     uid = await inbox.append(message(99))
     assert uid not in uids
     assert sorted(m.uid for m in (await inbox.snapshot()).messages) == sorted([*uids, uid])
+
+
+async def test_appends_of_another_process_are_read_incrementally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two stores on one maildir (as two workers): each reads only the other's new lines."""
+    from mailserver.storage.maildir import uidlist
+
+    one = await (await MaildirStore(tmp_path / "mail").mailbox("alice")).folder(INBOX)
+    two = await (await MaildirStore(tmp_path / "mail").mailbox("alice")).folder(INBOX)
+    uids = [await one.append(message(0)), await two.append(message(1))]
+    parses: list[int] = []
+    real = uidlist.UidList.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[uidlist.UidList], text: str) -> uidlist.UidList:
+        parses.append(len(text))
+        return real(cls, text)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(uidlist.UidList, "parse", classmethod(counting))
+    for n in range(2, 8):
+        uids.append(await (one if n % 2 else two).append(message(n)))
+    assert uids == list(range(1, 9))
+    assert parses == []  # every reload was the appended tail only
+    monkeypatch.undo()
+    fresh = await (await MaildirStore(tmp_path / "mail").mailbox("alice")).folder(INBOX)
+    snapshot = await fresh.snapshot()
+    assert [m.uid for m in snapshot.messages] == uids
+    assert {await fresh.read(uid) for uid in uids} == {message(n) for n in range(8)}
