@@ -4,8 +4,8 @@ Starts only our server, attaches ``py-spy record`` to it and runs the
 workload; prints the functions with the most samples (self and total) and
 keeps py-spy's raw collapsed stacks for a flame graph::
 
-    .venv/bin/python bench/profile.py imap --duration 20 --out /tmp/imap.txt
-    .venv/bin/python bench/profile.py smtp --smtp-messages 2000
+    .venv/bin/python bench/profile_server.py imap --duration 20 --out /tmp/imap.txt
+    .venv/bin/python bench/profile_server.py smtp --smtp-messages 2000
 
 py-spy is the ``bench`` extra (``pip install -e '.[bench]'``); attaching to
 another process needs root (or ptrace permission).
