@@ -28,14 +28,23 @@ from mailserver.imap.parser.commands import Fetch
 from mailserver.imap.parser.fetch_items import SETS_SEEN, BodySection, FetchAttribute, FetchItem
 from mailserver.imap.sequences import resolve_uids, uid_ranges
 from mailserver.imap.view import SelectedView
-from mailserver.storage import SEEN, FlagMode, MessageInfo
+from mailserver.storage import SEEN, ErrorKind, FlagMode, MessageInfo, StorageError
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
 
+#: COPY/MOVE of a message expunged elsewhere: refused whole (RFC 2180 4.4.1).
 VANISHED = Response("NO", "Some of the requested messages no longer exist")
+#: FETCH that skipped messages expunged elsewhere (RFC 2180 4.1). OK, not NO:
+#: clients treat NO as failure; Dovecot answers the same.
+SKIPPED_EXPUNGED = Response("OK", "Some messages were already expunged", "EXPUNGEISSUED")
 #: Octets of small FETCH responses gathered before they are written and drained.
 OUTPUT_BATCH = 64 * 1024
+#: Messages whose parse is prepared at once (one file-reading thread call) when
+#: the items need the MIME structure; small enough not to hold the loop long.
+PREFETCH = 64
+#: Items answered from the parsed structure rather than the store snapshot.
+_STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 MODSEQ = FetchAttribute("MODSEQ")
 _RFC822_SECTIONS = {
     "RFC822": Section(),
@@ -75,7 +84,7 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
         since = command.changed_since
         if command.vanished:
             await _send_vanished(session, view, command, since)
-        # Messages expunged elsewhere stay in the list: they still answer NO below.
+        # Messages expunged elsewhere stay in the list: they are skipped below.
         uids = [uid for uid in uids if (info := view.info(uid)) is None or info.modseq > since]
         if MODSEQ not in items:
             items.append(MODSEQ)
@@ -98,10 +107,16 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
                 uid: info.modseq for uid in changed_flags if (info := fresh.find(uid)) is not None
             }
     cache = MessageCache.for_folder(view.folder)
+    structured = any(
+        not isinstance(item, BodySection) and item.name in _STRUCTURE_ITEMS for item in items
+    )
     vanished = False
     out = _Output(session)
     try:
-        for uid in uids:
+        for index, uid in enumerate(uids):
+            if structured and index % PREFETCH == 0:
+                batch = (view.info(u) for u in uids[index : index + PREFETCH])
+                await cache.prefetch(view.folder, [i for i in batch if i is not None])
             info = view.info(uid)
             seq = view.seq_of(uid)
             if info is None or seq is None:
@@ -110,13 +125,19 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             flags = changed_flags.get(uid, info.flags)
             if uid in new_modseqs:
                 info = dataclasses.replace(info, modseq=new_modseqs[uid])
-            parts = [await _render(item, view, cache, info, flags) for item in items]
+            try:
+                parts = [await _render(item, view, cache, info, flags) for item in items]
+            except StorageError as exc:
+                if exc.kind is not ErrorKind.EXPUNGED:
+                    raise
+                vanished = True  # its file went away under the snapshot
+                continue
             await out.add(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
         await out.flush()
     except Exception:
         out.write_pending()  # the complete responses built so far still go out
         raise
-    return VANISHED if vanished else Response("OK", f"{command.name} completed")
+    return SKIPPED_EXPUNGED if vanished else Response("OK", f"{command.name} completed")
 
 
 class _Output:

@@ -36,6 +36,22 @@ class Folder(ABC):
     async def read(self, uid: int) -> bytes:
         """The whole message with CRLF line ends; ``StorageError(EXPUNGED)`` if gone."""
 
+    async def read_many(self, uids: Iterable[int]) -> dict[int, bytes]:
+        """Several messages at once, by UID; expunged ones are left out.
+
+        For callers that will look at many messages in a row (the first
+        ENVELOPE of a big folder): an implementation reads them all in one
+        worker-thread call instead of one per message.
+        """
+        out: dict[int, bytes] = {}
+        for uid in uids:
+            try:
+                out[uid] = await self.read(uid)
+            except StorageError as exc:
+                if exc.kind is not ErrorKind.EXPUNGED:
+                    raise
+        return out
+
     @abstractmethod
     async def append(
         self,

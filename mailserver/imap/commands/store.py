@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from mailserver.imap import wire
 from mailserver.imap.condstore import enable_condstore
 from mailserver.imap.errors import Response, no
-from mailserver.imap.fetch import VANISHED
 from mailserver.imap.parser.commands import RECENT_FLAG, Store
 from mailserver.imap.sequences import resolve_uids
 from mailserver.storage import FlagMode
@@ -72,8 +71,8 @@ async def store(session: ImapSession, command: Store) -> Response:
             parts.append(b"MODSEQ (%d)" % modseqs[uid])
         out.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
     await session.send_untagged(out)
-    if len(result) + len(failed) < len(uids):
-        return VANISHED
+    # Messages expunged by another session are skipped without a NO (RFC 2180
+    # 4.2.1 allows it, Dovecot does it): the EXPUNGE follows at the next NOOP.
     if failed:
         numbers = failed if command.uid else [s for u in failed if (s := view.seq_of(u))]
         code = b"MODIFIED " + wire.sequence_set(numbers)

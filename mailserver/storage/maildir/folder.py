@@ -62,6 +62,19 @@ class MaildirFolder(FlagOps, Placement, Folder):
     async def read(self, uid: int) -> bytes:
         return await self._run("reading message", self._read_blocking, uid)
 
+    async def read_many(self, uids: Iterable[int]) -> dict[int, bytes]:
+        return await self._run("reading messages", self._read_many_blocking, list(uids))
+
+    def _read_many_blocking(self, uids: list[int]) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        for uid in uids:
+            try:
+                out[uid] = self._read_blocking(uid)
+            except StorageError as exc:
+                if exc.kind is not ErrorKind.EXPUNGED:
+                    raise
+        return out
+
     async def append(
         self,
         data: bytes,

@@ -37,6 +37,20 @@ class _Placed:
     mtime: float
 
 
+@dataclass(slots=True)
+class Arrival:
+    """A message fsync'd in ``tmp/``, queued for the next group commit."""
+
+    tmp: Path
+    base: str
+    flags: list[str]
+    size: int
+    mtime: float
+    done: bool = False
+    uid: int | None = None
+    error: BaseException | None = None
+
+
 class Placement(ScannedFolder):
     def _place(self, tmp: Path, base: str, letters: str) -> str:
         """Rename a finished tmp file into ``new/`` (no flags) or ``cur/``; durable."""
@@ -104,18 +118,66 @@ class Placement(ScannedFolder):
         st = io.write_file(tmp, disk, internal_date)
         mtime = internal_date if internal_date is not None else st.st_mtime
         try:
-            with self._locked():
-                letters = ""
-                if flags:
-                    letters = change_letters("", flags, FlagMode.REPLACE, self._load_keywords())
-                    self._save_keywords()
-                rel = self._place(tmp, base, letters)
-                with self._undo_on_failure([rel]):
-                    io.fsync_dir(self._at(rel[:3]))
-                    return self._assign([_Placed(base, rel, size, mtime)])[0]
+            return self._commit_tmp(Arrival(tmp, base, flags, size, mtime))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+    def _commit_tmp(self, arrival: Arrival) -> int:
+        """Move a durable file from ``tmp/`` into place and give it a UID: group commit.
+
+        Every append needs a rename, a directory fsync, a uid-list line and a
+        mod-sequence record (both fsync'd) under the folder lock, so appends
+        to one folder queue for it. Whoever gets the lock first commits every
+        arrival queued by then with one directory fsync, one uid-list write
+        and one journal fsync (as databases batch their log flushes); the
+        others find theirs done when the lock comes to them. Nobody returns
+        (and so nobody acknowledges) before their own message is durable; if
+        the batch fails, every message in it fails and none stays behind.
+        """
+        with self._arrivals_lock:
+            self._arrivals.append(arrival)
+        try:
+            with self._locked():
+                if not arrival.done:
+                    with self._arrivals_lock:
+                        batch, self._arrivals = self._arrivals, []
+                    self._commit_batch(batch)
+        finally:
+            if not arrival.done:  # the lock failed (folder gone): withdraw it
+                with self._arrivals_lock, contextlib.suppress(ValueError):
+                    self._arrivals.remove(arrival)
+        if arrival.error is not None:
+            raise arrival.error
+        assert arrival.uid is not None
+        return arrival.uid
+
+    def _commit_batch(self, batch: list[Arrival]) -> None:
+        """Place and number ``batch``; sets each arrival's UID or error. Both locks held."""
+        rels: list[str] = []
+        try:
+            with self._undo_on_failure(rels):
+                placed = []
+                for item in batch:
+                    letters = ""
+                    if item.flags:
+                        keywords = self._load_keywords()
+                        letters = change_letters("", item.flags, FlagMode.REPLACE, keywords)
+                        self._save_keywords()
+                    rel = self._place(item.tmp, item.base, letters)
+                    rels.append(rel)
+                    placed.append(_Placed(item.base, rel, item.size, item.mtime))
+                for sub in sorted({rel[:3] for rel in rels}):
+                    io.fsync_dir(self._at(sub))
+                uids = self._assign(placed)
+        except BaseException as exc:
+            for item in batch:
+                item.error = exc
+                item.done = True
+            raise
+        for item, uid in zip(batch, uids, strict=True):
+            item.uid = uid
+            item.done = True
 
     def _copy_sources(self, uids: list[int]) -> list[_CopySource]:
         sources: list[_CopySource] = []

@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io, keywords, modseq, uidlist
@@ -43,6 +44,9 @@ from mailserver.storage.maildir.modseq import ModseqLog
 from mailserver.storage.maildir.modseq_journal import ModseqJournal
 from mailserver.storage.maildir.uidlist import UidList, UidListError
 from mailserver.storage.model import MessageInfo, Snapshot
+
+if TYPE_CHECKING:
+    from mailserver.storage.maildir.placement import Arrival
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +114,10 @@ class FolderState:
         self._modseq_path = path / modseq.FILE_NAME
         self._modseqs = ModseqJournal(self._modseq_path)
         self._lock = threading.Lock()
+        #: Appends whose file is durable in tmp/, waiting for a group commit
+        #: (``Placement._commit_tmp``); guarded by ``_arrivals_lock``, never held long.
+        self._arrivals: list[Arrival] = []
+        self._arrivals_lock = threading.Lock()
         self._uidlist: UidList | None = None
         self._uidlist_sig: Sig | None = None
         self._uidlist_unsaved = False
@@ -211,6 +219,9 @@ class FolderState:
             sig = sig_of(os.fstat(fd))
             if self._uidlist is not None and sig == self._uidlist_sig:
                 return self._uidlist
+            if self._extend_uidlist(fd, sig):
+                assert self._uidlist is not None
+                return self._uidlist
             with open(fd, "rb", closefd=False) as handle:
                 raw = handle.read()
         finally:
@@ -231,6 +242,33 @@ class FolderState:
         self._uidlist_unsaved = False
         self._dir_sig = None
         return parsed
+
+    def _extend_uidlist(self, fd: int, sig: Sig) -> bool:
+        """Read only the lines another process appended since our last read.
+
+        Deliveries append to the list (``_append_uidlist``), so with several
+        workers delivering into one folder each would otherwise re-read and
+        re-parse the whole list after every delivery of the other: linear in
+        the folder's size, per message. Same file (inode), grown, and our part
+        ending in a newline: parse the tail; anything else, read it all.
+        """
+        known = self._uidlist_sig
+        current = self._uidlist
+        if current is None or known is None or self._uidlist_unsaved:
+            return False
+        old_size, new_size = known[2], sig[2]
+        if sig[1] != known[1] or new_size <= old_size or old_size == 0:
+            return False
+        tail = os.pread(fd, new_size - old_size + 1, old_size - 1)
+        if len(tail) != new_size - old_size + 1 or tail[:1] != b"\n":
+            return False
+        try:
+            current.extend(tail[1:].decode("utf-8", "surrogateescape"))
+        except UidListError:
+            return False
+        self._uidlist_sig = sig
+        self._dir_sig = None
+        return True
 
     def _uidlist_validity(self) -> int:
         return self._uidlist.uidvalidity if self._uidlist else 0

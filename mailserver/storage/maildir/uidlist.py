@@ -85,6 +85,33 @@ class UidList:
             return f"{uid} {' '.join(entry.fields)} :{entry.base}\n"
         return f"{uid} :{entry.base}\n"
 
+    def extend(self, text: str) -> None:
+        """Take in complete v3 entry lines another writer appended after what we read.
+
+        ``UidListError`` if they do not continue this list (the caller then
+        reads the whole file again); nothing is changed in that case.
+        """
+        if not text.endswith("\n"):
+            raise UidListError("appended text ends mid-line")
+        last_uid = next(reversed(self.entries), 0)
+        added: list[tuple[int, UidEntry]] = []
+        bases: set[str] = set()
+        for line in text[:-1].split("\n"):
+            if not line:
+                continue
+            uid, entry = _parse_v3_entry(line)
+            if uid <= last_uid:
+                raise UidListError("uids not ascending")
+            if entry.base in self.by_base or entry.base in bases:
+                raise UidListError("file listed twice")
+            last_uid = uid
+            bases.add(entry.base)
+            added.append((uid, entry))
+        for uid, entry in added:
+            self.entries[uid] = entry
+            self.by_base[entry.base] = uid
+        self.next_uid = max(self.next_uid, last_uid + 1)
+
     @classmethod
     def parse(cls, text: str) -> UidList:
         lines = text.split("\n")

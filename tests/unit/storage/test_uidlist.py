@@ -111,3 +111,23 @@ def test_a_torn_last_line_is_ignored_not_a_reason_to_rebuild() -> None:
     assert parsed.next_uid == 3
     whole = UidList.parse("3 V5 N3\n1 :a\n2 :b")  # complete but for its newline
     assert list(whole.entries) == [1, 2]
+
+
+def test_extend_takes_appended_lines() -> None:
+    listed = UidList.parse("3 V7 N3 Gabc\n1 :one\n2 W120 :two\n")
+    listed.extend("3 :three\n5 :five\n")
+    assert list(listed.entries) == [1, 2, 3, 5]
+    assert listed.by_base["five"] == 5
+    assert listed.next_uid == 6
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["2 :again\n", "4 :one\n", "4 :four", "4 five\n", "4 :four\n4 :other\n"],
+    ids=["not-ascending", "listed-twice", "torn", "no-name", "duplicate-uid"],
+)
+def test_extend_refuses_what_does_not_continue_the_list(tail: str) -> None:
+    listed = UidList.parse("3 V7 N3 Gabc\n1 :one\n2 :two\n")
+    with pytest.raises(UidListError):
+        listed.extend(tail)
+    assert list(listed.entries) == [1, 2] and listed.next_uid == 3

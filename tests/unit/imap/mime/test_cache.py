@@ -330,3 +330,30 @@ def test_weight_covers_the_header_fields_search_keeps() -> None:
     finally:
         tracemalloc.stop()
     assert parsed.weight() >= held + len(data)
+
+
+async def test_prefetch_reads_many_in_one_call(
+    inbox: Folder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    infos = await append_corpus(inbox, "lab_typical", "rfc3501_example")
+    gone = await inbox.append(b"Subject: gone\r\n\r\nx\r\n")
+    gone_info = next(i for i in (await inbox.snapshot()).messages if i.uid == gone)
+    await inbox.expunge([gone])
+    reads = CountingReads(inbox, monkeypatch)
+    batches: list[list[int]] = []
+    original = inbox.read_many
+
+    async def read_many(uids: object) -> dict[int, bytes]:
+        wanted = list(uids)  # type: ignore[call-overload]
+        batches.append(wanted)
+        return await original(wanted)
+
+    monkeypatch.setattr(inbox, "read_many", read_many)
+    cache = MessageCache.for_folder(inbox)
+    await cache.prefetch(inbox, [*infos, gone_info])
+    assert batches == [[infos[0].uid, infos[1].uid, gone]]
+    for info in infos:
+        assert (await cache.structure(inbox, info)).size == info.size
+    assert reads.calls == 0  # everything came from the prefetch
+    await cache.prefetch(inbox, infos)
+    assert len(batches) == 1  # nothing left to read
