@@ -10,8 +10,8 @@ unfolded but never decoded: encoded words reach the client as sent, and raw
 from __future__ import annotations
 
 from mailserver.imap import wire
-from mailserver.imap.mime.addresses import Address, parse_address_list
-from mailserver.imap.mime.headers import Field, first, parse_param_value, unquote
+from mailserver.imap.mime import memo
+from mailserver.imap.mime.headers import Field, first, unquote
 from mailserver.imap.mime.structure import MESSAGE_RFC822, Part
 
 NIL = b"NIL"
@@ -25,26 +25,12 @@ def _nvalue(fields: list[Field], name: str) -> bytes:
     return wire.nstring(value) if value else NIL
 
 
-def _addresses(fields: list[Field], name: str) -> list[Address]:
+def _address_list(fields: list[Field], name: str) -> bytes:
+    """The rendered address list of the first ``name`` field; ``NIL`` if absent or empty."""
     found = first(fields, name)
     if found is None:
-        return []
-    return parse_address_list(found.unfolded())
-
-
-def _address_list(addresses: list[Address]) -> bytes:
-    if not addresses:
         return NIL
-    return b"(" + b"".join(_address(a) for a in addresses) + b")"
-
-
-def _address(a: Address) -> bytes:
-    return b"(%s %s %s %s)" % (
-        wire.nstring(a.name),
-        wire.nstring(a.adl),
-        wire.nstring(a.mailbox),
-        wire.nstring(a.host),
-    )
+    return memo.address_list(found.unfolded())
 
 
 def envelope(fields: list[Field]) -> bytes:
@@ -52,18 +38,18 @@ def envelope(fields: list[Field]) -> bytes:
 
     Sender and Reply-To fall back to From when absent or empty (RFC 3501 7.4.2).
     """
-    sender_from = _addresses(fields, "From")
-    sender = _addresses(fields, "Sender") or sender_from
-    reply_to = _addresses(fields, "Reply-To") or sender_from
+    sender_from = _address_list(fields, "From")
+    sender = _address_list(fields, "Sender")
+    reply_to = _address_list(fields, "Reply-To")
     items = [
         _nvalue(fields, "Date"),
         _nvalue(fields, "Subject"),
-        _address_list(sender_from),
-        _address_list(sender),
-        _address_list(reply_to),
-        _address_list(_addresses(fields, "To")),
-        _address_list(_addresses(fields, "Cc")),
-        _address_list(_addresses(fields, "Bcc")),
+        sender_from,
+        sender_from if sender == NIL else sender,
+        sender_from if reply_to == NIL else reply_to,
+        _address_list(fields, "To"),
+        _address_list(fields, "Cc"),
+        _address_list(fields, "Bcc"),
         _nvalue(fields, "In-Reply-To"),
         _nvalue(fields, "Message-ID"),
     ]
@@ -71,23 +57,18 @@ def envelope(fields: list[Field]) -> bytes:
 
 
 def _upper(text: str) -> bytes:
-    return wire.string(text.upper())
+    return memo.upper(text)
 
 
 def _params(params: tuple[tuple[str, str], ...], default_charset: bool) -> bytes:
-    items = [wire.string(name.upper()) + b" " + wire.string(value) for name, value in params]
-    if default_charset and not any(name.lower() == "charset" for name, _ in params):
-        items.append(b'"CHARSET" "US-ASCII"')
-    if not items:
-        return NIL
-    return b"(" + b" ".join(items) + b")"
+    return memo.params((params, default_charset))
 
 
 def _disposition(part: Part) -> bytes:
     found = part.header_field("Content-Disposition")
     if found is None:
         return NIL
-    parsed = parse_param_value(found.unfolded())
+    parsed = memo.param_value(found.unfolded())
     kind = parsed.main.strip()
     if not kind:
         return NIL

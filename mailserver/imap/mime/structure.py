@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mailserver.imap.mime import memo
 from mailserver.imap.mime.headers import (
     Field,
     ParamValue,
     first,
     is_token,
     parse_fields,
-    parse_param_value,
     strip_comments,
 )
 
@@ -262,7 +262,7 @@ def _content_type(part: Part, default: tuple[str, str]) -> None:
     found = part.header_field("Content-Type")
     if found is None:
         return
-    parsed: ParamValue = parse_param_value(found.unfolded())
+    parsed: ParamValue = memo.param_value(found.unfolded())
     main, slash, sub = parsed.main.partition("/")
     main, sub = main.strip().lower(), sub.strip().lower()
     if not slash or not is_token(main) or not is_token(sub):
