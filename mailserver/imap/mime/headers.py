@@ -81,6 +81,8 @@ def _field(raw: bytes) -> Field:
 
 def first(fields: list[Field], name: str) -> Field | None:
     key = name.lower()
+    if not key.isascii():  # lower() may change a length: compare the plain way
+        return next((field for field in fields if field.key == key), None)
     size = len(key)
     for field in fields:
         # Length first: ENVELOPE and BODYSTRUCTURE look up ~30 names per
@@ -90,6 +92,14 @@ def first(fields: list[Field], name: str) -> Field | None:
         if len(found) == size and found.lower() == key:
             return field
     return None
+
+
+def index_fields(fields: list[Field]) -> dict[str, Field]:
+    """Lower-case name -> first field of that name: :func:`first` for many lookups."""
+    index: dict[str, Field] = {}
+    for field in fields:
+        index.setdefault(field.name.lower(), field)
+    return index
 
 
 # ------------------------------------------------------------ MIME params

@@ -18,7 +18,7 @@ the same time as the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from mailserver.imap import wire
 from mailserver.imap.mime.addresses import Address, parse_address_list
@@ -34,6 +34,9 @@ V = TypeVar("V")
 
 NIL = b"NIL"
 
+#: Every memo created, so tests can switch them all off for a reference parse.
+REGISTRY: list[Memo[Any, Any]] = []
+
 
 class Memo(Generic[K, V]):
     """``func(key)``, remembered for short keys; ``size`` measures a key."""
@@ -48,6 +51,7 @@ class Memo(Generic[K, V]):
         max_key: int = MAX_KEY,
     ) -> None:
         self._func = func
+        REGISTRY.append(self)
         self._size = size
         self._items: dict[K, V] = {}
         self.max_items = max_items

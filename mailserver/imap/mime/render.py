@@ -11,23 +11,23 @@ from __future__ import annotations
 
 from mailserver.imap import wire
 from mailserver.imap.mime import memo
-from mailserver.imap.mime.headers import Field, first, unquote
+from mailserver.imap.mime.headers import Field, index_fields, unquote
 from mailserver.imap.mime.structure import MESSAGE_RFC822, Part
 
 NIL = b"NIL"
 
 
-def _nvalue(fields: list[Field], name: str) -> bytes:
-    found = first(fields, name)
+def _nvalue(index: dict[str, Field], name: str) -> bytes:
+    found = index.get(name)
     if found is None:
         return NIL
     value = found.unfolded()
     return wire.nstring(value) if value else NIL
 
 
-def _address_list(fields: list[Field], name: str) -> bytes:
+def _address_list(index: dict[str, Field], name: str) -> bytes:
     """The rendered address list of the first ``name`` field; ``NIL`` if absent or empty."""
-    found = first(fields, name)
+    found = index.get(name)
     if found is None:
         return NIL
     return memo.address_list(found.unfolded())
@@ -38,20 +38,21 @@ def envelope(fields: list[Field]) -> bytes:
 
     Sender and Reply-To fall back to From when absent or empty (RFC 3501 7.4.2).
     """
-    sender_from = _address_list(fields, "From")
-    sender = _address_list(fields, "Sender")
-    reply_to = _address_list(fields, "Reply-To")
+    index = index_fields(fields)
+    sender_from = _address_list(index, "from")
+    sender = _address_list(index, "sender")
+    reply_to = _address_list(index, "reply-to")
     items = [
-        _nvalue(fields, "Date"),
-        _nvalue(fields, "Subject"),
+        _nvalue(index, "date"),
+        _nvalue(index, "subject"),
         sender_from,
         sender_from if sender == NIL else sender,
         sender_from if reply_to == NIL else reply_to,
-        _address_list(fields, "To"),
-        _address_list(fields, "Cc"),
-        _address_list(fields, "Bcc"),
-        _nvalue(fields, "In-Reply-To"),
-        _nvalue(fields, "Message-ID"),
+        _address_list(index, "to"),
+        _address_list(index, "cc"),
+        _address_list(index, "bcc"),
+        _nvalue(index, "in-reply-to"),
+        _nvalue(index, "message-id"),
     ]
     return b"(" + b" ".join(items) + b")"
 

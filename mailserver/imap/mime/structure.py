@@ -19,7 +19,7 @@ from mailserver.imap.mime import memo
 from mailserver.imap.mime.headers import (
     Field,
     ParamValue,
-    first,
+    index_fields,
     is_token,
     parse_fields,
     strip_comments,
@@ -52,6 +52,8 @@ class Part:
     children: list[Part] = field(default_factory=list)
     #: The encapsulated message of a message/rfc822 part (its root part).
     message: Part | None = None
+    #: ``fields`` by lower-case name, built on the first lookup (``fields`` never changes).
+    index: dict[str, Field] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -62,10 +64,13 @@ class Part:
         return self.type == "multipart"
 
     def header_field(self, name: str) -> Field | None:
-        return first(self.fields, name)
+        index = self.index
+        if index is None:
+            index = self.index = index_fields(self.fields)
+        return index.get(name.lower())
 
     def value(self, name: str) -> str | None:
-        found = first(self.fields, name)
+        found = self.header_field(name)
         return None if found is None else found.unfolded()
 
     def param(self, name: str) -> str | None:
@@ -81,8 +86,7 @@ class Part:
         raw = self.value("Content-Transfer-Encoding")
         if raw is None:
             return "7bit"
-        value = strip_comments(raw).strip(" \t").lower()
-        return value if is_token(value) else "7bit"
+        return _encodings(raw)
 
 
 @dataclass(slots=True)
@@ -258,22 +262,37 @@ def _empty_part(at: int) -> Part:
 
 def _content_type(part: Part, default: tuple[str, str]) -> None:
     """Fill type/subtype/params from Content-Type, degrading to ``default``."""
-    part.type, part.subtype = default
     found = part.header_field("Content-Type")
     if found is None:
+        part.type, part.subtype = default
         return
-    parsed: ParamValue = memo.param_value(found.unfolded())
+    part.type, part.subtype, part.params = _types((found.unfolded(), default))
+
+
+def _decide_type(key: tuple[str, tuple[str, str]]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(type, subtype, params) of a Content-Type value where ``default`` is the default type."""
+    value, default = key
+    parsed: ParamValue = memo.param_value(value)
     main, slash, sub = parsed.main.partition("/")
     main, sub = main.strip().lower(), sub.strip().lower()
     if not slash or not is_token(main) or not is_token(sub):
         if default != TEXT_PLAIN:
-            return
-        part.type, part.subtype = TEXT_PLAIN
-        return
+            return default[0], default[1], ()
+        return TEXT_PLAIN[0], TEXT_PLAIN[1], ()
     if main == "multipart" and not parsed.get("boundary"):
-        part.type, part.subtype = TEXT_PLAIN
-        return
-    part.type, part.subtype, part.params = main, sub, parsed.params
+        return TEXT_PLAIN[0], TEXT_PLAIN[1], ()
+    return main, sub, parsed.params
+
+
+def _decide_encoding(raw: str) -> str:
+    value = strip_comments(raw).strip(" \t").lower()
+    return value if is_token(value) else "7bit"
+
+
+#: Content-Type value and default -> type, subtype, params (pure: memoised).
+_types = memo.Memo(_decide_type, size=lambda key: len(key[0]))
+#: Content-Transfer-Encoding value -> encoding (pure: memoised).
+_encodings: memo.Memo[str, str] = memo.Memo(_decide_encoding)
 
 
 def parse_message(data: bytes) -> Part:

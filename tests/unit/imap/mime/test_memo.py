@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from mailserver.imap.mime import memo
+from mailserver.imap.mime import memo, structure  # noqa: F401 (its memos register)
 from mailserver.imap.mime.message import ParsedMessage
 from tests.unit.imap.mime.imapdata import crlf
 
 CORPUS = Path(__file__).parents[3] / "corpus" / "mime"
-MEMOS = (memo.param_value, memo.address_list, memo.upper, memo.params)
+MEMOS = tuple(memo.REGISTRY)
 GENERATED = 3000
 
 
