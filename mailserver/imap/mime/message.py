@@ -19,6 +19,8 @@ from mailserver.imap.mime.structure import parse_message
 from mailserver.imap.mime.tree import Node
 
 FORMAT_VERSION = 1
+#: Header fields the parse keeps (None: all); tests switch it off for a reference parse.
+WANTED_FIELDS: frozenset[bytes] | None = render.ENVELOPE_FIELDS
 #: Bytes a parsed :class:`Field` costs beyond its text (object, list slot, str/bytes headers).
 _FIELD_OVERHEAD = 240
 
@@ -46,7 +48,7 @@ class ParsedMessage:
 
     @classmethod
     def parse(cls, data: bytes) -> ParsedMessage:
-        root = parse_message(data)
+        root = parse_message(data, WANTED_FIELDS)
         return cls(
             len(data),
             data[root.header_start : root.body_start],

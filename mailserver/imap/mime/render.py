@@ -15,6 +15,12 @@ from mailserver.imap.mime.headers import Field, index_fields, unquote
 from mailserver.imap.mime.structure import MESSAGE_RFC822, Part
 
 NIL = b"NIL"
+#: The fields ENVELOPE reads; BODYSTRUCTURE reads only ``Content-*`` ones.
+#: Parsing for these two may drop every other field (``parse_fields(wanted=)``).
+ENVELOPE_FIELDS = frozenset(
+    {b"date", b"subject", b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc"}
+    | {b"in-reply-to", b"message-id"}
+)
 
 
 def _nvalue(index: dict[str, Field], name: str) -> bytes:

@@ -101,8 +101,9 @@ class _Stop:
 
 
 class _Parser:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, wanted: frozenset[bytes] | None = None) -> None:
         self.data = data
+        self.wanted = wanted
         self.parts = 0
         #: boundary -> (searched from, next LF--boundary offset or -1)
         self._hits: dict[bytes, tuple[int, int]] = {}
@@ -182,7 +183,7 @@ class _Parser:
         self.parts += 1
         data = self.data
         header_end, body_start, stop = self._header(start, end, boundaries)
-        fields = parse_fields(data[start:header_end])
+        fields = parse_fields(data[start:header_end], self.wanted)
         part = Part(start, body_start, body_start, fields)
         _content_type(part, default)
         opaque = depth >= MAX_DEPTH or self.parts >= MAX_PARTS
@@ -295,8 +296,12 @@ _types = memo.Memo(_decide_type, size=lambda key: len(key[0]))
 _encodings: memo.Memo[str, str] = memo.Memo(_decide_encoding)
 
 
-def parse_message(data: bytes) -> Part:
-    """The root part of a whole message (its header is the message header)."""
-    parser = _Parser(data)
+def parse_message(data: bytes, wanted: frozenset[bytes] | None = None) -> Part:
+    """The root part of a whole message (its header is the message header).
+
+    ``wanted``: keep only those header fields in the parts (see
+    :func:`~mailserver.imap.mime.headers.parse_fields`); all by default.
+    """
+    parser = _Parser(data, wanted)
     root, _ = parser.parse(0, len(data), [], TEXT_PLAIN, 0)
     return root
