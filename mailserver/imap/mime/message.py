@@ -19,8 +19,6 @@ from mailserver.imap.mime.structure import parse_message
 from mailserver.imap.mime.tree import Node
 
 FORMAT_VERSION = 1
-#: Header fields the parse keeps (None: all); tests switch it off for a reference parse.
-WANTED_FIELDS: frozenset[bytes] | None = render.ENVELOPE_FIELDS
 #: Bytes a parsed :class:`Field` costs beyond its text (object, list slot, str/bytes headers).
 _FIELD_OVERHEAD = 240
 
@@ -48,14 +46,19 @@ class ParsedMessage:
 
     @classmethod
     def parse(cls, data: bytes) -> ParsedMessage:
-        root = parse_message(data, WANTED_FIELDS)
+        # Only the header fields the renderers read are kept, and BODY and
+        # BODYSTRUCTURE are rendered in one walk: the cold FETCH of a big
+        # folder is mostly this function (tests/unit/imap/mime/test_memo.py
+        # checks it against the plain way, byte for byte).
+        root = parse_message(data, render.ENVELOPE_FIELDS)
+        body, bodystructure = render.bodystructures(root)
         return cls(
             len(data),
             data[root.header_start : root.body_start],
             Node.of(root),
             render.envelope(root.fields),
-            render.bodystructure(root, extended=False),
-            render.bodystructure(root, extended=True),
+            body,
+            bodystructure,
         )
 
     # ------------------------------------------------------------ FETCH

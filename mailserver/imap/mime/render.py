@@ -138,3 +138,46 @@ def bodystructure(part: Part, extended: bool) -> bytes:
             _location(part),
         ]
     return b"(" + b" ".join(fields) + b")"
+
+
+def bodystructures(part: Part) -> tuple[bytes, bytes]:
+    """``(BODY, BODYSTRUCTURE)`` in one walk: the same as :func:`bodystructure` with
+    ``extended`` False and True, whose pieces are all shared but the extension data."""
+    if part.is_multipart:
+        pairs = [bodystructures(child) for child in part.children]
+        subtype = b" " + _upper(part.subtype)
+        extension = b" " + b" ".join(
+            (_params(part.params, False), _disposition(part), _language(part), _location(part))
+        )
+        body = b"(" + b"".join(pair[0] for pair in pairs) + subtype + b")"
+        full = b"(" + b"".join(pair[1] for pair in pairs) + subtype + extension + b")"
+        return body, full
+    is_text = part.type == "text"
+    basic = [
+        _upper(part.type),
+        _upper(part.subtype),
+        _params(part.params, is_text),
+        _nfield(part, "Content-ID"),
+        _nfield(part, "Content-Description"),
+        _upper(part.encoding),
+        b"%d" % part.size,
+    ]
+    body_fields = basic
+    full_fields = list(basic)
+    if (part.type, part.subtype) == MESSAGE_RFC822 and part.message is not None:
+        inner = part.message
+        inner_body, inner_full = bodystructures(inner)
+        inner_envelope = envelope(inner.fields)
+        lines = b"%d" % part.lines
+        body_fields += [inner_envelope, inner_body, lines]
+        full_fields += [inner_envelope, inner_full, lines]
+    elif is_text:
+        body_fields.append(b"%d" % part.lines)
+        full_fields.append(b"%d" % part.lines)
+    full_fields += [
+        _nfield(part, "Content-MD5"),
+        _disposition(part),
+        _language(part),
+        _location(part),
+    ]
+    return b"(" + b" ".join(body_fields) + b")", b"(" + b" ".join(full_fields) + b")"

@@ -1,15 +1,15 @@
 """The fast cold parse (memos, only the fields needed) answers byte for byte what a full one does.
 
 Differential: every corpus message and a few thousand generated ones are
-parsed the plain way -- memos off, every header field kept -- for a
-reference, then twice the fast way (cold memos, then every step a hit); the
-whole parsed form (ENVELOPE, BODY, BODYSTRUCTURE, header block and part
-tree) must be identical. The generated messages draw their header values
-from small pools on purpose, so the same value turns up in different
-contexts (a parameter list on a text part and on an application part, an
-empty ``Sender`` next to a full ``From``) and a memo that keyed on too
-little would be caught; they mix in fields the fast parse drops, colon-less
-lines and non-ASCII names.
+parsed the plain way -- memos off, every header field kept, BODY and
+BODYSTRUCTURE rendered separately -- for a reference, then twice the fast
+way (cold memos, then every step a hit); the whole parsed form (ENVELOPE,
+BODY, BODYSTRUCTURE, header block and part tree) must be identical. The
+generated messages draw their header values from small pools on purpose,
+so the same value turns up in different contexts (a parameter list on a
+text part and on an application part, an empty ``Sender`` next to a full
+``From``) and a memo that keyed on too little would be caught; they mix in
+fields the fast parse drops, colon-less lines and non-ASCII names.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
-from mailserver.imap.mime import memo, message, structure  # noqa: F401 (its memos register)
+from mailserver.imap.mime import memo, render
 from mailserver.imap.mime.message import ParsedMessage
+from mailserver.imap.mime.structure import parse_message
+from mailserver.imap.mime.tree import Node
 from tests.unit.imap.mime.imapdata import crlf
 
 CORPUS = Path(__file__).parents[3] / "corpus" / "mime"
@@ -42,16 +44,21 @@ def _fresh_memos() -> Iterator[None]:
 def _reference(data: bytes) -> list[Any]:
     """The parse with every memo disabled: each step computed afresh."""
     saved = [m.max_key for m in MEMOS]
-    wanted = message.WANTED_FIELDS
     try:
         for m in MEMOS:
             m.max_key = -1
-        message.WANTED_FIELDS = None
-        result = ParsedMessage.parse(data).to_json()
+        root = parse_message(data)  # every field kept
+        result = ParsedMessage(
+            len(data),
+            data[root.header_start : root.body_start],
+            Node.of(root),
+            render.envelope(root.fields),
+            render.bodystructure(root, extended=False),
+            render.bodystructure(root, extended=True),
+        ).to_json()
         assert all(len(m) == 0 for m in MEMOS)
         return result
     finally:
-        message.WANTED_FIELDS = wanted
         for m, max_key in zip(MEMOS, saved, strict=True):
             m.max_key = max_key
 
