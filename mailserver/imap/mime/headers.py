@@ -56,25 +56,27 @@ def parse_fields(block: bytes, wanted: frozenset[bytes] | None = None) -> list[F
     The fields kept are the same objects, in the same order, as without it.
     """
     fields: list[Field] = []
-    pos = 0
-    end = len(block)
-    start = -1
-    while pos < end:
-        nl = block.find(b"\n", pos)
-        line_end = end if nl < 0 else nl + 1
-        line = block[pos:line_end].rstrip(b"\r\n")
-        if not line:
+    blank = BLANK_LINE.search(block)
+    limit = len(block) if blank is None else blank.start()
+    # A field starts at the first line (even a continuation line) and at
+    # every line that does not start with a blank; two regex scans instead
+    # of a Python loop per line (a real header has dozens of lines).
+    start = 0
+    for match in _FIELD_START.finditer(block, 0, limit):
+        pos = match.end()
+        if pos >= limit:
             break
-        if line[:1] in (b" ", b"\t") and start >= 0:
-            pos = line_end
-            continue
-        if start >= 0:
-            _add(fields, block[start:pos], wanted)
-        start = pos
-        pos = line_end
-    if start >= 0:
         _add(fields, block[start:pos], wanted)
+        start = pos
+    if start < limit:
+        _add(fields, block[start:limit], wanted)
     return fields
+
+
+#: A line empty but for CRs: where a header block ends.
+BLANK_LINE = re.compile(rb"^\r*$", re.MULTILINE)
+#: A line break followed by a line that is not a continuation.
+_FIELD_START = re.compile(rb"\n(?![ \t])")
 
 
 def _add(fields: list[Field], raw: bytes, wanted: frozenset[bytes] | None) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from mailserver.imap.mime import memo, render
+from mailserver.imap.mime.headers import _field, parse_fields
 from mailserver.imap.mime.message import ParsedMessage
 from mailserver.imap.mime.structure import parse_message
 from mailserver.imap.mime.tree import Node
@@ -261,3 +262,37 @@ def test_generated_messages_are_rendered_identically_with_memos() -> None:
             assert ParsedMessage.parse(data).to_json() == expected, data[:300]
     # The pools made values repeat: the memos were exercised, not bypassed.
     assert all(len(m) > 0 for m in MEMOS)
+
+
+def _reference_fields(block: bytes) -> list[tuple[bytes, bytes]]:
+    """The line-by-line field split the regex scan replaced: (raw, value) pairs."""
+    raws: list[bytes] = []
+    pos, end, start = 0, len(block), -1
+    while pos < end:
+        nl = block.find(b"\n", pos)
+        line_end = end if nl < 0 else nl + 1
+        if not block[pos:line_end].rstrip(b"\r\n"):
+            break
+        if block[pos : pos + 1] in (b" ", b"\t") and start >= 0:
+            pos = line_end
+            continue
+        if start >= 0:
+            raws.append(block[start:pos])
+        start = pos
+        pos = line_end
+    if start >= 0:
+        raws.append(block[start:pos])
+    return [(f.raw, f.value) for f in map(_field, raws)]
+
+
+PIECES = [b"A: 1", b"From: x@y", b" cont", b"\tcont", b"", b"\r", b"\r\r", b"no colon", b" "]
+ENDS = [b"\n", b"\r\n", b"\r\r\n", b"\r"]
+
+
+def test_field_split_matches_the_line_by_line_split() -> None:
+    rng = random.Random(7)
+    for _ in range(5000):
+        lines = [rng.choice(PIECES) + rng.choice(ENDS) for _ in range(rng.randint(0, 6))]
+        block = b"".join(lines) + rng.choice([b"", b"tail", b" tail"])
+        got = [(f.raw, f.value) for f in parse_fields(block)]
+        assert got == _reference_fields(block), block
