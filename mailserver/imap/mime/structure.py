@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from mailserver.imap.mime import memo
 from mailserver.imap.mime.headers import (
+    BLANK_LINE,
     Field,
     ParamValue,
     index_fields,
@@ -215,6 +216,14 @@ class _Parser:
     ) -> tuple[int, int, _Stop | None]:
         """(end of header block, body start, delimiter that cut the header short)."""
         data = self.data
+        if not boundaries and (start == 0 or data[start - 1] == 0x0A):
+            # No delimiter can cut it short: one regex search for the blank line.
+            blank = BLANK_LINE.search(data, start, end)
+            if blank is None:
+                return end, end, None
+            nl = data.find(b"\n", blank.start(), end)
+            line_end = end if nl < 0 else nl + 1
+            return line_end, line_end, None
         pos = start
         while pos < end:
             nl = data.find(b"\n", pos, end)

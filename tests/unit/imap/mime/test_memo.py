@@ -24,7 +24,7 @@ import pytest
 from mailserver.imap.mime import memo, render
 from mailserver.imap.mime.headers import _field, parse_fields
 from mailserver.imap.mime.message import ParsedMessage
-from mailserver.imap.mime.structure import parse_message
+from mailserver.imap.mime.structure import _Parser, parse_message
 from mailserver.imap.mime.tree import Node
 from tests.unit.imap.mime.imapdata import crlf
 
@@ -296,3 +296,25 @@ def test_field_split_matches_the_line_by_line_split() -> None:
         block = b"".join(lines) + rng.choice([b"", b"tail", b" tail"])
         got = [(f.raw, f.value) for f in parse_fields(block)]
         assert got == _reference_fields(block), block
+
+
+def _reference_header_end(data: bytes) -> int:
+    """Where the line-by-line walk ends a top-level header: after its blank line."""
+    pos, end = 0, len(data)
+    while pos < end:
+        nl = data.find(b"\n", pos, end)
+        line_end = end if nl < 0 else nl + 1
+        if data[pos:line_end].rstrip(b"\r\n") == b"":
+            return line_end
+        pos = line_end
+    return end
+
+
+def test_top_level_header_end_matches_the_line_by_line_walk() -> None:
+    rng = random.Random(11)
+    for _ in range(5000):
+        lines = [rng.choice(PIECES) + rng.choice(ENDS) for _ in range(rng.randint(0, 6))]
+        data = b"".join(lines) + rng.choice([b"", b"body", b"\r", b"\n\nbody"])
+        header_end, body_start, stop = _Parser(data)._header(0, len(data), [])
+        expected = _reference_header_end(data)
+        assert (header_end, body_start, stop) == (expected, expected, None), data
