@@ -56,8 +56,9 @@ def parse_fields(block: bytes, wanted: frozenset[bytes] | None = None) -> list[F
     The fields kept are the same objects, in the same order, as without it.
     """
     fields: list[Field] = []
-    blank = BLANK_LINE.search(block)
-    limit = len(block) if blank is None else blank.start()
+    limit = blank_line(block, 0, len(block))
+    if limit < 0:
+        limit = len(block)
     # A field starts at the first line (even a continuation line) and at
     # every line that does not start with a blank; two regex scans instead
     # of a Python loop per line (a real header has dozens of lines).
@@ -73,8 +74,23 @@ def parse_fields(block: bytes, wanted: frozenset[bytes] | None = None) -> list[F
     return fields
 
 
-#: A line empty but for CRs: where a header block ends.
-BLANK_LINE = re.compile(rb"^\r*$", re.MULTILINE)
+#: A line empty but for CRs (where a header block ends), at ``pos`` / after a LF.
+_BLANK_AT = re.compile(rb"\r*(?:\n|\Z)")
+_BLANK_AFTER_LF = re.compile(rb"\n\r*(?:\n|\Z)")
+
+
+def blank_line(data: bytes, pos: int, end: int) -> int:
+    """Start of the first line in ``data[pos:end]`` that is empty but for CRs; -1: none.
+
+    ``pos`` must be a line start. The search starts with a literal LF, which
+    the regex engine scans for at C speed (a header has dozens of lines).
+    """
+    if _BLANK_AT.match(data, pos, end) is not None:
+        return pos
+    found = _BLANK_AFTER_LF.search(data, pos, end)
+    return -1 if found is None else found.start() + 1
+
+
 #: A line break followed by a line that is not a continuation.
 _FIELD_START = re.compile(rb"\n(?![ \t])")
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from mailserver.imap.mime import memo
 from mailserver.imap.mime.headers import (
-    BLANK_LINE,
     Field,
     ParamValue,
+    blank_line,
     index_fields,
     is_token,
     parse_fields,
@@ -218,10 +218,10 @@ class _Parser:
         data = self.data
         if not boundaries and (start == 0 or data[start - 1] == 0x0A):
             # No delimiter can cut it short: one regex search for the blank line.
-            blank = BLANK_LINE.search(data, start, end)
-            if blank is None:
+            blank = blank_line(data, start, end)
+            if blank < 0:
                 return end, end, None
-            nl = data.find(b"\n", blank.start(), end)
+            nl = data.find(b"\n", blank, end)
             line_end = end if nl < 0 else nl + 1
             return line_end, line_end, None
         pos = start
