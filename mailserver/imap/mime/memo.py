@@ -8,11 +8,12 @@ function of one short value (a ``str`` or a tuple of them) returning an
 immutable result, so a hit answers exactly what a fresh computation would:
 not one byte of a response changes.
 
-Bounds: values longer than :data:`MAX_KEY` characters are never stored (they
-are rare and would cost memory), and a memo holding :data:`MAX_ITEMS` entries
-is emptied and starts over -- simpler than an LRU, and with every operation a
-single dict access it is safe when a worker thread parses a big message at
-the same time as the event loop.
+Bounds: keys longer than :data:`MAX_KEY` characters and results longer than
+:data:`MAX_VALUE` octets are never stored (they are rare and would cost
+memory), and a memo holding :data:`MAX_ITEMS` entries is emptied and starts
+over -- simpler than an LRU, and with every operation a single dict access
+it is safe when a worker thread parses a big message at the same time as
+the event loop.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ from mailserver.imap.mime.addresses import Address, parse_address_list
 from mailserver.imap.mime.headers import ParamValue, parse_param_value
 
 #: Entries per memo before it is emptied.
-MAX_ITEMS = 4096
+MAX_ITEMS = 2048
 #: Longest key (in characters) that is memoised.
-MAX_KEY = 512
+MAX_KEY = 256
+#: Longest rendered result (in octets) that is memoised: 256 characters of
+#: commas can render as kilobytes of empty addresses. With these bounds a
+#: memo holds at most about 2,048 x 1.5 KB = 3 MB however hostile the mail,
+#: and typically a few hundred KB.
+MAX_VALUE = 1024
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -39,7 +45,11 @@ REGISTRY: list[Memo[Any, Any]] = []
 
 
 class Memo(Generic[K, V]):
-    """``func(key)``, remembered for short keys; ``size`` measures a key."""
+    """``func(key)``, remembered for short keys (and short ``bytes`` results).
+
+    ``size`` measures a key. Create memos at module level only: each one is
+    added to :data:`REGISTRY` for good.
+    """
 
     __slots__ = ("_func", "_items", "_size", "max_items", "max_key")
 
@@ -64,7 +74,9 @@ class Memo(Generic[K, V]):
         except KeyError:
             pass
         value = self._func(key)
-        if self._size(key) <= self.max_key:
+        if self._size(key) <= self.max_key and not (
+            isinstance(value, bytes) and len(value) > MAX_VALUE
+        ):
             if len(items) >= self.max_items:
                 items = self._items = {}
             items[key] = value

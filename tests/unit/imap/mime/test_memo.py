@@ -99,6 +99,18 @@ def test_memo_skips_long_keys_and_empties_itself_when_full() -> None:
     assert len(echoing) >= 1
 
 
+def test_memo_skips_big_rendered_results() -> None:
+    commas = "," * 200 + "a"
+    assert memo.address_list(commas) == memo._render_addresses(commas)
+    assert len(memo._render_addresses(commas)) <= memo.MAX_VALUE  # one address only
+    memo.address_list.clear()
+    many = ",".join(["a"] * 120)
+    rendered = memo.address_list(many)
+    assert len(rendered) > memo.MAX_VALUE
+    assert len(memo.address_list) == 0
+    assert memo.address_list(many) == rendered
+
+
 # ------------------------------------------------------------- differential
 
 
