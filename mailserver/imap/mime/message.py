@@ -46,14 +46,19 @@ class ParsedMessage:
 
     @classmethod
     def parse(cls, data: bytes) -> ParsedMessage:
-        root = parse_message(data)
+        # Only the header fields the renderers read are kept, and BODY and
+        # BODYSTRUCTURE are rendered in one walk: the cold FETCH of a big
+        # folder is mostly this function (tests/unit/imap/mime/test_memo.py
+        # checks it against the plain way, byte for byte).
+        root = parse_message(data, render.ENVELOPE_FIELDS)
+        body, bodystructure = render.bodystructures(root)
         return cls(
             len(data),
             data[root.header_start : root.body_start],
             Node.of(root),
             render.envelope(root.fields),
-            render.bodystructure(root, extended=False),
-            render.bodystructure(root, extended=True),
+            body,
+            bodystructure,
         )
 
     # ------------------------------------------------------------ FETCH

@@ -10,41 +10,33 @@ unfolded but never decoded: encoded words reach the client as sent, and raw
 from __future__ import annotations
 
 from mailserver.imap import wire
-from mailserver.imap.mime.addresses import Address, parse_address_list
-from mailserver.imap.mime.headers import Field, first, parse_param_value, unquote
+from mailserver.imap.mime import memo
+from mailserver.imap.mime.headers import Field, index_fields, unquote
 from mailserver.imap.mime.structure import MESSAGE_RFC822, Part
 
 NIL = b"NIL"
+#: The fields ENVELOPE reads; BODYSTRUCTURE reads only ``Content-*`` ones.
+#: Parsing for these two may drop every other field (``parse_fields(wanted=)``).
+ENVELOPE_FIELDS = frozenset(
+    {b"date", b"subject", b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc"}
+    | {b"in-reply-to", b"message-id"}
+)
 
 
-def _nvalue(fields: list[Field], name: str) -> bytes:
-    found = first(fields, name)
+def _nvalue(index: dict[str, Field], name: str) -> bytes:
+    found = index.get(name)
     if found is None:
         return NIL
     value = found.unfolded()
     return wire.nstring(value) if value else NIL
 
 
-def _addresses(fields: list[Field], name: str) -> list[Address]:
-    found = first(fields, name)
+def _address_list(index: dict[str, Field], name: str) -> bytes:
+    """The rendered address list of the first ``name`` field; ``NIL`` if absent or empty."""
+    found = index.get(name)
     if found is None:
-        return []
-    return parse_address_list(found.unfolded())
-
-
-def _address_list(addresses: list[Address]) -> bytes:
-    if not addresses:
         return NIL
-    return b"(" + b"".join(_address(a) for a in addresses) + b")"
-
-
-def _address(a: Address) -> bytes:
-    return b"(%s %s %s %s)" % (
-        wire.nstring(a.name),
-        wire.nstring(a.adl),
-        wire.nstring(a.mailbox),
-        wire.nstring(a.host),
-    )
+    return memo.address_list(found.unfolded())
 
 
 def envelope(fields: list[Field]) -> bytes:
@@ -52,42 +44,38 @@ def envelope(fields: list[Field]) -> bytes:
 
     Sender and Reply-To fall back to From when absent or empty (RFC 3501 7.4.2).
     """
-    sender_from = _addresses(fields, "From")
-    sender = _addresses(fields, "Sender") or sender_from
-    reply_to = _addresses(fields, "Reply-To") or sender_from
+    index = index_fields(fields)
+    sender_from = _address_list(index, "from")
+    sender = _address_list(index, "sender")
+    reply_to = _address_list(index, "reply-to")
     items = [
-        _nvalue(fields, "Date"),
-        _nvalue(fields, "Subject"),
-        _address_list(sender_from),
-        _address_list(sender),
-        _address_list(reply_to),
-        _address_list(_addresses(fields, "To")),
-        _address_list(_addresses(fields, "Cc")),
-        _address_list(_addresses(fields, "Bcc")),
-        _nvalue(fields, "In-Reply-To"),
-        _nvalue(fields, "Message-ID"),
+        _nvalue(index, "date"),
+        _nvalue(index, "subject"),
+        sender_from,
+        sender_from if sender == NIL else sender,
+        sender_from if reply_to == NIL else reply_to,
+        _address_list(index, "to"),
+        _address_list(index, "cc"),
+        _address_list(index, "bcc"),
+        _nvalue(index, "in-reply-to"),
+        _nvalue(index, "message-id"),
     ]
     return b"(" + b" ".join(items) + b")"
 
 
 def _upper(text: str) -> bytes:
-    return wire.string(text.upper())
+    return memo.upper(text)
 
 
 def _params(params: tuple[tuple[str, str], ...], default_charset: bool) -> bytes:
-    items = [wire.string(name.upper()) + b" " + wire.string(value) for name, value in params]
-    if default_charset and not any(name.lower() == "charset" for name, _ in params):
-        items.append(b'"CHARSET" "US-ASCII"')
-    if not items:
-        return NIL
-    return b"(" + b" ".join(items) + b")"
+    return memo.params((params, default_charset))
 
 
 def _disposition(part: Part) -> bytes:
     found = part.header_field("Content-Disposition")
     if found is None:
         return NIL
-    parsed = parse_param_value(found.unfolded())
+    parsed = memo.param_value(found.unfolded())
     kind = parsed.main.strip()
     if not kind:
         return NIL
@@ -150,3 +138,46 @@ def bodystructure(part: Part, extended: bool) -> bytes:
             _location(part),
         ]
     return b"(" + b" ".join(fields) + b")"
+
+
+def bodystructures(part: Part) -> tuple[bytes, bytes]:
+    """``(BODY, BODYSTRUCTURE)`` in one walk: the same as :func:`bodystructure` with
+    ``extended`` False and True, whose pieces are all shared but the extension data."""
+    if part.is_multipart:
+        pairs = [bodystructures(child) for child in part.children]
+        subtype = b" " + _upper(part.subtype)
+        extension = b" " + b" ".join(
+            (_params(part.params, False), _disposition(part), _language(part), _location(part))
+        )
+        body = b"(" + b"".join(pair[0] for pair in pairs) + subtype + b")"
+        full = b"(" + b"".join(pair[1] for pair in pairs) + subtype + extension + b")"
+        return body, full
+    is_text = part.type == "text"
+    basic = [
+        _upper(part.type),
+        _upper(part.subtype),
+        _params(part.params, is_text),
+        _nfield(part, "Content-ID"),
+        _nfield(part, "Content-Description"),
+        _upper(part.encoding),
+        b"%d" % part.size,
+    ]
+    body_fields = basic
+    full_fields = list(basic)
+    if (part.type, part.subtype) == MESSAGE_RFC822 and part.message is not None:
+        inner = part.message
+        inner_body, inner_full = bodystructures(inner)
+        inner_envelope = envelope(inner.fields)
+        lines = b"%d" % part.lines
+        body_fields += [inner_envelope, inner_body, lines]
+        full_fields += [inner_envelope, inner_full, lines]
+    elif is_text:
+        body_fields.append(b"%d" % part.lines)
+        full_fields.append(b"%d" % part.lines)
+    full_fields += [
+        _nfield(part, "Content-MD5"),
+        _disposition(part),
+        _language(part),
+        _location(part),
+    ]
+    return b"(" + b" ".join(body_fields) + b")", b"(" + b" ".join(full_fields) + b")"

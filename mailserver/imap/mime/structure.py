@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mailserver.imap.mime import memo
 from mailserver.imap.mime.headers import (
     Field,
     ParamValue,
-    first,
+    blank_line,
+    index_fields,
     is_token,
     parse_fields,
-    parse_param_value,
     strip_comments,
 )
 
@@ -52,6 +53,8 @@ class Part:
     children: list[Part] = field(default_factory=list)
     #: The encapsulated message of a message/rfc822 part (its root part).
     message: Part | None = None
+    #: ``fields`` by lower-case name, built on the first lookup (``fields`` never changes).
+    index: dict[str, Field] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -62,10 +65,13 @@ class Part:
         return self.type == "multipart"
 
     def header_field(self, name: str) -> Field | None:
-        return first(self.fields, name)
+        index = self.index
+        if index is None:
+            index = self.index = index_fields(self.fields)
+        return index.get(name.lower())
 
     def value(self, name: str) -> str | None:
-        found = first(self.fields, name)
+        found = self.header_field(name)
         return None if found is None else found.unfolded()
 
     def param(self, name: str) -> str | None:
@@ -81,8 +87,7 @@ class Part:
         raw = self.value("Content-Transfer-Encoding")
         if raw is None:
             return "7bit"
-        value = strip_comments(raw).strip(" \t").lower()
-        return value if is_token(value) else "7bit"
+        return _encodings(raw)
 
 
 @dataclass(slots=True)
@@ -97,8 +102,9 @@ class _Stop:
 
 
 class _Parser:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, wanted: frozenset[bytes] | None = None) -> None:
         self.data = data
+        self.wanted = wanted
         self.parts = 0
         #: boundary -> (searched from, next LF--boundary offset or -1)
         self._hits: dict[bytes, tuple[int, int]] = {}
@@ -178,7 +184,7 @@ class _Parser:
         self.parts += 1
         data = self.data
         header_end, body_start, stop = self._header(start, end, boundaries)
-        fields = parse_fields(data[start:header_end])
+        fields = parse_fields(data[start:header_end], self.wanted)
         part = Part(start, body_start, body_start, fields)
         _content_type(part, default)
         opaque = depth >= MAX_DEPTH or self.parts >= MAX_PARTS
@@ -210,6 +216,14 @@ class _Parser:
     ) -> tuple[int, int, _Stop | None]:
         """(end of header block, body start, delimiter that cut the header short)."""
         data = self.data
+        if not boundaries and (start == 0 or data[start - 1] == 0x0A):
+            # No delimiter can cut it short: one regex search for the blank line.
+            blank = blank_line(data, start, end)
+            if blank < 0:
+                return end, end, None
+            nl = data.find(b"\n", blank, end)
+            line_end = end if nl < 0 else nl + 1
+            return line_end, line_end, None
         pos = start
         while pos < end:
             nl = data.find(b"\n", pos, end)
@@ -258,26 +272,45 @@ def _empty_part(at: int) -> Part:
 
 def _content_type(part: Part, default: tuple[str, str]) -> None:
     """Fill type/subtype/params from Content-Type, degrading to ``default``."""
-    part.type, part.subtype = default
     found = part.header_field("Content-Type")
     if found is None:
+        part.type, part.subtype = default
         return
-    parsed: ParamValue = parse_param_value(found.unfolded())
+    part.type, part.subtype, part.params = _types((found.unfolded(), default))
+
+
+def _decide_type(key: tuple[str, tuple[str, str]]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(type, subtype, params) of a Content-Type value where ``default`` is the default type."""
+    value, default = key
+    parsed: ParamValue = memo.param_value(value)
     main, slash, sub = parsed.main.partition("/")
     main, sub = main.strip().lower(), sub.strip().lower()
     if not slash or not is_token(main) or not is_token(sub):
         if default != TEXT_PLAIN:
-            return
-        part.type, part.subtype = TEXT_PLAIN
-        return
+            return default[0], default[1], ()
+        return TEXT_PLAIN[0], TEXT_PLAIN[1], ()
     if main == "multipart" and not parsed.get("boundary"):
-        part.type, part.subtype = TEXT_PLAIN
-        return
-    part.type, part.subtype, part.params = main, sub, parsed.params
+        return TEXT_PLAIN[0], TEXT_PLAIN[1], ()
+    return main, sub, parsed.params
 
 
-def parse_message(data: bytes) -> Part:
-    """The root part of a whole message (its header is the message header)."""
-    parser = _Parser(data)
+def _decide_encoding(raw: str) -> str:
+    value = strip_comments(raw).strip(" \t").lower()
+    return value if is_token(value) else "7bit"
+
+
+#: Content-Type value and default -> type, subtype, params (pure: memoised).
+_types = memo.Memo(_decide_type, size=lambda key: len(key[0]))
+#: Content-Transfer-Encoding value -> encoding (pure: memoised).
+_encodings: memo.Memo[str, str] = memo.Memo(_decide_encoding)
+
+
+def parse_message(data: bytes, wanted: frozenset[bytes] | None = None) -> Part:
+    """The root part of a whole message (its header is the message header).
+
+    ``wanted``: keep only those header fields in the parts (see
+    :func:`~mailserver.imap.mime.headers.parse_fields`); all by default.
+    """
+    parser = _Parser(data, wanted)
     root, _ = parser.parse(0, len(data), [], TEXT_PLAIN, 0)
     return root
