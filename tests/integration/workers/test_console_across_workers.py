@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import re
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from mailserver.config import load_config
 from mailserver.control import call
+from tests.integration.workers.test_web_sessions import Browser, web_server
 from tests.integration.workers.test_workers import TIMEOUT, smtp_on
 from tests.support.server import ServerProcess
 from tests.support.workers import connect_to
@@ -81,3 +84,42 @@ def test_control_unblock_reaches_every_worker(server_factory: ServerFactory) -> 
                 client.shutdown()
                 assert time.monotonic() < deadline, f"worker {pid} kept the block"
                 time.sleep(0.2)
+
+
+def test_console_lists_the_same_sessions_in_every_worker_after_sighup(
+    server_factory: ServerFactory,
+) -> None:
+    """The console may be served by any worker: after SIGHUP replaced them, every
+    worker lists the sessions typed before it, and every listed link opens."""
+    server = web_server(server_factory, web={"admins": ["group1_1"]})
+    old = set(server.worker_pids())
+    for number, pid in enumerate(sorted(old)):
+        client = smtp_on(server, pid)
+        client.ehlo(f"typed-before-sighup-{number}")
+        client.quit()
+    assert server.process is not None
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 90
+    while "SIGHUP: all workers replaced" not in server.log() or old & set(server.worker_pids()):
+        assert time.monotonic() < deadline, "the workers were not replaced"
+        time.sleep(0.1)
+    first, second = server.worker_pids()
+    browser = Browser(server)
+    browser.log_in(first, second, "group1_1")
+    listed = {}
+    for pid in (first, second):
+        page = browser.request(pid, "GET", "/console/")
+        assert page.status == 200, page.body
+        # Mail sessions only: the web login just made may not have reached the other
+        # worker yet (events take a moment), the SMTP sessions ended long before.
+        found = re.findall(r'href="/console/sessions/([^"/.]+)"', page.body)
+        listed[pid] = {session for session in found if not session.startswith("web-")}
+    assert listed[first] == listed[second]
+    texts = ""
+    for session in listed[first]:
+        for pid in (first, second):
+            reply = browser.request(pid, "GET", f"/console/sessions/{session}.txt")
+            assert reply.status == 200, (pid, session, reply.body)
+        texts += reply.body
+    for number in range(2):
+        assert f"C: ehlo typed-before-sighup-{number}" in texts
