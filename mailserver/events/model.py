@@ -50,7 +50,8 @@ class Topic:
     AUTH = "auth"
     #: Something an operator asked for: ``{"action": str, ...}`` (queue flush, reload).
     #: ``{"action": "queue.scan"}`` makes the queue manager look at the queue now
-    #: (published when a message was queued).
+    #: (published when a message was queued). ``{"action": "worker.gone", "pid": int}``:
+    #: the supervisor saw a worker end; sessions it still had are over.
     CONTROL = "control"
     #: One outbound delivery attempt for one recipient: ``{"queue_id": str,
     #: "recipient": str, "relay": str, "status": "sent"|"deferred"|"bounced",

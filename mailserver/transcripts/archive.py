@@ -50,6 +50,8 @@ class SessionRecord:
     lines: list[tuple[float, str, str]] = field(default_factory=list)
     dropped: int = 0
     octets: int = 0
+    #: The process that serves it (the event's origin): its sessions end with it.
+    worker: int = 0
 
     @property
     def ip(self) -> str:
@@ -115,6 +117,7 @@ class SessionRecord:
                 lines=lines,
                 dropped=int(data.get("dropped", 0)),
                 octets=sum(len(line[2]) + LINE_OVERHEAD for line in lines),
+                worker=int(data.get("worker", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
@@ -159,6 +162,7 @@ class TranscriptArchive:
             Topic.SESSION_LINE: self._line,
             Topic.SESSION_CLOSED: self._closed,
             Topic.SESSION_SYNC: self._sync,
+            Topic.CONTROL: self._control,
         }
         self._bus = bus
         for topic, handler in handlers.items():
@@ -182,6 +186,25 @@ class TranscriptArchive:
             synced = SessionRecord.from_json(event.data.get("record"))
             if synced is not None:
                 self._adopt(synced)
+
+    def _control(self, event: Event) -> None:
+        """A worker died (``worker.gone`` from the supervisor): its mail sessions are over,
+        though nobody sent their ``session.closed``. Web logins outlive a worker."""
+        if event.data.get("action") != "worker.gone":
+            return
+        pid = event.data.get("pid")
+        for record in [r for r in self.live.values() if r.worker == pid]:
+            if record.protocol in ("http", "https"):
+                continue
+            record.lines.append((event.time, "*", "connection lost: its worker process ended"))
+            self._closed(
+                Event(
+                    Topic.SESSION_CLOSED,
+                    {"session": record.id, "counts": record.counts, "tls": record.tls},
+                    time=event.time,
+                    origin=event.origin,
+                )
+            )
 
     def _adopt(self, record: SessionRecord) -> None:
         """Add a session another process kept; idempotent, finished ones in end order."""
@@ -214,6 +237,7 @@ class TranscriptArchive:
             peer=str(data.get("peer", "")),
             tls=bool(data.get("tls")),
             started=event.time,
+            worker=event.origin,
         )
 
     def _login(self, event: Event) -> None:

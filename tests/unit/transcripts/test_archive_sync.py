@@ -69,3 +69,24 @@ def test_malformed_records_are_ignored_and_big_ones_cut() -> None:
     assert len(data["lines"]) < 100 and data["dropped"] == 1000 - len(data["lines"])
     copy = SessionRecord.from_json(data)
     assert copy is not None and copy.octets <= 100_000
+
+
+def test_a_dead_workers_mail_sessions_end_and_web_logins_stay() -> None:
+    bus = LocalEventBus()
+    archive = TranscriptArchive()
+    archive.attach(bus)
+    session(bus, "smtp-on-victim", close=False)
+    bus.publish(
+        Event(
+            Topic.SESSION_OPENED,
+            {"session": "web-1", "protocol": "http", "listener": "http", "peer": "10.0.0.2:1"},
+            origin=OTHER,
+        )
+    )
+    bus.publish(Event(Topic.CONTROL, {"action": "worker.gone", "pid": OTHER + 1}, origin=2))
+    assert set(archive.live) == {"smtp-on-victim", "web-1"}  # another worker died
+    bus.publish(Event(Topic.CONTROL, {"action": "worker.gone", "pid": OTHER}, origin=2))
+    assert set(archive.live) == {"web-1"}
+    ended = archive.get("smtp-on-victim")
+    assert ended is not None and ended.ended is not None
+    assert ended.lines[-1][1:] == ("*", "connection lost: its worker process ended")
