@@ -158,3 +158,23 @@ def test_sessions_of_a_killed_worker_do_not_stay_connected(server_factory: Serve
         time.sleep(0.2)
     table = connected()
     assert "group1_1" in table  # the web login is unaffected
+
+
+def test_transcript_file_of_a_killed_workers_session_is_ended(
+    server_factory: ServerFactory,
+) -> None:
+    """Worker 0 writes the files; worker 1 dies with a session open: its file says so
+    (and is closed) instead of staying open for ever."""
+    server = server_factory(workers=2, transcripts={"dir": "./transcripts"})
+    directory = server.directory / "transcripts"
+    victim = server.worker_pids()[1]  # not worker 0, which writes the files
+    client = smtp_on(server, victim)
+    client.ehlo("pc-of-the-victim.NetLab")
+    files = _files_with(directory, "C: ehlo pc-of-the-victim", 1)
+    assert len(files) == 1
+    os.kill(victim, signal.SIGKILL)
+    client.close()
+    deadline = time.monotonic() + TIMEOUT
+    while "connection lost: its worker process ended" not in files[0].read_text():
+        assert time.monotonic() < deadline, files[0].read_text()
+        time.sleep(0.1)
