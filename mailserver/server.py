@@ -201,6 +201,8 @@ async def _start_observers(running: RunningServer) -> None:
         running.archive = shared_archive(
             bus, settings.keep_sessions, int(settings.keep_mb * 1024 * 1024)
         )
+        if worker_index() is not None:
+            running.archive.ask()  # the sessions the other workers saw before this one began
     if worker_index() not in (None, 0):
         return
     if settings.dir is not None:

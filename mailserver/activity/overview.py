@@ -7,6 +7,7 @@ record; changes nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,10 +41,11 @@ class AccountStatus:
 async def class_overview(
     names: list[str], store: MailStore, activity: Record
 ) -> list[AccountStatus]:
-    """One row per account, in name order; the store's errors show as zero mail."""
+    """One row per account in natural order (``group2_1`` before ``group10_1``, as
+    ``user list`` shows them); the store's errors show as zero mail."""
     rows = []
     order = [exercise.key for exercise in EXERCISES]
-    for name in sorted(names):
+    for name in sorted(names, key=natural_key):
         try:
             octets, messages = await (await store.mailbox(name)).usage()
         except StorageError:
@@ -62,6 +64,11 @@ async def class_overview(
             )
         )
     return rows
+
+
+def natural_key(name: str) -> list[int | str]:
+    """Digits compare as numbers: ``group2_1`` < ``group10_1``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def human_size(octets: int) -> str:

@@ -158,6 +158,39 @@ class LoginThrottle:
             log.warning("authentication from %s unblocked by the operator", client)
         return was_blocked
 
+    def snapshot(self, limit: int = 1000) -> dict[str, list[list[object]]]:
+        """The blocks (seconds left) and recent failures (their ages), at most ``limit``
+        of each, worst first: what a newly started worker needs to carry on the brake."""
+        now = self._clock()
+        blocked: list[list[object]] = [[client, left] for client, left in self.blocked()[:limit]]
+        failures: list[list[object]] = [
+            [key, [now - when for when in self._failures.get(key, ())]]
+            for key, _count in self.failing()[:limit]
+        ]
+        return {"blocked": blocked, "failures": failures}
+
+    def merge(self, snapshot: dict[str, object]) -> None:
+        """Adopt another process's :meth:`snapshot`. Idempotent (the longer block and
+        the longer failure history win), so hearing several answers does no harm."""
+        now = self._clock()
+        blocked, failures = snapshot.get("blocked"), snapshot.get("failures")
+        for item in blocked if isinstance(blocked, list) else ():
+            match item:
+                case [str(client), int() | float() as left] if left > 0:
+                    if self._blocked_until.get(client, 0.0) < now + left:
+                        self._block(client, now)
+                        self._blocked_until[client] = now + min(left, self.policy.block_seconds)
+        for item in failures if isinstance(failures, list) else ():
+            match item:
+                case [str(key), list(ages)] if key.startswith(("ip:", "user:")):
+                    times = sorted(
+                        now - age for age in ages if isinstance(age, int | float) and age >= 0
+                    )
+                    if len(times) > len(self._failures.get(key, ())):
+                        self._failures.pop(key, None)
+                        for when in times:
+                            self._add(key, when)
+
     def tracked(self) -> int:
         """How many addresses and accounts the throttle remembers (bounded by MAX_TRACKED each)."""
         return len(self._failures) + len(self._blocked_until)

@@ -5,6 +5,10 @@ of them) must not get N times the free failures. Each throttle publishes
 what it records on ``Topic.AUTH`` and records what other processes
 publish, so every worker's throttle reaches the same counts; the
 throttle's own state stays the small per-process object it was.
+
+A worker that starts later (SIGHUP, a crash) asks with ``action="sync"``
+(:func:`ask_for_throttle_state`) and the others answer with their state,
+so replacing the workers does not lift the blocks.
 """
 
 from __future__ import annotations
@@ -35,6 +39,16 @@ def share_throttle(throttle: LoginThrottle, events: EventBus) -> None:
             throttle.record_success(client, user, remote=True)
         elif data.get("action") == "unblock" and client is not None:
             throttle.unblock(client)  # the operator's unblock, from the console or the CLI
+        elif data.get("action") == "sync":
+            events.emit(Topic.AUTH, action="state", ip=None, user=None, **throttle.snapshot())
+        elif data.get("action") == "state":
+            throttle.merge(data)
 
     throttle.observer = publish
     events.subscribe(Topic.AUTH, heard)
+
+
+def ask_for_throttle_state(events: EventBus) -> None:
+    """Ask the other processes for their blocks and failure counts (a new worker,
+    once joined to the channel); they answer with ``action="state"``."""
+    events.emit(Topic.AUTH, action="sync", ip=None, user=None)

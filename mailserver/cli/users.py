@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import re
 import sys
 from typing import Any
 
+from mailserver.activity.overview import natural_key
 from mailserver.auth import UserDatabase, UserError
 from mailserver.cli.errors import CliError
 from mailserver.config import Config
@@ -116,11 +116,6 @@ def run_list(config: Config, args: argparse.Namespace) -> int:
 async def _usage(config: Config, names: list[str]) -> dict[str, tuple[int, int]]:
     store = build_store(config)
     return {name: await (await store.mailbox(name)).usage() for name in names}
-
-
-def natural_key(name: str) -> list[int | str]:
-    """Digits compare as numbers: ``group2_1`` < ``group10_1``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def human_size(octets: int) -> str:

@@ -40,12 +40,18 @@ class Topic:
     #: (SMTP), ``retrieved``/``deleted``/``updated`` (POP3), ``fetch``/``uid_fetch``/
     #: ``expunged`` (IMAP); see ``mailserver.activity.exercises``.
     SESSION_CLOSED = "session.closed"
+    #: A process that started late (a worker replaced by SIGHUP or after a crash) asks
+    #: ``{"action": "ask"}``; the others answer with one ``{"action": "record",
+    #: "record": {...}}`` per session they keep, so every worker's console lists the same.
+    SESSION_SYNC = "session.sync"
     #: A login failed or an address was blocked or unblocked:
-    #: ``{"ip": str, "user": str|None, "action": "failure"|"block"|"unblock"|"success"}``
+    #: ``{"ip": str, "user": str|None, "action": "failure"|"block"|"unblock"|"success"}``;
+    #: a new worker asks ``"sync"`` and the others answer ``"state"`` (their blocks and counts).
     AUTH = "auth"
     #: Something an operator asked for: ``{"action": str, ...}`` (queue flush, reload).
     #: ``{"action": "queue.scan"}`` makes the queue manager look at the queue now
-    #: (published when a message was queued).
+    #: (published when a message was queued). ``{"action": "worker.gone", "pid": int}``:
+    #: the supervisor saw a worker end; sessions it still had are over.
     CONTROL = "control"
     #: One outbound delivery attempt for one recipient: ``{"queue_id": str,
     #: "recipient": str, "relay": str, "status": "sent"|"deferred"|"bounced",

@@ -4,15 +4,22 @@ Fed only from the event channel. Bounded three ways: lines per session
 (:data:`MAX_LINES_PER_SESSION`, the rest are counted), the number of
 finished sessions kept, and the octets of their lines; the oldest finished
 sessions go first. Live sessions are bounded by the connection limits.
+
+A worker started later than the others (SIGHUP, a crash) would otherwise
+know only the sessions after its start, and the console, served by any
+worker, would list different sessions and answer its own links with 404
+depending on which worker took the request. So it asks (:meth:`ask`) and
+the others send what they keep (``Topic.SESSION_SYNC``).
 """
 
 from __future__ import annotations
 
+import os
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mailserver.events import Event, EventBus, Subscription, Topic
@@ -21,6 +28,9 @@ from mailserver.events import Event, EventBus, Subscription, Topic
 MAX_LINES_PER_SESSION = 5000
 #: What one kept line costs beyond its text (the tuple, the time, the direction).
 LINE_OVERHEAD = 64
+#: Octets of lines at most in one synced session: one event must stay well
+#: below the event channel's line limit (1 MiB).
+SYNC_BUDGET = 256 * 1024
 
 
 @dataclass
@@ -40,6 +50,8 @@ class SessionRecord:
     lines: list[tuple[float, str, str]] = field(default_factory=list)
     dropped: int = 0
     octets: int = 0
+    #: The process that serves it (the event's origin): its sessions end with it.
+    worker: int = 0
 
     @property
     def ip(self) -> str:
@@ -67,6 +79,48 @@ class SessionRecord:
         if address and not self.peer.startswith(address):
             return False
         return not protocol or self.protocol == protocol.lower()
+
+    def to_json(self, budget: int = 0) -> dict[str, Any]:
+        """Everything, for another process; with ``budget``, the lines that fit in about
+        that many octets (the rest counted as dropped), to stay within one event."""
+        data = asdict(self)
+        if budget and self.octets > budget:
+            kept, used = [], 0
+            for line in self.lines:
+                used += len(line[2]) + LINE_OVERHEAD
+                if used > budget:
+                    break
+                kept.append(line)
+            data["lines"] = kept
+            data["dropped"] = self.dropped + len(self.lines) - len(kept)
+            data["octets"] = sum(len(line[2]) + LINE_OVERHEAD for line in kept)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> SessionRecord | None:
+        """What :meth:`to_json` made, or None for anything malformed."""
+        try:
+            lines = [(float(t), str(d), str(x)) for t, d, x in data["lines"]][
+                :MAX_LINES_PER_SESSION
+            ]
+            ended = data.get("ended")
+            return cls(
+                id=str(data["id"]),
+                protocol=str(data["protocol"]),
+                listener=str(data["listener"]),
+                peer=str(data["peer"]),
+                tls=bool(data["tls"]),
+                started=float(data["started"]),
+                user=None if data.get("user") is None else str(data["user"]),
+                ended=None if ended is None else float(ended),
+                counts={str(k): int(v) for k, v in dict(data.get("counts") or {}).items()},
+                lines=lines,
+                dropped=int(data.get("dropped", 0)),
+                octets=sum(len(line[2]) + LINE_OVERHEAD for line in lines),
+                worker=int(data.get("worker", 0)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
 
     def text(self) -> str:
         """The transcript as a plain text file (what the console downloads)."""
@@ -96,6 +150,10 @@ class TranscriptArchive:
         self.finished: OrderedDict[str, SessionRecord] = OrderedDict()
         self._finished_octets = 0
         self._subscriptions: list[Subscription] = []
+        self._bus: EventBus | None = None
+        #: Sessions that ended here unknown (begun before this process): a synced
+        #: copy of one of them must not come back as live for ever.
+        self._ended_unknown: deque[str] = deque(maxlen=1000)
 
     def attach(self, bus: EventBus) -> None:
         handlers = {
@@ -103,9 +161,65 @@ class TranscriptArchive:
             Topic.SESSION_LOGIN: self._login,
             Topic.SESSION_LINE: self._line,
             Topic.SESSION_CLOSED: self._closed,
+            Topic.SESSION_SYNC: self._sync,
+            Topic.CONTROL: self._control,
         }
+        self._bus = bus
         for topic, handler in handlers.items():
             self._subscriptions.append(bus.subscribe(topic, handler))
+
+    def ask(self) -> None:
+        """Ask the other processes for the sessions they keep (a worker that started late)."""
+        if self._bus is not None:
+            self._bus.emit(Topic.SESSION_SYNC, action="ask")
+
+    def _sync(self, event: Event) -> None:
+        if event.origin == os.getpid():
+            return
+        action = event.data.get("action")
+        if action == "ask" and self._bus is not None:
+            for record in [*self.finished.values(), *self.live.values()]:
+                self._bus.emit(
+                    Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET)
+                )
+        elif action == "record":
+            synced = SessionRecord.from_json(event.data.get("record"))
+            if synced is not None:
+                self._adopt(synced)
+
+    def _control(self, event: Event) -> None:
+        """A worker died (``worker.gone`` from the supervisor): its mail sessions are over,
+        though nobody sent their ``session.closed``. Web logins outlive a worker."""
+        if event.data.get("action") != "worker.gone":
+            return
+        pid = event.data.get("pid")
+        for record in [r for r in self.live.values() if r.worker == pid]:
+            if record.protocol in ("http", "https"):
+                continue
+            record.lines.append((event.time, "*", "connection lost: its worker process ended"))
+            self._closed(
+                Event(
+                    Topic.SESSION_CLOSED,
+                    {"session": record.id, "counts": record.counts, "tls": record.tls},
+                    time=event.time,
+                    origin=event.origin,
+                )
+            )
+
+    def _adopt(self, record: SessionRecord) -> None:
+        """Add a session another process kept; idempotent, finished ones in end order."""
+        if record.id in self.live or record.id in self.finished:
+            return
+        if record.ended is None:
+            if record.id not in self._ended_unknown:
+                self.live[record.id] = record
+            return
+        self.finished[record.id] = record
+        self._finished_octets += record.octets
+        if len(self.finished) > 1:
+            ordered = sorted(self.finished.values(), key=lambda r: r.ended or 0.0)
+            self.finished = OrderedDict((r.id, r) for r in ordered)
+        self._trim()
 
     def detach(self) -> None:
         for subscription in self._subscriptions:
@@ -123,6 +237,7 @@ class TranscriptArchive:
             peer=str(data.get("peer", "")),
             tls=bool(data.get("tls")),
             started=event.time,
+            worker=event.origin,
         )
 
     def _login(self, event: Event) -> None:
@@ -147,6 +262,7 @@ class TranscriptArchive:
     def _closed(self, event: Event) -> None:
         record = self.live.pop(str(event.data.get("session")), None)
         if record is None:
+            self._ended_unknown.append(str(event.data.get("session")))
             return
         record.ended = event.time
         record.counts = dict(event.data.get("counts") or {})
@@ -156,6 +272,9 @@ class TranscriptArchive:
             return
         self.finished[record.id] = record
         self._finished_octets += record.octets
+        self._trim()
+
+    def _trim(self) -> None:
         while self.finished and (
             len(self.finished) > self.keep_sessions or self._finished_octets > self.keep_octets
         ):

@@ -40,6 +40,9 @@ class TranscriptFiles:
         self._thread: threading.Thread | None = None
         self._subscriptions: list[Subscription] = []
         self._files: dict[str, IO[str]] = {}
+        #: Live mail sessions -> the worker serving them (the opening event's origin),
+        #: so that a worker's death ends their files (``worker.gone``). Event-loop side.
+        self._workers: dict[str, int] = {}
 
     def attach(self, bus: EventBus) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -49,6 +52,16 @@ class TranscriptFiles:
             self._subscriptions.append(bus.subscribe(topic, self._on_event))
         # Logins show as a note in the file too.
         self._subscriptions.append(bus.subscribe(Topic.SESSION_LOGIN, self._on_event))
+        self._subscriptions.append(bus.subscribe(Topic.CONTROL, self._on_control))
+
+    def _on_control(self, event: Event) -> None:
+        """A worker died without closing its sessions: end their files (and free them)."""
+        if event.data.get("action") != "worker.gone":
+            return
+        pid = event.data.get("pid")
+        for session in [s for s, worker in self._workers.items() if worker == pid]:
+            del self._workers[session]
+            self._put(("close", session, "# connection lost: its worker process ended"))
 
     def close(self) -> None:
         """Stop listening, write what is queued, close every file."""
@@ -72,6 +85,8 @@ class TranscriptFiles:
                 f"from {data.get('peer')}{' (TLS)' if data.get('tls') else ''}"
             )
             self._put(("open", session, name + "\n" + header))
+            if data.get("protocol") not in ("http", "https") and len(self._workers) < MAX_OPEN:
+                self._workers[session] = event.origin  # web logins outlive a worker
         elif event.topic == Topic.SESSION_LINE:
             line = format_line(event.time, str(data.get("direction")), str(data.get("text")))
             self._put(("line", session, line))
@@ -79,6 +94,7 @@ class TranscriptFiles:
             line = format_line(event.time, "*", f"logged in as {data.get('user')}")
             self._put(("line", session, line))
         else:
+            self._workers.pop(session, None)
             counts = " ".join(f"{k}={v}" for k, v in sorted((data.get("counts") or {}).items()))
             text = (
                 f"# ended after {data.get('duration')}s, user {data.get('user') or '-'}"

@@ -50,11 +50,13 @@ def _plaintext_refused(request: web.Request) -> bool:
 
 
 def _https_url(request: web.Request) -> str | None:
-    config = request.app[SERVICES].config
+    services = request.app[SERVICES]
+    config = services.config
     address = config.listeners.get("https")
     if address is None:
         return None
-    port = "" if address.port == 443 else f":{address.port}"
+    bound = services.ports.get("https", address.port)  # ``:0`` in the config: the real one
+    port = "" if bound == 443 else f":{bound}"
     return f"https://{request.url.host or config.hostname}{port}/login"
 
 

@@ -63,6 +63,9 @@ REAP_INTERVAL = 0.2
 BACKLOG = 511
 #: The ``Topic.CONTROL`` action a worker publishes once it serves its listeners.
 WORKER_READY = "worker.ready"
+#: The ``Topic.CONTROL`` action the supervisor publishes when a worker died or was
+#: killed (``pid``): its sessions ended without a ``session.closed``.
+WORKER_GONE = "worker.gone"
 
 
 def bind_listeners(config: Config) -> dict[str, socket.socket]:
@@ -202,6 +205,7 @@ class Supervisor:
                     process.pid,
                     _describe_exit(process.returncode),
                 )
+                self.events.emit(Topic.CONTROL, action=WORKER_GONE, pid=process.pid)
                 slot.process = None
             if time.monotonic() - slot.started >= STABLE_AFTER:
                 slot.failures = 0
@@ -241,6 +245,8 @@ class Supervisor:
                 process.send_signal(signal.SIGTERM)
                 # Its listeners close at once; the others accept meanwhile.
                 await self._wait_exit(process, SHUTDOWN_GRACE + STOP_MARGIN)
+                # Killed after the grace time, its last sessions sent no session.closed.
+                self.events.emit(Topic.CONTROL, action=WORKER_GONE, pid=process.pid)
             slot.failures = 0
             await self._spawn(slot)
             with contextlib.suppress(StartupError):

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mailserver.auth.throttle_events import ask_for_throttle_state
 from mailserver.config import Config, ConfigError, load_config
 from mailserver.events import Topic
 from mailserver.events.link import MAX_LINE
@@ -81,6 +82,7 @@ async def _run(args: argparse.Namespace, config: Config) -> None:
     services = build_services(config, events)
     # Joined before the listeners accept, so the first session's events already travel.
     await events.start()
+    ask_for_throttle_state(events)  # a replaced worker keeps the brake its predecessor had
 
     def ready(running: RunningServer) -> None:
         events.emit(Topic.CONTROL, action="worker.ready", index=args.index)

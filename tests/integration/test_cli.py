@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,19 @@ def test_user_list_in_natural_order_with_messages_and_size(config: Path) -> None
     counts = {row[0]: (row[1], " ".join(row[2:])) for row in rows}
     assert counts["group2_1"] == ("2", "2.0 KiB")
     assert counts["group10_1"] == ("0", "0 B")
+
+
+def test_lab_status_in_natural_order_like_user_list(config: Path) -> None:
+    """The instructor reads ``lab status`` group by group: group1_* first, not group10_*."""
+    assert cli(config, "lab", "provision", "--groups", "10", "--seats", "2").returncode == 0
+    status = cli(config, "lab", "status")
+    assert status.returncode == 0, status.stderr
+    table = status.stdout.split("\n\n")[0].splitlines()[1:]
+    names = [line.split()[0] for line in table]
+    expected = [f"group{group}_{seat}" for group in range(1, 11) for seat in (1, 2)]
+    assert names == expected
+    as_json = json.loads(cli(config, "lab", "status", "--json").stdout)
+    assert [row["name"] for row in as_json] == expected
 
 
 def test_output_into_a_closed_pipe_is_quiet(config: Path) -> None:

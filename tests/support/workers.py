@@ -71,10 +71,14 @@ def connect_to(
     attempts: int = 200,
 ) -> C:
     """A client connection served by worker ``wanted``: connect until one lands there
-    (the kernel gives each connection to whichever worker accepts first)."""
-    for _ in range(attempts):
+    (the kernel gives each connection to whichever worker accepts first). After a
+    miss, wait a little longer each time: on a loaded machine the worker that just
+    accepted is often the first awake again, and the other needs a moment to get
+    back to waiting for connections."""
+    for attempt in range(attempts):
         client = open_client()
         if serving_pid(sock_of(client), pids) == wanted:
             return client
         close(client)
+        time.sleep(min(0.001 * attempt, 0.05))
     raise AssertionError(f"{attempts} connections and none reached worker {wanted}")

@@ -39,3 +39,22 @@ def test_https_shares_the_mail_certificate_and_shutdown_is_prompt(tmp_path: Path
         idle.close()
     finally:
         server.kill()
+
+
+def test_plain_http_login_points_to_the_https_port_really_bound(tmp_path: Path) -> None:
+    """Plaintext logins off: the http login page sends the student to https, on the
+    port the listener bound (``:0`` in the config means a port chosen at start)."""
+    import re
+    import urllib.request
+
+    path = web_config(tmp_path, auth={"allow_plaintext_without_tls": False}, workers=2)
+    process = ServerProcess(path).start()
+    try:
+        url = f"http://{process.host}:{process.ports['http']}/login"
+        for _ in range(4):  # each connection to either worker
+            with urllib.request.urlopen(url, timeout=30) as reply:
+                page = reply.read().decode()
+            links = set(re.findall(r"https://[^\"'<\s]+", page))
+            assert links == {f"https://{process.host}:{process.ports['https']}/login"}, links
+    finally:
+        process.stop()

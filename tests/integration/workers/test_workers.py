@@ -432,6 +432,36 @@ def test_login_throttle_counts_failures_from_every_worker(server_factory: Server
         client.quit()
 
 
+def test_sighup_keeps_the_login_blocks(server_factory: ServerFactory) -> None:
+    """An instructor's SIGHUP (a config edit) must not lift the guessing brake: the
+    new workers learn the blocks and failure counts from the ones still running."""
+    server = server_factory(
+        workers=2,
+        auth={"free_failures": 10, "block_after_failures": 4, "block_seconds": 300},
+    )
+    old = set(server.worker_pids())
+    for pid in sorted(old) * 2:
+        client = pop3_on(server, pid)
+        client.user(USER)
+        with pytest.raises(poplib.error_proto):
+            client.pass_("wrong")
+        client.quit()
+    _wait_until(
+        lambda: sum("blocked for" in line for line in server.log().splitlines()) >= 2,
+        "both workers to block 127.0.0.1",
+    )
+    assert server.process is not None
+    server.process.send_signal(signal.SIGHUP)
+    _wait_until(lambda: not old & set(server.worker_pids()), "two new workers", timeout=90)
+    _wait_until(lambda: "SIGHUP: all workers replaced" in server.log(), "the replacement")
+    for pid in server.worker_pids():
+        client = pop3_on(server, pid)
+        client.user("group1_2")
+        with pytest.raises(poplib.error_proto, match=r"SYS/TEMP"):
+            client.pass_("group1_2")
+        client.quit()
+
+
 # ----------------------------------------------------------------- helpers
 
 

@@ -51,3 +51,30 @@ def test_own_events_heard_back_are_not_counted_twice() -> None:
     assert not throttle.is_blocked("10.0.0.9")  # 3 of 4, not 6
     throttle.record_failure("10.0.0.9", None)
     assert throttle.is_blocked("10.0.0.9")
+
+
+def test_a_new_process_asking_for_the_state_gets_the_blocks_and_counts() -> None:
+    """What a worker started by SIGHUP hears: the blocks with the time left, and the
+    failures, merged idempotently however many processes answer."""
+    clock = [1000.0]
+    running = LoginThrottle(POLICY, clock=lambda: clock[0])
+    for _ in range(4):
+        running.record_failure("10.0.0.9", "group1_3")
+    running.record_failure("10.0.0.10", None)
+    clock[0] += 100
+    bus = LocalEventBus()
+    share_throttle(running, bus)
+    answers: list[Event] = []
+    bus.subscribe(Topic.AUTH, answers.append)
+    bus.publish(Event(Topic.AUTH, {"action": "sync", "ip": None, "user": None}, origin=1))
+    state = [event for event in answers if event.data.get("action") == "state"]
+    assert len(state) == 1
+
+    newcomer = LoginThrottle(POLICY, clock=lambda: 5000.0)
+    newcomer.merge(state[0].data)
+    newcomer.merge(state[0].data)
+    assert newcomer.blocked_for("10.0.0.9") == 200
+    assert dict(newcomer.failing()) == {"ip:10.0.0.9": 4, "user:group1_3": 4, "ip:10.0.0.10": 1}
+    newcomer.merge({"blocked": [["10.0.0.11", 1e9], ["bad"], 7], "failures": [["x", [1]], 3]})
+    assert newcomer.blocked_for("10.0.0.11") == 300  # never longer than our own policy
+    assert "x" not in dict(newcomer.failing())
