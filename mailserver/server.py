@@ -26,6 +26,7 @@ from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import ensure_certificate, server_context
 from mailserver.services import Services
+from mailserver.storage.spool import clean_spool
 from mailserver.storage.maildir import MaildirStore
 
 log = logging.getLogger("mailserver")
@@ -98,6 +99,8 @@ class RunningServer:
 async def start_server(config: Config, services: Services | None = None) -> RunningServer:
     """Bind every configured listener whose protocol is available."""
     services = services or build_services(config)
+    # Uploads a killed process never finished (and never acknowledged).
+    clean_spool(config.data_dir)
     sessions = SessionRegistry(config.limits.max_connections, config.limits.max_connections_per_ip)
     running = RunningServer(services=services, sessions=sessions)
     if not config.listeners:

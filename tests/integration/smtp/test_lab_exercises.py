@@ -254,7 +254,9 @@ def test_command_reply_codes(mail_server: ServerProcess) -> None:
         S: 250-AUTH PLAIN LOGIN CRAM-MD5
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
-        S: 250 SMTPUTF8
+        S: 250-SMTPUTF8
+        S: 250-CHUNKING
+        S: 250 BINARYMIME
         C: NOOP
         S: 250 2.0.0 Ok
         C: RSET
@@ -264,7 +266,7 @@ def test_command_reply_codes(mail_server: ServerProcess) -> None:
         C: EXPN list
         S: 502 5.5.1 EXPN not supported
         C: HELP
-        S: 214 2.0.0 Commands: AUTH DATA EHLO EXPN HELO HELP MAIL NOOP QUIT RCPT RSET
+        S: 214 2.0.0 Commands: AUTH BDAT DATA EHLO EXPN HELO HELP MAIL NOOP QUIT RCPT RSET
         C: wrong command
         S: 500 5.5.2
         C: RCPT TO:<group1_1@JServer.NetLab>
