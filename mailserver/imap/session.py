@@ -190,6 +190,9 @@ class ImapSession:
                     await self.send(IDLE_BYE)
                     return
                 await self.execute(data)
+                # One turn for every other connection: a client that pipelines commands
+                # finds the next one already buffered and would otherwise keep the loop.
+                await asyncio.sleep(0)
                 if self._goodbye is not None and not self.closing:
                     await self.send(self._goodbye)
                     return

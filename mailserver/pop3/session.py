@@ -127,6 +127,9 @@ class Pop3Session:
                     await self.reply(IDLE_REPLY)
                     return
                 await self.execute(line)
+                # One turn for every other connection: a client that pipelines commands
+                # finds the next one already buffered and would otherwise keep the loop.
+                await asyncio.sleep(0)
                 if self._goodbye is not None and not self.closing:
                     await self.reply(self._goodbye)
                     return

@@ -117,7 +117,23 @@ class CommandTable(dict[str, Command]):
         self._unknown = unknown
 
     def get(self, verb: str, default: Any = None) -> Command:
-        return super().get(verb, self._unknown)
+        return _then_yield(super().get(verb, self._unknown))
+
+
+def _then_yield(handler: Command) -> Command:
+    """The handler, then one turn of the event loop for every other connection.
+
+    A client that pipelines thousands of commands finds each next one already
+    buffered, so without this its session would keep the loop to itself and a
+    plain NOOP elsewhere would wait seconds. (Not after each reply: STARTTLS
+    must switch to TLS right after its 220, before the client's handshake is read.)
+    """
+
+    async def run(arg: str | None) -> None:
+        await handler(arg)
+        await asyncio.sleep(0)
+
+    return run
 
 
 def capabilities(hostname: str, size_limit: int, starttls: bool, auth_allowed: bool) -> list[str]:
@@ -325,9 +341,6 @@ class LabSMTP(SMTP):
         if transport is None or transport.is_closing():
             return
         await super().push(text.encode("utf-8", "surrogateescape"))
-        # Let every other connection have its turn: a client that pipelines
-        # thousands of commands must not keep the event loop to itself.
-        await asyncio.sleep(0)
         code = replies.reply_code(text)
         if code is not None and code >= 500:
             self._errors += 1

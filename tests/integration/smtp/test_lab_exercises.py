@@ -223,8 +223,8 @@ def test_pipelined_commands_in_one_packet(mail_server: ServerProcess) -> None:
         b"RCPT TO:<group1_2@JServer.NetLab>\r\nRCPT TO:<nobody@JServer.NetLab>\r\n"
         b"RCPT TO:<group1_3@JServer.NetLab>\r\nDATA\r\n"
     )
-    lines = [reader.readline() for _ in range(13)]
-    assert lines[8:] == [
+    lines = [reader.readline() for _ in range(15)]
+    assert lines[10:] == [
         b"250 2.1.0 Ok\r\n",
         b"250 2.1.5 Ok\r\n",
         b"550 5.1.1 <nobody@JServer.NetLab>: Recipient address rejected: User unknown\r\n",
