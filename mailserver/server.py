@@ -26,8 +26,8 @@ from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import ensure_certificate, server_context
 from mailserver.services import Services
-from mailserver.storage.spool import clean_spool
 from mailserver.storage.maildir import MaildirStore
+from mailserver.storage.spool import clean_spool
 
 log = logging.getLogger("mailserver")
 
