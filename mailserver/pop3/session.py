@@ -15,7 +15,7 @@ import os
 import secrets
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 
 from mailserver.config import Config
 from mailserver.listeners import ListenerContext
@@ -28,7 +28,7 @@ from mailserver.net.starttls import (
     upgrade_to_tls,
 )
 from mailserver.pop3.commands import COMMANDS, SYNTAXES, Handler
-from mailserver.pop3.dotstuff import dot_stuffed_chunks, stuff_line
+from mailserver.pop3.dotstuff import DotStuffer, dot_stuffed_chunks, stuff_line
 from mailserver.pop3.errors import INTERNAL_ERROR, Pop3Error, storage_error_reply
 from mailserver.pop3.locks import MaildropLocks
 from mailserver.pop3.maildrop import Maildrop
@@ -253,6 +253,19 @@ class Pop3Session:
         for chunk in dot_stuffed_chunks(data):
             self.writer.write(chunk)
             await self.drain()
+        self._mid_response = False
+
+    async def send_stream(self, first: str, chunks: AsyncIterable[bytes]) -> None:
+        """:meth:`send_message` for a message read from its file chunk by chunk:
+        one chunk in memory per download, whatever the message size."""
+        self._mid_response = True
+        self.writer.write(first.encode("utf-8") + CRLF)
+        stuffer = DotStuffer()
+        async for chunk in chunks:
+            self.writer.write(stuffer.feed(chunk))
+            await self.drain()
+        self.writer.write(stuffer.end())
+        await self.drain()
         self._mid_response = False
 
     # ------------------------------------------------------------ lifecycle

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.model import FlagMode, Snapshot
+from mailserver.storage.stream import MessageStream
 
 ChangeListener = Callable[[], None]
 
@@ -36,6 +37,12 @@ class Folder(ABC):
     @abstractmethod
     async def read(self, uid: int) -> bytes:
         """The whole message with CRLF line ends; ``StorageError(EXPUNGED)`` if gone."""
+
+    async def open_message(self, uid: int) -> MessageStream:
+        """The message for reading in chunks (CRLF line ends, exact size), for
+        downloads too large to hold in memory; ``StorageError(EXPUNGED)`` if gone.
+        The caller closes it. This default reads it whole; stores override it."""
+        return MessageStream.from_bytes(await self.read(uid))
 
     @abstractmethod
     async def append(

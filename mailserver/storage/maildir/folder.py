@@ -24,6 +24,7 @@ from mailserver.storage.maildir.placement import Placement
 from mailserver.storage.maildir.quota import QuotaGuard
 from mailserver.storage.maildir.state import FOLDER_MARKER, new_uidvalidity
 from mailserver.storage.model import FlagMode, Snapshot
+from mailserver.storage.stream import MessageStream
 
 __all__ = ["FOLDER_MARKER", "MaildirFolder", "new_uidvalidity"]
 
@@ -49,6 +50,17 @@ class MaildirFolder(FlagOps, Placement, Folder):
 
     async def read(self, uid: int) -> bytes:
         return await self._run("reading message", self._read_blocking, uid)
+
+    async def open_message(self, uid: int) -> MessageStream:
+        return await self._run("reading message", self._open_stream_blocking, uid)
+
+    def _open_stream_blocking(self, uid: int) -> MessageStream:
+        handle = self._open_blocking(uid)
+        try:
+            return MessageStream(handle)  # counts the exact size: a read of the file
+        except BaseException:
+            handle.close()
+            raise
 
     async def append(
         self,
