@@ -1,0 +1,40 @@
+"""Large messages go out of their file in chunks (issue 15), byte for byte what
+the whole-message path sent: ``BODY[]``, partials, ``RFC822``, NULs as 0x80."""
+
+from __future__ import annotations
+
+import imaplib
+
+from tests.integration.imap.conftest import deliver, make_message
+from tests.support.server import ServerProcess
+
+#: Over fetch.STREAM_FROM, with bare LFs (stored as LF, sent as CRLF), dots and a NUL.
+BODY = b"".join(b"line %d .with dots\n" % i for i in range(40_000)) + b"nul \x00 here\r\n"
+
+
+def test_large_body_fetches_match_the_stored_message(
+    mail_server: ServerProcess, imap: imaplib.IMAP4
+) -> None:
+    message = make_message(1, BODY)
+    deliver(mail_server, [message, make_message(2)])
+    expected = message.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n").replace(b"\x00", b"\x80")
+    imap.select("INBOX")
+    status, data = imap.uid("FETCH", "1:*", "(RFC822.SIZE BODY.PEEK[] FLAGS)")
+    assert status == "OK"
+    first = data[0]
+    assert isinstance(first, tuple)
+    assert b"RFC822.SIZE %d " % len(expected) in first[0]
+    assert first[1] == expected
+    assert data[1] == b" FLAGS (\\Recent))"  # what followed the literal came through too
+    for start, count in [(0, 100), (12345, 300_000), (len(expected) - 10, 100)]:
+        status, data = imap.uid("FETCH", "1", f"(BODY.PEEK[]<{start}.{count}>)")
+        assert status == "OK"
+        part = data[0]
+        assert isinstance(part, tuple)
+        assert part[0].endswith(b"BODY[]<%d> {%d}" % (start, min(count, len(expected) - start)))
+        assert part[1] == expected[start : start + count]
+    status, data = imap.uid("FETCH", "1", "(RFC822)")
+    part = data[0]
+    assert isinstance(part, tuple) and part[1] == expected
+    status, data = imap.uid("FETCH", "1", "(FLAGS)")
+    assert b"\\Seen" in data[0]  # RFC822 sets \Seen, as BODY[] without PEEK
