@@ -77,7 +77,8 @@ class Upload:
             self._writer = SpoolWriter(self._spool, self._header_limit)
         writer, self._writer = self._writer, None
         try:
-            return await writer.finish()
+            # Not fsync'd: delivery fsyncs each copy it makes before the 250.
+            return await writer.finish(sync=False)
         finally:
             writer.abort()  # nothing once finished; removes the file if finish failed
 

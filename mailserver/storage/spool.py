@@ -4,8 +4,8 @@ A 60 MiB SMTP DATA used to sit in one ``bytearray`` until the final dot;
 twenty such uploads held 1.2 GB. :class:`SpoolWriter` keeps at most one
 write batch (:data:`BATCH`) and the header section (bounded by
 ``limits.max_header_size``) in memory, whatever the message size; the bytes
-go to ``<data_dir>/spool/`` in a worker thread. The finished, fsync'd file
-is a :class:`SpooledMessage`: what delivery needs (its path, size and
+go to ``<data_dir>/spool/`` in a worker thread. The finished file is a
+:class:`SpooledMessage`: what delivery needs (its path, size and
 header section) without its body, which the store copies from the file
 (:meth:`mailserver.storage.Folder.append_file`).
 
@@ -45,7 +45,11 @@ class HeaderTooLarge(Exception):
 
 @dataclass(frozen=True)
 class SpooledMessage:
-    """A received message in a durable file: the hand-off from a protocol to delivery.
+    """A received message in a file: the hand-off from a protocol to delivery.
+
+    The file is fsync'd only when its writer was asked to (``finish(sync=True)``):
+    local delivery copies it into maildirs and fsyncs those copies, so the
+    spool file itself never needs to survive a crash.
 
     ``header`` is the header section as received (fields and their line
     breaks, no blank line); the body starts at ``body_offset`` in the file.
@@ -150,12 +154,14 @@ class SpoolWriter:
         batch, self._batch = self._batch, bytearray()
         await asyncio.to_thread(_write_all, self._fd, batch)
 
-    async def finish(self) -> SpooledMessage:
-        """Write out, fsync and close; raises :class:`HeaderTooLarge` (file removed)."""
+    async def finish(self, sync: bool = True) -> SpooledMessage:
+        """Write out, fsync (unless ``sync`` is false: the caller copies the file into
+        durable storage anyway) and close; raises :class:`HeaderTooLarge`."""
         fd = self._fd
         assert fd is not None, "finish() after abort()"
         await self._flush()
-        await asyncio.to_thread(os.fsync, fd)
+        if sync:
+            await asyncio.to_thread(os.fsync, fd)
         head = bytes(self._scan.head)
         split = _split(head, self.size, self._scan.limit)
         if split is None:

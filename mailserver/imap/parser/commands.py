@@ -26,6 +26,7 @@ from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
 from mailserver.imap.wire import parse_imap_date_time
+from mailserver.storage.spool import SpooledMessage
 
 STATUS_ITEMS = frozenset(
     {
@@ -88,6 +89,9 @@ class Append(Command):
     flags: tuple[str, ...]
     internal_date: float | None
     message: bytes
+    #: A message literal too large for memory, read into a spool file by the
+    #: session (``imap.literals``); ``message`` is then empty.
+    message_file: SpooledMessage | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ the whole-message path sent: ``BODY[]``, partials, ``RFC822``, NULs as 0x80."""
 from __future__ import annotations
 
 import imaplib
+from collections.abc import Callable
 
-from tests.integration.imap.conftest import deliver, make_message
+from tests.integration.imap.conftest import RawImap, deliver, make_message
 from tests.support.server import ServerProcess
 
 #: Over fetch.STREAM_FROM, with bare LFs (stored as LF, sent as CRLF), dots and a NUL.
@@ -38,3 +39,37 @@ def test_large_body_fetches_match_the_stored_message(
     assert isinstance(part, tuple) and part[1] == expected
     status, data = imap.uid("FETCH", "1", "(FLAGS)")
     assert b"\\Seen" in data[0]  # RFC822 sets \Seen, as BODY[] without PEEK
+
+
+def test_large_append_goes_through_a_file_and_is_stored_unchanged(
+    mail_server: ServerProcess, imap: imaplib.IMAP4
+) -> None:
+    message = make_message(7, BODY.replace(b"\x00", b"0") * 3)
+    status, data = imap.append("INBOX", "(\\Flagged)", None, message)
+    assert status == "OK", data
+    imap.select("INBOX")
+    status, data = imap.fetch("1", "(FLAGS BODY.PEEK[])")
+    part = data[0]
+    assert isinstance(part, tuple)
+    assert b"\\Flagged" in part[0]
+    assert part[1] == message.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    assert not list((mail_server.data_dir / "spool").iterdir())
+
+
+def test_non_synchronizing_append_and_an_oversized_header(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    server = server_factory(limits={"max_header_size": 4096})
+    client = RawImap(server.host, server.ports["imap"])
+    client.readline_bytes()  # greeting
+    client.ok("a LOGIN group1_1 group1_1")
+    fine = make_message(8, b"x" * 100_000 + b"\r\n")
+    client.send(b"b APPEND INBOX {%d+}\r\n%b\r\n" % (len(fine), fine))
+    assert client.until_tagged(b"b")[-1].startswith(b"b OK [APPENDUID ")
+    big_header = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 70) for i in range(100))
+    bad = big_header + b"\r\n" + b"y" * 20_000 + b"\r\n"
+    client.send(b"c APPEND INBOX {%d+}\r\n%b\r\n" % (len(bad), bad))
+    refused = client.until_tagged(b"c")[-1]
+    assert refused == b"c NO [LIMIT] Message header too large (limit 4096 octets)\r\n"
+    client.ok("d NOOP")  # still in step
+    assert not list((server.data_dir / "spool").iterdir())
