@@ -99,6 +99,5 @@ async def test_unfinished_60_mib_uploads_stay_in_bounded_memory(
     # A second, shorter round: what the first left behind is reused, not added to.
     grown2, kept2 = await one_round(server, protocol, 20 * MIB, baseline)
     assert grown2 < BOUND and kept2 < AFTER, (grown2 / MIB, kept2 / MIB)
-    print(
-        f"{protocol}: RSS +{grown / MIB:.1f} / +{grown2 / MIB:.1f} MiB peak, +{kept2 / MIB:.1f} after"
-    )
+    peaks = f"+{grown / MIB:.1f} / +{grown2 / MIB:.1f} MiB peak"
+    print(f"{protocol}: RSS {peaks}, +{kept2 / MIB:.1f} after")
