@@ -101,7 +101,10 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
     services = services or build_services(config)
     # Uploads a killed process never finished (and never acknowledged).
     clean_spool(config.data_dir)
-    sessions = SessionRegistry(config.limits.max_connections, config.limits.max_connections_per_ip)
+    limits = config.limits
+    sessions = SessionRegistry(
+        limits.max_connections, limits.max_connections_per_ip, limits.unauthenticated_share
+    )
     running = RunningServer(services=services, sessions=sessions)
     if not config.listeners:
         raise StartupError("no listeners configured: add e.g. 'listeners: {smtp: 0.0.0.0:25}'")

@@ -157,6 +157,11 @@ def _limits(limits: Limits) -> Limits:
         raise ConfigError(
             f"limits.max_header_size: at least 1024 octets, got {limits.max_header_size}"
         )
+    if not 0 < limits.unauthenticated_share <= 1:
+        raise ConfigError(
+            "limits.unauthenticated_share: a share of max_connections above 0 and at most 1,"
+            f" got {limits.unauthenticated_share}"
+        )
     if limits.memory_budget < 1_048_576:
         raise ConfigError(f"limits.memory_budget: at least 1 MiB, got {limits.memory_budget}")
     return limits

@@ -53,6 +53,9 @@ class Limits:
     #: Octets all connections together may hold in memory for uploads in progress;
     #: past it new uploads get a temporary error (``452 4.3.1``, ``NO [UNAVAILABLE]``).
     memory_budget: int = 67_108_864
+    #: Share (0..1] of ``max_connections`` that connections not logged in may hold
+    #: (an SMTP client that never uses AUTH counts as not logged in throughout).
+    unauthenticated_share: float = 0.8
 
 
 @dataclass(frozen=True)

@@ -425,6 +425,8 @@ class LabSMTP(SMTP):
         if outcome.user is not None:
             session.user = outcome.user
             session.authenticated = True
+            if self._handle is not None:
+                self._handle.logged_in()
             log.info("%s authenticated as %s (%s)", where, outcome.user, mechanism)
         elif outcome.login is not None:
             log.info("%s authentication failed for %r (%s)", where, outcome.login, mechanism)
