@@ -263,6 +263,9 @@ class LabSMTP(SMTP):
             return
         if self._lifetime_handle is not None:
             self._lifetime_handle.cancel()
+        # The session object lives on in reference cycles (aiosmtpd's bound
+        # methods, its task's traceback) until the cycle collector runs; what it
+        # holds must be small by then, so the upload's buffers go now.
         self._drop_upload()
         try:
             super().connection_lost(error)

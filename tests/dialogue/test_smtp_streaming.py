@@ -324,3 +324,33 @@ def test_spool_files_of_dead_processes_are_removed_at_start(tmp_path: Path) -> N
         path.write_bytes(b"half a message")
     assert clean_spool(tmp_path) == 1
     assert not dead.exists() and alive.exists()
+
+
+async def test_a_dropped_upload_holds_no_memory_even_before_the_cycle_collector(
+    smtp_lab: SmtpLab,
+) -> None:
+    """Issue 15: aborted DATA was freed only when gc happened to run: the session
+    object sits in reference cycles, and it held the whole message. Now what it
+    holds when the client vanishes is a few small buffers, gc or no gc."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        dialogue = await smtp_lab.connect()
+        await dialogue.play(INTO_TRANSACTION + "C: DATA\nS: 354 *")
+        before, _ = tracemalloc.get_traced_memory()
+        for _ in range(40):
+            dialogue.writer.write((b"x" * 98 + b"\r\n") * 1000)  # 4 MB in all
+            await dialogue.writer.drain()
+        await wait_until(lambda: spool_files(smtp_lab) != [])
+        await dialogue.close()
+        await wait_until(lambda: spool_files(smtp_lab) == [])
+        await asyncio.sleep(0.2)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert held - before < 1024 * 1024, f"{(held - before) / 1024:.0f} KiB still held"
