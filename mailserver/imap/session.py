@@ -376,15 +376,28 @@ class ImapSession:
             buffer += line
 
     async def _literal_to_file(self, tag: str | None, size: int, synchronizing: bool) -> None:
-        """An APPEND message literal, streamed to a spool file (``literals.py``)."""
-        try:
-            reservation = reserve_literal(self._uploads, self.config)
-        except BudgetExhausted:
+        """An APPEND message literal, streamed to a spool file (``literals.py``).
+
+        Refused before the client sends it (no ``+``) when the user's quota
+        cannot take it or the memory budget is spent; a non-synchronizing
+        literal is then read and thrown away to stay in step.
+        """
+        refusal: Response | None = None
+        reservation = None
+        if not await self._quota_fits(size):
+            refusal = Response("NO", "Quota exceeded", "OVERQUOTA")
+        else:
+            try:
+                reservation = reserve_literal(self._uploads, self.config)
+            except BudgetExhausted:
+                text = "Too many messages being received, try again later"
+                refusal = Response("NO", text, "UNAVAILABLE")
+        if reservation is None:
+            assert refusal is not None
             if not synchronizing:
                 await self._discard(size)
                 await self._discard_rest_of_command()
-            text = "Too many messages being received, try again later"
-            raise CommandTooBig(tag, Response("NO", text, "UNAVAILABLE")) from None
+            raise CommandTooBig(tag, refusal)
         try:
             if synchronizing:
                 await self.send(CONTINUE_LITERAL)
@@ -397,6 +410,19 @@ class ImapSession:
         finally:
             reservation.release()
         self.literal_files.append(spooled)
+
+    async def _quota_fits(self, octets: int) -> bool:
+        """Whether the user's storage limit leaves room for ``octets`` more (store
+        trouble is left to the APPEND itself to report)."""
+        mailbox = self.mailbox
+        limit = mailbox.quota_limit() if mailbox is not None else None
+        if mailbox is None or limit is None:
+            return True
+        try:
+            used, _ = await mailbox.usage()
+        except StorageError:
+            return True
+        return used + octets <= limit
 
     async def _read_exactly(self, size: int) -> bytes:
         try:

@@ -73,3 +73,19 @@ def test_non_synchronizing_append_and_an_oversized_header(
     assert refused == b"c NO [LIMIT] Message header too large (limit 4096 octets)\r\n"
     client.ok("d NOOP")  # still in step
     assert not list((server.data_dir / "spool").iterdir())
+
+
+def test_append_over_quota_is_refused_before_the_client_sends_it(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    server = server_factory(quota={"default_mb": 1})
+    client = RawImap(server.host, server.ports["imap"])
+    client.readline_bytes()  # greeting
+    client.ok("a LOGIN group1_1 group1_1")
+    client.send(b"b APPEND INBOX {%d}" % (2 * 1024 * 1024))
+    # No "+ Ready": the 2 MiB never cross the network.
+    assert client.response_line() == b"b NO [OVERQUOTA] Quota exceeded\r\n"
+    client.ok("c NOOP")
+    small = make_message(9, b"fits\r\n" * 1000)
+    client.send(b"d APPEND INBOX {%d+}\r\n%b" % (len(small), small))
+    assert client.until_tagged(b"d")[-1].startswith(b"d OK")
