@@ -18,8 +18,13 @@ What we change, and why:
   3207 4.2: HELO, AUTH and the envelope are forgotten) and discards any
   plaintext the client pipelined behind the command (the STARTTLS
   command-injection class); tests pin both;
-* DATA is collected in one buffer (``data.py``), not aiosmtpd's object per line,
-  so a message of short lines costs its size in memory, not thirty times that;
+* DATA (and RFC 3030 BDAT, with BINARYMIME) streams into a spool file as it
+  arrives (``data.py`` undoes dot-stuffing in chunks, ``upload.py`` holds the
+  file and the memory-budget share), not aiosmtpd's object per line: a message
+  costs a few buffers whatever its size, and its lines may be any length;
+* each command ends with a turn of the event loop for the other connections,
+  and the idle timeout restarts only per command (DATA: per
+  ``limits.min_data_rate``), so neither a flood nor a trickle holds the server;
 * on the ``submission`` listener (port 587) MAIL needs AUTH first (``530``)
   and the sender must be the user's own address (``delivery.py``);
 * admission through the session registry, ``421`` at shutdown, on idle
