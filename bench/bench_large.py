@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.memory import MIB, rss  # noqa: E402
-from tests.support.server import ServerProcess, create_users, write_config  # noqa: E402
+from tests.support.memory import MIB, rss
+from tests.support.server import ServerProcess, create_users, write_config
 
 
 def message(size: int) -> bytes:
@@ -89,16 +89,18 @@ def run(sizes: list[int]) -> None:
         try:
             assert server.process is not None
             pid = server.process.pid
-            print(f"{'step':<28}{'MiB':>5}{'seconds':>9}{'ref s':>8}{'ratio':>7}{'peak RSS MiB':>14}")
+            header = f"{'step':<28}{'MiB':>5}{'seconds':>9}{'ref s':>8}{'ratio':>7}"
+            print(header + f"{'peak RSS MiB':>14}")
             for mib in sizes:
                 data = message(mib * MIB)
                 ref_write = reference_write(directory, data)
 
-                def smtp() -> None:
+                def smtp(data: bytes = data) -> None:
                     with smtplib.SMTP(server.host, server.ports["smtp"]) as client:
-                        client.sendmail("group1_1@JServer.NetLab", ["group1_2@JServer.NetLab"], data)
+                        to = ["group1_2@JServer.NetLab"]
+                        client.sendmail("group1_1@JServer.NetLab", to, data)
 
-                def append() -> None:
+                def append(data: bytes = data) -> None:
                     client = imaplib.IMAP4(server.host, server.ports["imap"])
                     client.login("group1_1", "group1_1")
                     client.append("INBOX", None, None, data)
