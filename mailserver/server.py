@@ -27,6 +27,7 @@ from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import ensure_certificate, server_context
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
+from mailserver.storage.maildir.tmpclean import clean_tmp
 from mailserver.storage.spool import clean_spool
 
 log = logging.getLogger("mailserver")
@@ -99,8 +100,9 @@ class RunningServer:
 async def start_server(config: Config, services: Services | None = None) -> RunningServer:
     """Bind every configured listener whose protocol is available."""
     services = services or build_services(config)
-    # Uploads a killed process never finished (and never acknowledged).
+    # Uploads and message files a killed process never finished (nor acknowledged).
     clean_spool(config.data_dir)
+    await asyncio.to_thread(clean_tmp, config.mail_dir)
     limits = config.limits
     sessions = SessionRegistry(
         limits.max_connections, limits.max_connections_per_ip, limits.unauthenticated_share

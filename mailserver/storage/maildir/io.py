@@ -139,6 +139,8 @@ def _hostname() -> str:
 
 
 _HOST = _hostname()
+#: This host's part of the unique names we give (``tmpclean`` recognises our files by it).
+HOST = _HOST
 _counter = itertools.count(1)
 _counter_lock = threading.Lock()
 
