@@ -121,8 +121,9 @@ def _blank_line(head: bytearray) -> int | None:
 class SpoolWriter:
     """Writes one incoming message to a spool file; :meth:`finish` or :meth:`abort` it.
 
-    Use as ``async with``: leaving the block without :meth:`finish` (an
-    exception, a dropped connection, a refused message) removes the file.
+    :meth:`abort` belongs in a ``finally``: after a finish it does nothing,
+    otherwise (an exception, a dropped connection, a refused message) it
+    removes the file.
     """
 
     def __init__(self, directory: Path, header_limit: int) -> None:
@@ -133,12 +134,6 @@ class SpoolWriter:
         self._scan = _HeaderScan(header_limit)
         self.size = 0
         self._handed_over = False
-
-    async def __aenter__(self) -> SpoolWriter:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.abort()
 
     async def write(self, data: bytes | memoryview) -> None:
         """Take the next octets of the message; written out once a batch is full."""
