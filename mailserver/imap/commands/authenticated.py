@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from mailserver.imap.errors import Response, no, storage_error_response
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
 
 async def append(session: ImapSession, command: Append) -> Response:
     assert session.mailbox is not None
-    if not command.message:
+    spooled = command.message_file
+    if not command.message and (spooled is None or spooled.size == 0):
         raise no("Empty message")
     try:
         folder = await session.mailbox.folder(command.mailbox)
@@ -24,10 +26,13 @@ async def append(session: ImapSession, command: Append) -> Response:
             return storage_error_response(exc, target_missing=True)
         raise
     flags = [flag for flag in command.flags if flag != RECENT_FLAG]
-    if session.handle is not None:
-        with session.handle.transaction():
+    with session.handle.transaction() if session.handle else contextlib.nullcontext():
+        if spooled is not None:
+            # Copied from the spool file in chunks: never the whole message in memory.
+            uid = await folder.append_file(
+                spooled.path, flags=flags, internal_date=command.internal_date
+            )
+        else:
             uid = await folder.append(command.message, flags, command.internal_date)
-    else:
-        uid = await folder.append(command.message, flags, command.internal_date)
     # RFC 4315 3: the client learns the new UID (saved drafts are not duplicated).
     return Response("OK", "Append completed", await appenduid_code(folder, uid))

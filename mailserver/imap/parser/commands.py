@@ -30,6 +30,7 @@ from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_sear
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
 from mailserver.imap.parser.sort import parse_sort, parse_thread
 from mailserver.imap.wire import parse_imap_date_time
+from mailserver.storage.spool import SpooledMessage
 
 STATUS_ITEMS = frozenset(
     {
@@ -94,6 +95,9 @@ class Append(Command):
     flags: tuple[str, ...]
     internal_date: float | None
     message: bytes
+    #: A message literal too large for memory, read into a spool file by the
+    #: session (``imap.literals``); ``message`` is then empty.
+    message_file: SpooledMessage | None = None
 
 
 @dataclass(frozen=True)
