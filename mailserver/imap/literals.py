@@ -16,6 +16,7 @@ trickling a byte a second cannot hold the connection and its budget.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from mailserver.config import Config
 from mailserver.net.budget import MemoryBudget, Reservation
@@ -45,9 +46,17 @@ def reserve_literal(budget: MemoryBudget, config: Config) -> Reservation:
 
 
 async def literal_to_file(
-    reader: asyncio.StreamReader, size: int, config: Config, reservation: Reservation
+    reader: asyncio.StreamReader,
+    size: int,
+    config: Config,
+    reservation: Reservation,
+    on_chunk: Callable[[bytes], None] | None = None,
 ) -> SpooledMessage:
     """Read exactly ``size`` octets into a spool file; gives ``reservation`` back at the end.
+
+    ``on_chunk`` sees each piece as it arrives (the session's transcript
+    recorder, which shows a literal shortened), so streaming to a file does
+    not hide the message from the instructor console.
 
     Raises ``EOFError`` if the client leaves, ``TimeoutError`` past the
     deadline, and ``HeaderTooLarge`` once the whole literal is read (the
@@ -63,6 +72,8 @@ async def literal_to_file(
                     if not chunk:
                         raise EOFError
                     remaining -= len(chunk)
+                    if on_chunk is not None:
+                        on_chunk(chunk)
                     await writer.write(chunk)
             # Not fsync'd: the store's copy is, before the OK.
             return await writer.finish(sync=False)

@@ -414,8 +414,10 @@ class ImapSession:
                     await self._discard_rest_of_command()
                 text = "Message too large" if is_append else "Literal too large"
                 raise CommandTooBig(tag, Response("NO" if is_append else "BAD", text, "TOOBIG"))
-            if is_append and size > self._max_line:
+            if is_append and size > self.config.limits.max_line_length:
                 # A message: to a file, and an empty literal in the command in its place.
+                # (The general line limit, not the longer IMAP one: a message above it
+                # is held to the memory budget and the header limit like any upload.)
                 await self._literal_to_file(tag, size, synchronizing)
                 del buffer[len(buffer) - len(match.group(0)) :]
                 buffer += b"{0}" + CRLF
@@ -455,7 +457,9 @@ class ImapSession:
         try:
             if synchronizing:
                 await self.send(CONTINUE_LITERAL)
-            spooled = await literal_to_file(self.reader, size, self.config, reservation)
+            spooled = await literal_to_file(
+                self.reader, size, self.config, reservation, on_chunk=self.recorder.client
+            )
         except HeaderTooLarge:
             await self._discard_rest_of_command()
             limit = self.config.limits.max_header_size
