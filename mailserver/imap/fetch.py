@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from mailserver.imap import wire
+from mailserver.imap import binary, wire
 from mailserver.imap.condstore import (
     enable_condstore,
     qresync_on,
@@ -23,6 +23,7 @@ from mailserver.imap.condstore import (
 from mailserver.imap.errors import Response
 from mailserver.imap.mime import MessageCache
 from mailserver.imap.mime.section import Section, section_label
+from mailserver.imap.parser.binary import BinarySection
 from mailserver.imap.parser.commands import Fetch
 from mailserver.imap.parser.fetch_items import SETS_SEEN, BodySection, FetchAttribute, FetchItem
 from mailserver.imap.sequences import resolve_uids
@@ -55,8 +56,8 @@ def no_nuls(data: bytes) -> bytes:
 
 
 def sets_seen(item: FetchItem) -> bool:
-    if isinstance(item, BodySection):
-        return not item.peek
+    if isinstance(item, BodySection | BinarySection):
+        return not item.peek and not (isinstance(item, BinarySection) and item.size)
     return item.name in SETS_SEEN
 
 
@@ -193,6 +194,8 @@ async def _render(
     info: MessageInfo,
     flags: frozenset[str],
 ) -> bytes:
+    if isinstance(item, BinarySection):
+        return await binary.render(item, view.folder, cache, info)
     if isinstance(item, BodySection):
         data = await cache.section(view.folder, info, item.section)
         label = b"BODY[" + section_label(item.section).encode() + b"]"

@@ -58,6 +58,10 @@ SELECT_LOOP_BYE = b"* BYE Too many SELECTs of the same mailbox\r\n"
 BASE_CAPABILITIES = (
     "IMAP4rev1",
     "LITERAL+",
+    # RFC 3502, 3516, 4469 (parser/append.py, binary.py, catenate.py).
+    "MULTIAPPEND",
+    "BINARY",
+    "CATENATE",
     "SASL-IR",
     "CONDSTORE",
     "QRESYNC",
@@ -81,6 +85,8 @@ BASE_CAPABILITIES = (
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.
 _MAX_LITERAL = 4_294_967_295
+#: RFC 7888 4: the largest non-synchronizing literal a LITERAL- server accepts.
+LITERAL_MINUS_MAX = 4096
 LITERAL_OUT_OF_STEP_BYE = b"* BYE Literal too large to skip, closing\r\n"
 _TAG = re.compile(rb"([^ \x00-\x1f\x7f(){%*\"\\+]+)")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
@@ -166,6 +172,8 @@ class ImapSession:
         caps = list(BASE_CAPABILITIES)
         if self.state is not State.NOT_AUTHENTICATED:
             return " ".join(caps)
+        # RFC 7888 5: a stranger may send non-synchronizing literals of 4096 octets only.
+        caps[caps.index("LITERAL+")] = "LITERAL-"
         if self.starttls_context is not None and not self.secure:
             caps.append("STARTTLS")
         if self.plaintext_allowed:
@@ -346,6 +354,12 @@ class ImapSession:
                     await self._discard_rest_of_command()
                 text = "Message too large" if is_append else "Literal too large"
                 raise CommandTooBig(tag, Response("NO" if is_append else "BAD", text, "TOOBIG"))
+            if not synchronizing and size > LITERAL_MINUS_MAX and self._literal_minus:
+                # RFC 7888 4: BAD [TOOBIG]; the literal is read and dropped to stay in step.
+                await self._discard(size)
+                await self._discard_rest_of_command()
+                text = f"Non-synchronizing literals are limited to {LITERAL_MINUS_MAX} octets"
+                raise CommandTooBig(tag, Response("BAD", text, "TOOBIG"))
             if synchronizing:
                 await self.send(CONTINUE_LITERAL)
             buffer += CRLF + await self._read_exactly(size)
@@ -354,6 +368,11 @@ class ImapSession:
             except LineTooLong:
                 raise CommandTooBig(tag, Response("BAD", "Line too long", "TOOBIG")) from None
             buffer += line
+
+    @property
+    def _literal_minus(self) -> bool:
+        """LITERAL- rather than LITERAL+ is in force (before login, see :meth:`capabilities`)."""
+        return self.state is State.NOT_AUTHENTICATED
 
     async def _read_exactly(self, size: int) -> bytes:
         try:
