@@ -60,9 +60,11 @@ FlagListParser = Callable[[Cursor], tuple[str, ...]]
 def parse_append(cursor: Cursor, tag: str, name: str, flag_list: FlagListParser) -> Append:
     cursor.sp()
     mailbox = cursor.mailbox()
-    messages = []
+    messages: list[AppendMessage] = []
     while True:
         cursor.sp()
+        while messages and cursor.take(b" "):
+            pass  # imapclient's multiappend sends two spaces before a message without flags
         messages.append(_message(cursor, flag_list))
         if cursor.at_end():
             return Append(tag, name, mailbox, tuple(messages))
