@@ -62,6 +62,7 @@ BASE_CAPABILITIES = (
     "MULTIAPPEND",
     "BINARY",
     "CATENATE",
+    "IMAP4rev2",  # RFC 9051, after ENABLE IMAP4rev2 (rev2.py)
     "SASL-IR",
     "CONDSTORE",
     "QRESYNC",

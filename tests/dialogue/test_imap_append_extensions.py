@@ -328,3 +328,80 @@ async def test_catenate_result_over_the_size_limit_is_toobig(imap_lab_factory: o
     await client.send(f"a1 APPEND INBOX CATENATE ({urls})")
     await client.expect("a1 NO [TOOBIG] Message too large")
     assert len(await stored(lab)) == 1
+
+
+# ------------------------------------------------------------- IMAP4rev2
+
+
+async def test_imap4rev2_after_enable(imap_lab: ImapLab) -> None:
+    """RFC 9051: advertised beside IMAP4rev1; after ENABLE no \\Recent, ESEARCH
+    answers to SEARCH and UTF-8 mailbox names. Before it, IMAP4rev1 as ever."""
+    assert "IMAP4rev2" in BASE_CAPABILITIES
+    await imap_lab.deliver(FRED)
+    await (await imap_lab.store.mailbox("group1_1")).create_folder("Entwürfe")
+    client = await imap_lab.login()
+    await client.play(
+        """
+        C: a1 SEARCH ALL
+        S: a1 BAD No mailbox selected
+        C: a2 LIST "" Entw*
+        S: * LIST (\\HasNoChildren) "/" Entw&APw-rfe
+        S: a2 OK LIST completed
+        C: a3 ENABLE IMAP4rev2
+        S: * ENABLED IMAP4REV2
+        S: a3 OK Enable completed
+        C: a4 LIST "" Entw*
+        S: * LIST (\\HasNoChildren) "/" "Entwürfe"
+        S: a4 OK LIST completed
+        C: a5 SELECT INBOX
+        S: * FLAGS *
+        S: * OK [PERMANENTFLAGS *
+        S: * 1 EXISTS
+        S: * OK [UNSEEN 1] *
+        S: * OK [UIDVALIDITY *
+        S: * OK [UIDNEXT 2] *
+        S: * OK [HIGHESTMODSEQ *
+        S: a5 OK [READ-WRITE] Select completed
+        C: a6 FETCH 1 FLAGS
+        S: * 1 FETCH (FLAGS ())
+        S: a6 OK FETCH completed
+        C: a7 SEARCH ALL
+        S: * ESEARCH (TAG "a7") ALL 1
+        S: a7 OK SEARCH completed
+        C: a8 UID SEARCH UNSEEN
+        S: * ESEARCH (TAG "a8") UID ALL 1
+        S: a8 OK UID SEARCH completed
+        C: a9 SEARCH DELETED
+        S: * ESEARCH (TAG "a9")
+        S: a9 OK SEARCH completed
+        """
+    )
+    await imap_lab.deliver(JOE)
+    await client.play(
+        """
+        C: b1 NOOP
+        S: * 2 EXISTS
+        S: b1 OK Noop completed
+        C: b2 STATUS "Entwürfe" (MESSAGES)
+        S: * STATUS "Entwürfe" (MESSAGES 0)
+        S: b2 OK Status completed
+        """
+    )
+
+
+async def test_imap4rev1_session_keeps_recent_and_search(imap_lab: ImapLab) -> None:
+    await imap_lab.deliver(FRED)
+    client = await imap_lab.login()
+    await client.send("a1 SELECT INBOX")
+    lines, _ = await until_tagged(client, "a1")
+    assert b"* 1 RECENT" in lines
+    await client.play(
+        """
+        C: a2 FETCH 1 FLAGS
+        S: * 1 FETCH (FLAGS (\\Recent))
+        S: a2 OK FETCH completed
+        C: a3 SEARCH ALL
+        S: * SEARCH 1
+        S: a3 OK SEARCH completed
+        """
+    )

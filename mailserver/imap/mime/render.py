@@ -12,7 +12,7 @@ from __future__ import annotations
 from mailserver.imap import wire
 from mailserver.imap.mime.addresses import Address, parse_address_list
 from mailserver.imap.mime.headers import Field, first, parse_param_value, unquote
-from mailserver.imap.mime.structure import MESSAGE_RFC822, Part
+from mailserver.imap.mime.structure import ENCAPSULATED, Part
 
 NIL = b"NIL"
 
@@ -137,7 +137,7 @@ def bodystructure(part: Part, extended: bool) -> bytes:
         _upper(part.encoding),
         b"%d" % part.size,
     ]
-    if (part.type, part.subtype) == MESSAGE_RFC822 and part.message is not None:
+    if (part.type, part.subtype) in ENCAPSULATED and part.message is not None:
         inner = part.message
         fields += [envelope(inner.fields), bodystructure(inner, extended), b"%d" % part.lines]
     elif is_text:
