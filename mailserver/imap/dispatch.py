@@ -17,6 +17,7 @@ from mailserver.imap.commands import (
     mailboxes,
     move,
     not_authenticated,
+    notify,
     quota,
     select,
     selected,
@@ -87,4 +88,5 @@ COMMANDS: dict[str, CommandSpec] = {
     "MOVE": CommandSpec(move.move, states.SELECTED, numbers_first=True),
     "UID MOVE": CommandSpec(move.move, states.SELECTED),
     "UID EXPUNGE": CommandSpec(uidplus.uid_expunge, states.SELECTED),
+    "NOTIFY": CommandSpec(notify.notify_command, states.AUTHENTICATED),  # RFC 5465
 }

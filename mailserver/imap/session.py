@@ -17,7 +17,8 @@ from collections.abc import Iterable
 
 from mailserver.auth import Authenticator, LoginBlocked
 from mailserver.config import Config
-from mailserver.imap import abuse
+from mailserver.events import EventBus
+from mailserver.imap import abuse, notify
 from mailserver.imap.abuse import BurstGuard
 from mailserver.imap.dispatch import COMMANDS, CommandSpec
 from mailserver.imap.errors import (
@@ -27,6 +28,7 @@ from mailserver.imap.errors import (
     login_blocked_response,
     storage_error_response,
 )
+from mailserver.imap.notify import Notifier
 from mailserver.imap.parser.commands import (
     Command,
     InvalidCommand,
@@ -63,6 +65,7 @@ BASE_CAPABILITIES = (
     "BINARY",
     "CATENATE",
     "IMAP4rev2",  # RFC 9051, after ENABLE IMAP4rev2 (rev2.py)
+    "NOTIFY",  # RFC 5465 (notify.py)
     "SASL-IR",
     "CONDSTORE",
     "QRESYNC",
@@ -159,6 +162,10 @@ class ImapSession:
         limits = self.config.limits
         self._max_line = limits.max_line_length
         self._timeout = self.config.timeouts.imap
+        self.events: EventBus = context.services.events
+        #: Held while a command runs; NOTIFY's pushes (``notify.py``) wait for it.
+        self.exclusive = asyncio.Lock()
+        self.notifier: Notifier | None = None
 
     # ------------------------------------------------------------- policy
 
@@ -204,7 +211,10 @@ class ImapSession:
                     log.info("imap %s: idle timeout (user %s)", self.peer, self.user or "-")
                     await self.send(IDLE_BYE)
                     return
-                await self.execute(data)
+                async with self.exclusive:
+                    await self.execute(data)
+                if self.notifier is not None:
+                    self.notifier.after_command()
                 if self._goodbye is not None and not self.closing:
                     await self.send(self._goodbye)
                     return
@@ -486,5 +496,6 @@ class ImapSession:
             self.writer.close()
 
     def finish(self) -> None:
+        notify.stop(self)
         self.unselect()
         self.mailbox = None

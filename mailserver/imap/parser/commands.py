@@ -25,6 +25,7 @@ from mailserver.imap.parser.condstore import (
 from mailserver.imap.parser.extensions import ListCommand as ListCommand  # re-exported
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
 from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
+from mailserver.imap.parser.notify import parse_notify
 from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
@@ -332,6 +333,7 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "GETQUOTA": _getquota,
     "GETQUOTAROOT": _mailbox,
     "SETQUOTA": _setquota,
+    "NOTIFY": parse_notify,
 }
 #: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE"})
