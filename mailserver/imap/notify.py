@@ -264,8 +264,10 @@ class Notifier:
         view = session.view
         if view is not None and self.selected_group is not None:
             before = view.max_uid()
+            # SELECTED-DELAYED keeps EXPUNGEs for a command that allows them (RFC 5465 6).
+            expunges = self.selected_group.filter == "SELECTED"
             try:
-                lines.extend(await view.refresh(allow_expunge=True))
+                lines.extend(await view.refresh(allow_expunge=expunges))
             except StorageError as exc:
                 log.info("imap %s: notify refresh failed: %s", session.peer, exc.kind.value)
             await session.send_untagged(lines)

@@ -1,6 +1,6 @@
 """NOTIFY (RFC 5465): checks the requested events, then hands over to ``imap/notify.py``.
 
-Supported: the SELECTED (and SELECTED-DELAYED, treated alike), INBOXES,
+Supported: the SELECTED and SELECTED-DELAYED (expunges wait for a command), INBOXES,
 PERSONAL, SUBSCRIBED, SUBTREE and MAILBOXES filters with MessageNew (with
 fetch attributes for the selected mailbox), MessageExpunge, FlagChange,
 MailboxName and SubscriptionChange. Annotation and metadata events need
