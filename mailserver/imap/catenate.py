@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.imap.errors import ImapError, no
 from mailserver.imap.mime import MessageCache
+from mailserver.imap.mime.message import ParsedMessage
 from mailserver.imap.mime.section import Section
 from mailserver.imap.parser.append import CatenatePart
 from mailserver.imap.parser.fetch_items import parse_section
@@ -72,6 +73,18 @@ async def fetch_url(session: ImapSession, text: str) -> bytes:
         start, length = url.partial
         data = data[start:] if length is None else data[start : start + length]
     return data
+
+
+def extract_section(data: bytes, section: str) -> bytes | None:
+    """``BODY[section]`` of a whole message, for URL resolution outside the cache."""
+    cursor = Cursor(b"[" + section.encode("utf-8", "replace") + b"]")
+    try:
+        parsed = parse_section(cursor)
+    except ParseError:
+        return None
+    if not cursor.at_end():
+        return None
+    return ParsedMessage.parse(data).section(data, parsed)
 
 
 def _section(url: ImapUrl) -> Section | None:

@@ -24,6 +24,7 @@ from mailserver.imap.commands import (
     session_info,
     store,
     uidplus,
+    urlauth,
 )
 from mailserver.imap.errors import Response
 from mailserver.imap.states import State
@@ -89,4 +90,8 @@ COMMANDS: dict[str, CommandSpec] = {
     "UID MOVE": CommandSpec(move.move, states.SELECTED),
     "UID EXPUNGE": CommandSpec(uidplus.uid_expunge, states.SELECTED),
     "NOTIFY": CommandSpec(notify.notify_command, states.AUTHENTICATED),  # RFC 5465
+    # RFC 4467.
+    "GENURLAUTH": CommandSpec(urlauth.genurlauth, states.AUTHENTICATED),
+    "RESETKEY": CommandSpec(urlauth.resetkey, states.AUTHENTICATED),
+    "URLFETCH": CommandSpec(urlauth.urlfetch, states.AUTHENTICATED),
 }

@@ -66,6 +66,7 @@ BASE_CAPABILITIES = (
     "CATENATE",
     "IMAP4rev2",  # RFC 9051, after ENABLE IMAP4rev2 (rev2.py)
     "NOTIFY",  # RFC 5465 (notify.py)
+    "URLAUTH",  # RFC 4467 (commands/urlauth.py, mailserver/urlauth.py)
     "SASL-IR",
     "CONDSTORE",
     "QRESYNC",

@@ -29,6 +29,7 @@ from mailserver.imap.parser.notify import parse_notify
 from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
+from mailserver.imap.parser.urlauth import parse_genurlauth, parse_resetkey, parse_urlfetch
 
 STATUS_ITEMS = frozenset(
     {
@@ -334,6 +335,9 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "GETQUOTAROOT": _mailbox,
     "SETQUOTA": _setquota,
     "NOTIFY": parse_notify,
+    "GENURLAUTH": parse_genurlauth,
+    "RESETKEY": parse_resetkey,
+    "URLFETCH": parse_urlfetch,
 }
 #: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE"})
