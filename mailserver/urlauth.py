@@ -224,4 +224,3 @@ async def fetch_message(
         start, length = url.partial
         data = data[start:] if length is None else data[start : start + length]
     return data
-

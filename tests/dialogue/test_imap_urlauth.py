@@ -84,7 +84,7 @@ async def test_genurlauth_refuses_what_it_cannot_sign(imap_lab: ImapLab) -> None
         [
             f"imap://group1_2@JServer.NetLab/INBOX;UIDVALIDITY={uidvalidity}/;UID=1;URLAUTH=anonymous",
             base + "/;UID=9;URLAUTH=anonymous",  # no such message
-            f"imap://group1_1@JServer.NetLab/INBOX/;UID=1;URLAUTH=anonymous",  # no UIDVALIDITY
+            "imap://group1_1@JServer.NetLab/INBOX/;UID=1;URLAUTH=anonymous",  # no UIDVALIDITY
             base + "/;UID=1",  # no URLAUTH
             base + "/;UID=1;URLAUTH=someone",
         ]
