@@ -47,6 +47,8 @@ class LabEnvelope(Envelope):
         #: Reverse-path as recorded: ``""`` is the null sender.
         self.sender: str = ""
         self.accepted: list[Accept] = []
+        #: Message pieces fetched by BURL (``burl.py``) until the one with LAST.
+        self.burl_parts: list[bytes] = []
 
     def deliveries(self) -> dict[str, str]:
         """user -> the first address that named them: one copy per mailbox, however
