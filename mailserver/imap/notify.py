@@ -52,6 +52,10 @@ FOLDERS = "folders"
 SUBSCRIPTIONS = "subscriptions"
 #: Folders watched at most; beyond it the client gets ``[NOTIFICATIONOVERFLOW]``.
 MAX_WATCHED = 1000
+#: LIST lines waiting for the session's turn at most (a client that never lets us
+#: send, or a storm of renames); beyond it NOTIFY ends with ``[NOTIFICATIONOVERFLOW]``.
+MAX_PENDING_LINES = 1000
+OVERFLOW = b"* OK [NOTIFICATIONOVERFLOW] Too many changes, notifications stopped\r\n"
 
 
 def publish_folder_change(
@@ -210,15 +214,15 @@ class Notifier:
         utf8 = utf8_on(self.session)
         wire_name = mailbox_name(name, utf8)
         if not exists:
-            self._lines.append(b'* LIST (\\NonExistent) "/" %s\r\n' % wire_name)
+            self._queue(b'* LIST (\\NonExistent) "/" %s\r\n' % wire_name)
             self._after(lambda: self._unwatch(name))
         elif old:
             old_wire = mailbox_name(str(old), utf8)
-            self._lines.append(b'* LIST () "/" %s ("OLDNAME" (%s))\r\n' % (wire_name, old_wire))
+            self._queue(b'* LIST () "/" %s ("OLDNAME" (%s))\r\n' % (wire_name, old_wire))
             self._after(lambda: self._unwatch(str(old)))
             self._after(lambda: self._watch(name))
         else:
-            self._lines.append(b'* LIST () "/" %s\r\n' % wire_name)
+            self._queue(b'* LIST () "/" %s\r\n' % wire_name)
             self._after(lambda: self._watch(name))
         self.wake.set()
 
@@ -230,8 +234,14 @@ class Notifier:
         if self._wants(self.covers(name), ("SubscriptionChange",)):
             attributes = b"(\\Subscribed)" if subscribed else b"()"
             wire_name = mailbox_name(name, utf8_on(self.session))
-            self._lines.append(b'* LIST %s "/" %s\r\n' % (attributes, wire_name))
-            self.wake.set()
+            self._queue(b'* LIST %s "/" %s\r\n' % (attributes, wire_name))
+
+    def _queue(self, line: bytes) -> None:
+        if len(self._lines) >= MAX_PENDING_LINES:
+            self.overflow = True
+        else:
+            self._lines.append(line)
+        self.wake.set()
 
     def _after(self, work: Callable[[], object]) -> None:
         """Watch lists change on the next flush, in the session's turn."""
@@ -248,6 +258,11 @@ class Notifier:
         """Send what is pending; the caller holds the session's turn."""
         self.wake.clear()
         session = self.session
+        if self.overflow:
+            # RFC 5465 5.8: say so and stop; the client re-syncs with LIST/STATUS.
+            await session.send(OVERFLOW)
+            stop(session)
+            return
         work, self._pending_work = self._pending_work, []
         for job in work:
             result = job()

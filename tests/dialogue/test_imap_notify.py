@@ -9,6 +9,9 @@ harness's reply timeout, never sleeps.
 
 from __future__ import annotations
 
+import pytest
+
+from mailserver.imap import notify as notify_module
 from mailserver.imap.session import BASE_CAPABILITIES
 from tests.dialogue import test_imap_rfc3501 as harness
 from tests.dialogue.test_imap_rfc3501 import Dialogue, ImapLab
@@ -168,3 +171,18 @@ async def test_notify_follows_a_later_select(imap_lab: ImapLab) -> None:
     if line.startswith("* 1 FETCH (FLAGS"):
         line = await client.line()
     assert line == "* 1 EXPUNGE"
+
+
+async def test_notify_overflow_stops_notifications(
+    imap_lab: ImapLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More news than the session can hold: one NOTIFICATIONOVERFLOW, then silence
+    (RFC 5465 5.8). The limit is set to nothing here so the first change overflows."""
+    monkeypatch.setattr(notify_module, "MAX_PENDING_LINES", 0)
+    client = await imap_lab.login()
+    await client.play("C: a1 NOTIFY SET (PERSONAL (MailboxName))\nS: a1 OK NOTIFY completed")
+    other = await imap_lab.login()
+    await other.play("C: b1 CREATE One\nS: b1 OK Create completed")
+    await client.expect("* OK [NOTIFICATIONOVERFLOW] Too many changes, notifications stopped")
+    await other.play("C: b2 CREATE Two\nS: b2 OK Create completed")
+    await client.play("C: a2 NOOP\nS: a2 OK Noop completed")
