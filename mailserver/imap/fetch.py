@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from mailserver.imap import binary, wire
+from mailserver.imap import binary, rev2, wire
 from mailserver.imap.condstore import (
     enable_condstore,
     qresync_on,
@@ -222,6 +222,8 @@ async def _render(
     parsed = await cache.structure(view.folder, info)
     if name == "ENVELOPE":
         return b"ENVELOPE " + no_nuls(parsed.envelope())
+    # IMAP4rev2 sessions get RFC 2231 parameters decoded (rev2.py).
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + no_nuls(parsed.bodystructure(True))
-    return b"BODY " + no_nuls(parsed.bodystructure(False))
+        structure = await rev2.bodystructure(view, cache, info, parsed, True)
+        return b"BODYSTRUCTURE " + no_nuls(structure)
+    return b"BODY " + no_nuls(await rev2.bodystructure(view, cache, info, parsed, False))

@@ -405,3 +405,32 @@ async def test_imap4rev1_session_keeps_recent_and_search(imap_lab: ImapLab) -> N
         S: a3 OK SEARCH completed
         """
     )
+
+
+async def test_imap4rev2_decodes_rfc2231_parameters(imap_lab: ImapLab) -> None:
+    """RFC 9051 7.5.2: an IMAP4rev2 client gets ``"FILENAME" "€ rates.pdf"``; an
+    IMAP4rev1 client keeps Dovecot's encoded ``"FILENAME*"`` form."""
+    await imap_lab.deliver(
+        b"Subject: rates\r\nMIME-Version: 1.0\r\nContent-Type: application/pdf;\r\n"
+        b" name*0*=utf-8''%E2%82%AC; name*1=\" rates.pdf\"\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''%E2%82%AC%20rates.pdf\r\n"
+        b"\r\n%PDF\r\n"
+    )
+    old = await imap_lab.login()
+    await old.send("a1 EXAMINE INBOX")
+    await until_tagged(old, "a1")
+    await old.send("a2 FETCH 1 BODYSTRUCTURE")
+    [rev1], _ = await until_tagged(old, "a2")
+    assert b'("NAME*" "utf-8\'\'%E2%82%AC%20rates.pdf")' in rev1
+    assert b'("FILENAME*" "utf-8\'\'%E2%82%AC%20rates.pdf")' in rev1
+    new = await imap_lab.login()
+    await new.play("C: b1 ENABLE IMAP4rev2\nS: * ENABLED IMAP4REV2\nS: b1 OK Enable completed")
+    await new.send("b2 EXAMINE INBOX")
+    await until_tagged(new, "b2")
+    await new.send("b3 FETCH 1 (BODYSTRUCTURE BODY)")
+    [rev2], _ = await until_tagged(new, "b3")
+    name = "€ rates.pdf".encode()
+    literal = b"{%d}\r\n%s" % (len(name), name)
+    assert b'("NAME" ' + literal + b")" in rev2
+    assert b'("FILENAME" ' + literal + b")" in rev2
+    assert b"%E2%82%AC" not in rev2
