@@ -200,7 +200,9 @@ class Notifier:
             return
         name = str(data.get("folder", ""))
         change = data.get("change")
-        if change == FOLDERS:
+        if change == FOLDERS and "exists" in data:
+            # Only the IMAP commands' events say what happened (the store's own
+            # "folders" events name a folder that changed and wake its listeners).
             self._folder_renamed_or_created(name, data)
         elif change == SUBSCRIPTIONS:
             self._subscription_changed(name, bool(data.get("subscribed")))
