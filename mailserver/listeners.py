@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ class ListenerContext:
     ssl_context: ssl.SSLContext | None = None
     #: For STARTTLS / STLS; None until TLS is configured.
     starttls_context: ssl.SSLContext | None = None
+    #: A socket already bound and listening (a worker serves the one its
+    #: supervisor bound); None: the listener binds ``address`` itself.
+    sock: socket.socket | None = None
 
 
 StartListener = Callable[[ListenerContext], Awaitable[asyncio.Server]]
@@ -95,9 +99,13 @@ async def start_stream_listener(
             stream_app(max_line, serve),
             log,
             context.name,
+            sock=context.sock,
         )
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await serve(reader, writer, None)
 
+    if context.sock is not None:
+        limit = stream_limit(max_line)
+        return await asyncio.start_server(on_connect, sock=context.sock, limit=limit)
     return await asyncio.start_server(on_connect, host, port, limit=stream_limit(max_line))

@@ -15,13 +15,18 @@ import json
 import logging
 import os
 import signal
+import socket
 import ssl
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mailserver.auth import Authenticator, UserDatabase
 from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
+from mailserver.auth.throttle_events import share_throttle
 from mailserver.config import Config
+from mailserver.events import EventBus, LocalEventBus
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import (
@@ -43,24 +48,33 @@ class StartupError(Exception):
     """The server cannot start; the message says why, for the operator."""
 
 
-def build_store(config: Config) -> MaildirStore:
-    """The mail store with the config's quotas and the folders new accounts get."""
+def build_store(config: Config, events: EventBus | None = None) -> MaildirStore:
+    """The mail store with the config's quotas and the folders new accounts get.
+
+    With ``events``, folder changes are published as ``Topic.MAILBOX`` and
+    changes published by other processes wake this process's sessions.
+    """
     return MaildirStore(
         config.mail_dir,
         quota=config.quota.limit_bytes,
         default_folders=[(name, use) for use, name in config.special_folders.items()],
+        events=events,
     )
 
 
-def build_services(config: Config) -> Services:
-    """Create the shared store and authentication from the config."""
+def build_services(config: Config, events: EventBus | None = None) -> Services:
+    """Create the shared store and authentication from the config, on one event channel
+    (in process unless a worker passes its link to the supervisor)."""
     config.mail_dir.mkdir(parents=True, exist_ok=True)
+    events = events if events is not None else LocalEventBus()
     users = UserDatabase(config.user_db_path, scheme=config.auth.password_scheme)
     throttle = LoginThrottle(ThrottlePolicy.from_settings(config.auth))
+    share_throttle(throttle, events)
     return Services(
         config=config,
-        store=build_store(config),
+        store=build_store(config, events),
         auth=Authenticator(users, config.domains, throttle=throttle),
+        events=events,
     )
 
 
@@ -90,8 +104,16 @@ class RunningServer:
         self.services.auth.close()
 
 
-async def start_server(config: Config, services: Services | None = None) -> RunningServer:
-    """Bind every configured listener whose protocol is available."""
+async def start_server(
+    config: Config,
+    services: Services | None = None,
+    sockets: dict[str, socket.socket] | None = None,
+) -> RunningServer:
+    """Bind every configured listener whose protocol is available.
+
+    A worker passes ``sockets``: the listeners its supervisor already bound,
+    by listener name; those are served instead of binding the address again.
+    """
     services = services or build_services(config)
     sessions = SessionRegistry(config.limits.max_connections, config.limits.max_connections_per_ip)
     running = RunningServer(services=services, sessions=sessions)
@@ -117,7 +139,10 @@ async def start_server(config: Config, services: Services | None = None) -> Runn
             sessions=sessions,
             ssl_context=tls if name in IMPLICIT_TLS else None,
             starttls_context=None if name in IMPLICIT_TLS else tls,
+            sock=None if sockets is None else sockets.get(name),
         )
+        if sockets is not None and context.sock is None:
+            continue  # the supervisor skipped it (not available) and said so
         try:
             running.servers[name] = await start(context)
         except OSError as exc:
@@ -160,34 +185,65 @@ def _bind_error_message(name: str, host: str, port: int, exc: OSError) -> str:
     return f"cannot listen on {host}:{port} ({name}): {exc.strerror}"
 
 
-async def serve(config: Config, ready_file: Path | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    running = await start_server(config)
+async def serve(
+    config: Config,
+    ready_file: Path | None = None,
+    *,
+    services: Services | None = None,
+    sockets: dict[str, socket.socket] | None = None,
+    on_ready: Callable[[RunningServer], None] | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully.
+
+    The single-process server and every worker process run this; a worker
+    passes its services (on the supervisor's event channel), the sockets
+    the supervisor bound and an ``on_ready`` that tells the supervisor.
+    """
+    running = await start_server(config, services, sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    await running.services.events.start()
     if ready_file is not None:
-        _write_ready_file(ready_file, running.ports())
+        write_ready_file(ready_file, running.ports())
+    if on_ready is not None:
+        on_ready(running)
     log.info("mailserver ready (pid %d)", os.getpid())
     await stop.wait()
     log.info("shutting down")
     await running.close()
+    await running.services.events.close()
     log.info("stopped")
 
 
-def _write_ready_file(path: Path, ports: dict[str, int]) -> None:
-    """Tell a supervisor (or a test) which ports were bound, atomically."""
+def write_ready_file(path: Path, ports: dict[str, int], workers: list[int] | None = None) -> None:
+    """Tell a supervisor (or a test) which ports were bound, atomically; with
+    worker processes also their pids (the file is rewritten when one is replaced)."""
     temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps({"pid": os.getpid(), "ports": ports}))
+    content: dict[str, object] = {"pid": os.getpid(), "ports": ports}
+    if workers is not None:
+        content["workers"] = workers
+    temp.write_text(json.dumps(content))
     os.replace(temp, path)
 
 
 def run(config: Config, ready_file: Path | None = None) -> None:
-    """Entry point for ``mailserver serve``: uvloop when importable."""
+    """Entry point for ``mailserver serve``: one process, or a supervisor of
+    ``config.workers`` worker processes; uvloop when importable."""
+    if config.workers > 1:
+        from mailserver.workers.supervisor import supervise
+
+        run_loop(supervise(config, ready_file))
+    else:
+        run_loop(serve(config, ready_file))
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop when importable, else on asyncio's own loop."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config, ready_file))
+        asyncio.run(main)
     else:
-        uvloop.run(serve(config, ready_file))
+        uvloop.run(main)

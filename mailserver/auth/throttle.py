@@ -80,6 +80,9 @@ class LoginThrottle:
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
+        #: Told ``(action, client, user)`` of each failure and success recorded here
+        #: (not of those other processes reported): how worker processes share counts.
+        self.observer: Callable[[str, str | None, str | None], None] | None = None
 
     def is_blocked(self, client: str | None) -> bool:
         return self.blocked_for(client) > 0
@@ -98,8 +101,13 @@ class LoginThrottle:
             return 0
         return math.ceil(left)
 
-    def record_failure(self, client: str | None, user: str | None) -> float:
-        """Note a failed login; returns the seconds to wait before answering it."""
+    def record_failure(
+        self, client: str | None, user: str | None, *, remote: bool = False
+    ) -> float:
+        """Note a failed login; returns the seconds to wait before answering it.
+        ``remote``: another process saw it (it is counted, not announced again)."""
+        if not remote and self.observer is not None:
+            self.observer("failure", client, user)
         now = self._clock()
         counts = [self._add(key, now) for key in self._keys(client, user)]
         worst = max(counts, default=0)
@@ -133,7 +141,9 @@ class LoginThrottle:
         """How many addresses and accounts the throttle remembers (bounded by MAX_TRACKED each)."""
         return len(self._failures) + len(self._blocked_until)
 
-    def record_success(self, client: str | None, user: str | None) -> None:
+    def record_success(self, client: str | None, user: str | None, *, remote: bool = False) -> None:
+        if not remote and self.observer is not None:
+            self.observer("success", client, user)
         for key in self._keys(client, user):
             self._failures.pop(key, None)
 

@@ -21,6 +21,7 @@ from mailserver.config.model import (
     QuotaSettings,
     TimeoutSettings,
     TlsSettings,
+    default_workers,
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -68,6 +69,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         "tls",
         "quota",
         "folders",
+        "workers",
     }
     _reject_unknown(raw, known, "")
     hostname = _string(raw, "hostname", required=True)
@@ -104,8 +106,25 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         tls=_tls(raw.get("tls"), base_dir),
         quota=_quota(raw.get("quota")),
         special_folders=_folders(raw.get("folders")),
+        workers=_workers(raw.get("workers")),
         source=source,
     )
+
+
+#: More workers than this is a typo, not a machine (each one is a process).
+MAX_WORKERS = 256
+
+
+def _workers(value: Any) -> int:
+    """``workers``: a count of processes, or ``auto`` / absent for one per core."""
+    if value is None or value == "auto":
+        return default_workers()
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        raise ConfigError(
+            f"workers: expected a number of processes from 1 to {MAX_WORKERS} or 'auto', "
+            f"got {value!r}"
+        )
+    return value
 
 
 def parse_listen_address(value: Any, protocol: str) -> ListenAddress:

@@ -6,6 +6,7 @@ the part of this object it needs (uvicorn's ``Config`` -> ``Server`` habit).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +129,8 @@ class Config:
     quota: QuotaSettings = field(default_factory=QuotaSettings)
     #: Special-use attribute -> folder name, created and subscribed for new accounts.
     special_folders: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_FOLDERS))
+    #: Worker processes that accept connections (1: everything in one process).
+    workers: int = field(default_factory=lambda: default_workers())
     #: Where the YAML came from; relative paths in it were resolved against its folder.
     source: Path | None = None
 
@@ -144,3 +147,12 @@ class Config:
         """Domains compare case-insensitively and ignore one trailing dot."""
         wanted = domain.rstrip(".").lower()
         return any(wanted == d.lower() for d in self.domains)
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on (the affinity mask, not the
+    machine's count: a container limited to 2 of 64 cores gets 2)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)

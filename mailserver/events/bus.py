@@ -91,15 +91,26 @@ class LocalEventBus(EventBus):
 
     def subscribe(self, topic: str, handler: EventHandler) -> Subscription:
         subscription = Subscription(self, topic, handler)
+        first = topic not in self._handlers
         self._handlers.setdefault(topic, []).append(subscription)
+        if first:
+            self._topics_changed()
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         handlers = self._handlers.get(subscription.topic, [])
         if subscription in handlers:
             handlers.remove(subscription)
-        if not handlers:
-            self._handlers.pop(subscription.topic, None)
+        if not handlers and self._handlers.pop(subscription.topic, None) is not None:
+            self._topics_changed()
+
+    def local_topics(self) -> frozenset[str]:
+        """The topics some subscriber in this process listens to."""
+        return frozenset(self._handlers)
+
+    def _topics_changed(self) -> None:
+        """A topic gained its first or lost its last local subscriber (transports
+        tell the other processes, so their producers know whether to bother)."""
 
     def wants(self, topic: str) -> bool:
         return bool(self._handlers.get(topic) or self._handlers.get("*"))

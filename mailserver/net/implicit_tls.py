@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from asyncio import sslproto
 from collections.abc import Awaitable, Callable
@@ -44,16 +45,20 @@ async def start_implicit_tls_server(
     make_app: AppFactory,
     log: logging.Logger,
     label: str,
+    sock: socket.socket | None = None,
 ) -> asyncio.Server:
     """Listen on ``host:port``; every connection is admitted, then handshaken, then served.
 
-    ``label`` (the listener's name) starts the log line of a failed handshake.
+    ``label`` (the listener's name) starts the log line of a failed handshake;
+    ``sock`` is a socket already listening (a worker's, bound by the supervisor).
     """
     loop = asyncio.get_running_loop()
 
     def gate() -> _TlsGate:
         return _TlsGate(sessions, context, handshake_timeout, make_app, log, label)
 
+    if sock is not None:
+        return await loop.create_server(gate, sock=sock)
     return await loop.create_server(gate, host, port)
 
 

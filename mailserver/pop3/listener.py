@@ -17,7 +17,8 @@ BUSY_REPLY = b"-ERR [SYS/TEMP] too many connections, please try again later\r\n"
 
 
 async def start_listener(context: ListenerContext) -> asyncio.Server:
-    locks = locks_for(context.services.store)
+    # In data_dir, so that every worker process (and server) on it shares the locks.
+    locks = locks_for(context.services.store, context.services.config.data_dir / "run" / "pop3")
 
     async def serve(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handle: SessionHandle | None

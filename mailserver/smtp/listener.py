@@ -25,6 +25,10 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     loop = asyncio.get_running_loop()
     handler = DeliveryHandler(context.services, check_sender=context.name == SUBMISSION)
     if context.ssl_context is None:
+        if context.sock is not None:
+            return await loop.create_server(
+                lambda: LabSMTP(context, handler, loop), sock=context.sock
+            )
         return await loop.create_server(
             lambda: LabSMTP(context, handler, loop), context.address.host, context.address.port
         )
@@ -39,4 +43,5 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
         lambda handle: LabSMTP(context, handler, loop, admitted=handle),
         log,
         context.name,
+        sock=context.sock,
     )

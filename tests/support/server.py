@@ -35,6 +35,8 @@ def write_config(directory: Path, **overrides: Any) -> Path:
         "domains": [DOMAIN],
         "data_dir": "./data",
         "listeners": {name: "127.0.0.1:0" for name in PROTOCOLS},
+        # One process unless a test asks for more (tests/integration/workers/).
+        "workers": 1,
     }
     config.update(overrides)
     path = directory / "mailserver.yaml"
@@ -107,6 +109,12 @@ class ServerProcess:
             time.sleep(0.02)
         self.ports = json.loads(self.ready_file.read_text())["ports"]
         return self
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes (``workers: N`` > 1) as the ready file names them now;
+        the supervisor rewrites it when it replaces a worker."""
+        workers: list[int] = json.loads(self.ready_file.read_text()).get("workers", [])
+        return workers
 
     def log(self) -> str:
         try:

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from mailserver.events import Event, EventBus, Topic
 from mailserver.storage.base import ChangeListener, Folder
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io
@@ -23,6 +25,7 @@ from mailserver.storage.maildir.flags import crlf_size, split_flags
 from mailserver.storage.maildir.placement import Placement
 from mailserver.storage.maildir.quota import QuotaGuard
 from mailserver.storage.maildir.state import FOLDER_MARKER, new_uidvalidity
+from mailserver.storage.maildir.watch import FolderWatcher
 from mailserver.storage.model import FlagMode, Snapshot
 
 __all__ = ["FOLDER_MARKER", "MaildirFolder", "new_uidvalidity"]
@@ -41,6 +44,15 @@ class MaildirFolder(FlagOps, Placement, Folder):
         self.quota: QuotaGuard | None = None
         #: (snapshot, octets, messages) of the last usage count.
         self._usage: tuple[Snapshot, int, int] | None = None
+        #: Where changes are announced to other processes (set by the mailbox).
+        self.events: EventBus | None = None
+        #: The user whose folder this is, for those announcements.
+        self.owner = ""
+        #: Watches the directories while sessions listen (changes by other programs).
+        self.watcher: FolderWatcher | None = None
+        #: ``time.monotonic()`` when the sessions were last woken (the watcher
+        #: skips changes they were already told about).
+        self.last_wake = 0.0
 
     # ------------------------------------------------------------------ API
 
@@ -62,7 +74,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
             uid = await self._run(
                 "storing message", self._append_blocking, data, flag_list, internal_date
             )
-        self._notify()
+        self._notify("messages")
         return uid
 
     async def store_flags(
@@ -93,7 +105,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
             mode,
             unchanged_since,
         )
-        self._notify()
+        self._notify("flags")
         return result
 
     async def recent_uids(self) -> frozenset[int]:
@@ -106,7 +118,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
         wanted = None if uids is None else set(uids)
         removed = await self._run("expunging", self._expunge_blocking, wanted)
         if removed:
-            self._notify()
+            self._notify("expunge")
         return removed
 
     async def copy_to(self, uids: Iterable[int], target: Folder) -> dict[int, int]:
@@ -130,15 +142,19 @@ class MaildirFolder(FlagOps, Placement, Folder):
         async with contextlib.nullcontext() if same_owner else target._quota_turn(octets):
             mapping = await target._run("copying", target._copy_in, sources, self)
         if mapping:
-            target._notify()
+            target._notify("messages")
         return mapping
 
     def add_listener(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
+        if len(self._listeners) == 1 and self.watcher is not None:
+            self.watcher.watch(self)
 
     def remove_listener(self, listener: ChangeListener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(listener)
+        if not self._listeners and self.watcher is not None:
+            self.watcher.unwatch(self)
 
     def _quota_turn(self, octets: int) -> contextlib.AbstractAsyncContextManager[None]:
         """OVER_QUOTA before anything is written if ``octets`` more would not fit."""
@@ -171,8 +187,20 @@ class MaildirFolder(FlagOps, Placement, Folder):
         except OSError as exc:
             raise io.storage_error(exc, what) from exc
 
-    def _notify(self) -> None:
-        """Tell sessions (on the event loop) that this process changed the folder."""
+    def _notify(self, change: str) -> None:
+        """Tell sessions (on the event loop) that this process changed the folder,
+        and other processes, through the event channel, if any of them listens."""
+        self.notify_local()
+        events = self.events
+        if events is not None and events.wants(Topic.MAILBOX):
+            events.publish(
+                Event(Topic.MAILBOX, {"user": self.owner, "folder": self.name, "change": change})
+            )
+
+    def notify_local(self) -> None:
+        """Wake this process's sessions on the folder (another process changed it:
+        their next snapshot sees the change on disk)."""
+        self.last_wake = time.monotonic()
         for listener in list(self._listeners):
             try:
                 listener()

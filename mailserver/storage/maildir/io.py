@@ -115,7 +115,16 @@ def unique_name(file_size: int, crlf_size: int) -> str:
 
 @contextlib.contextmanager
 def flocked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if needed), across processes.
+    """Hold an exclusive ``flock`` on ``path`` (created if needed), across processes."""
+    fd = acquire_flock(path, timeout)
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def acquire_flock(path: Path, timeout: float = LOCK_TIMEOUT) -> int:
+    """An fd holding an exclusive ``flock`` on ``path``; closing it releases the lock.
 
     Polls instead of blocking so a hung peer costs a timeout, not a worker
     thread forever.
@@ -127,15 +136,15 @@ def flocked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                return fd
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise StorageError(ErrorKind.IN_USE, "folder is locked, try again") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.01)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def storage_error(exc: OSError, what: str) -> StorageError:

@@ -9,19 +9,21 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from mailserver.events import EventBus
 from mailserver.storage.base import Mailbox
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io, names
 from mailserver.storage.maildir.folder import FOLDER_MARKER, MaildirFolder, new_uidvalidity
 from mailserver.storage.maildir.modseq import FILE_NAME as MODSEQ_NAME
 from mailserver.storage.maildir.modseq_journal import initial_journal
-from mailserver.storage.maildir.quota import QuotaFunc, QuotaGuard
+from mailserver.storage.maildir.quota import QUOTA_LOCK, QuotaFunc, QuotaGuard
 from mailserver.storage.maildir.uidlist import FILE_NAME as UIDLIST_NAME
 from mailserver.storage.maildir.uidlist import UidList
+from mailserver.storage.maildir.watch import FolderWatcher
 from mailserver.storage.model import DELIMITER, INBOX
 
 log = logging.getLogger(__name__)
@@ -34,19 +36,25 @@ TRASH_PREFIX = "..mailserver-trash."
 STAGING_PREFIX = ".mailserver-new."
 T = TypeVar("T")
 
+#: Per-user lock file for changes to the folder tree and the subscriptions.
+TREE_LOCK = ".mailserver-folders.flock"
+#: The largest UIDVALIDITY given to a folder of the user, across processes.
+UIDVALIDITY_FILE = ".mailserver-uidvalidity"
 
-def make_maildir(path: Path, marker: bool) -> None:
+
+def make_maildir(path: Path, marker: bool, uidvalidity_floor: int = 0) -> None:
     """Create ``cur``/``new``/``tmp`` (and the Maildir++ marker) durably.
 
-    A fresh ``dovecot-uidlist`` fixes UIDVALIDITY at creation time; a fresh
-    mod-sequence journal goes with it, so new folders count mod-sequences from 1.
+    A fresh ``dovecot-uidlist`` fixes UIDVALIDITY at creation time (above
+    ``uidvalidity_floor``); a fresh mod-sequence journal goes with it, so new
+    folders count mod-sequences from 1.
     """
     for sub in ("cur", "new", "tmp"):
         (path / sub).mkdir(parents=True, exist_ok=True)
     if marker and not (path / FOLDER_MARKER).exists():
         io.write_file(path / FOLDER_MARKER, b"")
     if not (path / UIDLIST_NAME).exists():
-        uidvalidity = new_uidvalidity()
+        uidvalidity = new_uidvalidity(uidvalidity_floor)
         io.atomic_replace(path / MODSEQ_NAME, initial_journal(uidvalidity))
         io.atomic_replace(path / UIDLIST_NAME, UidList(uidvalidity).serialize().encode())
     io.fsync_dir(path)
@@ -113,8 +121,14 @@ class MaildirMailbox(Mailbox):
         self.path = path
         self._lock = threading.Lock()
         self._folders: dict[str, MaildirFolder] = {}
-        self._quota = None if quota is None else QuotaGuard(user, quota, self.usage)
+        self._quota = (
+            None if quota is None else QuotaGuard(user, quota, self.usage, path / QUOTA_LOCK)
+        )
         self._default_folders = tuple(default_folders)
+        #: The event channel its folders announce changes on (set by the store).
+        self.events: EventBus | None = None
+        #: Watches folders sessions listen to, for other programs' changes (set by the store).
+        self.watcher: FolderWatcher | None = None
 
     # ---------------------------------------------------------------- API
 
@@ -130,12 +144,12 @@ class MaildirMailbox(Mailbox):
     async def delete_folder(self, name: str) -> None:
         gone = await self._run("deleting folder", self._delete_blocking, name)
         for folder in gone:
-            folder._notify()
+            folder._notify("folders")
 
     async def rename_folder(self, old: str, new: str) -> None:
         touched = await self._run("renaming folder", self._rename_blocking, old, new)
         for folder in touched:
-            folder._notify()
+            folder._notify("folders")
 
     async def subscriptions(self) -> set[str]:
         return await self._run("reading subscriptions", self._read_subscriptions)
@@ -167,6 +181,41 @@ class MaildirMailbox(Mailbox):
 
     def _dir_of(self, name: str) -> Path:
         return self.path if name == INBOX else self.path / names.to_dir(name)
+
+    @contextlib.contextmanager
+    def _tree_locked(self) -> Iterator[None]:
+        """The in-process lock, then an ``flock`` that orders folder creation,
+        deletion, renaming and subscription changes across worker processes
+        (a rename checks that its target is free, then renames: two processes
+        must not both pass the check). Opening a folder needs only the first."""
+        with self._lock, io.flocked(self.path / TREE_LOCK):
+            yield
+
+    def _last_uidvalidity(self) -> int:
+        """The largest UIDVALIDITY any process gave a folder of this user (tree lock held).
+
+        A folder deleted and re-created within one second by two different
+        worker processes must still get a new UIDVALIDITY; the in-process
+        memory of ``new_uidvalidity`` cannot see the other process's value.
+        """
+        try:
+            return int((self.path / UIDVALIDITY_FILE).read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _record_uidvalidity(self, folder: Path) -> None:
+        try:
+            value = UidList.parse((folder / UIDLIST_NAME).read_text()).uidvalidity
+        except (OSError, ValueError):
+            return
+        if value > self._last_uidvalidity():
+            io.atomic_replace(self.path / UIDVALIDITY_FILE, f"{value}\n".encode())
+
+    def changed_elsewhere(self, name: str) -> None:
+        """Another process changed folder ``name``: wake the sessions on it here."""
+        folder = self._folders.get(name)
+        if folder is not None:
+            folder.notify_local()
 
     def forget_all(self) -> None:
         """The whole mailbox was deleted: every cached folder is gone."""
@@ -206,6 +255,9 @@ class MaildirMailbox(Mailbox):
                     make_maildir(path, marker=name != INBOX)
                 folder = MaildirFolder(name, path)
                 folder.quota = self._quota
+                folder.events = self.events
+                folder.watcher = self.watcher
+                folder.owner = self.user
                 with contextlib.suppress(OSError):
                     folder.cleanup_blocking()
                 self._folders[name] = folder
@@ -226,19 +278,20 @@ class MaildirMailbox(Mailbox):
         if name == INBOX:
             raise StorageError(ErrorKind.EXISTS, "folder already exists")
         path = self._dir_of(name)
-        with self._lock:
+        with self._tree_locked():
             try:
                 path.mkdir()
             except FileExistsError:
                 raise StorageError(ErrorKind.EXISTS, "folder already exists") from None
-            make_maildir(path, marker=True)
+            make_maildir(path, marker=True, uidvalidity_floor=self._last_uidvalidity())
+            self._record_uidvalidity(path)
 
     def _delete_blocking(self, name: str) -> list[MaildirFolder]:
         name = names.canonical(name)
         if name == INBOX:
             raise StorageError(ErrorKind.NO_PERMISSION, "INBOX cannot be deleted")
         path = self._dir_of(name)
-        with self._lock:
+        with self._tree_locked():
             if not path.is_dir():
                 raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
             # Maildir++ is flat: ".A.B" stays when ".A" goes, as RFC 3501 6.3.4 allows.
@@ -255,7 +308,7 @@ class MaildirMailbox(Mailbox):
             raise StorageError(ErrorKind.INVALID_NAME, "cannot rename a folder into itself")
         if old == INBOX:
             return self._rename_inbox(new)
-        with self._lock:
+        with self._tree_locked():
             if not self._dir_of(old).is_dir():
                 raise StorageError(ErrorKind.NOT_FOUND, "folder does not exist")
             moves = [(old, new)]
@@ -309,7 +362,7 @@ class MaildirMailbox(Mailbox):
 
     def _change_subscription(self, name: str, add: bool) -> None:
         name = names.canonical(name)
-        with self._lock:
+        with self._tree_locked():
             current = self._read_subscriptions()
             if (name in current) == add:
                 return

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from mailserver.events import Event, EventBus, Topic
 from mailserver.storage.base import MailStore
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io, names
@@ -18,6 +20,7 @@ from mailserver.storage.maildir.mailbox import (
     remove_tree,
 )
 from mailserver.storage.maildir.quota import QuotaFunc
+from mailserver.storage.maildir.watch import FolderWatcher
 from mailserver.storage.model import INBOX
 
 #: RFC 6154 (and RFC 8457 \Important) attributes are flag-like atoms.
@@ -53,6 +56,8 @@ class MaildirStore(MailStore):
     written. ``default_folders`` are (name, RFC 6154 special-use attribute or
     None) pairs created and subscribed, with INBOX, when a user's mailbox is
     first created. Both are checked here, so a bad configuration fails at start.
+    With ``events``, folder changes are announced as ``Topic.MAILBOX`` and
+    those announced by other processes wake the sessions of this one.
     """
 
     def __init__(
@@ -60,8 +65,14 @@ class MaildirStore(MailStore):
         root: Path,
         quota: QuotaFunc | None = None,
         default_folders: Sequence[tuple[str, str | None]] = (),
+        events: EventBus | None = None,
     ) -> None:
         self.root = Path(root)
+        self.events = events
+        #: inotify on the folders sessions listen to: changes by other programs.
+        self.watcher = FolderWatcher()
+        if events is not None:
+            events.subscribe(Topic.MAILBOX, self._changed_elsewhere)
         self.quota = quota
         self.default_folders = check_default_folders(default_folders)
         self._lock = threading.Lock()
@@ -85,8 +96,23 @@ class MaildirStore(MailStore):
             mailbox = open_mailbox_blocking(
                 user, self.root / user, self.quota, self.default_folders
             )
+            mailbox.events = self.events
+            mailbox.watcher = self.watcher
             self._mailboxes[user] = mailbox
             return mailbox
+
+    def _changed_elsewhere(self, event: Event) -> None:
+        """A folder changed in another process (a ``Topic.MAILBOX`` event): if this
+        process has it open, its sessions (IDLE, the untagged updates of a
+        selected folder) look at the disk again now rather than at their next poll."""
+        if event.origin == os.getpid():
+            return
+        user, name = event.data.get("user"), event.data.get("folder")
+        if not isinstance(user, str) or not isinstance(name, str):
+            return
+        mailbox = self._mailboxes.get(user)
+        if mailbox is not None:
+            mailbox.changed_elsewhere(name)
 
     async def delete_mailbox(self, user: str) -> None:
         names.check_user(user)

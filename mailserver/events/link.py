@@ -1,0 +1,150 @@
+"""One JSON-lines stream between two processes of the event channel.
+
+Each line is one JSON object with a ``"t"`` key: ``"interest"`` (the topics
+the sender's side wants, ``{"t": "interest", "topics": [...]}``) or
+``"event"`` (``{"t": "event", "e": Event.to_json()}``). Sending never
+blocks: messages wait in a bounded queue drained by a task, and when the
+peer does not keep up, new messages are dropped and counted instead of
+slowing the producer down (a stalled worker must not stall the others).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Messages waiting for one peer before new ones are dropped.
+MAX_QUEUE = 10_000
+#: Longest line accepted from a peer; events are small facts, never bodies.
+MAX_LINE = 1 << 20
+#: Seconds between two "dropping events" warnings for one link.
+DROP_LOG_INTERVAL = 60.0
+
+MessageHandler = Callable[[dict[str, Any]], None]
+
+
+class EventLink:
+    """A started link reads messages into ``on_message`` until the peer goes away,
+    then calls ``on_close`` once."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_message: MessageHandler,
+        on_close: Callable[[EventLink], None],
+        name: str,
+    ) -> None:
+        self.name = name
+        self._reader = reader
+        self._writer = writer
+        self._on_message = on_message
+        self._on_close = on_close
+        self._queue: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.closed = False
+        #: Messages dropped because the queue was full or the link closed.
+        self.dropped = 0
+        self._last_drop_log = -DROP_LOG_INTERVAL
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name=f"events-read-{self.name}"),
+            asyncio.create_task(self._write_loop(), name=f"events-write-{self.name}"),
+        ]
+
+    def send(self, message: dict[str, Any]) -> bool:
+        """Queue one message; False (and counted) if it was dropped."""
+        if self.closed or len(self._queue) >= MAX_QUEUE:
+            self._count_drop()
+            return False
+        self._queue.append(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        self._wake.set()
+        return True
+
+    def _count_drop(self) -> None:
+        self.dropped += 1
+        now = time.monotonic()
+        if now - self._last_drop_log >= DROP_LOG_INTERVAL:
+            self._last_drop_log = now
+            log.warning(
+                "event link %s: peer is not keeping up or gone, %d events dropped so far",
+                self.name,
+                self.dropped,
+            )
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    # One write for everything queued: a burst costs one syscall.
+                    batch = b"".join(self._queue)
+                    self._queue.clear()
+                    self._writer.write(batch)
+                    await self._writer.drain()
+        except Exception as exc:  # ConnectionError, or a transport closed under us
+            log.debug("event link %s: write failed: %r", self.name, exc)
+            self._lost()
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                line = await self._reader.readline()
+                if not line:
+                    break
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    log.warning("event link %s: ignored a line that is not JSON", self.name)
+                    continue
+                if isinstance(message, dict):
+                    try:
+                        self._on_message(message)
+                    except Exception:
+                        log.exception("event link %s: handling a message failed", self.name)
+        except (ConnectionError, OSError, ValueError):
+            # ValueError: a line past the reader's limit; the stream is unusable.
+            pass
+        self._lost()
+
+    def _lost(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.clear()
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._on_close(self)
+
+    async def close(self) -> None:
+        """Send what is queued (briefly), then close without calling ``on_close``."""
+        if self.closed:
+            return
+        with contextlib.suppress(Exception):
+            if self._queue:
+                self._writer.write(b"".join(self._queue))
+                await asyncio.wait_for(self._writer.drain(), 1.0)
+        self.closed = True
+        self._queue.clear()
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            self._writer.close()
+
+
+def interest_message(topics: frozenset[str]) -> dict[str, Any]:
+    return {"t": "interest", "topics": sorted(topics)}

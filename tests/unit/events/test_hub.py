@@ -1,0 +1,169 @@
+"""The cross-process event channel, hub and workers joined by real socketpairs.
+
+The "workers" here are RemoteEventBus objects in this process (their pids
+are all ours, so events carry a distinct fake origin where it matters);
+the bytes still cross real sockets, through the same code as between
+processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from mailserver.events import Event, Topic
+from mailserver.events import link as link_module
+from mailserver.events.hub import HubEventBus
+from mailserver.events.remote import RemoteEventBus
+
+DEADLINE = 10.0
+
+
+async def joined(hub: HubEventBus) -> RemoteEventBus:
+    """A worker-side bus linked to ``hub`` over a socketpair, started."""
+    ours, theirs = socket.socketpair()
+    await hub.add_socket(ours)
+    used = False
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        nonlocal used
+        if used:
+            raise ConnectionRefusedError("socketpair")
+        used = True
+        return await asyncio.open_unix_connection(sock=theirs)
+
+    bus = RemoteEventBus(connect, on_lost=lambda: None)
+    await bus.start()
+    return bus
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[HubEventBus]:
+    bus = HubEventBus()
+    yield bus
+    await bus.close()
+
+
+async def test_an_event_reaches_the_other_worker_and_the_hub_but_is_not_echoed(
+    hub: HubEventBus,
+) -> None:
+    one, two = await joined(hub), await joined(hub)
+    heard_one: list[Event] = []
+    heard_two: list[Event] = []
+    heard_hub: list[Event] = []
+    hub.subscribe(Topic.MAILBOX, heard_hub.append)
+    two.subscribe(Topic.MAILBOX, heard_two.append)
+    one.subscribe(Topic.MAILBOX, heard_one.append)
+    await until(lambda: Topic.MAILBOX in one._remote)
+    one.emit(Topic.MAILBOX, user="group1_1", folder="INBOX", change="messages")
+    assert len(heard_one) == 1  # delivered locally at once
+    await until(lambda: bool(heard_two) and bool(heard_hub))
+    assert heard_two[0].data == {"user": "group1_1", "folder": "INBOX", "change": "messages"}
+    await asyncio.sleep(0.2)
+    # Once each: the hub does not send an event back to the worker it came from.
+    assert len(heard_one) == 1 and len(heard_two) == 1 and len(heard_hub) == 1
+    await one.close()
+    await two.close()
+
+
+async def test_wants_answers_for_every_process_and_follows_unsubscribe(
+    hub: HubEventBus,
+) -> None:
+    one, two = await joined(hub), await joined(hub)
+    assert not one.wants(Topic.SESSION_LINE)
+    subscription = two.subscribe(Topic.SESSION_LINE, lambda event: None)
+    await until(lambda: one.wants(Topic.SESSION_LINE))
+    subscription.close()
+    await until(lambda: not one.wants(Topic.SESSION_LINE))
+    # The hub's own subscribers count too (the console lives in the supervisor).
+    hub.subscribe("*", lambda event: None)
+    await until(lambda: one.wants(Topic.SESSION_LINE) and two.wants(Topic.AUTH))
+    await one.close()
+    await two.close()
+
+
+async def test_nothing_is_sent_when_nobody_elsewhere_listens(hub: HubEventBus) -> None:
+    one = await joined(hub)
+    await joined(hub)
+    heard: list[Event] = []
+    hub.subscribe(Topic.AUTH, heard.append)
+    await until(lambda: one.wants(Topic.AUTH))
+    one.publish(Event(Topic.SESSION_LINE, {"session": "s", "direction": "C", "text": "x"}))
+    one.publish(Event(Topic.AUTH, {"ip": "10.0.0.1", "user": None, "action": "failure"}))
+    await until(lambda: bool(heard))
+    assert [event.topic for event in heard] == [Topic.AUTH]
+
+
+async def test_a_peer_that_does_not_read_costs_dropped_events_not_memory(
+    hub: HubEventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(link_module, "MAX_QUEUE", 50)
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    link = await hub.add_socket(ours)
+    # The peer says it wants everything, then never reads again.
+    theirs.send(b'{"t":"interest","topics":["*"]}\n')
+    await until(lambda: hub.wants(Topic.SESSION_LINE))
+    big = "x" * 10_000
+    for number in range(2000):
+        hub.publish(Event(Topic.SESSION_LINE, {"session": "s", "n": number, "text": big}))
+    assert link.dropped > 0
+    assert len(link._queue) <= 50
+    theirs.close()
+
+
+async def test_a_lost_link_is_reported_and_leaves_the_bus_local(hub: HubEventBus) -> None:
+    ours, theirs = socket.socketpair()
+    await hub.add_socket(ours)
+    lost: list[bool] = []
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_unix_connection(sock=theirs)
+
+    bus = RemoteEventBus(connect, on_lost=lambda: lost.append(True))
+    await bus.start()
+    hub.subscribe(Topic.AUTH, lambda event: None)
+    await until(lambda: bus.wants(Topic.AUTH))
+    await hub.close()
+    await until(lambda: bool(lost))
+    assert not bus.wants(Topic.AUTH)
+    heard: list[Event] = []
+    bus.subscribe(Topic.AUTH, heard.append)
+    bus.emit(Topic.AUTH, ip="10.0.0.1", user=None, action="failure")
+    assert len(heard) == 1  # local delivery goes on
+    await bus.close()
+
+
+async def test_the_bus_reconnects_without_on_lost() -> None:
+    """A hub reachable again (say a Unix socket by name) is rejoined with back-off."""
+    hubs = [HubEventBus(), HubEventBus()]
+    attempts = 0
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        nonlocal attempts
+        ours, theirs = socket.socketpair()
+        await hubs[min(attempts, 1)].add_socket(ours)
+        attempts += 1
+        return await asyncio.open_unix_connection(sock=theirs)
+
+    bus = RemoteEventBus(connect)
+    await bus.start()
+    await hubs[0].close()
+    heard: list[Event] = []
+    hubs[1].subscribe(Topic.AUTH, heard.append)
+    await until(lambda: bus.wants(Topic.AUTH))
+    bus.emit(Topic.AUTH, ip="10.0.0.1", user=None, action="failure")
+    await until(lambda: bool(heard))
+    await bus.close()
+    await hubs[1].close()
