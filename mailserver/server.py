@@ -37,6 +37,7 @@ from mailserver.net.tls import (
 )
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
+from mailserver.storage.spool import clean_spool
 
 log = logging.getLogger("mailserver")
 
@@ -115,7 +116,12 @@ async def start_server(
     by listener name; those are served instead of binding the address again.
     """
     services = services or build_services(config)
-    sessions = SessionRegistry(config.limits.max_connections, config.limits.max_connections_per_ip)
+    # Uploads a killed process never finished (and never acknowledged).
+    clean_spool(config.data_dir)
+    limits = config.limits
+    sessions = SessionRegistry(
+        limits.max_connections, limits.max_connections_per_ip, limits.unauthenticated_share
+    )
     running = RunningServer(services=services, sessions=sessions)
     if not config.listeners:
         raise StartupError("no listeners configured: add e.g. 'listeners: {smtp: 0.0.0.0:25}'")

@@ -28,7 +28,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,3 +224,24 @@ async def fetch_message(
         start, length = url.partial
         data = data[start:] if length is None else data[start : start + length]
     return data
+
+
+async def message_chunks(store: MailStore, owner: str, url: ImapUrl) -> AsyncIterator[bytes]:
+    """The octets ``url`` names, from the message file in chunks (a whole message or a
+    ``PARTIAL`` of it; not a ``SECTION``): a 70 MiB draft never sits in memory.
+    :class:`BadUrl` if there are none, before the first chunk."""
+    if url.section is not None:
+        raise BadUrl("Sections are not supported here")
+    try:
+        mailbox = await store.mailbox(owner)
+        folder = await mailbox.folder(url.mailbox)
+        snapshot = await folder.snapshot()
+        if url.uidvalidity not in (None, snapshot.uidvalidity) or snapshot.find(url.uid) is None:
+            raise BadUrl("No such message")
+        stream = await folder.open_message(url.uid)
+    except StorageError:
+        raise BadUrl("No such message") from None
+    start, length = url.partial if url.partial is not None else (0, None)
+    async with stream:
+        async for chunk in stream.chunks(start, length):
+            yield chunk

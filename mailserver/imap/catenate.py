@@ -11,6 +11,7 @@ with the logged-in user). Anything that does not resolve is ``NO [BADURL url]``
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from mailserver.imap.errors import ImapError, no
@@ -40,7 +41,15 @@ async def build_message(session: ImapSession, parts: tuple[CatenatePart, ...]) -
     pieces: list[bytes] = []
     size = 0
     for part in parts:
-        data = part.text if part.text is not None else await fetch_url(session, part.url or "")
+        if part.file is not None:
+            # A large TEXT literal, spooled by the session; the limit is checked first.
+            if size + part.file.size > limit:
+                raise no("Message too large", "TOOBIG")
+            data = await asyncio.to_thread(part.file.read_bytes)
+        elif part.text is not None:
+            data = part.text
+        else:
+            data = await fetch_url(session, part.url or "")
         size += len(data)
         if size > limit:
             raise no("Message too large", "TOOBIG")

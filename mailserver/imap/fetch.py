@@ -10,7 +10,7 @@ a whole large mailbox never sits in memory.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mailserver.imap import binary, rev2, wire
 from mailserver.imap.condstore import (
@@ -29,6 +29,7 @@ from mailserver.imap.parser.fetch_items import SETS_SEEN, BodySection, FetchAttr
 from mailserver.imap.sequences import resolve_uids
 from mailserver.imap.view import SelectedView
 from mailserver.storage import SEEN, FlagMode, MessageInfo
+from mailserver.storage.stream import MessageStream
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
@@ -37,6 +38,10 @@ VANISHED = Response("NO", "Some of the requested messages no longer exist")
 #: Octets of small FETCH responses gathered before they are written and drained.
 OUTPUT_BATCH = 64 * 1024
 MODSEQ = FetchAttribute("MODSEQ")
+#: Messages at least this large go out of their file in chunks for ``BODY[]`` and
+#: ``RFC822`` (smaller ones through the MIME cache, which may already hold them).
+STREAM_FROM = 256 * 1024
+WHOLE = Section()
 _RFC822_SECTIONS = {
     "RFC822": Section(),
     "RFC822.HEADER": Section(text="HEADER"),
@@ -111,7 +116,11 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             if uid in new_modseqs:
                 info = dataclasses.replace(info, modseq=new_modseqs[uid])
             parts = [await _render(item, view, cache, info, flags) for item in items]
-            await out.add(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
+            if any(isinstance(part, Streamed) for part in parts):
+                await out.flush()
+                await _send_streamed(session, seq, parts)
+            else:
+                await out.add(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(cast(list[bytes], parts))))
         await out.flush()
     except Exception:
         out.write_pending()  # the complete responses built so far still go out
@@ -187,15 +196,62 @@ async def _mark_seen(view: SelectedView, uids: list[int]) -> dict[int, frozenset
     return await view.folder.store_flags(unseen, [SEEN], FlagMode.ADD)
 
 
+@dataclasses.dataclass
+class Streamed:
+    """A whole-message literal (``BODY[]``, ``RFC822``, a partial of them) that goes
+    from the message file to the socket in chunks instead of through memory."""
+
+    label: bytes
+    message: MessageStream
+    start: int = 0
+    count: int | None = None
+
+    def length(self) -> int:
+        end = self.message.size if self.count is None else self.start + self.count
+        return max(0, min(end, self.message.size) - self.start)
+
+
+async def _send_streamed(session: ImapSession, seq: int, parts: list[bytes | Streamed]) -> None:
+    """One FETCH response with streamed literals in it, written piece by piece."""
+    session.begin_response()
+    try:
+        session.write(b"* %d FETCH (" % seq)
+        for index, part in enumerate(parts):
+            if index:
+                session.write(b" ")
+            if isinstance(part, bytes):
+                session.write(part)
+                continue
+            session.write(part.label + b" {%d}\r\n" % part.length())
+            async for chunk in part.message.chunks(part.start, part.count):
+                session.write(no_nuls(chunk))
+                await session.drain()
+        session.write(b")\r\n")
+        await session.drain()
+    finally:
+        for part in parts:
+            if isinstance(part, Streamed):
+                part.message.close()
+    session.end_response()
+
+
 async def _render(
     item: FetchItem,
     view: SelectedView,
     cache: MessageCache,
     info: MessageInfo,
     flags: frozenset[str],
-) -> bytes:
+) -> bytes | Streamed:
     if isinstance(item, BinarySection):
         return await binary.render(item, view.folder, cache, info)
+    if isinstance(item, BodySection) and item.section == WHOLE and info.size >= STREAM_FROM:
+        label = b"BODY[]"
+        start, count = item.partial if item.partial is not None else (0, None)
+        if item.partial is not None:
+            label += b"<%d>" % start
+        return Streamed(label, await view.folder.open_message(info.uid), start, count)
+    if item == FetchAttribute("RFC822") and info.size >= STREAM_FROM:
+        return Streamed(b"RFC822", await view.folder.open_message(info.uid))
     if isinstance(item, BodySection):
         data = await cache.section(view.folder, info, item.section)
         label = b"BODY[" + section_label(item.section).encode() + b"]"

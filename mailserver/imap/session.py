@@ -28,8 +28,17 @@ from mailserver.imap.errors import (
     login_blocked_response,
     storage_error_response,
 )
+from mailserver.imap.literals import (
+    MAX_SPOOLED,
+    BudgetExhausted,
+    SpoolMarker,
+    discard_all,
+    literal_to_file,
+    reserve_literal,
+)
 from mailserver.imap.notify import Notifier
 from mailserver.imap.parser.commands import (
+    Append,
     Command,
     InvalidCommand,
     MailboxCommand,
@@ -47,6 +56,7 @@ from mailserver.net.starttls import (
     upgrade_to_tls,
 )
 from mailserver.storage import Mailbox, MailStore, StorageError
+from mailserver.storage.spool import HeaderTooLarge, SpooledMessage
 
 log = logging.getLogger("mailserver.imap")
 
@@ -167,6 +177,11 @@ class ImapSession:
         #: Held while a command runs; NOTIFY's pushes (``notify.py``) wait for it.
         self.exclusive = asyncio.Lock()
         self.notifier: Notifier | None = None
+        self._uploads = context.services.uploads
+        #: APPEND literals of the command being read, streamed to spool files.
+        self.literal_files: list[SpooledMessage] = []
+        #: What stands in the command for each of them (``literals.SpoolMarker``).
+        self.spool_marker = SpoolMarker()
 
     # ------------------------------------------------------------- policy
 
@@ -212,18 +227,28 @@ class ImapSession:
                     log.info("imap %s: idle timeout (user %s)", self.peer, self.user or "-")
                     await self.send(IDLE_BYE)
                     return
-                async with self.exclusive:
-                    await self.execute(data)
+                try:
+                    async with self.exclusive:
+                        await self.execute(data)
+                finally:
+                    discard_all(self.literal_files)
                 if self.notifier is not None:
                     self.notifier.after_command()
+                # One turn for every other connection: a client that pipelines commands
+                # finds the next one already buffered and would otherwise keep the loop.
+                await asyncio.sleep(0)
                 if self._goodbye is not None and not self.closing:
                     await self.send(self._goodbye)
                     return
         except (ClientGone, EOFError, ConnectionError):
             return
+        finally:
+            discard_all(self.literal_files)  # an APPEND cut off mid-command
 
     async def execute(self, data: bytes) -> None:
         parsed = parse_command(data, utf8_names="UTF8=ACCEPT" in self.enabled)
+        if isinstance(parsed, Append) and self.literal_files:
+            parsed = self.spool_marker.attach(parsed, self.literal_files)
         spec = COMMANDS.get(parsed.name) if parsed.name else None
         if spec is not None and self.state not in spec.states:
             await self._complete(parsed.tag, Response("BAD", self._wrong_state_text(spec)))
@@ -331,8 +356,10 @@ class ImapSession:
         it fits (before login: no longer than a command line), so a client
         never sends an oversized one; a non-synchronizing one (LITERAL+) that
         is too big is read and thrown away in chunks so the connection stays
-        in step without buffering it.
+        in step without buffering it. An APPEND's message literal goes to a
+        spool file instead (:attr:`literal_files`), whatever its size.
         """
+        discard_all(self.literal_files)  # left by a command refused half-way
         try:
             # Trailing blanks are invisible in a terminal; no grammar element ends in one.
             line = (await self.read_line()).rstrip(b" \t")
@@ -372,9 +399,17 @@ class ImapSession:
                 await self._discard_rest_of_command()
                 text = f"Non-synchronizing literals are limited to {LITERAL_MINUS_MAX} octets"
                 raise CommandTooBig(tag, Response("BAD", text, "TOOBIG"))
-            if synchronizing:
-                await self.send(CONTINUE_LITERAL)
-            buffer += CRLF + await self._read_exactly(size)
+            if is_append and size > self._max_line:
+                # A message (or a CATENATE text part): to a file, and a marker literal
+                # in the command in its place, which the APPEND parse maps back.
+                await self._literal_to_file(tag, size, synchronizing)
+                marker = self.spool_marker.literal(len(self.literal_files) - 1)
+                del buffer[len(buffer) - len(match.group(0)) :]
+                buffer += b"{%d}" % len(marker) + CRLF + marker
+            else:
+                if synchronizing:
+                    await self.send(CONTINUE_LITERAL)
+                buffer += CRLF + await self._read_exactly(size)
             try:
                 line = (await self.read_line()).rstrip(b" \t")
             except LineTooLong:
@@ -385,6 +420,57 @@ class ImapSession:
     def _literal_minus(self) -> bool:
         """LITERAL- rather than LITERAL+ is in force (before login, see :meth:`capabilities`)."""
         return self.state is State.NOT_AUTHENTICATED
+
+    async def _literal_to_file(self, tag: str | None, size: int, synchronizing: bool) -> None:
+        """An APPEND message literal, streamed to a spool file (``literals.py``).
+
+        Refused before the client sends it (no ``+``) when the user's quota
+        cannot take it or the memory budget is spent; a non-synchronizing
+        literal is then read and thrown away to stay in step.
+        """
+        refusal: Response | None = None
+        reservation = None
+        if len(self.literal_files) >= MAX_SPOOLED:
+            refusal = Response("NO", "Too many messages in one APPEND", "LIMIT")
+        elif not await self._quota_fits(size):
+            refusal = Response("NO", "Quota exceeded", "OVERQUOTA")
+        else:
+            try:
+                reservation = reserve_literal(self._uploads, self.config)
+            except BudgetExhausted:
+                text = "Too many messages being received, try again later"
+                refusal = Response("NO", text, "UNAVAILABLE")
+        if reservation is None:
+            assert refusal is not None
+            if not synchronizing:
+                await self._discard(size)
+                await self._discard_rest_of_command()
+            raise CommandTooBig(tag, refusal)
+        try:
+            if synchronizing:
+                await self.send(CONTINUE_LITERAL)
+            spooled = await literal_to_file(self.reader, size, self.config, reservation)
+        except HeaderTooLarge:
+            await self._discard_rest_of_command()
+            limit = self.config.limits.max_header_size
+            text = f"Message header too large (limit {limit} octets)"
+            raise CommandTooBig(tag, Response("NO", text, "LIMIT")) from None
+        finally:
+            reservation.release()
+        self.literal_files.append(spooled)
+
+    async def _quota_fits(self, octets: int) -> bool:
+        """Whether the user's storage limit leaves room for ``octets`` more (store
+        trouble is left to the APPEND itself to report)."""
+        mailbox = self.mailbox
+        limit = mailbox.quota_limit() if mailbox is not None else None
+        if mailbox is None or limit is None:
+            return True
+        try:
+            used, _ = await mailbox.usage()
+        except StorageError:
+            return True
+        return used + octets <= limit
 
     async def _read_exactly(self, size: int) -> bytes:
         try:

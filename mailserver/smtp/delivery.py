@@ -3,7 +3,9 @@
 aiosmtpd has already parsed the command when a hook runs; the hooks ask
 ``policy`` what to do and the store to do it, and return the reply text.
 ``250`` after DATA is sent only once every recipient's copy is on disk
-(``Folder.append`` returns after fsync); any failure gives ``451`` and the
+(``Folder.append_file`` returns after fsync); the message arrives as a spool
+file (``storage.spool``) and each copy is its own trace fields and completed
+header followed by the body copied from that file; any failure gives ``451`` and the
 client keeps the message. Store errors are mapped to replies here and only
 here (:func:`failure_reply`); their text never reaches the client.
 
@@ -28,6 +30,7 @@ from mailserver.smtp import message, replies
 from mailserver.smtp.policy import RecipientPolicy, Reject, parse_sender
 from mailserver.smtp.state import LabEnvelope, LabSession
 from mailserver.storage import INBOX, ErrorKind, Mailbox, StorageError
+from mailserver.storage.spool import SpooledMessage
 
 log = logging.getLogger("mailserver.smtp")
 
@@ -111,17 +114,21 @@ class DeliveryHandler:
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: Any, session: LabSession, envelope: LabEnvelope) -> str:
-        content = envelope.original_content or b""
+        spooled = envelope.spooled
+        assert spooled is not None, "DATA and BDAT spool the message first"
         queue_id = new_queue_id()
         now = time.time()
         config = self.services.config
-        prepared = message.prepare(
-            content,
+        header = message.complete_header(
+            spooled.header,
             sender=envelope.sender,
             queue_id=queue_id,
             hostname=config.hostname,
             timestamp=now,
         )
+        # The message is header + blank line + the body, which stays in the spool file.
+        head = header + message.CRLF
+        body_size = spooled.size - spooled.body_offset
         trace = message.Trace(
             helo=session.host_name or "unknown",
             client_ip=session.connection.ip,
@@ -141,11 +148,11 @@ class DeliveryHandler:
         )
         deliveries = envelope.deliveries()
         copies = {
-            user: message.delivered_copy(prepared, trace, envelope.sender, rcpt)
+            user: message.trace_fields(trace, envelope.sender, rcpt) + head
             for user, rcpt in deliveries.items()
         }
-        for user, data in copies.items():
-            if not await self._fits(user, len(data)):
+        for user, prefix in copies.items():
+            if not await self._fits(user, len(prefix) + body_size):
                 log.info(
                     "%s message id=%s refused: mailbox of %s full",
                     session.connection.describe(),
@@ -154,7 +161,7 @@ class DeliveryHandler:
                 )
                 return replies.mailbox_full(deliveries[user])
         results = await asyncio.gather(
-            *(self._store(user, data) for user, data in copies.items()),
+            *(self._store(user, prefix, spooled) for user, prefix in copies.items()),
             return_exceptions=True,
         )
         failures = {
@@ -171,7 +178,7 @@ class DeliveryHandler:
             queue_id,
             envelope.sender,
             ",".join(f"<{rcpt}>" for rcpt in deliveries.values()),
-            len(prepared.data),
+            len(head) + body_size,
         )
         return replies.queued(queue_id)
 
@@ -195,10 +202,12 @@ class DeliveryHandler:
             return True
         return used + octets <= limit
 
-    async def _store(self, user: str, data: bytes) -> None:
+    async def _store(self, user: str, prefix: bytes, spooled: SpooledMessage) -> None:
+        """One recipient's copy: its own trace fields and header, then the body copied
+        from the spool file in chunks (never the whole message in memory)."""
         mailbox = await self.services.store.mailbox(user)
         folder = await mailbox.folder(INBOX)
-        await folder.append(data)
+        await folder.append_file(spooled.path, offset=spooled.body_offset, prefix=prefix)
 
     @staticmethod
     def _log_failure(queue_id: str, failures: list[BaseException]) -> None:

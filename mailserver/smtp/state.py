@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import Envelope, Session
 
 from mailserver.smtp.policy import Accept
+from mailserver.smtp.upload import Upload
+from mailserver.storage.spool import SpooledMessage
 
 
 @dataclass
@@ -47,8 +49,12 @@ class LabEnvelope(Envelope):
         #: Reverse-path as recorded: ``""`` is the null sender.
         self.sender: str = ""
         self.accepted: list[Accept] = []
-        #: Message pieces fetched by BURL (``burl.py``) until the one with LAST.
-        self.burl_parts: list[bytes] = []
+        #: MAIL said BODY=BINARYMIME: the message comes with BDAT only (RFC 3030 3).
+        self.binary = False
+        #: The message being received with BDAT chunks, until the LAST one.
+        self.upload: Upload | None = None
+        #: The received message, in its spool file, while delivery runs.
+        self.spooled: SpooledMessage | None = None
 
     def deliveries(self) -> dict[str, str]:
         """user -> the first address that named them: one copy per mailbox, however

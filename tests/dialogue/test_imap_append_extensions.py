@@ -434,3 +434,48 @@ async def test_imap4rev2_decodes_rfc2231_parameters(imap_lab: ImapLab) -> None:
     assert b'("NAME" ' + literal + b")" in rev2
     assert b'("FILENAME" ' + literal + b")" in rev2
     assert b"%E2%82%AC" not in rev2
+
+
+# ------------------------------------------------- large literals (spooled)
+
+
+async def test_multiappend_and_catenate_with_spooled_literals(imap_lab: ImapLab) -> None:
+    """Literals longer than a command line go to spool files as they arrive
+    (``imap/literals.py``); MULTIAPPEND and CATENATE get each file back in its place."""
+    big = [FRED + b"%d" % n * 20_000 + b"\r\n" for n in range(2)]
+    text = b"Subject: joined\r\n\r\n" + b"y" * 30_000 + b"\r\n"
+    client = await imap_lab.login()
+    await client.send(
+        b"a1 APPEND INBOX {%d+}\r\n%s (\\Seen) {%d+}\r\n%s {%d+}\r\n%s"
+        % (len(big[0]), big[0], len(JOE), JOE, len(big[1]), big[1])
+    )
+    await client.expect("a1 OK [APPENDUID * 1:3] Append completed")
+    assert await stored(imap_lab) == [big[0], JOE, big[1]]
+    await client.send(
+        b'a2 APPEND INBOX CATENATE (TEXT {%d+}\r\n%s URL "/INBOX/;UID=2/;SECTION=TEXT")'
+        % (len(text), text)
+    )
+    await client.expect("a2 OK [APPENDUID * 4] Append completed")
+    assert (await stored(imap_lab))[3] == text + JOE.split(b"\r\n\r\n", 1)[1]
+    # All or nothing holds for spooled messages too.
+    await client.send(
+        b'a3 APPEND INBOX {%d+}\r\n%s CATENATE (URL "/INBOX/;UID=99")' % (len(big[0]), big[0])
+    )
+    await client.expect("a3 NO [BADURL /INBOX/;UID=99] Unable to resolve the URL")
+    assert len(await stored(imap_lab)) == 4
+    # A client's literal that looks like a marker is just a message.
+    fake = b"\x00spooled:00000000000000000000000000000000:0"
+    await client.send(b"a4 APPEND INBOX {%d+}\r\n%s" % (len(fake), fake))
+    await client.expect("a4 OK [APPENDUID * 6] Append completed")  # 5 was taken back
+    assert (await stored(imap_lab))[4] == fake
+
+
+async def test_spooled_binary_literal_is_checked_for_lone_line_ends(imap_lab: ImapLab) -> None:
+    head = b"Subject: raw\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+    clean = head + bytes(b for b in range(256) if b not in b"\r\n") * 100
+    client = await imap_lab.login()
+    await client.send(b"a1 APPEND INBOX ~{%d+}\r\n%s" % (len(clean + b"\n"), clean + b"\n"))
+    await client.expect("a1 NO [UNKNOWN-CTE] *")
+    await client.send(b"a2 APPEND INBOX ~{%d+}\r\n%s" % (len(clean), clean))
+    await client.expect("a2 OK [APPENDUID * 1] Append completed")
+    assert await stored(imap_lab) == [clean]

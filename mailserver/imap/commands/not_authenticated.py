@@ -91,5 +91,7 @@ async def _log_in(session: ImapSession, login_name: str, password: str) -> Respo
     session.mailbox = await session.store.mailbox(user)
     session.user = user
     session.state = State.AUTHENTICATED
+    if session.handle is not None:
+        session.handle.logged_in()
     log.info("imap %s: %s logged in", session.peer, user)
     return Response("OK", "Logged in", f"CAPABILITY {session.capabilities()}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from mailserver.imap.parser.base import Command
 from mailserver.imap.parser.lexer import Cursor, ParseError
 from mailserver.imap.wire import parse_imap_date_time
+from mailserver.storage.spool import SpooledMessage
 
 #: RFC 4469 5: a CATENATE list this long is abuse, not a message.
 MAX_CATENATE_PARTS = 1000
@@ -32,6 +33,8 @@ class CatenatePart:
 
     text: bytes | None = None
     url: str | None = None
+    #: A large TEXT literal the session read into a spool file (``text`` is then empty).
+    file: SpooledMessage | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class AppendMessage:
     #: Sent as ``~{n}`` (RFC 3516): NUL octets are part of the message, not an error.
     binary: bool = False
     catenate: tuple[CatenatePart, ...] = ()
+    #: A message literal too large for memory, read into a spool file by the
+    #: session (``imap.literals``); ``message`` is then empty.
+    message_file: SpooledMessage | None = None
 
 
 @dataclass(frozen=True)
