@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -297,12 +298,20 @@ class Notifier:
     async def _fetch_new(self, uids: list[int]) -> None:
         """RFC 5465 5.1: ``MessageNew (fetch-att ...)`` sends them for each new message."""
         from mailserver.imap.fetch import run_fetch  # imports this package's parser
+        from mailserver.imap.parser.binary import BinarySection
         from mailserver.imap.parser.commands import Fetch
+        from mailserver.imap.parser.fetch_items import BodySection
         from mailserver.imap.parser.sequence import SequenceSet
 
         assert self.selected_group is not None
         sequence = SequenceSet(tuple((uid, uid) for uid in uids))
-        items = self.selected_group.fetch
+        # News must not mark anything read: body items are fetched as their PEEK form.
+        items = tuple(
+            dataclasses.replace(item, peek=True)
+            if isinstance(item, BodySection | BinarySection)
+            else item
+            for item in self.selected_group.fetch
+        )
         await run_fetch(self.session, Fetch("*", "UID FETCH", True, sequence, items))
 
     async def _status_line(self, name: str, force: bool = False) -> bytes | None:

@@ -38,7 +38,7 @@ async def test_notify_selected_and_personal(imap_lab: ImapLab) -> None:
     await select(client, "a1")
     await client.play(
         f"""
-        C: a2 NOTIFY SET STATUS (SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange)) (PERSONAL (MessageNew MessageExpunge FlagChange))
+        C: a2 NOTIFY SET STATUS (SELECTED (MessageNew (UID FLAGS BODY[HEADER.FIELDS (SUBJECT)]) MessageExpunge FlagChange)) (PERSONAL (MessageNew MessageExpunge FlagChange))
         S: * STATUS Lists (MESSAGES 0 UIDNEXT 1 UIDVALIDITY {lists_validity} UNSEEN 0)
         S: a2 OK NOTIFY completed
         """  # noqa: E501
@@ -49,9 +49,14 @@ async def test_notify_selected_and_personal(imap_lab: ImapLab) -> None:
         """
         S: * 1 EXISTS
         S: * 1 RECENT
-        S: * 1 FETCH (UID 1 FLAGS (\\Recent))
+        S: * 1 FETCH (UID 1 FLAGS (\\Recent) BODY[HEADER.FIELDS (SUBJECT)] {17}
+        S: Subject: news
+        S:
+        S: )
         """
     )
+    # The news did not mark the message read.
+    assert (await imap_lab.snapshot()).messages[0].flags == frozenset()
     # New mail elsewhere: a STATUS, unasked.
     await imap_lab.deliver(MESSAGE, folder="Lists")
     await client.expect(
@@ -131,6 +136,8 @@ async def test_notify_refuses_what_it_cannot_do(imap_lab: ImapLab) -> None:
         S: a2 BAD MessageNew and MessageExpunge must be asked for together
         C: a3 NOTIFY SET (PERSONAL (MessageNew (UID) MessageExpunge))
         S: a3 BAD Fetch attributes are for the selected mailbox only
+        C: a3b NOTIFY SET (SELECTED (MessageNew (RFC822) MessageExpunge))
+        S: a3b BAD RFC822 and RFC822.TEXT would mark mail read; use BODY.PEEK[]
         C: a4 NOTIFY SET (EVERYTHING (MessageNew))
         S: a4 BAD Unknown mailbox filter EVERYTHING
         C: a5 NOTIFY

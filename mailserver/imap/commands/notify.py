@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.imap import notify
 from mailserver.imap.errors import Response, bad, no
+from mailserver.imap.parser.fetch_items import SETS_SEEN
 from mailserver.imap.parser.notify import SELECTED_FILTERS, Notify
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ async def notify_command(session: ImapSession, command: Notify) -> Response:
             raise bad("FlagChange needs MessageNew and MessageExpunge")
         if group.fetch and group.filter not in SELECTED_FILTERS:
             raise bad("Fetch attributes are for the selected mailbox only")
+        if any(getattr(item, "name", "") in SETS_SEEN for item in group.fetch):
+            raise bad("RFC822 and RFC822.TEXT would mark mail read; use BODY.PEEK[]")
     notify.stop(session)
     if not command.groups:
         return Response("OK", "NOTIFY completed")
