@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, cast
 
-from mailserver.imap import wire
+from mailserver.imap import binary, rev2, wire
 from mailserver.imap.condstore import (
     enable_condstore,
     qresync_on,
@@ -24,6 +24,7 @@ from mailserver.imap.errors import Response
 from mailserver.imap.fetch_extensions import EXTENSION_ITEMS
 from mailserver.imap.mime import MessageCache
 from mailserver.imap.mime.section import Section, section_label
+from mailserver.imap.parser.binary import BinarySection
 from mailserver.imap.parser.commands import Fetch
 from mailserver.imap.parser.fetch_items import SETS_SEEN, BodySection, FetchAttribute, FetchItem
 from mailserver.imap.sequences import resolve_uids, uid_ranges
@@ -70,8 +71,8 @@ def no_nuls(data: bytes) -> bytes:
 
 
 def sets_seen(item: FetchItem) -> bool:
-    if isinstance(item, BodySection):
-        return not item.peek
+    if isinstance(item, BodySection | BinarySection):
+        return not item.peek and not (isinstance(item, BinarySection) and item.size)
     return item.name in SETS_SEEN
 
 
@@ -113,7 +114,7 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             }
     cache = MessageCache.for_folder(view.folder)
     structured = any(
-        not isinstance(item, BodySection) and item.name in _STRUCTURE_ITEMS for item in items
+        isinstance(item, FetchAttribute) and item.name in _STRUCTURE_ITEMS for item in items
     )
     vanished = False
     out = _Output(session)
@@ -274,6 +275,8 @@ async def _render(
     info: MessageInfo,
     flags: frozenset[str],
 ) -> bytes | Streamed:
+    if isinstance(item, BinarySection):
+        return await binary.render(item, view.folder, cache, info)
     if isinstance(item, BodySection) and item.section == WHOLE and info.size >= STREAM_FROM:
         label = b"BODY[]"
         start, count = item.partial if item.partial is not None else (0, None)
@@ -311,6 +314,8 @@ async def _render(
     parsed = await cache.structure(view.folder, info)
     if name == "ENVELOPE":
         return b"ENVELOPE " + no_nuls(parsed.envelope())
+    # IMAP4rev2 sessions get RFC 2231 parameters decoded (rev2.py).
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + no_nuls(parsed.bodystructure(True))
-    return b"BODY " + no_nuls(parsed.bodystructure(False))
+        structure = await rev2.bodystructure(view, cache, info, parsed, True)
+        return b"BODYSTRUCTURE " + no_nuls(structure)
+    return b"BODY " + no_nuls(await rev2.bodystructure(view, cache, info, parsed, False))

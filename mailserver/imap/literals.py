@@ -16,9 +16,12 @@ trickling a byte a second cannot hold the connection and its budget.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import secrets
 from collections.abc import Callable
 
 from mailserver.config import Config
+from mailserver.imap.parser.append import Append
 from mailserver.net.budget import MemoryBudget, Reservation
 from mailserver.storage.spool import BATCH, SpooledMessage, SpoolWriter, spool_dir
 
@@ -85,3 +88,51 @@ def discard_all(files: list[SpooledMessage]) -> None:
     for spooled in files:
         spooled.discard()
     files.clear()
+
+
+#: Message literals of one APPEND spooled to files at most (MULTIAPPEND, CATENATE).
+MAX_SPOOLED = 100
+
+
+class SpoolMarker:
+    """What stands in the command buffer for a literal that went to a spool file.
+
+    A MULTIAPPEND or CATENATE command may carry several large literals; each is
+    replaced by a small literal holding this session's random marker and the
+    file's index, and :meth:`attach` puts the files back where the markers are
+    in the parsed command. The marker starts with NUL and holds 16 random
+    octets, so no literal a client sends can be taken for one.
+    """
+
+    def __init__(self) -> None:
+        self.prefix = b"\x00spooled:" + secrets.token_hex(16).encode() + b":"
+
+    def literal(self, index: int) -> bytes:
+        return self.prefix + b"%d" % index
+
+    def index(self, data: bytes) -> int | None:
+        if not data.startswith(self.prefix):
+            return None
+        digits = data[len(self.prefix) :]
+        return int(digits) if digits.isdigit() else None
+
+    def attach(self, command: Append, files: list[SpooledMessage]) -> Append:
+        """``command`` with each marker replaced by its spooled file."""
+
+        def file_of(data: bytes | None) -> SpooledMessage | None:
+            index = self.index(data or b"")
+            return files[index] if index is not None and index < len(files) else None
+
+        messages = []
+        for message in command.messages:
+            spooled = file_of(message.message)
+            if spooled is not None:
+                message = dataclasses.replace(message, message=b"", message_file=spooled)
+            parts = tuple(
+                dataclasses.replace(part, text=b"", file=spooled)
+                if (spooled := file_of(part.text)) is not None
+                else part
+                for part in message.catenate
+            )
+            messages.append(dataclasses.replace(message, catenate=parts))
+        return dataclasses.replace(command, messages=tuple(messages))

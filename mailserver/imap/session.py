@@ -10,7 +10,6 @@ sessions are reported before the tagged completion (RFC 3501 5.2, 7).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import re
 import ssl
@@ -18,7 +17,8 @@ from collections.abc import Iterable
 
 from mailserver.auth import Authenticator, LoginBlocked
 from mailserver.config import Config
-from mailserver.imap import abuse
+from mailserver.events import EventBus
+from mailserver.imap import abuse, notify
 from mailserver.imap.abuse import BurstGuard
 from mailserver.imap.dispatch import COMMANDS, CommandSpec
 from mailserver.imap.errors import (
@@ -29,11 +29,14 @@ from mailserver.imap.errors import (
     storage_error_response,
 )
 from mailserver.imap.literals import (
+    MAX_SPOOLED,
     BudgetExhausted,
+    SpoolMarker,
     discard_all,
     literal_to_file,
     reserve_literal,
 )
+from mailserver.imap.notify import Notifier
 from mailserver.imap.parser.commands import (
     Append,
     Command,
@@ -69,6 +72,13 @@ SELECT_LOOP_BYE = b"* BYE Too many SELECTs of the same mailbox\r\n"
 BASE_CAPABILITIES = (
     "IMAP4rev1",
     "LITERAL+",
+    # RFC 3502, 3516, 4469 (parser/append.py, binary.py, catenate.py).
+    "MULTIAPPEND",
+    "BINARY",
+    "CATENATE",
+    "IMAP4rev2",  # RFC 9051, after ENABLE IMAP4rev2 (rev2.py)
+    "NOTIFY",  # RFC 5465 (notify.py)
+    "URLAUTH",  # RFC 4467 (commands/urlauth.py, mailserver/urlauth.py)
     "SASL-IR",
     "CONDSTORE",
     "QRESYNC",
@@ -110,6 +120,8 @@ BASE_CAPABILITIES = (
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.
 _MAX_LITERAL = 4_294_967_295
+#: RFC 7888 4: the largest non-synchronizing literal a LITERAL- server accepts.
+LITERAL_MINUS_MAX = 4096
 LITERAL_OUT_OF_STEP_BYE = b"* BYE Literal too large to skip, closing\r\n"
 _TAG = re.compile(rb"([^ \x00-\x1f\x7f(){%*\"\\+]+)")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
@@ -199,9 +211,15 @@ class ImapSession:
         self._mid_response = False
         self._max_line = imap_line_limit(self.config)
         self._timeout = self.config.timeouts.imap
+        self.events: EventBus = context.services.events
+        #: Held while a command runs; NOTIFY's pushes (``notify.py``) wait for it.
+        self.exclusive = asyncio.Lock()
+        self.notifier: Notifier | None = None
         self._uploads = context.services.uploads
         #: APPEND literals of the command being read, streamed to spool files.
         self.literal_files: list[SpooledMessage] = []
+        #: What stands in the command for each of them (``literals.SpoolMarker``).
+        self.spool_marker = SpoolMarker()
 
     # ------------------------------------------------------------- policy
 
@@ -216,6 +234,8 @@ class ImapSession:
         caps = list(BASE_CAPABILITIES)
         if self.state is not State.NOT_AUTHENTICATED:
             return " ".join(caps)
+        # RFC 7888 5: a stranger may send non-synchronizing literals of 4096 octets only.
+        caps[caps.index("LITERAL+")] = "LITERAL-"
         if self.starttls_context is not None and not self.secure:
             caps.append("STARTTLS")
         if self.plaintext_allowed:
@@ -247,9 +267,12 @@ class ImapSession:
                     await self.send(IDLE_BYE)
                     return
                 try:
-                    await self.execute(data)
+                    async with self.exclusive:
+                        await self.execute(data)
                 finally:
                     discard_all(self.literal_files)
+                if self.notifier is not None:
+                    self.notifier.after_command()
                 # One turn for every other connection: a client that pipelines commands
                 # finds the next one already buffered and would otherwise keep the loop.
                 await asyncio.sleep(0)
@@ -265,7 +288,7 @@ class ImapSession:
         self.recorder.count("commands")
         parsed = parse_command(data, utf8_names="UTF8=ACCEPT" in self.enabled)
         if isinstance(parsed, Append) and self.literal_files:
-            parsed = dataclasses.replace(parsed, message_file=self.literal_files[-1])
+            parsed = self.spool_marker.attach(parsed, self.literal_files)
         spec = COMMANDS.get(parsed.name) if parsed.name else None
         if spec is not None and self.state not in spec.states:
             await self._complete(parsed.tag, Response("BAD", self._wrong_state_text(spec)))
@@ -414,13 +437,21 @@ class ImapSession:
                     await self._discard_rest_of_command()
                 text = "Message too large" if is_append else "Literal too large"
                 raise CommandTooBig(tag, Response("NO" if is_append else "BAD", text, "TOOBIG"))
+            if not synchronizing and size > LITERAL_MINUS_MAX and self._literal_minus:
+                # RFC 7888 4: BAD [TOOBIG]; the literal is read and dropped to stay in step.
+                await self._discard(size)
+                await self._discard_rest_of_command()
+                text = f"Non-synchronizing literals are limited to {LITERAL_MINUS_MAX} octets"
+                raise CommandTooBig(tag, Response("BAD", text, "TOOBIG"))
             if is_append and size > self.config.limits.max_line_length:
-                # A message: to a file, and an empty literal in the command in its place.
+                # A message (or a CATENATE text part): to a file, and a marker literal
+                # in the command in its place, which the APPEND parse maps back.
                 # (The general line limit, not the longer IMAP one: a message above it
                 # is held to the memory budget and the header limit like any upload.)
                 await self._literal_to_file(tag, size, synchronizing)
+                marker = self.spool_marker.literal(len(self.literal_files) - 1)
                 del buffer[len(buffer) - len(match.group(0)) :]
-                buffer += b"{0}" + CRLF
+                buffer += b"{%d}" % len(marker) + CRLF + marker
             else:
                 if synchronizing:
                     await self.send(CONTINUE_LITERAL)
@@ -431,6 +462,11 @@ class ImapSession:
                 raise CommandTooBig(tag, Response("BAD", "Line too long", "TOOBIG")) from None
             buffer += line
 
+    @property
+    def _literal_minus(self) -> bool:
+        """LITERAL- rather than LITERAL+ is in force (before login, see :meth:`capabilities`)."""
+        return self.state is State.NOT_AUTHENTICATED
+
     async def _literal_to_file(self, tag: str | None, size: int, synchronizing: bool) -> None:
         """An APPEND message literal, streamed to a spool file (``literals.py``).
 
@@ -440,7 +476,9 @@ class ImapSession:
         """
         refusal: Response | None = None
         reservation = None
-        if not await self._quota_fits(size):
+        if len(self.literal_files) >= MAX_SPOOLED:
+            refusal = Response("NO", "Too many messages in one APPEND", "LIMIT")
+        elif not await self._quota_fits(size):
             refusal = Response("NO", "Quota exceeded", "OVERQUOTA")
         else:
             try:
@@ -600,5 +638,6 @@ class ImapSession:
             self.writer.close()
 
     def finish(self) -> None:
+        notify.stop(self)
         self.unselect()
         self.mailbox = None

@@ -47,7 +47,9 @@ from mailserver.auth import SaslError
 from mailserver.listeners import ListenerContext
 from mailserver.net.lines import LineTooLong, apply_backspaces, read_line, unread
 from mailserver.net.sessions import SessionHandle
-from mailserver.smtp import auth, dsn, policy, rdns, replies
+from mailserver.services import Services
+from mailserver.smtp import auth, burl, dsn, policy, rdns, replies
+from mailserver.smtp.burl import CAPABILITY as BURL_CAPABILITY
 from mailserver.smtp.data import DotDecoder
 from mailserver.smtp.delivery import DeliveryHandler
 from mailserver.smtp.state import Connection, LabEnvelope, LabSession
@@ -178,13 +180,17 @@ class CommandSizeLimits(dict[str, int]):
         return COMMAND_LINE_LIMIT
 
 
-def capabilities(hostname: str, size_limit: int, starttls: bool, auth_allowed: bool) -> list[str]:
+def capabilities(
+    hostname: str, size_limit: int, starttls: bool, auth_allowed: bool, burl: bool = False
+) -> list[str]:
     """The EHLO reply lines, without the ``250-``/``250 `` prefix."""
     lines = [hostname, "PIPELINING", f"SIZE {size_limit}"]
     if starttls:
         lines.append("STARTTLS")
     if auth_allowed:
         lines.append("AUTH " + " ".join(auth.MECHANISMS))
+    if burl:
+        lines.append(BURL_CAPABILITY)  # RFC 4468, submission only (burl.py)
     lines += ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "DSN", "CHUNKING", "BINARYMIME"]
     return lines
 
@@ -265,6 +271,8 @@ class LabSMTP(SMTP):
             "EXPN": self.smtp_EXPN,
             "HELP": self.smtp_HELP,
         }
+        if context.name == SUBMISSION:
+            commands["BURL"] = self.smtp_BURL
         if self.tls_context is not None:
             commands["STARTTLS"] = self.smtp_STARTTLS
         self._smtp_methods = CommandTable(commands, self._unknown_command, self._count_command)
@@ -460,6 +468,7 @@ class LabSMTP(SMTP):
             self.data_size_limit or 0,
             starttls=self.tls_context is not None and not self.session.connection.tls,
             auth_allowed=self._auth_allowed(),
+            burl=self._context.name == SUBMISSION and self._auth_allowed(),
         )
         for line in lines[:-1]:
             await self.push(f"250-{line}")
@@ -762,6 +771,29 @@ class LabSMTP(SMTP):
                 await self.push(str(exc))
                 return
         await command(arg)
+
+    async def smtp_BURL(self, arg: str | None) -> None:
+        if self._handle is None:  # pragma: no cover - admitted sessions always have one
+            await burl.burl(self, arg)
+            return
+        with self._handle.transaction():
+            await burl.burl(self, arg)
+
+    @property
+    def services(self) -> Services:
+        return self._context.services
+
+    def start_upload(self) -> Upload | None:
+        """A spool upload for a message that does not come with DATA (BURL)."""
+        return self._start_upload()
+
+    async def deliver_upload(self, upload: Upload) -> None:
+        """Deliver a finished upload and answer for it, as after DATA's final dot."""
+        await self._deliver(upload)
+
+    def end_transaction(self) -> None:
+        """After the message (delivered or refused): a new MAIL starts the next one."""
+        self._set_post_data_state()
 
     async def smtp_RSET(self, arg: str | None) -> None:
         if arg:

@@ -51,6 +51,7 @@ async def test_submission_needs_auth_and_the_users_own_sender(
         S: 250-PIPELINING
         S: 250-SIZE 73400320
         S: 250-AUTH PLAIN LOGIN CRAM-MD5
+        S: 250-BURL imap
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
         S: 250-SMTPUTF8
@@ -179,6 +180,7 @@ async def test_auth_state_is_forgotten_after_starttls(smtp_lab_factory: SmtpLabF
         S: 250-*
         S: 250-STARTTLS
         S: 250-*
+        S: 250-BURL imap
         S: 250-*
         S: 250-*
         S: 250-*
@@ -197,6 +199,7 @@ async def test_auth_state_is_forgotten_after_starttls(smtp_lab_factory: SmtpLabF
         S: 250-*
         S: 250-*
         S: 250-AUTH PLAIN LOGIN CRAM-MD5
+        S: 250-BURL imap
         S: 250-*
         S: 250-*
         S: 250-*
