@@ -140,13 +140,21 @@ class _Prepared:
         return len(self.head) + self.spooled.size - self.spooled.body_offset
 
 
-def _prepare(content: bytes | SpooledMessage, **completion: object) -> _Prepared:
+def _prepare(
+    content: bytes | SpooledMessage, *, sender: str, queue_id: str, hostname: str, timestamp: float
+) -> _Prepared:
+    """Complete the header section (``message.complete_header``); a spooled body
+    stays in its file."""
     if isinstance(content, SpooledMessage):
-        header = message.complete_header(content.header, **completion)  # type: ignore[arg-type]
-        return _Prepared(header + message.CRLF, spooled=content)
-    split = message.split_header(content)
-    header = message.complete_header(split.header, **completion)  # type: ignore[arg-type]
-    return _Prepared(header + message.CRLF, split.body)
+        header, body = content.header, b""
+    else:
+        split = message.split_header(content)
+        header, body = split.header, split.body
+    completed = message.complete_header(
+        header, sender=sender, queue_id=queue_id, hostname=hostname, timestamp=timestamp
+    )
+    spooled = content if isinstance(content, SpooledMessage) else None
+    return _Prepared(completed + message.CRLF, body, spooled)
 
 
 def queue_store(services: Services) -> QueueStore:
@@ -187,6 +195,7 @@ async def submit(services: Services, submission: Submission) -> Result:
         for user, rcpt in local.items()
     }
     for user, prefix in copies.items():
+        # prefix holds the header already: add the body's size.
         if not await fits(services, user, len(prefix) + prepared.size - len(prepared.head)):
             log.info(
                 "%s message id=%s refused: mailbox of %s full", client.description, queue_id, user
