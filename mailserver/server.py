@@ -40,6 +40,8 @@ from mailserver.net.tls import (
 from mailserver.relay.manager import QueueManager
 from mailserver.services import Services
 from mailserver.storage.maildir import MaildirStore
+from mailserver.storage.maildir.tmpclean import clean_tmp
+from mailserver.storage.spool import clean_spool
 from mailserver.transcripts.archive import TranscriptArchive, release_archive, shared_archive
 from mailserver.transcripts.files import TranscriptFiles
 from mailserver.workers import worker_index
@@ -142,7 +144,13 @@ async def start_server(
     by listener name; those are served instead of binding the address again.
     """
     services = services or build_services(config)
-    sessions = SessionRegistry(config.limits.max_connections, config.limits.max_connections_per_ip)
+    # Uploads and message files a killed process never finished (nor acknowledged).
+    clean_spool(config.data_dir)
+    await asyncio.to_thread(clean_tmp, config.mail_dir)
+    limits = config.limits
+    sessions = SessionRegistry(
+        limits.max_connections, limits.max_connections_per_ip, limits.unauthenticated_share
+    )
     running = RunningServer(services=services, sessions=sessions)
     if not config.listeners:
         raise StartupError("no listeners configured: add e.g. 'listeners: {smtp: 0.0.0.0:25}'")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.config import Config
 from mailserver.events import EventBus, LocalEventBus
+from mailserver.net.budget import MemoryBudget
 from mailserver.storage import MailStore
 
 if TYPE_CHECKING:
@@ -25,3 +26,11 @@ class Services:
     #: Listener name -> port actually bound (filled in as listeners start; differs
     #: from the config for port 0): what autoconfig tells mail clients.
     ports: dict[str, int] = field(default_factory=dict)
+    #: Memory that uploads in progress may hold, all connections together
+    #: (``limits.memory_budget``); made from the config when not given.
+    uploads: MemoryBudget = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.uploads is None:
+            budget = MemoryBudget(self.config.limits.memory_budget)
+            object.__setattr__(self, "uploads", budget)

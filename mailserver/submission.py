@@ -11,7 +11,15 @@ the authenticated user and a description of the client. It
   others succeeded, to the durable queue (``relay/queue.py``, fsync'd);
 
 and only then returns an accepting :class:`Result`. Nothing is acknowledged
-before it is on disk. The reply texts are SMTP's (``250 2.0.0 Ok: queued as
+before it is on disk.
+
+The message comes as bytes (the web side) or as a :class:`SpooledMessage`
+(SMTP DATA/BDAT, streamed to ``data_dir/spool/``). A spooled body never
+enters memory: only the completed header section is built here, each local
+copy is that header plus the body copied from the spool file by
+``Folder.append_file``, and the queue's message file is written the same
+way (``QueueStore.enqueue`` with ``source``). The caller owns the spool file
+and removes it afterwards. The reply texts are SMTP's (``250 2.0.0 Ok: queued as
 ID``, ``451 ...``) because SMTP is the protocol of mail transfer; another
 front end shows ``Result.reply`` as the reason or just checks ``accepted``.
 
@@ -47,6 +55,7 @@ from mailserver.services import Services
 from mailserver.smtp import message, replies
 from mailserver.smtp.policy import Accept, RecipientPolicy
 from mailserver.storage import INBOX, ErrorKind, StorageError
+from mailserver.storage.spool import SpooledMessage
 
 log = logging.getLogger("mailserver.submission")
 
@@ -87,7 +96,8 @@ class Submission:
 
     sender: str
     recipients: tuple[Recipient, ...]
-    content: bytes
+    #: The message (RFC 5322): bytes in memory, or a file it was streamed to.
+    content: bytes | SpooledMessage
     client: Client
     #: Canonical name of the authenticated user, None for an anonymous client.
     user: str | None = None
@@ -114,6 +124,39 @@ class Result:
     outcome: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """The message with its header section completed: ``head`` (header and the
+    blank line) in memory, the body either in memory or in the spool file."""
+
+    head: bytes
+    body: bytes = b""
+    spooled: SpooledMessage | None = None
+
+    @property
+    def size(self) -> int:
+        if self.spooled is None:
+            return len(self.head) + len(self.body)
+        return len(self.head) + self.spooled.size - self.spooled.body_offset
+
+
+def _prepare(
+    content: bytes | SpooledMessage, *, sender: str, queue_id: str, hostname: str, timestamp: float
+) -> _Prepared:
+    """Complete the header section (``message.complete_header``); a spooled body
+    stays in its file."""
+    if isinstance(content, SpooledMessage):
+        header, body = content.header, b""
+    else:
+        split = message.split_header(content)
+        header, body = split.header, split.body
+    completed = message.complete_header(
+        header, sender=sender, queue_id=queue_id, hostname=hostname, timestamp=timestamp
+    )
+    spooled = content if isinstance(content, SpooledMessage) else None
+    return _Prepared(completed + message.CRLF, body, spooled)
+
+
 def queue_store(services: Services) -> QueueStore:
     """The queue under ``data_dir/queue``."""
     return QueueStore(services.config.data_dir / "queue")
@@ -125,14 +168,14 @@ async def submit(services: Services, submission: Submission) -> Result:
     queue_id = new_queue_id()
     now = time.time()
     client = submission.client
-    prepared = message.prepare(
+    prepared = _prepare(
         submission.content,
         sender=submission.sender,
         queue_id=queue_id,
         hostname=config.hostname,
         timestamp=now,
     )
-    if received_count(prepared.data) >= MAX_HOPS:
+    if received_count(prepared.head) >= MAX_HOPS:
         log.info("%s message id=%s refused: too many hops", client.description, queue_id)
         return Result(queue_id, False, replies.TOO_MANY_HOPS)
     trace = message.Trace(
@@ -146,18 +189,20 @@ async def submit(services: Services, submission: Submission) -> Result:
         user=submission.user,
     )
     local = _local_deliveries(submission.recipients)
+    # Each copy's own Return-Path and Received, then the completed header.
     copies = {
-        user: message.delivered_copy(prepared, trace, submission.sender, rcpt.address)
+        user: message.trace_fields(trace, submission.sender, rcpt.address) + prepared.head
         for user, rcpt in local.items()
     }
-    for user, data in copies.items():
-        if not await fits(services, user, len(data)):
+    for user, prefix in copies.items():
+        # prefix holds the header already: add the body's size.
+        if not await fits(services, user, len(prefix) + prepared.size - len(prepared.head)):
             log.info(
                 "%s message id=%s refused: mailbox of %s full", client.description, queue_id, user
             )
             return Result(queue_id, False, replies.mailbox_full(local[user].address))
     results = await asyncio.gather(
-        *(_store(services, user, data) for user, data in copies.items()),
+        *(_store_prepared(services, user, prefix, prepared) for user, prefix in copies.items()),
         return_exceptions=True,
     )
     failures = {
@@ -205,14 +250,16 @@ async def submit(services: Services, submission: Submission) -> Result:
             created=now,
             ret=submission.ret,
             envid=submission.envid,
-            smtputf8=needs_smtputf8(submission, prepared.data),
-            body_8bit=any(b > 127 for b in prepared.data),
+            smtputf8=needs_smtputf8(submission, prepared.head),
+            body_8bit=await asyncio.to_thread(_has_8bit, prepared),
             user=submission.user,
         )
         single = states[0].address if len(submission.recipients) == 1 else None
-        data = message.received_field(trace, single) + prepared.data
+        data = message.received_field(trace, single) + prepared.head + prepared.body
+        spooled = prepared.spooled
+        source, offset = (None, 0) if spooled is None else (spooled.path, spooled.body_offset)
         try:
-            await asyncio.to_thread(queue_store(services).enqueue, entry, data)
+            await asyncio.to_thread(queue_store(services).enqueue, entry, data, source, offset)
         except OSError as exc:
             log.error("queueing of %s failed: %s", queue_id, exc.strerror)
             return Result(queue_id, False, replies.INSUFFICIENT_STORAGE)
@@ -224,7 +271,7 @@ async def submit(services: Services, submission: Submission) -> Result:
             queue_id,
             submission.sender,
             ",".join(f"<{a}>" for a in delivered),
-            len(prepared.data),
+            prepared.size,
         )
     if to_queue:
         log.info(
@@ -233,7 +280,7 @@ async def submit(services: Services, submission: Submission) -> Result:
             queue_id,
             submission.sender,
             ",".join(f"<{r.address}>" for r in to_queue),
-            len(prepared.data),
+            prepared.size,
         )
     outcome = {a: "delivered" for a in delivered} | {r.address: "queued" for r in to_queue}
     return Result(
@@ -304,6 +351,36 @@ async def fits(services: Services, user: str, octets: int) -> bool:
     except StorageError:
         return True
     return used + octets <= limit
+
+
+def _has_8bit(prepared: _Prepared) -> bool:
+    """Whether any octet of the message is above 127 (a spooled body is read in
+    chunks; blocking, so from a worker thread)."""
+    if not prepared.head.isascii() or not prepared.body.isascii():
+        return True
+    if prepared.spooled is None:
+        return False
+    with prepared.spooled.open() as handle:
+        handle.seek(prepared.spooled.body_offset)
+        while chunk := handle.read(1024 * 1024):
+            if not chunk.isascii():
+                return True
+    return False
+
+
+async def _store_prepared(
+    services: Services, user: str, prefix: bytes, prepared: _Prepared
+) -> None:
+    """One local copy: ``prefix`` (trace fields and header) and the body; a spooled
+    body is copied from its file in chunks (``Folder.append_file``)."""
+    if prepared.spooled is None:
+        await _store(services, user, prefix + prepared.body)
+        return
+    mailbox = await services.store.mailbox(user)
+    folder = await mailbox.folder(INBOX)
+    await folder.append_file(
+        prepared.spooled.path, offset=prepared.spooled.body_offset, prefix=prefix
+    )
 
 
 async def store_copy(services: Services, user: str, data: bytes) -> None:

@@ -112,7 +112,7 @@ def parse_config(raw: Any, base_dir: Path, source: Path | None = None) -> Config
         postmaster=postmaster.lower(),
         users_file=users_file,
         log_level=log_level,
-        limits=_section(raw, "limits", Limits),
+        limits=_limits(_section(raw, "limits", Limits)),
         timeouts=_section(raw, "timeouts", TimeoutSettings),
         auth=auth,
         tls=_tls(raw.get("tls"), base_dir),
@@ -195,6 +195,22 @@ def _port(value: int, where: str) -> int:
     if not 0 <= value <= 65535:
         raise ConfigError(f"{where}: port {value} is outside 0-65535")
     return value
+
+
+def _limits(limits: Limits) -> Limits:
+    """Limits whose zero would refuse every message or stall every upload."""
+    if limits.max_header_size < 1024:
+        raise ConfigError(
+            f"limits.max_header_size: at least 1024 octets, got {limits.max_header_size}"
+        )
+    if not 0 < limits.unauthenticated_share <= 1:
+        raise ConfigError(
+            "limits.unauthenticated_share: a share of max_connections above 0 and at most 1,"
+            f" got {limits.unauthenticated_share}"
+        )
+    if limits.memory_budget < 1_048_576:
+        raise ConfigError(f"limits.memory_budget: at least 1 MiB, got {limits.memory_budget}")
+    return limits
 
 
 def _section(raw: dict[str, Any], key: str, cls: Any) -> Any:

@@ -50,6 +50,18 @@ class Limits:
     max_connections: int = 500
     max_connections_per_ip: int = 50
     max_bad_commands: int = 20
+    #: Longest header section of a received message (Postfix's ``header_size_limit``);
+    #: a longer one is refused (``552 5.3.4``, IMAP ``NO [LIMIT]``).
+    max_header_size: int = 102_400
+    #: Octets per second an upload (SMTP DATA/BDAT) must average over each idle
+    #: timeout; a slower trickle does not count as activity and times out.
+    min_data_rate: int = 256
+    #: Octets all connections together may hold in memory for uploads in progress;
+    #: past it new uploads get a temporary error (``452 4.3.1``, ``NO [UNAVAILABLE]``).
+    memory_budget: int = 67_108_864
+    #: Share (0..1] of ``max_connections`` that connections not logged in may hold
+    #: (an SMTP client that never uses AUTH counts as not logged in throughout).
+    unauthenticated_share: float = 0.8
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,10 @@ class Topic:
     """
 
     #: A folder changed (append, flags, expunge, create, delete, rename).
-    #: ``{"user": str, "folder": str, "change": "messages"|"flags"|"expunge"|"folders"}``
+    #: ``{"user": str, "folder": str, "change": "messages"|"flags"|"expunge"|"folders"}``;
+    #: ``"folders"`` adds ``"exists": bool`` and, for a rename, ``"old": str``;
+    #: ``"subscriptions"`` (a (un)subscribe) adds ``"subscribed": bool``. IMAP's
+    #: commands also add ``"session"`` (an id) so a session can skip its own echoes.
     MAILBOX = "mailbox"
     #: A session started: ``{"session": str, "protocol": str, "listener": str,
     #: "peer": "ip:port", "tls": bool}``

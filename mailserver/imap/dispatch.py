@@ -18,6 +18,7 @@ from mailserver.imap.commands import (
     mailboxes,
     move,
     not_authenticated,
+    notify,
     quota,
     select,
     selected,
@@ -26,6 +27,7 @@ from mailserver.imap.commands import (
     special_use,
     store,
     uidplus,
+    urlauth,
 )
 from mailserver.imap.errors import Response
 from mailserver.imap.states import State
@@ -96,4 +98,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "THREAD": CommandSpec(sort.thread, states.SELECTED, allow_expunge=False),
     "UID THREAD": CommandSpec(sort.thread, states.SELECTED),
     "CANCELUPDATE": CommandSpec(context.cancelupdate, states.SELECTED),  # RFC 5267
+    "NOTIFY": CommandSpec(notify.notify_command, states.AUTHENTICATED),  # RFC 5465
+    # RFC 4467.
+    "GENURLAUTH": CommandSpec(urlauth.genurlauth, states.AUTHENTICATED),
+    "RESETKEY": CommandSpec(urlauth.resetkey, states.AUTHENTICATED),
+    "URLFETCH": CommandSpec(urlauth.urlfetch, states.AUTHENTICATED),
 }

@@ -10,9 +10,9 @@ a whole large mailbox never sits in memory.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from mailserver.imap import wire
+from mailserver.imap import binary, rev2, wire
 from mailserver.imap.condstore import (
     enable_condstore,
     qresync_on,
@@ -24,11 +24,13 @@ from mailserver.imap.errors import Response
 from mailserver.imap.fetch_extensions import EXTENSION_ITEMS
 from mailserver.imap.mime import MessageCache
 from mailserver.imap.mime.section import Section, section_label
+from mailserver.imap.parser.binary import BinarySection
 from mailserver.imap.parser.commands import Fetch
 from mailserver.imap.parser.fetch_items import SETS_SEEN, BodySection, FetchAttribute, FetchItem
 from mailserver.imap.sequences import resolve_uids, uid_ranges
 from mailserver.imap.view import SelectedView
 from mailserver.storage import SEEN, ErrorKind, FlagMode, MessageInfo, StorageError
+from mailserver.storage.stream import MessageStream
 
 if TYPE_CHECKING:
     from mailserver.imap.session import ImapSession
@@ -46,6 +48,10 @@ PREFETCH = 64
 #: Items answered from the parsed structure rather than the store snapshot.
 _STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 MODSEQ = FetchAttribute("MODSEQ")
+#: Messages at least this large go out of their file in chunks for ``BODY[]`` and
+#: ``RFC822`` (smaller ones through the MIME cache, which may already hold them).
+STREAM_FROM = 256 * 1024
+WHOLE = Section()
 _RFC822_SECTIONS = {
     "RFC822": Section(),
     "RFC822.HEADER": Section(text="HEADER"),
@@ -65,8 +71,8 @@ def no_nuls(data: bytes) -> bytes:
 
 
 def sets_seen(item: FetchItem) -> bool:
-    if isinstance(item, BodySection):
-        return not item.peek
+    if isinstance(item, BodySection | BinarySection):
+        return not item.peek and not (isinstance(item, BinarySection) and item.size)
     return item.name in SETS_SEEN
 
 
@@ -108,7 +114,7 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             }
     cache = MessageCache.for_folder(view.folder)
     structured = any(
-        not isinstance(item, BodySection) and item.name in _STRUCTURE_ITEMS for item in items
+        isinstance(item, FetchAttribute) and item.name in _STRUCTURE_ITEMS for item in items
     )
     vanished = False
     out = _Output(session)
@@ -125,14 +131,24 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             flags = changed_flags.get(uid, info.flags)
             if uid in new_modseqs:
                 info = dataclasses.replace(info, modseq=new_modseqs[uid])
+            parts: list[bytes | Streamed] = []
             try:
-                parts = [await _render(item, view, cache, info, flags) for item in items]
+                for item in items:
+                    parts.append(await _render(item, view, cache, info, flags))
             except StorageError as exc:
+                _close_streams(parts)
                 if exc.kind is not ErrorKind.EXPUNGED:
                     raise
                 vanished = True  # its file went away under the snapshot
                 continue
-            await out.add(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
+            except BaseException:
+                _close_streams(parts)
+                raise
+            if any(isinstance(part, Streamed) for part in parts):
+                await out.flush()
+                await _send_streamed(session, seq, parts)
+            else:
+                await out.add(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(cast(list[bytes], parts))))
         await out.flush()
     except Exception:
         out.write_pending()  # the complete responses built so far still go out
@@ -208,13 +224,67 @@ async def _mark_seen(view: SelectedView, uids: list[int]) -> dict[int, frozenset
     return await view.folder.store_flags(unseen, [SEEN], FlagMode.ADD)
 
 
+@dataclasses.dataclass
+class Streamed:
+    """A whole-message literal (``BODY[]``, ``RFC822``, a partial of them) that goes
+    from the message file to the socket in chunks instead of through memory."""
+
+    label: bytes
+    message: MessageStream
+    start: int = 0
+    count: int | None = None
+
+    def length(self) -> int:
+        end = self.message.size if self.count is None else self.start + self.count
+        return max(0, min(end, self.message.size) - self.start)
+
+
+def _close_streams(parts: list[bytes | Streamed]) -> None:
+    """Close the files of streamed parts already opened for a response that is not sent."""
+    for part in parts:
+        if isinstance(part, Streamed):
+            part.message.close()
+
+
+async def _send_streamed(session: ImapSession, seq: int, parts: list[bytes | Streamed]) -> None:
+    """One FETCH response with streamed literals in it, written piece by piece."""
+    session.begin_response()
+    try:
+        session.write(b"* %d FETCH (" % seq)
+        for index, part in enumerate(parts):
+            if index:
+                session.write(b" ")
+            if isinstance(part, bytes):
+                session.write(part)
+                continue
+            session.write(part.label + b" {%d}\r\n" % part.length())
+            async for chunk in part.message.chunks(part.start, part.count):
+                session.write(no_nuls(chunk))
+                await session.drain()
+        session.write(b")\r\n")
+        await session.drain()
+    finally:
+        _close_streams(parts)
+    session.end_response()
+
+
 async def _render(
     item: FetchItem,
     view: SelectedView,
     cache: MessageCache,
     info: MessageInfo,
     flags: frozenset[str],
-) -> bytes:
+) -> bytes | Streamed:
+    if isinstance(item, BinarySection):
+        return await binary.render(item, view.folder, cache, info)
+    if isinstance(item, BodySection) and item.section == WHOLE and info.size >= STREAM_FROM:
+        label = b"BODY[]"
+        start, count = item.partial if item.partial is not None else (0, None)
+        if item.partial is not None:
+            label += b"<%d>" % start
+        return Streamed(label, await view.folder.open_message(info.uid), start, count)
+    if item == FetchAttribute("RFC822") and info.size >= STREAM_FROM:
+        return Streamed(b"RFC822", await view.folder.open_message(info.uid))
     if isinstance(item, BodySection):
         data = await cache.section(view.folder, info, item.section)
         label = b"BODY[" + section_label(item.section).encode() + b"]"
@@ -244,6 +314,8 @@ async def _render(
     parsed = await cache.structure(view.folder, info)
     if name == "ENVELOPE":
         return b"ENVELOPE " + no_nuls(parsed.envelope())
+    # IMAP4rev2 sessions get RFC 2231 parameters decoded (rev2.py).
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + no_nuls(parsed.bodystructure(True))
-    return b"BODY " + no_nuls(parsed.bodystructure(False))
+        structure = await rev2.bodystructure(view, cache, info, parsed, True)
+        return b"BODYSTRUCTURE " + no_nuls(structure)
+    return b"BODY " + no_nuls(await rev2.bodystructure(view, cache, info, parsed, False))

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 
 from mailserver.auth import Authenticator, LoginBlocked
 from mailserver.config import Config
-from mailserver.imap import abuse
+from mailserver.events import EventBus
+from mailserver.imap import abuse, notify
 from mailserver.imap.abuse import BurstGuard
 from mailserver.imap.dispatch import COMMANDS, CommandSpec
 from mailserver.imap.errors import (
@@ -27,7 +28,17 @@ from mailserver.imap.errors import (
     login_blocked_response,
     storage_error_response,
 )
+from mailserver.imap.literals import (
+    MAX_SPOOLED,
+    BudgetExhausted,
+    SpoolMarker,
+    discard_all,
+    literal_to_file,
+    reserve_literal,
+)
+from mailserver.imap.notify import Notifier
 from mailserver.imap.parser.commands import (
+    Append,
     Command,
     InvalidCommand,
     MailboxCommand,
@@ -46,6 +57,7 @@ from mailserver.net.starttls import (
     upgrade_to_tls,
 )
 from mailserver.storage import Mailbox, MailStore, StorageError
+from mailserver.storage.spool import HeaderTooLarge, SpooledMessage
 from mailserver.transcripts import SessionRecorder
 
 log = logging.getLogger("mailserver.imap")
@@ -60,6 +72,13 @@ SELECT_LOOP_BYE = b"* BYE Too many SELECTs of the same mailbox\r\n"
 BASE_CAPABILITIES = (
     "IMAP4rev1",
     "LITERAL+",
+    # RFC 3502, 3516, 4469 (parser/append.py, binary.py, catenate.py).
+    "MULTIAPPEND",
+    "BINARY",
+    "CATENATE",
+    "IMAP4rev2",  # RFC 9051, after ENABLE IMAP4rev2 (rev2.py)
+    "NOTIFY",  # RFC 5465 (notify.py)
+    "URLAUTH",  # RFC 4467 (commands/urlauth.py, mailserver/urlauth.py)
     "SASL-IR",
     "CONDSTORE",
     "QRESYNC",
@@ -101,6 +120,8 @@ BASE_CAPABILITIES = (
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 #: RFC 3501 ``number``: a literal announced as longer cannot be skipped in step.
 _MAX_LITERAL = 4_294_967_295
+#: RFC 7888 4: the largest non-synchronizing literal a LITERAL- server accepts.
+LITERAL_MINUS_MAX = 4096
 LITERAL_OUT_OF_STEP_BYE = b"* BYE Literal too large to skip, closing\r\n"
 _TAG = re.compile(rb"([^ \x00-\x1f\x7f(){%*\"\\+]+)")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
@@ -190,6 +211,15 @@ class ImapSession:
         self._mid_response = False
         self._max_line = imap_line_limit(self.config)
         self._timeout = self.config.timeouts.imap
+        self.events: EventBus = context.services.events
+        #: Held while a command runs; NOTIFY's pushes (``notify.py``) wait for it.
+        self.exclusive = asyncio.Lock()
+        self.notifier: Notifier | None = None
+        self._uploads = context.services.uploads
+        #: APPEND literals of the command being read, streamed to spool files.
+        self.literal_files: list[SpooledMessage] = []
+        #: What stands in the command for each of them (``literals.SpoolMarker``).
+        self.spool_marker = SpoolMarker()
 
     # ------------------------------------------------------------- policy
 
@@ -204,6 +234,8 @@ class ImapSession:
         caps = list(BASE_CAPABILITIES)
         if self.state is not State.NOT_AUTHENTICATED:
             return " ".join(caps)
+        # RFC 7888 5: a stranger may send non-synchronizing literals of 4096 octets only.
+        caps[caps.index("LITERAL+")] = "LITERAL-"
         if self.starttls_context is not None and not self.secure:
             caps.append("STARTTLS")
         if self.plaintext_allowed:
@@ -234,16 +266,29 @@ class ImapSession:
                     self.recorder.note("idle timeout")
                     await self.send(IDLE_BYE)
                     return
-                await self.execute(data)
+                try:
+                    async with self.exclusive:
+                        await self.execute(data)
+                finally:
+                    discard_all(self.literal_files)
+                if self.notifier is not None:
+                    self.notifier.after_command()
+                # One turn for every other connection: a client that pipelines commands
+                # finds the next one already buffered and would otherwise keep the loop.
+                await asyncio.sleep(0)
                 if self._goodbye is not None and not self.closing:
                     await self.send(self._goodbye)
                     return
         except (ClientGone, EOFError, ConnectionError):
             return
+        finally:
+            discard_all(self.literal_files)  # an APPEND cut off mid-command
 
     async def execute(self, data: bytes) -> None:
         self.recorder.count("commands")
         parsed = parse_command(data, utf8_names="UTF8=ACCEPT" in self.enabled)
+        if isinstance(parsed, Append) and self.literal_files:
+            parsed = self.spool_marker.attach(parsed, self.literal_files)
         spec = COMMANDS.get(parsed.name) if parsed.name else None
         if spec is not None and self.state not in spec.states:
             await self._complete(parsed.tag, Response("BAD", self._wrong_state_text(spec)))
@@ -353,8 +398,10 @@ class ImapSession:
         it fits (before login: no longer than a command line), so a client
         never sends an oversized one; a non-synchronizing one (LITERAL+) that
         is too big is read and thrown away in chunks so the connection stays
-        in step without buffering it.
+        in step without buffering it. An APPEND's message literal goes to a
+        spool file instead (:attr:`literal_files`), whatever its size.
         """
+        discard_all(self.literal_files)  # left by a command refused half-way
         try:
             # Trailing blanks are invisible in a terminal; no grammar element ends in one.
             line = (await self.read_line()).rstrip(b" \t")
@@ -390,14 +437,88 @@ class ImapSession:
                     await self._discard_rest_of_command()
                 text = "Message too large" if is_append else "Literal too large"
                 raise CommandTooBig(tag, Response("NO" if is_append else "BAD", text, "TOOBIG"))
-            if synchronizing:
-                await self.send(CONTINUE_LITERAL)
-            buffer += CRLF + await self._read_exactly(size)
+            if not synchronizing and size > LITERAL_MINUS_MAX and self._literal_minus:
+                # RFC 7888 4: BAD [TOOBIG]; the literal is read and dropped to stay in step.
+                await self._discard(size)
+                await self._discard_rest_of_command()
+                text = f"Non-synchronizing literals are limited to {LITERAL_MINUS_MAX} octets"
+                raise CommandTooBig(tag, Response("BAD", text, "TOOBIG"))
+            if is_append and size > self.config.limits.max_line_length:
+                # A message (or a CATENATE text part): to a file, and a marker literal
+                # in the command in its place, which the APPEND parse maps back.
+                # (The general line limit, not the longer IMAP one: a message above it
+                # is held to the memory budget and the header limit like any upload.)
+                await self._literal_to_file(tag, size, synchronizing)
+                marker = self.spool_marker.literal(len(self.literal_files) - 1)
+                del buffer[len(buffer) - len(match.group(0)) :]
+                buffer += b"{%d}" % len(marker) + CRLF + marker
+            else:
+                if synchronizing:
+                    await self.send(CONTINUE_LITERAL)
+                buffer += CRLF + await self._read_exactly(size)
             try:
                 line = (await self.read_line()).rstrip(b" \t")
             except LineTooLong:
                 raise CommandTooBig(tag, Response("BAD", "Line too long", "TOOBIG")) from None
             buffer += line
+
+    @property
+    def _literal_minus(self) -> bool:
+        """LITERAL- rather than LITERAL+ is in force (before login, see :meth:`capabilities`)."""
+        return self.state is State.NOT_AUTHENTICATED
+
+    async def _literal_to_file(self, tag: str | None, size: int, synchronizing: bool) -> None:
+        """An APPEND message literal, streamed to a spool file (``literals.py``).
+
+        Refused before the client sends it (no ``+``) when the user's quota
+        cannot take it or the memory budget is spent; a non-synchronizing
+        literal is then read and thrown away to stay in step.
+        """
+        refusal: Response | None = None
+        reservation = None
+        if len(self.literal_files) >= MAX_SPOOLED:
+            refusal = Response("NO", "Too many messages in one APPEND", "LIMIT")
+        elif not await self._quota_fits(size):
+            refusal = Response("NO", "Quota exceeded", "OVERQUOTA")
+        else:
+            try:
+                reservation = reserve_literal(self._uploads, self.config)
+            except BudgetExhausted:
+                text = "Too many messages being received, try again later"
+                refusal = Response("NO", text, "UNAVAILABLE")
+        if reservation is None:
+            assert refusal is not None
+            if not synchronizing:
+                await self._discard(size)
+                await self._discard_rest_of_command()
+            raise CommandTooBig(tag, refusal)
+        try:
+            if synchronizing:
+                await self.send(CONTINUE_LITERAL)
+            spooled = await literal_to_file(
+                self.reader, size, self.config, reservation, on_chunk=self.recorder.client
+            )
+        except HeaderTooLarge:
+            await self._discard_rest_of_command()
+            limit = self.config.limits.max_header_size
+            text = f"Message header too large (limit {limit} octets)"
+            raise CommandTooBig(tag, Response("NO", text, "LIMIT")) from None
+        finally:
+            reservation.release()
+        self.literal_files.append(spooled)
+
+    async def _quota_fits(self, octets: int) -> bool:
+        """Whether the user's storage limit leaves room for ``octets`` more (store
+        trouble is left to the APPEND itself to report)."""
+        mailbox = self.mailbox
+        limit = mailbox.quota_limit() if mailbox is not None else None
+        if mailbox is None or limit is None:
+            return True
+        try:
+            used, _ = await mailbox.usage()
+        except StorageError:
+            return True
+        return used + octets <= limit
 
     async def _read_exactly(self, size: int) -> bytes:
         try:
@@ -517,5 +638,6 @@ class ImapSession:
             self.writer.close()
 
     def finish(self) -> None:
+        notify.stop(self)
         self.unselect()
         self.mailbox = None

@@ -65,6 +65,8 @@ class SelectedView:
         self.watcher: Watcher | None = None
         #: CONDSTORE came on while selected: the next refresh sends ``OK [HIGHESTMODSEQ]``.
         self.announce_highest_modseq = False
+        #: IMAP4rev2 is enabled (``rev2.py``): no ``\\Recent`` and no RECENT responses.
+        self.rev2 = False
         self.changed_event = asyncio.Event()
         folder.add_listener(self._on_change)
 
@@ -103,7 +105,7 @@ class SelectedView:
 
     def reported_flags(self, uid: int) -> list[str]:
         flags = sorted(self._reported(uid) or frozenset())
-        if uid in self.recent:
+        if uid in self.recent and not self.rev2:
             flags.append(RECENT)
         return flags
 
@@ -199,7 +201,8 @@ class SelectedView:
             # with nothing reported yet, and then makes this snapshot the base.
             self.uids = self.uids + new
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
-            out.append(b"* %d RECENT\r\n" % len(self.recent))
+            if not self.rev2:
+                out.append(b"* %d RECENT\r\n" % len(self.recent))
         keywords = self._keywords_in(snapshot)
         if not keywords <= self.keywords:
             # A new keyword must be in FLAGS before a FETCH response shows it.

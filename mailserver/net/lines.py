@@ -98,3 +98,17 @@ def _last_character_start(data: bytearray) -> int:
     if data[start] >= 0xC0 and start < len(data) - 1:
         return start
     return len(data) - 1
+
+
+def unread(reader: asyncio.StreamReader, data: bytes) -> None:
+    """Put ``data`` back at the front of the stream, to be read again.
+
+    A reader that takes whatever the socket delivered (SMTP DATA, read in
+    chunks rather than lines) may take octets past the end it was looking
+    for: the commands a PIPELINING client sent behind the final dot. They
+    go back for the command loop. asyncio has no public way to do this; its
+    ``_buffer`` has been a ``bytearray`` in every version since 3.4.
+    """
+    if data:
+        buffer: bytearray = reader._buffer  # type: ignore[attr-defined]
+        buffer[:0] = data

@@ -40,6 +40,7 @@ class SessionHandle:
         self._busy = 0
         self._released = False
         self._shutdown_sent = False
+        self._logged_in = False
 
     @property
     def busy(self) -> bool:
@@ -55,6 +56,13 @@ class SessionHandle:
             self._busy -= 1
             if not self._busy and self._registry.shutting_down:
                 self.request_shutdown()
+
+    def logged_in(self) -> None:
+        """The client authenticated: its slot no longer counts against the share of
+        ``max_connections`` that connections not yet logged in may take."""
+        if not self._logged_in and not self._released:
+            self._logged_in = True
+            self._registry._unauthenticated -= 1
 
     def set_shutdown_callback(self, on_shutdown: ShutdownCallback) -> None:
         """Hand the slot to the session that serves it (taken before a TLS handshake).
@@ -89,15 +97,21 @@ class SessionHandle:
         """The session ended; frees its connection slot. Safe to call twice."""
         if not self._released:
             self._released = True
+            if not self._logged_in:
+                self._registry._unauthenticated -= 1
             self._registry._forget(self)
 
 
 class SessionRegistry:
     """Counts sessions, refuses those over the limits, drains them at shutdown."""
 
-    def __init__(self, max_total: int, max_per_ip: int) -> None:
+    def __init__(self, max_total: int, max_per_ip: int, unauthenticated_share: float = 1.0) -> None:
         self.max_total = max_total
         self.max_per_ip = max_per_ip
+        #: Connections not (yet) logged in may hold at most this many slots, so
+        #: strangers trickling bytes cannot take every slot from users who log in.
+        self.max_unauthenticated = max(1, int(max_total * unauthenticated_share))
+        self._unauthenticated = 0
         self._sessions: set[SessionHandle] = set()
         self._per_ip: Counter[str] = Counter()
         self._empty = asyncio.Event()
@@ -126,9 +140,17 @@ class SessionRegistry:
         if self._per_ip[peer_ip] >= self.max_per_ip:
             log.warning("connection from %s refused: per-address limit reached", peer_ip)
             return None
+        if self._unauthenticated >= self.max_unauthenticated:
+            log.warning(
+                "connection from %s refused: %d connections not logged in",
+                peer_ip,
+                self._unauthenticated,
+            )
+            return None
         handle = SessionHandle(self, peer_ip, on_shutdown, abort)
         self._sessions.add(handle)
         self._per_ip[peer_ip] += 1
+        self._unauthenticated += 1
         self._empty.clear()
         return handle
 

@@ -7,7 +7,7 @@ instead of building a second copy of the whole message.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 
 CHUNK_SIZE = 64 * 1024
 TERMINATOR = b".\r\n"
@@ -55,3 +55,52 @@ def top_part(data: bytes, body_lines: int) -> memoryview:
 def stuff_line(line: str) -> str:
     """Stuff one line of a generated multi-line response (LIST, UIDL, CAPA ...)."""
     return "." + line if line.startswith(".") else line
+
+
+class DotStuffer:
+    """:func:`dot_stuffed_chunks` for a message that arrives in chunks (a file being read)."""
+
+    def __init__(self) -> None:
+        self._at_line_start = True
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not chunk:
+            return b""
+        stuffed = chunk.replace(b"\n.", b"\n..")
+        if self._at_line_start and chunk.startswith(b"."):
+            stuffed = b"." + stuffed
+        self._at_line_start = chunk.endswith(b"\n")
+        return stuffed
+
+    def end(self) -> bytes:
+        """The terminating line (after a line break if the message lacked a final one)."""
+        return TERMINATOR if self._at_line_start else b"\r\n" + TERMINATOR
+
+
+async def top_cut(chunks: AsyncIterable[bytes], body_lines: int) -> AsyncIterator[bytes]:
+    """:func:`top_part` over chunks: the header, the blank line, ``body_lines`` lines,
+    reading no further into the message than that."""
+    tail = b"\r\n"  # a message that starts with CRLF has an empty header
+    in_header = True
+    remaining = body_lines
+    async for chunk in chunks:
+        position = 0
+        if in_header:
+            window = tail + chunk
+            found = window.find(b"\r\n\r\n")
+            if found < 0:
+                tail = window[-3:]
+                yield chunk
+                continue
+            in_header = False
+            position = found + 4 - len(tail)
+        while remaining:
+            newline = chunk.find(b"\n", position)
+            if newline < 0:
+                break
+            position = newline + 1
+            remaining -= 1
+        if not remaining:
+            yield chunk[:position]
+            return
+        yield chunk

@@ -15,7 +15,7 @@ import os
 import secrets
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 
 from mailserver.auth import LoginBlocked
 from mailserver.config import Config
@@ -30,7 +30,7 @@ from mailserver.net.starttls import (
     upgrade_to_tls,
 )
 from mailserver.pop3.commands import COMMANDS, SYNTAXES, Handler
-from mailserver.pop3.dotstuff import dot_stuffed_chunks, stuff_line
+from mailserver.pop3.dotstuff import DotStuffer, dot_stuffed_chunks, stuff_line
 from mailserver.pop3.errors import (
     INTERNAL_ERROR,
     Pop3Error,
@@ -152,6 +152,9 @@ class Pop3Session:
                     await self.reply(IDLE_REPLY)
                     return
                 await self.execute(line)
+                # One turn for every other connection: a client that pipelines commands
+                # finds the next one already buffered and would otherwise keep the loop.
+                await asyncio.sleep(0)
                 if self._goodbye is not None and not self.closing:
                     await self.reply(self._goodbye)
                     return
@@ -293,6 +296,25 @@ class Pop3Session:
             self.recorder.server(chunk)
             self.writer.write(chunk)
             await self.drain()
+        self._mid_response = False
+
+    async def send_stream(self, first: str, chunks: AsyncIterable[bytes]) -> None:
+        """:meth:`send_message` for a message read from its file chunk by chunk:
+        one chunk in memory per download, whatever the message size."""
+        self._mid_response = True
+        self.recorder.server(first.encode("utf-8") + CRLF)
+        self.recorder.server_body()
+        self.writer.write(first.encode("utf-8") + CRLF)
+        stuffer = DotStuffer()
+        async for chunk in chunks:
+            stuffed = stuffer.feed(chunk)
+            self.recorder.server(stuffed)
+            self.writer.write(stuffed)
+            await self.drain()
+        tail = stuffer.end()
+        self.recorder.server(tail)
+        self.writer.write(tail)
+        await self.drain()
         self._mid_response = False
 
     # ------------------------------------------------------------ lifecycle

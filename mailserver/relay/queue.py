@@ -148,11 +148,17 @@ class QueueStore:
 
     # ---------------------------------------------------------------- writing
 
-    def enqueue(self, entry: Entry, data: bytes) -> None:
-        """Write message and envelope durably; returns once both are on disk."""
+    def enqueue(
+        self, entry: Entry, data: bytes, source: Path | None = None, offset: int = 0
+    ) -> None:
+        """Write message and envelope durably; returns once both are on disk.
+
+        The message is ``data`` followed, when ``source`` is given, by that
+        file from ``offset`` on (a spooled SMTP message: our header in
+        memory, the body copied from the spool file in chunks, never whole).
+        """
         self.ensure()
-        entry.size = len(data)
-        _write_durably(self.message_path(entry.id), data)
+        entry.size = _write_durably(self.message_path(entry.id), data, source, offset)
         _write_durably(self.envelope_path(entry.id), _dump(entry))
         _fsync_directory(self.directory)
 
@@ -226,18 +232,40 @@ def _dump(entry: Entry) -> bytes:
     return json.dumps(entry.to_json(), indent=1).encode("utf-8")
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+#: Octets copied from a spooled message at a time.
+_COPY_CHUNK = 1024 * 1024
+
+
+def _write_durably(path: Path, data: bytes, source: Path | None = None, offset: int = 0) -> int:
+    """``data`` (then ``source`` from ``offset``) to ``path`` via a temp file, fsync'd
+    and renamed; the octets written. A failed write leaves no temp file behind."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    size = 0
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        size += _write_all(fd, data)
+        if source is not None:
+            with open(source, "rb") as handle:
+                handle.seek(offset)
+                while chunk := handle.read(_COPY_CHUNK):
+                    size += _write_all(fd, chunk)
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    os.close(fd)
     os.replace(temp, path)
+    return size
+
+
+def _write_all(fd: int, data: bytes) -> int:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    return len(data)
 
 
 def _fsync_directory(directory: Path) -> None:

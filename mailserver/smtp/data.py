@@ -1,13 +1,18 @@
-"""The text after DATA, collected into one buffer (RFC 5321 4.1.1.4 and 4.5.2).
+"""The text after DATA, undone from its transfer form as it streams in (RFC 5321 4.1.1.4, 4.5.2).
 
-aiosmtpd keeps every received line as its own ``bytearray`` until the final
-dot: about 60 octets of object overhead per line, so a message of empty lines
-grows to some thirty times its size in memory (a 32 MiB message of ``CRLF``
-lines took 1.2 GB). :class:`MessageBuffer` appends each line to one growing
-buffer instead, so memory stays near the message size that ``SIZE`` allows.
-It undoes dot-stuffing and applies aiosmtpd's limits: a message over
-the size limit or a line over the line limit is read to its end and then
-refused, and neither is kept in memory.
+:class:`DotDecoder` takes whatever the socket delivered, in chunks of any
+size, and gives back the message octets with dot-stuffing removed, until the
+line holding only ``.`` ends it. It keeps no more than two octets between
+calls, so neither a long line nor a long message costs memory here: the
+octets go straight to a spool file (``storage.spool``). Only the message
+size limits a message; a 100,000-octet line is taken and kept unchanged
+(RFC 5322's 998 is a rule for writers, and Postfix takes such lines too).
+
+Only ``CRLF . CRLF`` ends DATA. A bare LF before or after the dot does not
+(RFC 5321 4.1.1.4; accepting ``LF . LF`` is the "SMTP smuggling" hole), so
+:attr:`DotDecoder.bare_lf` and :attr:`DotDecoder.lf_dot_lf` record what a
+``nc`` without ``-C`` sends: the session uses them to tell a student why the
+message does not end, instead of hanging silently.
 """
 
 from __future__ import annotations
@@ -16,59 +21,81 @@ import enum
 
 CRLF = b"\r\n"
 END_OF_DATA = b".\r\n"
+_LINE_DOT = b"\r\n."
 
 
 class Overrun(enum.Enum):
     """Why the message will be refused once its final dot has arrived."""
 
-    TOO_LONG = "line too long"
     TOO_MUCH = "message too big"
 
 
-class MessageBuffer:
-    """Collects DATA lines; :meth:`add` says when the terminating dot has arrived."""
+class DotDecoder:
+    """Undoes dot-stuffing over a stream of chunks; :meth:`feed` says when DATA ended."""
 
-    def __init__(self, size_limit: int | None, line_limit: int) -> None:
+    def __init__(self, size_limit: int | None) -> None:
         #: Most octets of the message (CRLFs included, stuffed dots not); None for no limit.
         self.size_limit = size_limit
-        #: Longest line, CRLF included.
-        self.line_limit = line_limit
+        #: Octets of the message so far (RFC 1870 4: neither the final dot nor stuffing).
         self.received = 0
         self.overrun: Overrun | None = None
-        self._data = bytearray()
-        #: Octets of the current line received so far, when it came in pieces.
-        self._partial = 0
+        #: What came after the terminating dot (pipelined commands): not part of the message.
+        self.rest = b""
+        #: A line ended in a bare LF somewhere in the message.
+        self.bare_lf = False
+        #: The stream so far ends with a line holding only ``.`` and a bare LF.
+        self.lf_dot_lf = False
+        self._at_line_start = True
+        self._carry = b""
+        self._tail = b"\n"
 
-    def add(self, chunk: bytes) -> bool:
-        """Take one line with its CRLF, or a piece of a line (no CRLF) too long for the
-        stream buffer. True when ``chunk`` was the lone dot that ends the message."""
-        at_line_start = self._partial == 0
-        if at_line_start and chunk == END_OF_DATA:
-            return True
-        stuffed = at_line_start and chunk.startswith(b".")
-        # RFC 1870 4: the size counts neither the final dot nor the doubled dots.
-        self.received += len(chunk) - stuffed
-        complete = chunk.endswith(CRLF)
-        line_length = self._partial + len(chunk)
-        self._partial = 0 if complete else line_length
-        if self.overrun is None:
-            if self.size_limit and self.received > self.size_limit:
-                self._refuse(Overrun.TOO_MUCH)
-            elif line_length > self.line_limit or not complete:
-                # A piece without CRLF only arrives for a line longer than the stream buffer.
-                self._refuse(Overrun.TOO_LONG)
-            elif stuffed:
-                self._data += memoryview(chunk)[1:]
-            else:
-                self._data += chunk
-        return False
+    def feed(self, chunk: bytes) -> tuple[list[memoryview], bool]:
+        """Message octets found in ``chunk`` (views into it; empty past the size limit),
+        and True once the terminating dot has arrived (:attr:`rest` then holds what followed)."""
+        if not self.bare_lf and chunk:
+            # A CRLF split between two reads is no bare LF.
+            split_crlf = self._tail.endswith(b"\r") and chunk.startswith(b"\n")
+            self.bare_lf = chunk.count(b"\n") - split_crlf > chunk.count(CRLF)
+        self._tail = (self._tail + chunk[-3:])[-3:]
+        self.lf_dot_lf = self._tail == b"\n.\n"
+        data = self._carry + chunk if self._carry else chunk
+        self._carry = b""
+        view = memoryview(data)
+        out: list[memoryview] = []
+        end = len(data)
+        pos = 0
+        ended = False
+        while True:
+            if self._at_line_start:
+                if end - pos < len(END_OF_DATA) and END_OF_DATA.startswith(data[pos:]):
+                    self._carry = data[pos:]  # maybe the end marker: wait for more
+                    break
+                if data.startswith(END_OF_DATA, pos):
+                    self.rest = data[pos + len(END_OF_DATA) :]
+                    ended = True
+                    break
+                if data.startswith(b".", pos):
+                    pos += 1  # a stuffed dot
+                self._at_line_start = False
+            found = data.find(_LINE_DOT, pos)
+            if found < 0:
+                if data.endswith(CRLF) and end - 2 >= pos:
+                    out.append(view[pos:end])
+                    self._at_line_start = True
+                elif data.endswith(b"\r") and end - 1 >= pos:
+                    out.append(view[pos : end - 1])
+                    self._carry = b"\r"  # maybe the start of CRLF "."
+                else:
+                    out.append(view[pos:end])
+                break
+            out.append(view[pos : found + 2])
+            pos = found + 2
+            self._at_line_start = True
+        return self._account(out), ended
 
-    def content(self) -> bytes:
-        """The message as sent, dot-stuffing undone (only meaningful without an overrun)."""
-        data = bytes(self._data)
-        self._data = bytearray()
-        return data
-
-    def _refuse(self, reason: Overrun) -> None:
-        self.overrun = reason
-        self._data = bytearray()
+    def _account(self, pieces: list[memoryview]) -> list[memoryview]:
+        pieces = [piece for piece in pieces if len(piece)]
+        self.received += sum(len(piece) for piece in pieces)
+        if self.overrun is None and self.size_limit and self.received > self.size_limit:
+            self.overrun = Overrun.TOO_MUCH
+        return [] if self.overrun is not None else pieces

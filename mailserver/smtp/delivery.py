@@ -134,7 +134,12 @@ class DeliveryHandler:
             Submission(
                 sender=envelope.sender,
                 recipients=envelope.recipients(),
-                content=envelope.original_content or b"",
+                # DATA and BDAT stream the message to a spool file; bytes otherwise.
+                content=(
+                    envelope.spooled
+                    if envelope.spooled is not None
+                    else envelope.original_content or b""
+                ),
                 client=Client(
                     helo=session.host_name or "unknown",
                     ip=connection.ip,

@@ -11,53 +11,16 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
-import re
 from dataclasses import dataclass
+
+# Re-exported: callers and tests have always found these here.
+from mailserver.rfc5322 import HeaderSplit as HeaderSplit
+from mailserver.rfc5322 import split_header as split_header
 
 CRLF = b"\r\n"
 
-#: A header field's first line: a name of printable ASCII but ":" (RFC 5322
-#: 2.2), optionally followed by blanks (the obsolete ``Subject :`` form), then ":".
-_FIELD_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
-
 #: Longest HELO argument copied into a trace field.
 MAX_HELO_IN_TRACE = 255
-
-
-@dataclass(frozen=True)
-class HeaderSplit:
-    """``header`` ends with a line break (or is empty); ``body`` follows the blank line."""
-
-    header: bytes
-    body: bytes
-    #: False when the client sent no blank line between the fields and the body.
-    had_separator: bool
-
-
-def split_header(content: bytes) -> HeaderSplit:
-    """Find the header section: leading lines that are fields or their continuations.
-
-    The first line that is neither ends it. A blank line is the proper end;
-    any other line means the client forgot the blank line (or sent no header
-    at all, like a bare ``myemail``), and that line starts the body.
-    """
-    pos = 0
-    seen_field = False
-    while pos < len(content):
-        newline = content.find(b"\n", pos)
-        end = len(content) if newline < 0 else newline + 1
-        line = content[pos:end].rstrip(b"\r\n")
-        if not line:
-            return HeaderSplit(content[:pos], content[end:], True)
-        is_continuation = seen_field and line[:1] in (b" ", b"\t")
-        if not (is_continuation or _FIELD_START.match(line)):
-            break
-        seen_field = True
-        pos = end
-    header = content[:pos]
-    if header and not header.endswith(b"\n"):
-        header += CRLF
-    return HeaderSplit(header, content[pos:], False)
 
 
 def _fields(header: bytes) -> list[bytes]:
@@ -99,7 +62,19 @@ def prepare(
     (RFC 5321 4.4), and we add ours per copy.
     """
     split = split_header(content)
-    fields = [f for f in _fields(split.header) if _field_name(f) != "return-path"]
+    header = complete_header(
+        split.header, sender=sender, queue_id=queue_id, hostname=hostname, timestamp=timestamp
+    )
+    return Prepared(header + CRLF + split.body)
+
+
+def complete_header(
+    header: bytes, *, sender: str, queue_id: str, hostname: str, timestamp: float
+) -> bytes:
+    """The header section with ``From``/``Date``/``Message-ID`` added when absent and
+    ``Return-Path`` dropped, without the blank line: what :func:`prepare` does to
+    the header, for a message whose body stays in a spool file."""
+    fields = [f for f in _fields(header) if _field_name(f) != "return-path"]
     present = {_field_name(f) for f in fields}
     added: list[str] = []
     if "from" not in present:
@@ -108,8 +83,7 @@ def prepare(
         added.append(f"Date: {rfc5322_date(timestamp)}")
     if "message-id" not in present:
         added.append(f"Message-ID: <{queue_id}@{hostname}>")
-    header = b"".join(fields) + b"".join(_encode(line) + CRLF for line in added)
-    return Prepared(header + CRLF + split.body)
+    return b"".join(fields) + b"".join(_encode(line) + CRLF for line in added)
 
 
 def rfc5322_date(timestamp: float) -> str:
@@ -175,10 +149,14 @@ def received_field(trace: Trace, recipient: str | None) -> bytes:
     return b"".join(_encode(line) + CRLF for line in lines)
 
 
+def trace_fields(trace: Trace, sender: str, recipient: str) -> bytes:
+    """What goes on top of one recipient's copy: ``Return-Path``, then our ``Received``."""
+    return _encode(f"Return-Path: <{sender}>") + CRLF + received_field(trace, recipient)
+
+
 def delivered_copy(prepared: Prepared, trace: Trace, sender: str, recipient: str) -> bytes:
     """One recipient's copy: ``Return-Path`` first, then our ``Received``, then the message."""
-    return_path = _encode(f"Return-Path: <{sender}>") + CRLF
-    return return_path + received_field(trace, recipient) + prepared.data
+    return trace_fields(trace, sender, recipient) + prepared.data
 
 
 def _clean_helo(helo: str) -> str:

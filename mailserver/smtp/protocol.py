@@ -18,8 +18,13 @@ What we change, and why:
   3207 4.2: HELO, AUTH and the envelope are forgotten) and discards any
   plaintext the client pipelined behind the command (the STARTTLS
   command-injection class); tests pin both;
-* DATA is collected in one buffer (``data.py``), not aiosmtpd's object per line,
-  so a message of short lines costs its size in memory, not thirty times that;
+* DATA (and RFC 3030 BDAT, with BINARYMIME) streams into a spool file as it
+  arrives (``data.py`` undoes dot-stuffing in chunks, ``upload.py`` holds the
+  file and the memory-budget share), not aiosmtpd's object per line: a message
+  costs a few buffers whatever its size, and its lines may be any length;
+* each command ends with a turn of the event loop for the other connections,
+  and the idle timeout restarts only per command (DATA: per
+  ``limits.min_data_rate``), so neither a flood nor a trickle holds the server;
 * on the ``submission`` listener (port 587) MAIL needs AUTH first (``530``)
   and the sender must be the user's own address (``delivery.py``);
 * admission through the session registry, ``421`` at shutdown, on idle
@@ -30,7 +35,9 @@ What we change, and why:
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -38,12 +45,16 @@ from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException
 
 from mailserver.auth import SaslError
 from mailserver.listeners import ListenerContext
-from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
+from mailserver.net.lines import LineTooLong, apply_backspaces, read_line, unread
 from mailserver.net.sessions import SessionHandle
-from mailserver.smtp import auth, dsn, policy, rdns, replies
-from mailserver.smtp.data import CRLF, MessageBuffer, Overrun
+from mailserver.services import Services
+from mailserver.smtp import auth, burl, dsn, policy, rdns, replies
+from mailserver.smtp.burl import CAPABILITY as BURL_CAPABILITY
+from mailserver.smtp.data import DotDecoder
 from mailserver.smtp.delivery import DeliveryHandler
 from mailserver.smtp.state import Connection, LabEnvelope, LabSession
+from mailserver.smtp.upload import READ_CHUNK, Upload
+from mailserver.storage.spool import HeaderTooLarge, spool_dir
 from mailserver.transcripts import SessionRecorder
 
 log = logging.getLogger("mailserver.smtp")
@@ -56,6 +67,12 @@ AUTH_LINE_LIMIT = 2048
 #: keeps itself (300 s idle -> 50 minutes): a client trickling NOOPs or a slow
 #: upload cannot hold a connection slot forever.
 SESSION_LIFETIME_FACTOR = 10
+#: Quiet seconds after a lone "." LF (following bare-LF lines) before the session
+#: ends with a reply that explains CRLF, instead of hanging until the idle timeout.
+BARE_LF_GRACE = 4.0
+#: ``BDAT`` arguments (RFC 3030 2): a chunk size of digits and an optional LAST.
+_BDAT_ARGS = re.compile(r"(\d{1,18})(?:[ \t]+(LAST))?[ \t]*", re.IGNORECASE)
+_BODY_BINARYMIME = re.compile(r"(?<![^ \t>])BODY=BINARYMIME(?![^ \t])", re.IGNORECASE)
 #: The listener key that is the message submission port (RFC 6409).
 SUBMISSION = "submission"
 
@@ -70,6 +87,7 @@ HELP_SYNTAX: dict[str, str] = {
     " [RET=FULL|HDRS] [ENVID=<id>]",
     "RCPT": "RCPT TO:<address> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=rfc822;<address>]",
     "DATA": "DATA   (end the message with a line holding only a dot)",
+    "BDAT": "BDAT <size> [LAST]   (then exactly <size> octets of the message)",
     "RSET": "RSET",
     "NOOP": "NOOP",
     "QUIT": "QUIT",
@@ -78,6 +96,21 @@ HELP_SYNTAX: dict[str, str] = {
     "HELP": "HELP [<command>]",
     "STARTTLS": "STARTTLS",
 }
+
+
+def parse_bdat(arg: str | None) -> tuple[int, bool] | None:
+    """(chunk size, whether it is the LAST one), or None for bad syntax."""
+    match = _BDAT_ARGS.fullmatch((arg or "").strip())
+    if match is None:
+        return None
+    return int(match.group(1)), match.group(2) is not None
+
+
+def strip_binarymime(arg: str) -> tuple[str, bool]:
+    """MAIL's argument with ``BODY=BINARYMIME`` put as ``BODY=8BITMIME`` (the one
+    aiosmtpd checks), and whether it was there."""
+    replaced, count = _BODY_BINARYMIME.subn("BODY=8BITMIME", arg)
+    return replaced, count > 0
 
 
 class CommandTable(dict[str, Command]):
@@ -118,7 +151,23 @@ class CommandTable(dict[str, Command]):
             command = super(CommandTable, self).get(new_verb.upper(), self._unknown)
             await command(new_arg.strip() or None)
 
-        return run
+        return _then_yield(run)
+
+
+def _then_yield(handler: Command) -> Command:
+    """The handler, then one turn of the event loop for every other connection.
+
+    A client that pipelines thousands of commands finds each next one already
+    buffered, so without this its session would keep the loop to itself and a
+    plain NOOP elsewhere would wait seconds. (Not after each reply: STARTTLS
+    must switch to TLS right after its 220, before the client's handshake is read.)
+    """
+
+    async def run(arg: str | None) -> None:
+        await handler(arg)
+        await asyncio.sleep(0)
+
+    return run
 
 
 class CommandSizeLimits(dict[str, int]):
@@ -131,14 +180,18 @@ class CommandSizeLimits(dict[str, int]):
         return COMMAND_LINE_LIMIT
 
 
-def capabilities(hostname: str, size_limit: int, starttls: bool, auth_allowed: bool) -> list[str]:
+def capabilities(
+    hostname: str, size_limit: int, starttls: bool, auth_allowed: bool, burl: bool = False
+) -> list[str]:
     """The EHLO reply lines, without the ``250-``/``250 `` prefix."""
     lines = [hostname, "PIPELINING", f"SIZE {size_limit}"]
     if starttls:
         lines.append("STARTTLS")
     if auth_allowed:
         lines.append("AUTH " + " ".join(auth.MECHANISMS))
-    lines += ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "DSN"]
+    if burl:
+        lines.append(BURL_CAPABILITY)  # RFC 4468, submission only (burl.py)
+    lines += ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "DSN", "CHUNKING", "BINARYMIME"]
     return lines
 
 
@@ -164,8 +217,8 @@ class LabSMTP(SMTP):
     ) -> None:
         """``admitted``: the slot an implicit-TLS listener took before the handshake."""
         config = context.services.config
-        # Read by SMTP.__init__ to size the stream buffer, so set it first: the
-        # longest DATA line we take is max_line_length, plus CRLF and a stuffed dot.
+        # Read by SMTP.__init__ to size the stream buffer, so set it first. It bounds
+        # command lines only: DATA and BDAT are read in chunks, any line length.
         self.line_length_limit = config.limits.max_line_length + 3
         super().__init__(
             handler,
@@ -200,6 +253,9 @@ class LabSMTP(SMTP):
         self._lifetime = config.timeouts.smtp * SESSION_LIFETIME_FACTOR
         self._lifetime_handle: asyncio.TimerHandle | None = None
         self._lifetime_extended = False
+        self._min_data_rate = config.limits.min_data_rate
+        #: Upload octets since the idle timer was last restarted.
+        self._progress = 0
         commands: dict[str, Command] = {
             "HELO": self.smtp_HELO,
             "EHLO": self.smtp_EHLO,
@@ -207,6 +263,7 @@ class LabSMTP(SMTP):
             "MAIL": self.smtp_MAIL_dsn,
             "RCPT": self.smtp_RCPT_dsn,
             "DATA": self.smtp_DATA,
+            "BDAT": self.smtp_BDAT,
             "RSET": self.smtp_RSET,
             "NOOP": self.smtp_NOOP,
             "QUIT": self.smtp_QUIT,
@@ -214,6 +271,8 @@ class LabSMTP(SMTP):
             "EXPN": self.smtp_EXPN,
             "HELP": self.smtp_HELP,
         }
+        if context.name == SUBMISSION:
+            commands["BURL"] = self.smtp_BURL
         if self.tls_context is not None:
             commands["STARTTLS"] = self.smtp_STARTTLS
         self._smtp_methods = CommandTable(commands, self._unknown_command, self._count_command)
@@ -273,6 +332,10 @@ class LabSMTP(SMTP):
             return
         if self._lifetime_handle is not None:
             self._lifetime_handle.cancel()
+        # The session object lives on in reference cycles (aiosmtpd's bound
+        # methods, its task's traceback) until the cycle collector runs; what it
+        # holds must be small by then, so the upload's buffers go now.
+        self._drop_upload()
         try:
             super().connection_lost(error)
         finally:
@@ -282,11 +345,11 @@ class LabSMTP(SMTP):
                 self._handle.release()
 
     def data_received(self, data: bytes) -> None:
-        # aiosmtpd only restarts the idle timer per command; a long DATA upload
-        # is not idle, so any bytes count as activity.
+        # aiosmtpd restarts the idle timer per complete command, so the timeout is
+        # also the deadline for a whole command line: a client trickling a byte
+        # at a time is idle. DATA and BDAT count progress by rate (_count_progress).
         if self._refused:
             return
-        self._reset_timeout()
         if self.recorder is not None:
             self.recorder.client(data)
         super().data_received(data)
@@ -405,6 +468,7 @@ class LabSMTP(SMTP):
             self.data_size_limit or 0,
             starttls=self.tls_context is not None and not self.session.connection.tls,
             auth_allowed=self._auth_allowed(),
+            burl=self._context.name == SUBMISSION and self._auth_allowed(),
         )
         for line in lines[:-1]:
             await self.push(f"250-{line}")
@@ -445,6 +509,8 @@ class LabSMTP(SMTP):
         if outcome.user is not None:
             session.user = outcome.user
             session.authenticated = True
+            if self._handle is not None:
+                self._handle.logged_in()
             log.info("%s authenticated as %s (%s)", where, outcome.user, mechanism)
             if self.recorder is not None:
                 self.recorder.login(outcome.user, mechanism)
@@ -492,42 +558,197 @@ class LabSMTP(SMTP):
             await self._data(arg)
 
     async def _data(self, arg: str | None) -> None:
-        """aiosmtpd's DATA with our receive loop (``data.py``): the same checks,
-        replies and handler call, but the message is kept in one buffer."""
+        """aiosmtpd's DATA checks and replies, with the text streamed to a spool file
+        (``data.py``, ``upload.py``) instead of collected in memory."""
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
-        assert self.envelope is not None
-        if not self.envelope.rcpt_tos:
+        envelope = self.envelope
+        assert envelope is not None
+        if not envelope.rcpt_tos:
             await self.push("503 Error: need RCPT command")
             return
         if arg:
             await self.push("501 Syntax: DATA")
             return
-        await self.push(replies.START_DATA)
-        buffer = MessageBuffer(self.data_size_limit, self.line_length_limit)
-        ended = False
-        while not ended:
-            if self.transport is None:
-                return  # the client left before its final dot: nothing to store
-            try:
-                chunk = await self._reader.readuntil(CRLF)
-            except asyncio.LimitOverrunError as exc:
-                # Longer than the stream buffer: take it in pieces, keep none of it.
-                chunk = await self._reader.read(exc.consumed)
-            ended = buffer.add(chunk)
-        if buffer.overrun is not None:
-            self._set_post_data_state()
-            too_long = buffer.overrun is Overrun.TOO_LONG
-            await self.push(replies.LINE_TOO_LONG if too_long else replies.MESSAGE_TOO_BIG)
+        if envelope.binary or envelope.upload is not None:
+            # RFC 3030 3: BODY=BINARYMIME, or chunks already sent, rule out DATA.
+            await self.push(replies.DATA_AFTER_BDAT)
             return
-        content = buffer.content()
-        self.envelope.content = self.envelope.original_content = content
-        status = await self._call_handler_hook("DATA")
-        if self.recorder is not None and (status is MISSING or str(status).startswith("250")):
-            # With AUTH, this is the "sent by SMTP with AUTH" of the activity record.
-            self.recorder.count("messages")
+        upload = self._start_upload()
+        if upload is None:
+            await self.push(replies.UPLOADS_BUSY)
+            return
+        with upload:
+            await self.push(replies.START_DATA)
+            decoder = DotDecoder(self.data_size_limit)
+            self._progress = 0
+            while True:
+                chunk = await self._read_data(decoder)
+                if not chunk:
+                    return  # the client left before its final dot: nothing to store
+                pieces, ended = decoder.feed(chunk)
+                await upload.write(pieces)
+                self._count_progress(len(chunk))
+                if ended:
+                    break
+            unread(self._reader, decoder.rest)
+            if decoder.overrun is not None:
+                self._set_post_data_state()
+                await self.push(replies.MESSAGE_TOO_BIG)
+                return
+            await self._deliver(upload)
+
+    async def _read_data(self, decoder: DotDecoder) -> bytes:
+        """The next octets of DATA (``b""`` once the client is gone).
+
+        A student typing into ``nc`` without ``-C`` sends bare LFs, and their
+        ``.`` LF does not end the message. Rather than wait in silence until
+        the idle timeout, a lone ``.`` LF after bare-LF lines followed by
+        :data:`BARE_LF_GRACE` seconds of quiet ends the session with a reply
+        that says what to do.
+        """
+        if self.transport is None:
+            return b""
+        if not (decoder.bare_lf and decoder.lf_dot_lf):
+            return await self._reader.read(READ_CHUNK)
+        try:
+            async with asyncio.timeout(BARE_LF_GRACE):
+                return await self._reader.read(READ_CHUNK)
+        except TimeoutError:
+            if self.session is not None:
+                log.info("%s DATA with bare LF line ends", self.session.connection.describe())
+            self._say_goodbye(replies.BARE_LF)
+            return b""
+
+    def _start_upload(self) -> Upload | None:
+        config = self._context.services.config
+        return Upload.start(
+            self._context.services.uploads,
+            spool_dir(config.data_dir),
+            config.limits.max_header_size,
+        )
+
+    def _count_progress(self, octets: int) -> None:
+        """Upload octets restart the idle timer only at ``limits.min_data_rate``:
+        a client trickling a byte a second is idle, however long it keeps at it."""
+        self._progress += octets
+        if self._progress >= self._min_data_rate * self._timeout_duration:
+            self._progress = 0
+            self._reset_timeout()
+
+    async def _deliver(self, upload: Upload) -> None:
+        """Make the spool file durable, hand it to delivery, answer for the message."""
+        assert self.envelope is not None
+        self._reset_timeout()  # storing is our time, not the client's
+        try:
+            spooled = await upload.finish()
+        except HeaderTooLarge:
+            reply = replies.header_too_big(self._context.services.config.limits.max_header_size)
+        except OSError as exc:
+            log.error("spooling a message failed: %s", exc.strerror)
+            no_space = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            reply = replies.INSUFFICIENT_STORAGE if no_space else replies.TEMPORARY_FAILURE
+        else:
+            try:
+                self.envelope.spooled = spooled
+                status = await self._call_handler_hook("DATA")
+                reply = replies.OK if status is MISSING else status
+                if self.recorder is not None and str(reply).startswith("250"):
+                    # With AUTH, this is the "sent by SMTP with AUTH" of the activity record.
+                    self.recorder.count("messages")
+            finally:
+                spooled.discard()
         self._set_post_data_state()
-        await self.push(replies.OK if status is MISSING else status)
+        await self.push(reply)
+
+    async def smtp_BDAT(self, arg: str | None) -> None:
+        """RFC 3030 CHUNKING: ``BDAT <size> [LAST]``, octets taken as they are.
+
+        A refused chunk is still read to its end (it is already on its way,
+        RFC 3030 4.2), so the next command is found where the client put it.
+        """
+        parsed = parse_bdat(arg)
+        if parsed is None:
+            await self.push(replies.BDAT_SYNTAX)
+            return
+        size, last = parsed
+        if self._handle is None:  # pragma: no cover - admitted sessions always have one
+            await self._bdat(size, last)
+            return
+        with self._handle.transaction():
+            await self._bdat(size, last)
+
+    async def _bdat(self, size: int, last: bool) -> None:
+        envelope = self.envelope
+        assert envelope is not None
+        refused = await self.check_helo_needed() or await self.check_auth_needed("BDAT")
+        if not refused and not envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            refused = True
+        if not refused and envelope.upload is None:
+            envelope.upload = self._start_upload()
+            if envelope.upload is None:
+                await self.push(replies.UPLOADS_BUSY)
+                refused = True
+            self._progress = 0
+        upload = None if refused else envelope.upload
+        if not await self._take_chunk(size, upload):
+            return  # the client left mid-chunk
+        if upload is None:
+            return
+        if self.data_size_limit and upload.received > self.data_size_limit:
+            self._set_rset_state()  # the transaction failed; later chunks find no RCPT
+            await self.push(replies.MESSAGE_TOO_BIG)
+            return
+        if not last:
+            await self.push(replies.chunk_received(size))
+            return
+        envelope.upload = None
+        with upload:
+            await self._deliver(upload)
+
+    async def _take_chunk(self, size: int, upload: Upload | None) -> bool:
+        """Read ``size`` octets into ``upload`` (or nowhere); False if the client left.
+        Octets past the size limit are counted, not kept."""
+        limit = self.data_size_limit
+        remaining = size
+        while remaining:
+            chunk = await self._reader.read(min(remaining, READ_CHUNK))
+            if not chunk:
+                return False
+            remaining -= len(chunk)
+            self._count_progress(len(chunk))
+            if upload is not None:
+                if limit and upload.received + len(chunk) > limit:
+                    upload.received += len(chunk)
+                else:
+                    await upload.write((chunk,))
+        return True
+
+    def _set_rset_state(self) -> None:
+        """A new envelope (RSET, HELO/EHLO, STARTTLS): an unfinished BDAT message goes."""
+        self._drop_upload()
+        super()._set_rset_state()
+
+    def _set_post_data_state(self) -> None:
+        self._drop_upload()
+        super()._set_post_data_state()
+
+    def _drop_upload(self) -> None:
+        envelope = getattr(self, "envelope", None)
+        if isinstance(envelope, LabEnvelope) and envelope.upload is not None:
+            envelope.upload.close()
+            envelope.upload = None
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """aiosmtpd's MAIL, which knows BODY=7BIT and 8BITMIME only, taught
+        RFC 3030's BODY=BINARYMIME (the message then comes with BDAT)."""
+        binary = False
+        if arg is not None:
+            arg, binary = strip_binarymime(arg)
+        await super().smtp_MAIL(arg)
+        if binary and self.envelope is not None and self.envelope.mail_from is not None:
+            self.envelope.binary = True
 
     async def smtp_MAIL_dsn(self, arg: str | None) -> None:
         """MAIL with RFC 3461's RET and ENVID taken off first (aiosmtpd refuses them)."""
@@ -550,6 +771,29 @@ class LabSMTP(SMTP):
                 await self.push(str(exc))
                 return
         await command(arg)
+
+    async def smtp_BURL(self, arg: str | None) -> None:
+        if self._handle is None:  # pragma: no cover - admitted sessions always have one
+            await burl.burl(self, arg)
+            return
+        with self._handle.transaction():
+            await burl.burl(self, arg)
+
+    @property
+    def services(self) -> Services:
+        return self._context.services
+
+    def start_upload(self) -> Upload | None:
+        """A spool upload for a message that does not come with DATA (BURL)."""
+        return self._start_upload()
+
+    async def deliver_upload(self, upload: Upload) -> None:
+        """Deliver a finished upload and answer for it, as after DATA's final dot."""
+        await self._deliver(upload)
+
+    def end_transaction(self) -> None:
+        """After the message (delivered or refused): a new MAIL starts the next one."""
+        self._set_post_data_state()
 
     async def smtp_RSET(self, arg: str | None) -> None:
         if arg:

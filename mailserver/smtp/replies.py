@@ -63,6 +63,25 @@ TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, try again"
 INSUFFICIENT_STORAGE = "452 4.3.1 Insufficient system storage"
 #: RFC 5321 6.3: too many Received fields, a mail loop (RFC 3463 X.4.6).
 TOO_MANY_HOPS = "554 5.4.6 Too many hops: mail loop detected"
+#: Every upload's memory is spoken for (``limits.memory_budget``).
+UPLOADS_BUSY = "452 4.3.1 Too many messages being received, try again later"
+BDAT_SYNTAX = "501 5.5.4 Syntax: BDAT <size> [LAST]"
+#: RFC 3030 3: no DATA for BODY=BINARYMIME or once BDAT chunks have been sent.
+DATA_AFTER_BDAT = "503 5.5.1 Error: this message must be sent with BDAT"
+#: The reply to a student whose ``nc`` sends bare LF (see protocol.BARE_LF_GRACE).
+BARE_LF = (
+    "554 5.5.2 Message not ended: lines must end with CRLF, and only <CR><LF>.<CR><LF> "
+    'ends DATA (yours end with a bare LF). Use "nc -C" or telnet. Nothing was delivered'
+)
+
+
+def chunk_received(size: int) -> str:
+    """The reply to a BDAT chunk that is not the LAST one."""
+    return f"250 2.0.0 {size} octets received"
+
+
+def header_too_big(limit: int) -> str:
+    return f"552 5.3.4 Message header too large (limit {limit} octets)"
 
 
 def mailbox_full(address: str) -> str:

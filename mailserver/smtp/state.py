@@ -14,6 +14,8 @@ from aiosmtpd.smtp import Envelope, Session
 
 from mailserver.smtp.dsn import Params
 from mailserver.smtp.policy import Accept
+from mailserver.smtp.upload import Upload
+from mailserver.storage.spool import SpooledMessage
 from mailserver.submission import Recipient
 
 
@@ -55,6 +57,12 @@ class LabEnvelope(Envelope):
         self.dsn_ret: str | None = None
         self.dsn_envid: str | None = None
         self.dsn_rcpt: list[tuple[tuple[str, ...], str | None]] = []
+        #: MAIL said BODY=BINARYMIME: the message comes with BDAT only (RFC 3030 3).
+        self.binary = False
+        #: The message being received with BDAT chunks, until the LAST one.
+        self.upload: Upload | None = None
+        #: The received message, in its spool file, while delivery runs.
+        self.spooled: SpooledMessage | None = None
 
     def deliveries(self) -> dict[str, str]:
         """user -> the first address that named them: one copy per mailbox, however

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.model import FlagMode, Snapshot
+from mailserver.storage.stream import MessageStream
 
 ChangeListener = Callable[[], None]
 
@@ -52,6 +54,12 @@ class Folder(ABC):
                     raise
         return out
 
+    async def open_message(self, uid: int) -> MessageStream:
+        """The message for reading in chunks (CRLF line ends, exact size), for
+        downloads too large to hold in memory; ``StorageError(EXPUNGED)`` if gone.
+        The caller closes it. This default reads it whole; stores override it."""
+        return MessageStream.from_bytes(await self.read(uid))
+
     @abstractmethod
     async def append(
         self,
@@ -65,6 +73,27 @@ class Folder(ABC):
         ``new/`` (it is "recent"); one with flags (an IMAP APPEND of a draft,
         say) lands in ``cur/``.
         """
+
+    async def append_file(
+        self,
+        path: Path,
+        *,
+        offset: int = 0,
+        prefix: bytes = b"",
+        flags: Iterable[str] = (),
+        internal_date: float | None = None,
+    ) -> int:
+        """:meth:`append` of ``prefix`` followed by the file at ``path`` from ``offset``.
+
+        For messages too large to hold in memory (a spooled SMTP DATA or IMAP
+        APPEND): the store copies the file in chunks and never holds the whole
+        message. ``path`` is left where it is; the caller removes it. This
+        default reads the file into memory; stores override it.
+        """
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = prefix + handle.read()
+        return await self.append(data, flags, internal_date)
 
     @abstractmethod
     async def store_flags(

@@ -131,6 +131,11 @@ class StreamLines:
         """A body ending with a line holding only ``.`` follows (SMTP DATA, POP3 RETR)."""
         self._dot = Body(self.body_lines if keep is None else keep, self._emit)
 
+    def chunk_body(self, size: int) -> None:
+        """The next ``size`` octets are message text counted by size (SMTP ``BDAT``),
+        shown shortened like a body."""
+        self._start_literal(size)
+
     def accept_literal(self) -> None:
         """The server said ``+``: the announced literal comes now."""
         if self.pending_literal is not None:

@@ -74,10 +74,18 @@ def _mask_auth(rules: Rules, text: str, prefix: str = "") -> str | None:
     return prefix + match.group(1) + rules.secret(match.group(2), base64_encoded=True)
 
 
+_BDAT = re.compile(r"(?i)BDAT\s+(\d{1,18})\b")
+
+
 class SmtpRules(Rules):
-    """AUTH initial responses and ``334`` answers are secret; ``354`` starts the body."""
+    """AUTH initial responses and ``334`` answers are secret; ``354`` starts the body,
+    and so does ``BDAT <size>`` (RFC 3030: exactly that many octets follow the line)."""
 
     def client_command(self, text: str) -> str:
+        bdat = _BDAT.match(text)
+        if bdat is not None and self.client is not None:
+            self.client.chunk_body(int(bdat.group(1)))
+            return text
         return _mask_auth(self, text) or text
 
     def server_line(self, line: bytes) -> str:

@@ -61,7 +61,7 @@ async def uidvalidity(lab: ImapLab, folder: str) -> int:
 
 
 async def test_capabilities_list_every_extension(lab: ImapLab) -> None:
-    client = await lab.connect()
+    client = await lab.login()  # before login it is LITERAL- (RFC 7888)
     await client.send("c1 CAPABILITY")
     caps = (await client.line()).split()
     await client.expect("c1 OK Capability completed")

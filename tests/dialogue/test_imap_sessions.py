@@ -79,7 +79,7 @@ async def test_logindisabled_without_tls(imap_lab_factory: LabFactory) -> None:
     await client.play(
         """
         C: a1 CAPABILITY
-        S: * CAPABILITY IMAP4rev1 LITERAL+ * LOGINDISABLED
+        S: * CAPABILITY IMAP4rev1 LITERAL- * LOGINDISABLED
         S: a1 OK Capability completed
         C: a2 LOGIN group1_1 group1_1
         S: a2 NO [PRIVACYREQUIRED] Plaintext authentication disallowed without TLS

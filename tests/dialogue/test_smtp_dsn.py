@@ -23,7 +23,9 @@ async def test_dsn_parameters_are_checked_and_kept(smtp_lab: SmtpLab) -> None:
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
         S: 250-SMTPUTF8
-        S: 250 DSN
+        S: 250-DSN
+        S: 250-CHUNKING
+        S: 250 BINARYMIME
         C: MAIL FROM:<group1_1@JServer.NetLab> RET=EVERYTHING
         S: 501 5.5.4 RET must be FULL or HDRS
         C: MAIL FROM:<group1_1@JServer.NetLab> RET=hdrs ENVID=lab+2B6 SIZE=100

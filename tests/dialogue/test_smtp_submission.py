@@ -51,10 +51,13 @@ async def test_submission_needs_auth_and_the_users_own_sender(
         S: 250-PIPELINING
         S: 250-SIZE 73400320
         S: 250-AUTH PLAIN LOGIN CRAM-MD5
+        S: 250-BURL imap
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
         S: 250-SMTPUTF8
-        S: 250 DSN
+        S: 250-DSN
+        S: 250-CHUNKING
+        S: 250 BINARYMIME
         C: MAIL FROM:<group1_1@JServer.NetLab>
         S: 530 5.7.0 Authentication required
         C: RCPT TO:<group1_2@JServer.NetLab>
@@ -177,6 +180,9 @@ async def test_auth_state_is_forgotten_after_starttls(smtp_lab_factory: SmtpLabF
         S: 250-*
         S: 250-STARTTLS
         S: 250-*
+        S: 250-BURL imap
+        S: 250-*
+        S: 250-*
         S: 250-*
         S: 250-*
         S: 250-*
@@ -193,6 +199,9 @@ async def test_auth_state_is_forgotten_after_starttls(smtp_lab_factory: SmtpLabF
         S: 250-*
         S: 250-*
         S: 250-AUTH PLAIN LOGIN CRAM-MD5
+        S: 250-BURL imap
+        S: 250-*
+        S: 250-*
         S: 250-*
         S: 250-*
         S: 250-*
@@ -216,6 +225,8 @@ async def test_plaintext_pipelined_after_starttls_is_discarded(
             S: 250-*
             S: 250-*
             S: 250-STARTTLS
+            S: 250-*
+            S: 250-*
             S: 250-*
             S: 250-*
             S: 250-*
@@ -246,6 +257,8 @@ async def test_cram_md5(smtp_lab: SmtpLab) -> None:
         S: 250-*
         S: 250-*
         S: 250-AUTH PLAIN LOGIN CRAM-MD5
+        S: 250-*
+        S: 250-*
         S: 250-*
         S: 250-*
         S: 250-*

@@ -75,16 +75,24 @@ async def _wait(session: ImapSession, reader: asyncio.Future[bytes]) -> None:
         if view is not None:
             change = asyncio.ensure_future(view.changed_event.wait())
             waiters.add(change)
+        news: asyncio.Future[Any] | None = None
+        if session.notifier is not None:
+            # NOTIFY's news for other mailboxes (RFC 5465): IDLE holds the session's turn.
+            news = asyncio.ensure_future(session.notifier.wake.wait())
+            waiters.add(news)
         timeout = max(0.0, min(next_poll, next_keepalive) - loop.time())
         try:
             done, _ = await asyncio.wait(
                 waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            if change is not None and not change.done():
-                change.cancel()
+            for waiter in (change, news):
+                if waiter is not None and not waiter.done():
+                    waiter.cancel()
         if reader in done:
             return
+        if news is not None and news in done and session.notifier is not None:
+            await session.notifier.flush()
         now = loop.time()
         if view is not None and (change in done or now >= next_poll):
             next_poll = now + POLL_INTERVAL

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from mailserver.imap.condstore import enable_condstore
 from mailserver.imap.errors import Response, no
 from mailserver.imap.listing import lsub_entries
+from mailserver.imap.notify import FOLDERS, SUBSCRIPTIONS, publish_folder_change
 from mailserver.imap.objectid import mailbox_id, mailbox_id_code
 from mailserver.imap.parser.commands import ListCommand, MailboxCommand, Rename, Status
 from mailserver.imap.parser.lexer import ParseError, decode_mailbox
@@ -45,11 +46,13 @@ async def create(session: ImapSession, command: MailboxCommand) -> Response:
         raise no("INBOX always exists", "ALREADYEXISTS")
     mailbox = mailbox_of(session)
     await mailbox.create_folder(name)
+    publish_folder_change(session, FOLDERS, name)  # NOTIFY MailboxName (RFC 5465)
     # RFC 3501 6.3.3: superior names SHOULD be created too, so they are selectable.
     parts = name.split(DELIMITER)
     for depth in range(1, len(parts)):
         with contextlib.suppress(StorageError):
             await mailbox.create_folder(DELIMITER.join(parts[:depth]))
+            publish_folder_change(session, FOLDERS, DELIMITER.join(parts[:depth]))
     log.info("imap %s: %s created folder %s", session.peer, session.user, name)
     code = None
     with contextlib.suppress(StorageError):  # deleted again at once: no id to tell
@@ -63,6 +66,7 @@ async def delete(session: ImapSession, command: MailboxCommand) -> Response:
     if session.view is not None and session.view.folder.name == command.mailbox:
         session.unselect()
     await mailbox_of(session).delete_folder(command.mailbox)
+    publish_folder_change(session, FOLDERS, command.mailbox, on=False)
     log.info("imap %s: %s deleted folder %s", session.peer, session.user, command.mailbox)
     return Response("OK", "Delete completed")
 
@@ -72,7 +76,9 @@ async def rename(session: ImapSession, command: Rename) -> Response:
         raise no("Invalid mailbox name", "CANNOT")
     if command.new == INBOX:
         raise no("INBOX already exists", "ALREADYEXISTS")
-    await mailbox_of(session).rename_folder(command.old, command.new.rstrip(DELIMITER))
+    new = command.new.rstrip(DELIMITER)
+    await mailbox_of(session).rename_folder(command.old, new)
+    publish_folder_change(session, FOLDERS, new, old=command.old)
     return Response("OK", "Rename completed")
 
 
@@ -80,8 +86,10 @@ async def subscribe(session: ImapSession, command: MailboxCommand) -> Response:
     mailbox = mailbox_of(session)
     if command.name == "SUBSCRIBE":
         await mailbox.subscribe(command.mailbox)
+        publish_folder_change(session, SUBSCRIPTIONS, command.mailbox)
         return Response("OK", "Subscribe completed")
     await mailbox.unsubscribe(command.mailbox)
+    publish_folder_change(session, SUBSCRIPTIONS, command.mailbox, on=False)
     return Response("OK", "Unsubscribe completed")
 
 

@@ -92,5 +92,7 @@ async def _log_in(session: ImapSession, login_name: str, password: str, mechanis
     session.user = user
     session.state = State.AUTHENTICATED
     session.recorder.login(user, mechanism)
+    if session.handle is not None:
+        session.handle.logged_in()
     log.info("imap %s: %s logged in (%s)", session.peer, user, mechanism)
     return Response("OK", "Logged in", f"CAPABILITY {session.capabilities()}")

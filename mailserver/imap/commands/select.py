@@ -23,6 +23,7 @@ from mailserver.imap.errors import Response, bad, no
 from mailserver.imap.objectid import mailbox_id_code
 from mailserver.imap.parser.commands import Select
 from mailserver.imap.parser.condstore import QresyncParams
+from mailserver.imap.rev2 import rev2_on
 from mailserver.imap.states import State
 from mailserver.imap.view import SelectedView
 
@@ -55,14 +56,13 @@ async def select(session: ImapSession, command: Select) -> Response:
     view = SelectedView(folder, readonly, snapshot)
     view.condstore = "CONDSTORE" in session.enabled
     view.qresync = qresync_on(session)
+    view.rev2 = rev2_on(session)
     if readonly:
         # EXAMINE claims nothing (RFC 3501 6.3.2) but still shows what is \Recent.
         view.recent = set(await folder.recent_uids())
-    lines = [
-        *view.flags_announcement(),
-        b"* %d EXISTS\r\n" % view.exists,
-        b"* %d RECENT\r\n" % len(view.recent),
-    ]
+    lines = [*view.flags_announcement(), b"* %d EXISTS\r\n" % view.exists]
+    if not view.rev2:
+        lines.append(b"* %d RECENT\r\n" % len(view.recent))  # gone in IMAP4rev2
     unseen = view.first_unseen()
     if unseen is not None:
         lines.append(b"* OK [UNSEEN %d] First unseen\r\n" % unseen)

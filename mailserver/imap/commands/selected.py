@@ -3,6 +3,7 @@ their UID forms (RFC 3501 6.4); STORE is in ``store.py``."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -14,6 +15,7 @@ from mailserver.imap.esearch import esearch_response
 from mailserver.imap.fetch import VANISHED, run_fetch
 from mailserver.imap.parser.commands import Copy, Fetch, NoArguments, Search
 from mailserver.imap.response_codes import copyuid_code
+from mailserver.imap.rev2 import rev2_on
 from mailserver.imap.search import SearchEvaluator
 from mailserver.imap.sequences import resolve_uids
 from mailserver.imap.view import SelectedView
@@ -91,6 +93,8 @@ async def expunge(session: ImapSession, command: NoArguments) -> Response:
 
 async def search(session: ImapSession, command: Search) -> Response:
     view = view_of(session)
+    if command.returns is None and rev2_on(session):
+        command = dataclasses.replace(command, returns=("ALL",))  # RFC 9051 6.4.4
     updating = command.returns is not None and "UPDATE" in command.returns
     if updating:
         check_tag(view, command.tag)

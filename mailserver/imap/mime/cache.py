@@ -29,7 +29,7 @@ import logging
 import os
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +57,10 @@ MAX_PERSISTED_ENTRY = 64 * 1024
 MAX_SIDECAR_BYTES = 64 * 1024 * 1024
 #: Seconds to wait after a parse before rewriting the sidecar (batches writes).
 FLUSH_DELAY = 2.0
+#: Messages this large are read whole (and parsed) one at a time in the process:
+#: twenty clients asking for the BODYSTRUCTURE of a 60 MiB message would
+#: otherwise hold twenty copies. ``BODY[]`` itself streams (``imap.fetch``).
+LARGE_MESSAGE = 8 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -104,6 +108,25 @@ _parsed = _Lru(MAX_PARSED, MAX_PARSED_BYTES)
 _raw = _Lru(MAX_RAW, MAX_RAW_BYTES)
 #: Distinguishes caches in the shared LRUs (``id()`` values get reused).
 _tokens = itertools.count()
+
+
+_large_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextlib.asynccontextmanager
+async def _whole_message_turn(size: int) -> AsyncIterator[None]:
+    """Wait for the process's one turn to hold a large message whole; small ones go at once."""
+    if size < LARGE_MESSAGE:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    turn = _large_turns.get(loop)
+    if turn is None:
+        turn = _large_turns[loop] = asyncio.Semaphore(1)
+    async with turn:
+        yield
 
 
 async def _run(size: int, func: Callable[..., T], *args: Any) -> T:
@@ -160,8 +183,10 @@ class MessageCache:
             return parsed
         parsed = await self._from_sidecar(info)
         if parsed is None:
-            data = await self._read(folder, info)
-            parsed = await self._parse(info, data)
+            async with _whole_message_turn(info.size):
+                data = await self._read(folder, info)
+                parsed = await self._parse(info, data)
+                del data
         _parsed.put(key, parsed, parsed.weight())
         return parsed
 
@@ -171,9 +196,13 @@ class MessageCache:
         A cold ``FETCH 1:* (ENVELOPE)`` of a big folder otherwise pays one
         worker-thread round trip per message, which cost more than reading
         the file. Messages expunged meanwhile are skipped (FETCH notices).
+        Large ones (:data:`LARGE_MESSAGE`) are left to :meth:`structure`, which
+        holds them whole one at a time, not a batch of them at once.
         """
         missing: list[MessageInfo] = []
         for info in infos:
+            if info.size >= LARGE_MESSAGE:
+                continue
             key = (self._token, info.key)
             parsed: ParsedMessage | None = _parsed.get(key)
             if parsed is not None and parsed.size == info.size:
@@ -194,9 +223,11 @@ class MessageCache:
 
     async def section(self, folder: Folder, info: MessageInfo, section: Section) -> bytes:
         """``BODY[section]`` of the message (empty bytes for a part that does not exist)."""
-        data = await self._read(folder, info)
-        parsed = await self._matching(folder, info, data)
-        return parsed.section(data, section)
+        parsed = await self.structure(folder, info)  # before the turn: it may take one
+        async with _whole_message_turn(info.size):
+            data = await self._read(folder, info)
+            parsed = await self._matching(parsed, info, data)
+            return parsed.section(data, section)
 
     async def contains_header(
         self, folder: Folder, info: MessageInfo, name: str, needle: str
@@ -207,9 +238,11 @@ class MessageCache:
 
     async def contains_body(self, folder: Folder, info: MessageInfo, needle: str) -> bool:
         """SEARCH BODY: the decoded text parts contain ``needle``."""
-        data = await self._read(folder, info)
-        parsed = await self._matching(folder, info, data)
-        return await _run(len(data), parsed.contains_body, data, needle)
+        parsed = await self.structure(folder, info)
+        async with _whole_message_turn(info.size):
+            data = await self._read(folder, info)
+            parsed = await self._matching(parsed, info, data)
+            return await _run(len(data), parsed.contains_body, data, needle)
 
     async def contains_text(self, folder: Folder, info: MessageInfo, needle: str) -> bool:
         """SEARCH TEXT: header or body."""
@@ -243,9 +276,10 @@ class MessageCache:
         self._remember(info, parsed)
         return parsed
 
-    async def _matching(self, folder: Folder, info: MessageInfo, data: bytes) -> ParsedMessage:
+    async def _matching(
+        self, parsed: ParsedMessage, info: MessageInfo, data: bytes
+    ) -> ParsedMessage:
         """The parse of exactly these bytes: offsets must never slice another version."""
-        parsed = await self.structure(folder, info)
         if parsed.size != len(data):
             parsed = await self._parse(info, data)
             _parsed.put((self._token, info.key), parsed, parsed.weight())

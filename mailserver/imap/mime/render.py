@@ -9,10 +9,12 @@ unfolded but never decoded: encoded words reach the client as sent, and raw
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from mailserver.imap import wire
 from mailserver.imap.mime import memo
-from mailserver.imap.mime.headers import Field, index_fields, unquote
-from mailserver.imap.mime.structure import MESSAGE_RFC822, Part
+from mailserver.imap.mime.headers import Field, decode_2231, index_fields, unquote
+from mailserver.imap.mime.structure import ENCAPSULATED, Part
 
 NIL = b"NIL"
 #: The fields ENVELOPE reads; BODYSTRUCTURE reads only ``Content-*`` ones.
@@ -67,7 +69,16 @@ def _upper(text: str) -> bytes:
     return memo.upper(text)
 
 
+#: Set while rendering for an IMAP4rev2 client (``bodystructure_decoded``).
+_DECODED_2231: ContextVar[bool] = ContextVar("decoded_2231", default=False)
+
+
 def _params(params: tuple[tuple[str, str], ...], default_charset: bool) -> bytes:
+    if _DECODED_2231.get():
+        params = tuple(
+            (name[:-1], decode_2231(value)) if name.endswith("*") else (name, value)
+            for name, value in params
+        )
     return memo.params((params, default_charset))
 
 
@@ -106,6 +117,17 @@ def _nfield(part: Part, name: str) -> bytes:
     return wire.nstring(value) if value else NIL
 
 
+def bodystructure_decoded(part: Part, extended: bool) -> bytes:
+    """BODYSTRUCTURE with RFC 2231 parameters decoded, as RFC 9051 7.5.2 asks of an
+    IMAP4rev2 server: ``("FILENAME" "€ rates.pdf")`` rather than Dovecot's IMAP4rev1
+    form ``("FILENAME*" "utf-8''%E2%82%AC%20rates.pdf")``."""
+    reset = _DECODED_2231.set(True)
+    try:
+        return bodystructure(part, extended)
+    finally:
+        _DECODED_2231.reset(reset)
+
+
 def bodystructure(part: Part, extended: bool) -> bytes:
     if part.is_multipart:
         out = b"".join(bodystructure(child, extended) for child in part.children)
@@ -125,7 +147,7 @@ def bodystructure(part: Part, extended: bool) -> bytes:
         _upper(part.encoding),
         b"%d" % part.size,
     ]
-    if (part.type, part.subtype) == MESSAGE_RFC822 and part.message is not None:
+    if (part.type, part.subtype) in ENCAPSULATED and part.message is not None:
         inner = part.message
         fields += [envelope(inner.fields), bodystructure(inner, extended), b"%d" % part.lines]
     elif is_text:
@@ -164,7 +186,7 @@ def bodystructures(part: Part) -> tuple[bytes, bytes]:
     ]
     body_fields = basic
     full_fields = list(basic)
-    if (part.type, part.subtype) == MESSAGE_RFC822 and part.message is not None:
+    if (part.type, part.subtype) in ENCAPSULATED and part.message is not None:
         inner = part.message
         inner_body, inner_full = bodystructures(inner)
         inner_envelope = envelope(inner.fields)

@@ -33,6 +33,10 @@ MAX_PARTS = 2000
 
 TEXT_PLAIN = ("text", "plain")
 MESSAGE_RFC822 = ("message", "rfc822")
+#: Types whose body is a whole message, parsed and shown with ENVELOPE, BODYSTRUCTURE
+#: and lines: message/global (RFC 6532 3.7) is message/rfc822 with UTF-8 headers, and
+#: IMAP4rev2 describes it the same way (RFC 9051 7.5.2), as Dovecot does.
+ENCAPSULATED = frozenset({MESSAGE_RFC822, ("message", "global")})
 _ENCODINGS = {"7bit", "8bit", "binary", "base64", "quoted-printable"}
 
 
@@ -193,18 +197,18 @@ class _Parser:
             part.body_start = part.body_end = header_end
             if part.is_multipart:
                 part.children.append(_empty_part(header_end))
-            elif (part.type, part.subtype) == MESSAGE_RFC822:
+            elif (part.type, part.subtype) in ENCAPSULATED:
                 part.message = _empty_part(header_end)
             return part, stop
         if part.is_multipart and not opaque:
             return part, self._multipart(part, end, boundaries, depth)
-        if (part.type, part.subtype) == MESSAGE_RFC822 and not opaque:
+        if (part.type, part.subtype) in ENCAPSULATED and not opaque:
             inner, stop = self.parse(body_start, end, boundaries, TEXT_PLAIN, depth + 1)
             part.message = inner
             part.body_end = inner.body_end
             part.lines = data.count(b"\n", body_start, part.body_end)
             return part, stop
-        if opaque and (part.is_multipart or (part.type, part.subtype) == MESSAGE_RFC822):
+        if opaque and (part.is_multipart or (part.type, part.subtype) in ENCAPSULATED):
             part.type, part.subtype, part.params = "application", "octet-stream", ()
         stop = self.find_boundary(body_start, end, boundaries)
         part.body_end = self.body_end(body_start, stop, end)

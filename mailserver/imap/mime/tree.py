@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mailserver.imap.mime.structure import MESSAGE_RFC822, Part
+from mailserver.imap.mime.structure import ENCAPSULATED, Part
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class Node:
     @classmethod
     def of(cls, part: Part) -> Node:
         message = cls.of(part.message) if part.message is not None else None
-        if (part.type, part.subtype) != MESSAGE_RFC822:
+        if (part.type, part.subtype) not in ENCAPSULATED:
             message = None
         return cls(
             part.header_start,

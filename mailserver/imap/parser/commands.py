@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailserver.imap.parser import extensions as ext
+from mailserver.imap.parser.append import Append as Append  # re-exported
+from mailserver.imap.parser.append import AppendMessage as AppendMessage  # re-exported
+from mailserver.imap.parser.append import parse_append
 from mailserver.imap.parser.base import Command
 from mailserver.imap.parser.base import NoArguments as NoArguments  # re-exported
 from mailserver.imap.parser.condstore import (
@@ -24,12 +27,13 @@ from mailserver.imap.parser.create import CreateSpecialUse, parse_create_params
 from mailserver.imap.parser.extensions import ListCommand as ListCommand  # re-exported
 from mailserver.imap.parser.fetch_items import FetchItem, parse_fetch_items
 from mailserver.imap.parser.lexer import BadMailboxName, Cursor, ParseError, is_atom_char
+from mailserver.imap.parser.notify import parse_notify
 from mailserver.imap.parser.quota import parse_quota_root, parse_setquota_list
 from mailserver.imap.parser.returns import parse_returns
 from mailserver.imap.parser.search_keys import BadCharset, SearchKey, parse_search
 from mailserver.imap.parser.sequence import SequenceSet, parse_sequence_set
 from mailserver.imap.parser.sort import parse_sort, parse_thread
-from mailserver.imap.wire import parse_imap_date_time
+from mailserver.imap.parser.urlauth import parse_genurlauth, parse_resetkey, parse_urlfetch
 
 STATUS_ITEMS = frozenset(
     {
@@ -86,14 +90,6 @@ class Rename(Command):
 class Status(Command):
     mailbox: str
     items: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Append(Command):
-    mailbox: str
-    flags: tuple[str, ...]
-    internal_date: float | None
-    message: bytes
 
 
 @dataclass(frozen=True)
@@ -248,34 +244,7 @@ def _status(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
 
 
 def _append(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
-    cursor.sp()
-    mailbox = cursor.mailbox()
-    cursor.sp()
-    flags: tuple[str, ...] = ()
-    if cursor.peek_is(b"("):
-        flags = parse_flag_list(cursor)
-        cursor.sp()
-    internal_date = None
-    if cursor.peek_is(b'"'):
-        text = cursor.quoted().decode("ascii", "replace")
-        try:
-            internal_date = parse_imap_date_time(text)
-        except ValueError:
-            raise ParseError("Invalid date-time") from None
-        cursor.sp()
-    if cursor.take(b"UTF8 ("):
-        # RFC 6855 4: the message may carry 8-bit headers; ours always may.
-        if not cursor.take(b"~"):
-            raise ParseError("Expected ~{n} after UTF8 (")
-        message = cursor.literal()
-        cursor.expect(b")", "')' after the message")
-        cursor.end()
-        return Append(tag, name, mailbox, flags, internal_date, message)
-    if not cursor.peek_is(b"{"):
-        raise ParseError("Expected the message as a literal")
-    message = cursor.literal()
-    cursor.end()
-    return Append(tag, name, mailbox, flags, internal_date, message)
+    return parse_append(cursor, tag, name, parse_flag_list)
 
 
 def _search(cursor: Cursor, tag: str, name: str, uid: bool) -> Command:
@@ -388,6 +357,10 @@ ARGUMENT_PARSERS: dict[str, ArgumentParser] = {
     "SORT": parse_sort,
     "THREAD": parse_thread,
     "CANCELUPDATE": parse_cancelupdate,
+    "NOTIFY": parse_notify,
+    "GENURLAUTH": parse_genurlauth,
+    "RESETKEY": parse_resetkey,
+    "URLFETCH": parse_urlfetch,
 }
 #: Commands that have a ``UID`` form; the command name becomes e.g. ``UID FETCH``.
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "SEARCH", "MOVE", "EXPUNGE", "SORT", "THREAD"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailserver.imap.mime.section import Section
+from mailserver.imap.parser.binary import BINARY_ITEMS, BinarySection, parse_binary_item
 from mailserver.imap.parser.lexer import Cursor, ParseError, is_atom_char
 
 SIMPLE_ITEMS = frozenset(
@@ -52,7 +53,7 @@ class BodySection:
     partial: tuple[int, int] | None = None
 
 
-FetchItem = FetchAttribute | BodySection
+FetchItem = FetchAttribute | BodySection | BinarySection
 
 
 def parse_fetch_items(cursor: Cursor) -> tuple[FetchItem, ...]:
@@ -88,6 +89,8 @@ def _fetch_att(cursor: Cursor) -> FetchItem:
         return _preview(cursor, name)
     if name in SIMPLE_ITEMS:
         return FetchAttribute(name)
+    if name in BINARY_ITEMS and cursor.peek_is(b"["):
+        return parse_binary_item(cursor, name)  # RFC 3516
     raise ParseError(f"Unknown fetch item {name}")
 
 

@@ -144,6 +144,11 @@ class Cursor:
         self.pos = start + size
         return self.data[start : self.pos]
 
+    def literal8(self) -> bytes:
+        """``"~{" number ["+"] "}" CRLF *OCTET`` (RFC 3516 4.1): may hold NUL octets."""
+        self.expect(b"~", "'~' before a binary literal")
+        return self.literal()
+
     def string(self) -> bytes:
         """``quoted / literal``."""
         if self.peek_is(b'"'):

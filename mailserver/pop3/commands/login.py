@@ -54,6 +54,8 @@ async def begin_transaction(session: Pop3Session, user: str, method: str) -> Non
     session.maildrop = maildrop
     session.state = State.TRANSACTION
     session.recorder.login(user, method)
+    if session.handle is not None:
+        session.handle.logged_in()
     log.info(
         "pop3 %s: %s logged in (%s), %d messages",
         session.peer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mailserver.pop3.commands.login import maildrop_of
-from mailserver.pop3.dotstuff import top_part
+from mailserver.pop3.dotstuff import top_cut
 from mailserver.pop3.parser import Command
 
 if TYPE_CHECKING:
@@ -16,5 +16,5 @@ async def run(session: Pop3Session, command: Command) -> None:
     maildrop = maildrop_of(session)
     number, lines = command.numbers
     info = maildrop.get(number)
-    data = await maildrop.folder.read(info.uid)
-    await session.send_message("+OK top of message follows", top_part(data, lines))
+    async with await maildrop.folder.open_message(info.uid) as message:
+        await session.send_stream("+OK top of message follows", top_cut(message.chunks(), lines))

@@ -61,6 +61,50 @@ def write_file(path: Path, data: bytes, mtime: float | None = None) -> os.stat_r
     return st
 
 
+#: Read size when copying a message file.
+COPY_CHUNK = 1024 * 1024
+
+
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """``os.write`` until every octet is written."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class ToDisk:
+    """CRLF -> LF over a stream of chunks, counting both sizes on the way.
+
+    The chunked form of ``flags.to_disk``/``flags.crlf_size``: CRs at the end
+    of a chunk wait for the next one, so a CRLF split between two reads is
+    still one line end, and the sizes come out as if the whole message had
+    been converted at once.
+    """
+
+    def __init__(self) -> None:
+        self._held = b""
+        #: Octets written to disk (LF line ends).
+        self.disk_size = 0
+        #: Octets a reader gets back (CRLF line ends): the maildir ``W=`` size.
+        self.crlf_size = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._held:
+            chunk = self._held + chunk
+        stripped = chunk.rstrip(b"\r")
+        self._held = chunk[len(stripped) :]
+        return self._count(stripped.replace(b"\r\n", b"\n"))
+
+    def end(self) -> bytes:
+        held, self._held = self._held, b""
+        return self._count(held)
+
+    def _count(self, disk: bytes) -> bytes:
+        self.disk_size += len(disk)
+        self.crlf_size += len(disk) + disk.count(b"\n") - disk.count(b"\r\n")
+        return disk
+
+
 def append_synced(fd: int, data: bytes) -> None:
     """Write all of ``data`` at the end of an ``O_APPEND`` file and fsync it."""
     view = memoryview(data)
@@ -95,6 +139,8 @@ def _hostname() -> str:
 
 
 _HOST = _hostname()
+#: This host's part of the unique names we give (``tmpclean`` recognises our files by it).
+HOST = _HOST
 _counter = itertools.count(1)
 _counter_lock = threading.Lock()
 

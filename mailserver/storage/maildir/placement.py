@@ -28,6 +28,21 @@ class _CopySource:
 
 
 @dataclass(frozen=True, slots=True)
+class Staged:
+    """A complete message file in ``tmp/``, fsync'd, not yet in the folder."""
+
+    tmp: Path
+    #: Its final base name (carrying ``S=`` and ``W=``).
+    base: str
+    crlf_size: int
+    mtime: float
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+
+@dataclass(frozen=True, slots=True)
 class _Placed:
     """A message file just renamed into this folder, waiting for its UID."""
 
@@ -117,11 +132,51 @@ class Placement(ScannedFolder):
         tmp = self._tmp / base
         st = io.write_file(tmp, disk, internal_date)
         mtime = internal_date if internal_date is not None else st.st_mtime
+        return self._place_staged_blocking(Staged(tmp, base, size, mtime), flags)
+
+    def _stage_file_blocking(
+        self, prefix: bytes, source: Path, offset: int, internal_date: float | None
+    ) -> Staged:
+        """Copy ``prefix`` + ``source`` from ``offset`` into ``tmp/`` with LF line ends,
+        in chunks, fsync'd; the caller places it (or removes it: :meth:`Staged.discard`)."""
+        self._check_gone()
+        tmp = self._tmp / io.unique_name(0, 0)
+        converter = io.ToDisk()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            return self._commit_tmp(Arrival(tmp, base, flags, size, mtime))
-        finally:
-            with contextlib.suppress(FileNotFoundError):
+            io.write_all(fd, converter.feed(prefix))
+            with open(source, "rb") as handle:
+                handle.seek(offset)
+                while chunk := handle.read(io.COPY_CHUNK):
+                    io.write_all(fd, converter.feed(chunk))
+            io.write_all(fd, converter.end())
+            if internal_date is not None:
+                os.utime(fd, (internal_date, internal_date))
+            os.fsync(fd)
+            st = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            raise
+        os.close(fd)
+        base = io.unique_name(converter.disk_size, converter.crlf_size)
+        mtime = internal_date if internal_date is not None else st.st_mtime
+        return Staged(tmp, base, converter.crlf_size, mtime)
+
+    def _place_staged_blocking(self, staged: Staged, flags: list[str]) -> int:
+        """Rename a staged file into ``new/``/``cur/`` and give it a UID; durable.
+
+        Goes through the group commit (:meth:`_commit_tmp`) like every other
+        append, so a spooled SMTP delivery or APPEND shares its directory
+        fsync and uid-list write with whatever else arrives meanwhile. The
+        tmp file is gone afterwards whatever happens."""
+        try:
+            self._check_gone()
+            arrival = Arrival(staged.tmp, staged.base, flags, staged.crlf_size, staged.mtime)
+            return self._commit_tmp(arrival)
+        finally:
+            staged.discard()
 
     def _commit_tmp(self, arrival: Arrival) -> int:
         """Move a durable file from ``tmp/`` into place and give it a UID: group commit.

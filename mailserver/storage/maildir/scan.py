@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import BinaryIO
 
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir.flags import FileName, base_sizes, crlf_size, flags_of, to_wire
@@ -310,8 +311,13 @@ class ScannedFolder(FolderState):
         return None if rel is None else (entry.base, rel)
 
     def _read_blocking(self, uid: int) -> bytes:
-        """Try the remembered file name first: a FETCH of many messages must not
-        re-list the folder for each one. Only a miss costs a re-scan."""
+        with self._open_blocking(uid) as handle:
+            return to_wire(handle.read())
+
+    def _open_blocking(self, uid: int) -> BinaryIO:
+        """The message file, opened. Tries the remembered file name first: a FETCH
+        of many messages must not re-list the folder for each one. Only a miss
+        costs a re-scan."""
         for attempt in range(2):
             with self._lock:
                 self._check_gone()
@@ -324,8 +330,7 @@ class ScannedFolder(FolderState):
                     break
                 continue
             try:
-                with open(self._at(found[1]), "rb") as handle:
-                    return to_wire(handle.read())
+                return open(self._at(found[1]), "rb")
             except FileNotFoundError:
                 continue  # renamed (flags) or expunged by someone else: look again
         raise StorageError(ErrorKind.EXPUNGED, "message has been expunged")

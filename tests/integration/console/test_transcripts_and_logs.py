@@ -297,3 +297,65 @@ def test_throttle_cli_says_when_the_server_is_not_running(
     result = cli(server, "throttle", "list")
     assert result.returncode == 1
     assert "the server is not running" in result.stderr
+
+
+def test_streamed_bodies_are_transcribed_shortened(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """Uploads and downloads that stream through files (SMTP BDAT, an IMAP APPEND
+    literal spooled to disk, POP3 RETR and IMAP FETCH of a large message read in
+    chunks) still reach the transcript, shortened like any body."""
+    mail_server = server_factory(transcripts={"dir": "./transcripts", "body_lines": 2})
+    big = b"Subject: big one\r\n\r\n" + b"a line of the big message\r\n" * 12000  # ~320 KiB
+
+    sock = LineClient(mail_server.host, mail_server.ports["smtp"], timeout=DEADLINE)
+    smtp_port = sock.sock.getsockname()[1]
+    sock.expect("220 ")
+    sock.send("EHLO pc")
+    sock.read_until(lambda line: line.startswith("250 "))
+    sock.send(f"MAIL FROM:<group1_2@{DOMAIN}>")
+    sock.expect("250 ")
+    sock.send(f"RCPT TO:<group1_1@{DOMAIN}>")
+    sock.expect("250 ")
+    sock.send_raw(b"BDAT %d LAST\r\n" % len(big) + big)
+    sock.expect("250 2.0.0 Ok: queued as ")
+    sock.send("QUIT")
+    sock.expect("221 ")
+    sock.close()
+
+    imap = imaplib.IMAP4(mail_server.host, mail_server.ports["imap"], timeout=DEADLINE)
+    imap_port = imap.sock.getsockname()[1]
+    imap.login("group1_1", "group1_1")
+    appended = big.replace(b"big one", b"appended one")
+    assert imap.append("INBOX", None, None, appended)[0] == "OK"
+    imap.select("INBOX")
+    typ, data = imap.uid("FETCH", "1", "(BODY.PEEK[])")
+    assert typ == "OK" and data[0][1].endswith(big[-100:])  # type: ignore[index]
+    imap.logout()
+
+    pop = poplib.POP3(mail_server.host, mail_server.ports["pop3"], timeout=DEADLINE)
+    pop_port = pop.sock.getsockname()[1]
+    pop.user("group1_1")
+    pop.pass_("group1_1")
+    assert len(pop.retr(2)[1]) > 12000
+    pop.quit()
+
+    def transcript(port: int, what: str) -> str:
+        path = wait_for(lambda: transcript_file(mail_server, port), what)
+        return text_with(path.read_text, "# ended", f"the end of the {what}")
+
+    smtp_text = transcript(smtp_port, "SMTP transcript")
+    assert f"C: BDAT {len(big)} LAST" in smtp_text
+    assert "C: Subject: big one" in smtp_text and "more lines" in smtp_text
+    assert smtp_text.count("a line of the big message") <= 2
+    assert "C: QUIT" in smtp_text
+    imap_text = transcript(imap_port, "IMAP transcript")
+    assert "C: Subject: appended one" in imap_text
+    # The streamed FETCH (a literal from the file): its first lines, then a count.
+    assert "S: * 1 FETCH (UID 1 BODY[] {" in imap_text
+    assert "S: Return-Path: <group1_2@" in imap_text
+    assert imap_text.count("a line of the big message") <= 6
+    assert imap_text.count("more lines") >= 2
+    pop_text = transcript(pop_port, "POP3 transcript")
+    assert "C: RETR 2" in pop_text and "S: Subject: appended one" in pop_text
+    assert "more lines" in pop_text and pop_text.count("a line of the big message") <= 2

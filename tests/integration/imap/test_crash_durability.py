@@ -56,7 +56,6 @@ class Worker(threading.Thread):
     model: Model
     pending: Pending | None = None
     acknowledged: int = 0
-    copied: set[str] = field(default_factory=set)
     #: folder -> highest UID any acknowledged command reported
     issued: dict[str, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -92,13 +91,12 @@ class Worker(threading.Thread):
             line = client.ok(f"s{number} UID STORE {uid} {sign}FLAGS.SILENT ({flag})")
             assert not line
             inbox[uid] = (subject, flags - {flag} if sign == "-" else flags | {flag})
-        elif choice < 0.75 and subject not in self.copied:
+        elif choice < 0.75 and not self.in_archive(subject):
             self.pending = Pending("copy", INBOX, uid, subject, "Archive")
             lines = client.command(f"c{number} UID COPY {uid} Archive")
             new_uid = copyuid(lines[-1])
             self.model["Archive"][new_uid] = (subject, flags)
             self.issue("Archive", new_uid)
-            self.copied.add(subject)
         elif choice < 0.85:
             self.pending = Pending("move", INBOX, uid, subject, "Trash")
             lines = client.command(f"m{number} UID MOVE {uid} Trash")
@@ -114,6 +112,13 @@ class Worker(threading.Thread):
             del inbox[uid]
         self.pending = None
         self.acknowledged += 1
+
+    def in_archive(self, subject: str) -> bool:
+        """Each subject is copied at most once, over all rounds: the model carries
+        over from round to round (a per-worker set did not), and the check after
+        a crash tells an in-flight copy from a duplicate by its subject being
+        in the target folder once."""
+        return any(s == subject for s, _ in self.model["Archive"].values())
 
     def issue(self, folder: str, uid: int) -> None:
         self.issued[folder] = max(uid, self.issued.get(folder, 0))

@@ -11,8 +11,10 @@ from tests.integration.imap.conftest import LAB_MESSAGE, RawImap, deliver, make_
 from tests.support.lines import LineClient
 from tests.support.server import ServerProcess
 
-#: Every extension is advertised before login, with STARTTLS and AUTH= last.
-CAPS = " ".join((*BASE_CAPABILITIES, "STARTTLS AUTH=PLAIN AUTH=LOGIN")).encode()
+#: Every extension is advertised before login, with STARTTLS and AUTH= last;
+#: non-synchronizing literals are LITERAL- (4096 octets, RFC 7888) until login.
+BEFORE_LOGIN = [cap if cap != "LITERAL+" else "LITERAL-" for cap in BASE_CAPABILITIES]
+CAPS = " ".join((*BEFORE_LOGIN, "STARTTLS AUTH=PLAIN AUTH=LOGIN")).encode()
 
 
 @pytest.mark.parametrize("lower", [False, True])

@@ -223,8 +223,8 @@ def test_pipelined_commands_in_one_packet(mail_server: ServerProcess) -> None:
         b"RCPT TO:<group1_2@JServer.NetLab>\r\nRCPT TO:<nobody@JServer.NetLab>\r\n"
         b"RCPT TO:<group1_3@JServer.NetLab>\r\nDATA\r\n"
     )
-    lines = [reader.readline() for _ in range(14)]
-    assert lines[9:] == [
+    lines = [reader.readline() for _ in range(16)]
+    assert lines[11:] == [
         b"250 2.1.0 Ok\r\n",
         b"250 2.1.5 Ok\r\n",
         b"550 5.1.1 <nobody@JServer.NetLab>: Recipient address rejected: User unknown\r\n",
@@ -255,7 +255,9 @@ def test_command_reply_codes(mail_server: ServerProcess) -> None:
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
         S: 250-SMTPUTF8
-        S: 250 DSN
+        S: 250-DSN
+        S: 250-CHUNKING
+        S: 250 BINARYMIME
         C: NOOP
         S: 250 2.0.0 Ok
         C: RSET
@@ -265,7 +267,7 @@ def test_command_reply_codes(mail_server: ServerProcess) -> None:
         C: EXPN list
         S: 502 5.5.1 EXPN not supported
         C: HELP
-        S: 214 2.0.0 Commands: AUTH DATA EHLO EXPN HELO HELP MAIL NOOP QUIT RCPT RSET
+        S: 214 2.0.0 Commands: AUTH BDAT DATA EHLO EXPN HELO HELP MAIL NOOP QUIT RCPT RSET
         C: wrong command
         S: 500 5.5.2
         C: RCPT TO:<group1_1@JServer.NetLab>

@@ -144,7 +144,7 @@ def test_a_client_that_never_speaks_is_timed_out(server_factory: ServerFactory) 
     client = greeted(server)
     for line in ("EHLO pc", f"MAIL FROM:<group1_1@{DOMAIN}>", f"RCPT TO:<group1_2@{DOMAIN}>"):
         client.send(line)
-    client.read_until(lambda line: line.startswith("250 ") and "DSN" in line)
+    client.read_until(lambda line: line.startswith("250 ") and "BINARYMIME" in line)
     client.expect("250 2.1.0")
     client.expect("250 2.1.5")
     client.send("DATA")

@@ -253,7 +253,7 @@ def test_openssl_s_client_starttls(tls_server: ServerProcess, listener: str) -> 
     assert lines[0] == "250-JServer.NetLab"
     assert "250-AUTH PLAIN LOGIN CRAM-MD5" in lines
     assert "250-STARTTLS" not in lines
-    after_ehlo = lines[lines.index("250 DSN") + 1 :]
+    after_ehlo = lines[lines.index("250 BINARYMIME") + 1 :]
     assert after_ehlo[:4] == [
         "235 2.7.0 Authentication successful",
         "250 2.1.0 Ok",

@@ -8,6 +8,7 @@ from mailserver.imap import wire
 from mailserver.imap.condstore import ranges_text, subtract, vanished_since
 from mailserver.imap.parser.commands import (
     Append,
+    AppendMessage,
     Fetch,
     InvalidCommand,
     QuotaRoot,
@@ -138,7 +139,7 @@ def test_utf8_mailbox_names_and_append() -> None:
     assert isinstance(parse('a CREATE "R&D"'), InvalidCommand)  # not valid modified UTF-7
     header = "Subject: Grüße\r\n\r\nx\r\n".encode()
     line = b"a APPEND INBOX UTF8 (~{%d}\r\n%s)" % (len(header), header)
-    assert parse(line) == Append("a", "APPEND", "INBOX", (), None, header)
+    assert parse(line) == Append("a", "APPEND", "INBOX", (AppendMessage((), None, header),))
     assert wire.utf8_astring("Entwürfe") == '"Entwürfe"'.encode()
     assert wire.utf8_astring("Sent") == b"Sent"
     assert wire.utf8_astring('a"b') == b'"a\\"b"'

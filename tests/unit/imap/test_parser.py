@@ -9,6 +9,7 @@ import pytest
 from mailserver.imap.mime.section import Section
 from mailserver.imap.parser.commands import (
     Append,
+    AppendMessage,
     Authenticate,
     Copy,
     Fetch,
@@ -158,16 +159,17 @@ def test_append_rfc3501_example() -> None:
     message = b"Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n\r\nHello Joe\r\n"
     line = b"A003 APPEND saved-messages (\\Seen) {%d}\r\n" % len(message) + message
     command = parse(line)
-    assert command == Append("A003", "APPEND", "saved-messages", ("\\Seen",), None, message)
+    expected = AppendMessage(("\\Seen",), None, message)
+    assert command == Append("A003", "APPEND", "saved-messages", (expected,))
 
 
 def test_append_with_date_time_and_keyword() -> None:
     line = b'a APPEND Drafts (\\Draft $Label1) " 7-Feb-1994 21:52:25 -0800" {3+}\r\nabc'
     command = parse(line)
     assert isinstance(command, Append)
-    assert command.flags == ("\\Draft", "$Label1")
+    assert command.messages[0].flags == ("\\Draft", "$Label1")
     assert (
-        command.internal_date
+        command.messages[0].internal_date
         == datetime.datetime(1994, 2, 8, 5, 52, 25, tzinfo=datetime.UTC).timestamp()
     )
     assert (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
-from mailserver.pop3.dotstuff import dot_stuffed_chunks, stuff_line, top_part
+from mailserver.pop3.dotstuff import DotStuffer, dot_stuffed_chunks, stuff_line, top_cut, top_part
 
 
 def stuffed(data: bytes, chunk_size: int = 65536) -> bytes:
@@ -71,3 +73,21 @@ def test_top_of_message_without_body_or_header() -> None:
 def test_stuff_line() -> None:
     assert stuff_line(".x") == "..x"
     assert stuff_line("1 200") == "1 200"
+
+
+async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 1000])
+async def test_streamed_stuffing_and_top_match_the_whole_message_forms(size: int) -> None:
+    message = b"Subject: x\r\n.hidden: no\r\n\r\n.dot\r\nline 2\r\n..two\r\nlast"
+    stuffer = DotStuffer()
+    streamed = b"".join([stuffer.feed(c) async for c in _chunks(message, size)]) + stuffer.end()
+    assert streamed == b"".join(dot_stuffed_chunks(message))
+    for lines in (0, 1, 2, 10):
+        cut = b"".join([c async for c in top_cut(_chunks(message, size), lines)])
+        assert cut == bytes(top_part(message, lines)), lines
+    no_header = b"\r\nbody\r\nmore\r\n"
+    assert b"".join([c async for c in top_cut(_chunks(no_header, size), 1)]) == b"\r\nbody\r\n"

@@ -25,6 +25,22 @@ def test_enqueue_load_save_remove(tmp_path: Path) -> None:
     assert store.ids() == [] and list((tmp_path / "queue").glob("*.msg")) == []
 
 
+def test_enqueue_copies_a_spooled_body_from_its_file(tmp_path: Path) -> None:
+    """SMTP DATA streams to a spool file: the queue's message is our header in
+    memory followed by the file from the body offset on, copied in chunks."""
+    spooled = tmp_path / "in.tmp"
+    body = b"line of text\r\n" * 200_000  # ~2.8 MB: several copy chunks
+    spooled.write_bytes(b"Subject: as received\r\n\r\n" + body)
+    store = QueueStore(tmp_path / "queue")
+    entry = Entry(id=new_queue_id(), sender="a@x", recipients=[RecipientState("b@y")])
+    head = b"Received: by us\r\nSubject: as received\r\n\r\n"
+    store.enqueue(entry, head, spooled, offset=len(b"Subject: as received\r\n\r\n"))
+    assert store.read_message(entry.id) == head + body
+    loaded = store.load(entry.id)
+    assert loaded is not None and loaded.size == len(head) + len(body)
+    assert [p.name for p in (tmp_path / "queue").iterdir() if p.name.startswith(".")] == []
+
+
 def test_an_entry_is_locked_by_one_holder_at_a_time(tmp_path: Path) -> None:
     store = QueueStore(tmp_path / "queue")
     entry = Entry(id=new_queue_id(), sender="", recipients=[RecipientState("b@y")])

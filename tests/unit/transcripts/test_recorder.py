@@ -75,6 +75,19 @@ def test_smtp_data_body_is_shortened_and_the_dot_shown() -> None:
     assert lines[5:] == ["C: .", "C: QUIT"]
 
 
+def test_smtp_bdat_chunk_is_shortened_and_the_next_command_seen() -> None:
+    """RFC 3030: a BDAT chunk is counted by size, not dot-terminated; it is shown
+    shortened like a DATA body, and the command after it is a command again."""
+    rec, seen, _ = recorder(body_lines=2)
+    chunk = b"Subject: hi\r\n\r\n" + b"line\r\n" * 10
+    rec.client(b"BDAT %d LAST\r\n" % len(chunk) + chunk[:20])
+    rec.client(chunk[20:] + b"QUIT\r\n")
+    lines = seen.lines()
+    assert lines[:3] == [f"C: BDAT {len(chunk)} LAST", "C: Subject: hi", "C: "]
+    assert lines[3] == f"C: [... 10 more lines, {len(chunk)} octets in all]"
+    assert lines[4:] == ["C: QUIT"]
+
+
 def test_smtp_auth_login_is_masked() -> None:
     rec, seen, _ = recorder()
     rec.client(b"AUTH LOGIN\r\n")

@@ -357,3 +357,37 @@ async def test_prefetch_reads_many_in_one_call(
     assert reads.calls == 0  # everything came from the prefetch
     await cache.prefetch(inbox, infos)
     assert len(batches) == 1  # nothing left to read
+
+
+async def test_large_messages_are_held_whole_one_at_a_time(
+    inbox: Folder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: twenty clients asking for the structure of a 60 MiB message must
+    not hold twenty copies of it; large ones are read and parsed one at a time."""
+    monkeypatch.setattr(cache_module, "LARGE_MESSAGE", 1000)
+    for number in range(4):
+        await inbox.append(b"Subject: %d\r\n\r\n" % number + b"body line\r\n" * 500)
+    infos = list((await inbox.snapshot()).messages)
+    in_flight = peak = 0
+    original = inbox.read
+
+    async def read(uid: int) -> bytes:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await asyncio.sleep(0.01)
+            return await original(uid)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(inbox, "read", read)
+    cache = MessageCache.for_folder(inbox)
+    texts = await asyncio.gather(
+        *(cache.section(inbox, info, Section(text="TEXT")) for info in infos),
+        *(cache.structure(inbox, info) for info in infos),
+        *(cache.contains_body(inbox, info, "body line") for info in infos),
+    )
+    assert texts[:4] == [b"body line\r\n" * 500] * 4
+    assert all(texts[8:])
+    assert peak == 1

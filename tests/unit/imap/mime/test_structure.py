@@ -216,3 +216,20 @@ def test_header_without_colon_does_not_end_the_header() -> None:
     part = parse_message(b"Subject: a\r\nbroken line\r\nFrom: b@c\r\n\r\nbody")
     assert part.value("From") == "b@c"
     assert part.size == 4
+
+
+def test_message_global_is_an_encapsulated_message() -> None:
+    """RFC 9051 7.5.2 / RFC 6532 3.7: message/global carries ENVELOPE, BODYSTRUCTURE
+    and lines like message/rfc822, and its parts are addressable (BODY[1.1])."""
+    inner = "Subject: Grüße\r\nFrom: a@b\r\n\r\nhallo\r\n".encode()
+    data = (
+        b'Content-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n'
+        b"Content-Type: message/global\r\n\r\n" + inner + b"--x--\r\n"
+    )
+    parsed = ParsedMessage.parse(data)
+    structure_text = parsed.bodystructure(False)
+    assert b'"MESSAGE" "GLOBAL"' in structure_text
+    assert b'"TEXT" "PLAIN"' in structure_text  # the inner message's own structure
+    assert parsed.section(data, Section(part=(1, 1))) == b"hallo"  # CRLF: the boundary's
+    header = inner[: inner.index(b"\r\n\r\n") + 4]
+    assert parsed.section(data, Section(part=(1,), text="HEADER")) == header

@@ -1,0 +1,75 @@
+"""Messages into and out of the store in chunks: append_file, open_message, the converters.
+
+Each must give exactly what the whole-message forms (``append``, ``read``,
+``to_disk``, ``to_wire``) give, whatever the chunk size.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mailserver.storage import INBOX
+from mailserver.storage.maildir import MaildirStore
+from mailserver.storage.maildir.flags import crlf_size, to_disk, to_wire
+from mailserver.storage.maildir.io import ToDisk
+from mailserver.storage.stream import ToWire
+
+SAMPLES = [
+    b"Subject: x\r\n\r\nbody\r\n",
+    b"bare\nLF\nand CRLF\r\nmixed\r\r\nCR\r",
+    b"\r\n\r\n\n\r\r\r\n",
+    b"",
+    os.urandom(5000),
+]
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 64, 100_000])
+@pytest.mark.parametrize("data", SAMPLES, ids=range(len(SAMPLES)))
+def test_chunked_converters_match_the_whole_message_ones(data: bytes, size: int) -> None:
+    to_disk_stream = ToDisk()
+    disk = b"".join(to_disk_stream.feed(c) for c in chunked(data, size)) + to_disk_stream.end()
+    assert disk == to_disk(data)
+    assert to_disk_stream.disk_size == len(disk)
+    assert to_disk_stream.crlf_size == crlf_size(disk)
+    to_wire_stream = ToWire()
+    wire = b"".join(to_wire_stream.feed(c) for c in chunked(disk, size)) + to_wire_stream.end()
+    assert wire == to_wire(disk)
+
+
+async def test_append_file_stores_what_append_would(tmp_path: Path) -> None:
+    store = MaildirStore(tmp_path / "mail")
+    folder = await (await store.mailbox("u")).folder(INBOX)
+    body = b"line one\r\n.dot line\r\n" + b"x" * 3_000_000 + b"\r\nend\r\n"
+    spooled = tmp_path / "spooled"
+    spooled.write_bytes(b"IGNORED PREFIX" + body)
+    prefix = b"Return-Path: <a@b>\r\nSubject: s\r\n\r\n"
+    uid_file = await folder.append_file(spooled, offset=len(b"IGNORED PREFIX"), prefix=prefix)
+    uid_bytes = await folder.append(prefix + body)
+    assert spooled.exists()  # the caller's to remove
+    assert await folder.read(uid_file) == await folder.read(uid_bytes) == prefix + body
+    snapshot = await folder.snapshot()
+    sizes = {info.uid: info.size for info in snapshot.messages}
+    assert sizes[uid_file] == sizes[uid_bytes] == len(prefix + body)
+    assert os.listdir(tmp_path / "mail" / "u" / "tmp") == []
+
+
+async def test_open_message_streams_exact_sizes_and_ranges(tmp_path: Path) -> None:
+    store = MaildirStore(tmp_path / "mail")
+    folder = await (await store.mailbox("u")).folder(INBOX)
+    data = b"Subject: s\n\n" + b"".join(b"line %d\n" % i for i in range(100_000))
+    uid = await folder.append(data)
+    whole = await folder.read(uid)
+    async with await folder.open_message(uid) as message:
+        assert message.size == len(whole)
+        assert b"".join([c async for c in message.chunks()]) == whole
+    for start, count in [(0, 10), (5, 1_000_000), (300_000, 262_144), (len(whole), 5)]:
+        async with await folder.open_message(uid) as message:
+            got = b"".join([c async for c in message.chunks(start, count)])
+        assert got == whole[start : start + count], (start, count)
