@@ -48,7 +48,7 @@ from mailserver.imap.states import State
 from mailserver.imap.view import SelectedView
 from mailserver.listeners import ListenerContext
 from mailserver.net.connection import describe_peer
-from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
+from mailserver.net.lines import LineTooLong, apply_backspaces, read_line, take_turn
 from mailserver.net.sessions import SessionHandle
 from mailserver.net.starttls import (
     TlsHandshakeFailed,
@@ -275,7 +275,7 @@ class ImapSession:
                     self.notifier.after_command()
                 # One turn for every other connection: a client that pipelines commands
                 # finds the next one already buffered and would otherwise keep the loop.
-                await asyncio.sleep(0)
+                await take_turn(self.reader)
                 if self._goodbye is not None and not self.closing:
                     await self.send(self._goodbye)
                     return

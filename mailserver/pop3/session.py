@@ -21,7 +21,7 @@ from mailserver.auth import LoginBlocked
 from mailserver.config import Config
 from mailserver.listeners import ListenerContext
 from mailserver.net.connection import describe_peer
-from mailserver.net.lines import LineTooLong, apply_backspaces, read_line
+from mailserver.net.lines import LineTooLong, apply_backspaces, read_line, take_turn
 from mailserver.net.sessions import SessionHandle
 from mailserver.net.starttls import (
     TlsHandshakeFailed,
@@ -154,7 +154,7 @@ class Pop3Session:
                 await self.execute(line)
                 # One turn for every other connection: a client that pipelines commands
                 # finds the next one already buffered and would otherwise keep the loop.
-                await asyncio.sleep(0)
+                await take_turn(self.reader)
                 if self._goodbye is not None and not self.closing:
                     await self.reply(self._goodbye)
                     return

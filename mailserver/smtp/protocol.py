@@ -45,7 +45,7 @@ from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException
 
 from mailserver.auth import SaslError
 from mailserver.listeners import ListenerContext
-from mailserver.net.lines import LineTooLong, apply_backspaces, read_line, unread
+from mailserver.net.lines import LineTooLong, apply_backspaces, read_line, take_turn, unread
 from mailserver.net.sessions import SessionHandle
 from mailserver.services import Services
 from mailserver.smtp import auth, burl, dsn, policy, rdns, replies
@@ -130,9 +130,12 @@ class CommandTable(dict[str, Command]):
         commands: dict[str, Command],
         unknown: Command,
         on_command: Callable[[], None] | None = None,
+        reader: Callable[[], asyncio.StreamReader | None] = lambda: None,
     ) -> None:
         super().__init__(commands)
         self._unknown = unknown
+        #: The session's current stream (aiosmtpd replaces it at STARTTLS).
+        self._reader = reader
         #: Told of every command line (the transcript's command count); optional.
         self._on_command = on_command or (lambda: None)
 
@@ -151,10 +154,10 @@ class CommandTable(dict[str, Command]):
             command = super(CommandTable, self).get(new_verb.upper(), self._unknown)
             await command(new_arg.strip() or None)
 
-        return _then_yield(run)
+        return _then_yield(run, self._reader)
 
 
-def _then_yield(handler: Command) -> Command:
+def _then_yield(handler: Command, reader: Callable[[], asyncio.StreamReader | None]) -> Command:
     """The handler, then one turn of the event loop for every other connection.
 
     A client that pipelines thousands of commands finds each next one already
@@ -165,7 +168,9 @@ def _then_yield(handler: Command) -> Command:
 
     async def run(arg: str | None) -> None:
         await handler(arg)
-        await asyncio.sleep(0)
+        stream = reader()
+        if stream is not None:
+            await take_turn(stream)
 
     return run
 
@@ -275,7 +280,9 @@ class LabSMTP(SMTP):
             commands["BURL"] = self.smtp_BURL
         if self.tls_context is not None:
             commands["STARTTLS"] = self.smtp_STARTTLS
-        self._smtp_methods = CommandTable(commands, self._unknown_command, self._count_command)
+        self._smtp_methods = CommandTable(
+            commands, self._unknown_command, self._count_command, lambda: self._reader
+        )
 
     def _count_command(self) -> None:
         if self.recorder is not None:
