@@ -76,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=None, help="our `workers:` (default: one per core)"
     )
+    parser.add_argument(
+        "--no-transcripts",
+        action="store_true",
+        help="our server keeps no session transcripts (as config/production.yaml)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = parser.parse_args(argv)
@@ -282,7 +287,12 @@ async def run(args: argparse.Namespace) -> Results:
     imap_users = [f"u{n:03d}" for n in range(args.users)]
     everyone = [*imap_users, SINK, BIG]
     print(f"workdir {workdir}; seeding {args.users} mailboxes of {args.mailbox}", flush=True)
-    ours = Ours(workdir / "ours", {u: password(u) for u in everyone}, args.workers)
+    ours = Ours(
+        workdir / "ours",
+        {u: password(u) for u in everyone},
+        args.workers,
+        transcripts=not args.no_transcripts,
+    )
     dovecot = Dovecot(workdir / "dovecot", ours.hashes())
     postfix = Postfix(workdir / "postfix", [SINK])
     for target in (ours, dovecot):

@@ -117,7 +117,13 @@ class Target:
 class Ours(Target):
     """``mailserver serve`` with limits raised for the load (the defaults guard a lab)."""
 
-    def __init__(self, directory: Path, users: dict[str, str], workers: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        users: dict[str, str],
+        workers: int | None = None,
+        transcripts: bool = True,
+    ) -> None:
         super().__init__("ours", directory)
         directory.mkdir(parents=True, exist_ok=True)
         extra: dict[str, object] = {
@@ -128,6 +134,9 @@ class Ours(Target):
         # The server's own default (one worker per core), not the one-process
         # setting tests.support.server writes, unless asked for a number.
         extra["workers"] = workers if workers is not None else "auto"
+        if not transcripts:
+            # As config/production.yaml: no session transcripts kept for the console.
+            extra["transcripts"] = {"keep_sessions": 0}
         self.config_path = write_config(directory, **extra)
         from mailserver.auth import UserDatabase
         from mailserver.config import load_config

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,13 +28,13 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--window-size=1280,1000",
 )
 
 
 @contextmanager
-def chromium() -> Iterator[object]:
-    """A WebDriver for a fresh headless Chromium; quit at the end."""
+def chromium(window: str = "1280,1000", console_log: bool = False) -> Iterator[Any]:
+    """A WebDriver for a fresh headless Chromium; quit at the end. With
+    ``console_log`` the page's console is readable with ``get_log('browser')``."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.skip("Debian's chromium and chromium-driver are not installed")
     from selenium import webdriver
@@ -44,7 +45,10 @@ def chromium() -> Iterator[object]:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    options.add_argument(f"--window-size={window}")
     options.add_argument(f"--user-data-dir={profile}")
+    if console_log:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
     try:

@@ -8,19 +8,15 @@ never asked to download anything.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.chromium import chromium
 from tests.support.server import ServerProcess, create_users, write_config
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 ADMIN = "teacher"
 #: Seconds a page element may take to appear on a loaded 2-core machine.
 WAIT = 30
@@ -65,36 +61,9 @@ def http_url(server: ServerProcess, path: str = "/") -> str:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium; its console log is readable with ``get_log('browser')``."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="webmail-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1000,720",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT)
-    try:
+    with chromium(window="1000,720", console_log=True) as driver:
+        driver.set_page_load_timeout(WAIT)
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def log_in(driver: Any, server: ServerProcess, user: str, password: str | None = None) -> None:
