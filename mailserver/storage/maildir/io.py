@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mailserver.storage.errors import ErrorKind, StorageError
@@ -42,12 +42,17 @@ def write_file(path: Path, data: bytes, mtime: float | None = None) -> os.stat_r
     ``mtime`` (IMAP INTERNALDATE) is set before the caller renames the file
     into place, so no reader ever sees the message with a wrong date.
     """
+    return write_file_with(path, lambda fd: write_all(fd, data), mtime)
+
+
+def write_file_with(
+    path: Path, write: Callable[[int], None], mtime: float | None = None
+) -> os.stat_result:
+    """:func:`write_file` for content that ``write(fd)`` produces in pieces (a
+    message copied from a spool file in chunks); the file is removed if it fails."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        write(fd)
         if mtime is not None:
             os.utime(fd, (mtime, mtime))
         os.fsync(fd)

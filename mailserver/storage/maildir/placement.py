@@ -142,24 +142,16 @@ class Placement(ScannedFolder):
         self._check_gone()
         tmp = self._tmp / io.unique_name(0, 0)
         converter = io.ToDisk()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
+
+        def copy(fd: int) -> None:
             io.write_all(fd, converter.feed(prefix))
             with open(source, "rb") as handle:
                 handle.seek(offset)
                 while chunk := handle.read(io.COPY_CHUNK):
                     io.write_all(fd, converter.feed(chunk))
             io.write_all(fd, converter.end())
-            if internal_date is not None:
-                os.utime(fd, (internal_date, internal_date))
-            os.fsync(fd)
-            st = os.fstat(fd)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        os.close(fd)
+
+        st = io.write_file_with(tmp, copy, internal_date)
         base = io.unique_name(converter.disk_size, converter.crlf_size)
         mtime = internal_date if internal_date is not None else st.st_mtime
         return Staged(tmp, base, converter.crlf_size, mtime)
