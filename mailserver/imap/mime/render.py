@@ -129,37 +129,10 @@ def bodystructure_decoded(part: Part, extended: bool) -> bytes:
 
 
 def bodystructure(part: Part, extended: bool) -> bytes:
-    if part.is_multipart:
-        out = b"".join(bodystructure(child, extended) for child in part.children)
-        out += b" " + _upper(part.subtype)
-        if extended:
-            out += b" " + b" ".join(
-                (_params(part.params, False), _disposition(part), _language(part), _location(part))
-            )
-        return b"(" + out + b")"
-    is_text = part.type == "text"
-    fields = [
-        _upper(part.type),
-        _upper(part.subtype),
-        _params(part.params, is_text),
-        _nfield(part, "Content-ID"),
-        _nfield(part, "Content-Description"),
-        _upper(part.encoding),
-        b"%d" % part.size,
-    ]
-    if (part.type, part.subtype) in ENCAPSULATED and part.message is not None:
-        inner = part.message
-        fields += [envelope(inner.fields), bodystructure(inner, extended), b"%d" % part.lines]
-    elif is_text:
-        fields.append(b"%d" % part.lines)
-    if extended:
-        fields += [
-            _nfield(part, "Content-MD5"),
-            _disposition(part),
-            _language(part),
-            _location(part),
-        ]
-    return b"(" + b" ".join(fields) + b")"
+    """BODYSTRUCTURE (``extended``) or BODY: one of the pair :func:`bodystructures`
+    renders in one walk (the pieces they share cost nothing twice)."""
+    body, full = bodystructures(part)
+    return full if extended else body
 
 
 def bodystructures(part: Part) -> tuple[bytes, bytes]:
