@@ -73,7 +73,11 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="mailserver-profile-"))
     users = [f"u{n:03d}" for n in range(args.users)]
     everyone = [*users, compare.SINK, compare.BIG]
-    ours = Ours(workdir / "ours", {u: compare.password(u) for u in everyone})
+    ours = Ours(
+        workdir / "ours",
+        {u: compare.password(u) for u in everyone},
+        transcripts=not args.no_transcripts,
+    )
     for user in users:
         compare.seed(ours.maildir(user), args.mailbox, 3000)
     if own.workload == "bigfetch":
