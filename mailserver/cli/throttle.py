@@ -38,7 +38,9 @@ def run_list(config: Config, args: argparse.Namespace) -> int:
     for entry in blocked:
         print(f"blocked  {entry['address']:<40} {entry['seconds_left']:>6}s left")
     for entry in failing:
-        print(f"failing  {entry['key']:<40} {entry['failures']:>6} recent failures")
+        count = int(entry["failures"])
+        noun = "recent failure" if count == 1 else "recent failures"
+        print(f"failing  {entry['key']:<40} {count:>6} {noun}")
     return 0
 
 

@@ -50,10 +50,17 @@ def build_app(services: Services, listener: str = "http") -> web.Application:
     app[CSRF_EXEMPT] = set()
     app[TEMPLATES] = make_environment()
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    # Browsers ask for /favicon.ico whatever the page says; answer with the icon
+    # rather than a 404 in every log and console.
+    app.router.add_get("/favicon.ico", _favicon)
     for name in MODULES:
         importlib.import_module(name).setup(app)
     app.on_cleanup.append(_close_sessions)  # last: the modules' cleanups may still use it
     return app
+
+
+async def _favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
 
 def sessions_path(data_dir: Path) -> Path:

@@ -18,6 +18,7 @@ from mailserver.listeners import ListenerContext
 from mailserver.net.starttls import handshake_limit
 from mailserver.server import StartupError
 from mailserver.web.app import build_app
+from mailserver.workers import worker_index
 
 log = logging.getLogger("mailserver.web")
 
@@ -70,7 +71,9 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
         await runner.cleanup()
         raise
     _register_for_shutdown(context, runner)
-    log.info("webmail: %s", _urls(context, server))
+    # Every worker serves the same socket: one line in the log is enough.
+    level = logging.INFO if worker_index() in (None, 0) else logging.DEBUG
+    log.log(level, "webmail: %s", _urls(context, server))
     return server
 
 

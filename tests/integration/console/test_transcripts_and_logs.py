@@ -289,6 +289,22 @@ def test_throttle_cli_unblocks_an_address(
     assert bad.returncode == 1 and "not an IP address" in bad.stderr
 
 
+def test_throttle_cli_counts_failures_in_words(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """One failure is "1 recent failure", two are "2 recent failures"."""
+    server = server_factory(auth={"free_failures": 10, "failure_delay": 0})
+    for expected in ("1 recent failure\n", "2 recent failures\n"):
+        pop = poplib.POP3(server.host, server.ports["pop3"], timeout=DEADLINE)
+        pop.user("group1_1")
+        with pytest.raises(poplib.error_proto):
+            pop.pass_("wrong")
+        pop.quit()
+        listing = cli(server, "throttle", "list").stdout
+        failing = [line for line in listing.splitlines(keepends=True) if "127.0.0.1" in line]
+        assert failing and all(line.endswith(expected) for line in failing), listing
+
+
 def test_throttle_cli_says_when_the_server_is_not_running(
     server_factory: Callable[..., ServerProcess],
 ) -> None:

@@ -58,3 +58,20 @@ def test_plain_http_login_points_to_the_https_port_really_bound(tmp_path: Path) 
             assert links == {f"https://{process.host}:{process.ports['https']}/login"}, links
     finally:
         process.stop()
+
+
+def test_favicon_is_served_not_a_404(tmp_path: Path) -> None:
+    """Browsers fetch /favicon.ico on their own; it must not fill logs with 404s."""
+    import urllib.request
+
+    server = ServerProcess(web_config(tmp_path, listeners={"http": "127.0.0.1:0"})).start()
+    try:
+        url = f"http://{server.host}:{server.ports['http']}"
+        with urllib.request.urlopen(f"{url}/favicon.ico", timeout=30) as reply:
+            assert reply.status == 200
+            assert reply.headers["Content-Type"].startswith("image/svg+xml")
+            assert reply.read().startswith(b"<svg")
+        with urllib.request.urlopen(f"{url}/login", timeout=30) as reply:
+            assert b'rel="icon" href="/static/favicon.svg"' in reply.read()
+    finally:
+        server.stop()
