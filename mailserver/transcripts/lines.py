@@ -4,9 +4,12 @@ The wire is a stream, not lines: SMTP hands us whatever ``data_received``
 got, IMAP literals carry CRLFs inside them, a POP3 ``RETR`` streams a whole
 message. :class:`StreamLines` turns that into protocol lines (handed to a
 callback that masks passwords and follows the dialogue) and message bodies,
-which are shortened to their first lines plus one summary line. Everything
-it holds is bounded: a partial line is cut at :data:`MAX_LINE_OCTETS`, a body
-keeps only the lines it shows.
+which are shortened to their first lines plus one summary line. A long
+server response (a FETCH of 50,000 messages, a LIST of 1,000 folders) is
+shortened too: past ``limit`` lines the rest is only counted, with
+``bytes.count`` and no Python step per line, until the response's last line
+or the client's next command. Everything it holds is bounded: a partial line
+is cut at :data:`MAX_LINE_OCTETS`, a body keeps only the lines it shows.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ _LITERAL = re.compile(rb"\{(\d{1,12})(\+?)\}\Z")
 #: What a terminal would act on rather than show (tabs are fine).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
+#: What a hidden stretch keeps of its end, to show the response's last line.
+_TAIL = MAX_LINE_OCTETS + 2
+
 Emit = Callable[[str], None]
 OnLine = Callable[[bytes], None]
+EndsResponse = Callable[[bytes], bool]
 
 
 def display(line: bytes) -> str:
@@ -35,6 +42,8 @@ def display(line: bytes) -> str:
 
 class Body:
     """A message body (or literal) being shown: its first ``keep`` lines, then a count."""
+
+    __slots__ = ("_emit", "_masked", "_open_line", "_partial", "keep", "lines", "octets", "shown")
 
     def __init__(self, keep: int, emit: Emit, masked: str | None = None) -> None:
         self.keep = keep
@@ -102,6 +111,28 @@ class StreamLines:
     when :meth:`accept_literal` is called.
     """
 
+    __slots__ = (
+        "_dot",
+        "_emit",
+        "_hidden_lines",
+        "_hidden_octets",
+        "_hiding",
+        "_literal",
+        "_literal_left",
+        "_literals",
+        "_on_line",
+        "_partial",
+        "_partial_octets",
+        "_sync",
+        "_tail",
+        "body_lines",
+        "ends_response",
+        "limit",
+        "pending_literal",
+        "secret_literals",
+        "shown",
+    )
+
     def __init__(
         self,
         on_line: OnLine,
@@ -109,6 +140,7 @@ class StreamLines:
         body_lines: int,
         literals: bool = False,
         sync_literals: bool = False,
+        limit: int = 0,
     ) -> None:
         self._on_line = on_line
         self._emit = emit
@@ -124,12 +156,23 @@ class StreamLines:
         self.pending_literal: int | None = None
         #: Set by the line callback: the literals of the current command are secret.
         self.secret_literals: str | None = None
+        #: Lines of one response shown before the rest is only counted (0: all).
+        self.limit = limit
+        #: Lines shown since the last :meth:`end_response`.
+        self.shown = 0
+        #: Whether a line is a response's last (an IMAP tagged reply): it ends a hidden
+        #: stretch and is shown. Without it a stretch ends at the client's next command.
+        self.ends_response: EndsResponse | None = None
+        self._hiding = False
+        self._hidden_lines = 0
+        self._hidden_octets = 0
+        self._tail = b""
 
     # ------------------------------------------------------------ control
 
     def dot_body(self, keep: int | None = None) -> None:
         """A body ending with a line holding only ``.`` follows (SMTP DATA, POP3 RETR)."""
-        self._dot = Body(self.body_lines if keep is None else keep, self._emit)
+        self._dot = Body(self.body_lines if keep is None else keep, self._body_line)
 
     def chunk_body(self, size: int) -> None:
         """The next ``size`` octets are message text counted by size (SMTP ``BDAT``),
@@ -147,11 +190,37 @@ class StreamLines:
         self.pending_literal = None
         self.secret_literals = None
 
+    def end_response(self) -> None:
+        """The client sent a command: a hidden stretch ends with a line saying what it
+        held, and the next response gets ``limit`` lines again."""
+        if self._hiding:
+            self._hiding = False
+            unterminated = bool(self._tail) and not self._tail.endswith(b"\n")
+            lines = self._hidden_lines + unterminated
+            if self._hidden_octets:
+                self._emit(f"[... {lines} more lines, {self._hidden_octets} octets]")
+            self._hidden_lines = self._hidden_octets = 0
+            self._tail = b""
+            # Where the stretch ended is a line start (a tagged reply, or the client's
+            # turn); whatever literal or body it was in is over.
+            self._partial.clear()
+            self._partial_octets = 0
+            self._dot = self._literal = None
+            self._literal_left = 0
+        self.shown = 0
+
+    def _body_line(self, text: str) -> None:
+        self.shown += 1
+        self._emit(text)
+
     # -------------------------------------------------------------- input
 
     def feed(self, data: bytes) -> None:
         i, n = 0, len(data)
         while i < n:
+            if self._hiding:
+                self._hide(data, i)
+                return
             if self._literal is not None:
                 take = min(self._literal_left, n - i)
                 self._literal.add(data[i : i + take])
@@ -171,6 +240,9 @@ class StreamLines:
                         self._dot.add(data[i:end])
                         i = end
                         continue
+            if self.limit and self.shown >= self.limit and self._dot is None and not self._partial:
+                self._hiding = True
+                continue
             end = data.find(b"\n", i)
             if end < 0:
                 self._keep_partial(data[i:])
@@ -185,6 +257,30 @@ class StreamLines:
             i = end + 1
             self._line(line)
 
+    def _hide(self, data: bytes, start: int) -> None:
+        """Count ``data[start:]`` without looking at its lines; show the response's
+        last line if it ends here."""
+        size = len(data) - start
+        self._hidden_lines += data.count(b"\n", start)
+        self._hidden_octets += size
+        if size >= _TAIL:
+            self._tail = data[-_TAIL:]
+        else:
+            self._tail = (self._tail + data[start:])[-_TAIL:]
+        if self.ends_response is None or not data.endswith(b"\n"):
+            return
+        tail = self._tail
+        begin = tail.rfind(b"\n", 0, len(tail) - 1) + 1
+        if begin == 0 and self._hidden_octets > len(tail):
+            return  # a last line longer than the tail kept: not a reply
+        last = tail[begin:]
+        if self.ends_response(last):
+            self._hidden_lines -= 1
+            self._hidden_octets -= len(last)
+            self._tail = tail[:begin]
+            self.end_response()
+            self._line(last)
+
     def _keep_partial(self, data: bytes) -> None:
         room = MAX_LINE_OCTETS + 2 - len(self._partial)
         if room > 0:
@@ -196,11 +292,13 @@ class StreamLines:
             if line in (b".\r\n", b".\n"):
                 self._dot.finish()
                 self._dot = None
+                self.shown += 1
                 self._on_line(b".")
             else:
                 self._dot.add(line)
             return
         text = line.rstrip(b"\r\n")
+        self.shown += 1
         self._on_line(text)
         if not self._literals:
             return
@@ -217,7 +315,7 @@ class StreamLines:
     def _start_literal(self, size: int) -> None:
         if size == 0:
             return
-        self._literal = Body(self.body_lines, self._emit, self.secret_literals)
+        self._literal = Body(self.body_lines, self._body_line, self.secret_literals)
         self._literal_left = size
 
 

@@ -9,7 +9,11 @@ import pytest
 from mailserver.config.model import TranscriptSettings
 from mailserver.events import Event, LocalEventBus, Topic
 from mailserver.transcripts import SessionRecorder
-from mailserver.transcripts.archive import MAX_LINES_PER_SESSION, TranscriptArchive
+from mailserver.transcripts.archive import (
+    MAX_LINES_PER_SESSION,
+    TranscriptArchive,
+    split_lines,
+)
 from mailserver.transcripts.lines import MAX_LINE_OCTETS
 from mailserver.transcripts.rules import MASK
 
@@ -23,9 +27,10 @@ class Listener:
 
     def lines(self) -> list[str]:
         return [
-            f"{e.data['direction']}: {e.data['text']}"
+            f"{direction}: {text}"
             for e in self.events
-            if e.topic == Topic.SESSION_LINE
+            if e.topic == Topic.SESSION_LINES
+            for direction, text in split_lines(e.data["lines"])
         ]
 
 
