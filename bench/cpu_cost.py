@@ -34,8 +34,9 @@ from refservers import Ours
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu(pid: int) -> float:
-    """utime + stime in seconds of ``pid`` and every live descendant (from /proc)."""
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """utime + stime in seconds of ``pid`` (the supervisor) and of all its live
+    descendants (the workers), from /proc."""
     stats: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -43,16 +44,19 @@ def tree_cpu(pid: int) -> float:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
             stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK)
+    own = stats.get(pid, (0, 0.0))[1]
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
         total += stats.get(current, (0, 0.0))[1]
         todo.extend(p for p, (parent, _) in stats.items() if parent == current)
-    return total
+    return own, total - own
 
 
-async def one_run(args: argparse.Namespace, ours: Ours, users: list[str]) -> tuple[float, int]:
-    """CPU seconds and units of work of one workload run."""
+async def one_run(
+    args: argparse.Namespace, ours: Ours, users: list[str]
+) -> tuple[float, float, int]:
+    """CPU seconds of the supervisor and the workers, and units of work, of one run."""
     before = tree_cpu(ours.pid)
     if args.workload == "pop3":
         tally, _ = await compare.pop3_run(ours.ports["pop3"], users, args)
@@ -63,7 +67,8 @@ async def one_run(args: argparse.Namespace, ours: Ours, users: list[str]) -> tup
     await asyncio.sleep(0.5)  # the last events cross to the other worker
     if tally.errors:
         print(f"    {tally.errors} errors: {tally.samples[:3]}", flush=True)
-    return tree_cpu(ours.pid) - before, tally.ok
+    after = tree_cpu(ours.pid)
+    return after[0] - before[0], after[1] - before[1], tally.ok
 
 
 def main() -> int:
@@ -94,14 +99,15 @@ def main() -> int:
                     (ours.maildir(compare.SINK) / sub).mkdir(parents=True, exist_ok=True)
                 ours.start()
                 try:
-                    cpu, units = asyncio.run(one_run(args, ours, users))
+                    supervisor, workers, units = asyncio.run(one_run(args, ours, users))
                 finally:
                     ours.stop()
+                cpu = supervisor + workers
                 per_unit = 1000 * cpu / max(units, 1)
                 results[label].append(per_unit)
                 print(
-                    f"  transcripts {label:3}: {units} {unit}s, {cpu:.2f} CPU s, "
-                    f"{per_unit:.3f} CPU ms per {unit}",
+                    f"  transcripts {label:3}: {units} {unit}s, {cpu:.2f} CPU s "
+                    f"(supervisor {supervisor:.2f}), {per_unit:.3f} CPU ms per {unit}",
                     flush=True,
                 )
                 shutil.rmtree(directory, ignore_errors=True)
