@@ -59,9 +59,10 @@ class SessionRecord:
     user: str | None = None
     ended: float | None = None
     counts: dict[str, int] = field(default_factory=dict)
-    #: ``(time, packed)``: the lines of one event, each its direction (``C``, ``S``
-    #: or ``*``, a note) and its text, joined by ``"\n"``.
-    batches: list[tuple[float, str]] = field(default_factory=list)
+    #: ``time, packed, time, packed, ...``: the lines of each event, each line its
+    #: direction (``C``, ``S`` or ``*``, a note) and its text, joined by ``"\n"``.
+    #: One flat list, no tuple per batch: most records are idle sessions.
+    flat: list[float | str] = field(default_factory=list)
     #: Lines in :attr:`batches`.
     line_count: int = 0
     dropped: int = 0
@@ -72,6 +73,12 @@ class SessionRecord:
     @property
     def ip(self) -> str:
         return self.peer.rpartition(":")[0]
+
+    @property
+    def batches(self) -> list[tuple[float, str]]:
+        """``(time, packed)`` of each batch of lines, in order."""
+        flat = self.flat
+        return [(float(flat[i]), str(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     @property
     def lines(self) -> list[tuple[float, str, str]]:
@@ -95,7 +102,7 @@ class SessionRecord:
             count = room
         if packed.startswith(_TLS_NOTE) or "\n" + _TLS_NOTE in packed:
             self.tls = True
-        self.batches.append((when, packed))
+        self.flat += (when, packed)
         self.line_count += count
         self.octets += len(packed) + BATCH_OVERHEAD
 

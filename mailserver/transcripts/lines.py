@@ -154,7 +154,9 @@ class StreamLines:
         self.body_lines = body_lines
         self._literals = literals
         self._sync = sync_literals
-        self._partial = bytearray()
+        #: A line begun and not yet ended (bytes, not a bytearray: most sessions
+        #: never have one, and an empty bytes costs nothing per session).
+        self._partial = b""
         self._partial_octets = 0
         self._dot: Body | None = None
         self._literal: Body | None = None
@@ -210,7 +212,7 @@ class StreamLines:
             self._tail = b""
             # Where the stretch ended is a line start (a tagged reply, or the client's
             # turn); whatever literal or body it was in is over.
-            self._partial.clear()
+            self._partial = b""
             self._partial_octets = 0
             self._dot = self._literal = None
             self._literal_left = 0
@@ -257,8 +259,8 @@ class StreamLines:
                 return
             if self._partial:
                 self._keep_partial(data[i : end + 1])
-                line = bytes(self._partial)
-                self._partial.clear()
+                line = self._partial
+                self._partial = b""
                 self._partial_octets = 0
             else:
                 line = data[i : end + 1]

@@ -26,7 +26,6 @@ import itertools
 import logging
 import os
 import time
-from collections import Counter
 
 from mailserver.config.model import TranscriptSettings
 from mailserver.events import Event, EventBus, Topic
@@ -100,7 +99,7 @@ class SessionRecorder:
         self.peer = f"{ip}:{port}"
         self.tls = tls
         self.user: str | None = None
-        self.counts: Counter[str] = Counter()
+        self.counts: dict[str, int] = {}
         self._events = events
         self._log = log
         #: How log lines of this session start (each protocol has its habit).
@@ -228,7 +227,7 @@ class SessionRecorder:
 
     def count(self, name: str, amount: int = 1) -> None:
         """Something worth a number in the closing line (a message stored, a RETR ...)."""
-        self.counts[name] += amount
+        self.counts[name] = self.counts.get(name, 0) + amount
 
     def close(self) -> None:
         """The session ended: one log line and ``session.closed``; safe to call twice."""
