@@ -162,7 +162,10 @@ class SessionRecord:
     def from_json(cls, data: Any) -> SessionRecord | None:
         """What :meth:`to_json` made, or None for anything malformed."""
         try:
-            batches = [(float(t), str(p)) for t, p in data["batches"]]
+            if "batches" in data:
+                batches = [(float(t), str(p)) for t, p in data["batches"]]
+            else:  # a worker of the release before batches, during a SIGHUP
+                batches = [(float(t), str(d)[:1] + str(x)) for t, d, x in data["lines"]]
             ended = data.get("ended")
             record = cls(
                 id=str(data["id"]),
