@@ -84,7 +84,7 @@ def current_pid() -> int:
     return _pid
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One fact, stamped with where and when it happened."""
 

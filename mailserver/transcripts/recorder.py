@@ -237,6 +237,11 @@ class SessionRecorder:
         if self._server is not None:
             self._server.end_response()  # what a shortened last response held
         self.flush()
+        if self._client is not None:
+            # The streams and the rules point back at us: without these links the
+            # session's objects go at once, not at the garbage collector's next pass.
+            self._rules.client = None
+            self._client = self._server = None
         duration = time.monotonic() - self._started
         counts = " ".join(f"{key}={value}" for key, value in sorted(self.counts.items()))
         self._log.info(
