@@ -27,8 +27,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 #: What a hidden stretch keeps of its end, to show the response's last line.
 _TAIL = MAX_LINE_OCTETS + 2
 
-Emit = Callable[[str], None]
-OnLine = Callable[[bytes], None]
+#: A protocol line (without its line break) -> its display text (masked, decoded).
+OnLine = Callable[[bytes], str]
 EndsResponse = Callable[[bytes], bool]
 
 
@@ -43,11 +43,23 @@ def display(line: bytes) -> str:
 class Body:
     """A message body (or literal) being shown: its first ``keep`` lines, then a count."""
 
-    __slots__ = ("_emit", "_masked", "_open_line", "_partial", "keep", "lines", "octets", "shown")
+    __slots__ = (
+        "_masked",
+        "_open_line",
+        "_out",
+        "_partial",
+        "_prefix",
+        "keep",
+        "lines",
+        "octets",
+        "shown",
+    )
 
-    def __init__(self, keep: int, emit: Emit, masked: str | None = None) -> None:
+    def __init__(self, keep: int, out: list[str], prefix: str, masked: str | None = None) -> None:
         self.keep = keep
-        self._emit = emit
+        #: Where shown lines go (the session's pending lines), each after ``prefix``.
+        self._out = out
+        self._prefix = prefix
         #: Show this instead of the content (a password sent as a literal).
         self._masked = masked
         self.shown = 0
@@ -90,13 +102,14 @@ class Body:
     def _show(self, line: bytes) -> None:
         self.lines += 1
         self.shown += 1
-        self._emit(display(line.rstrip(b"\r\n")))
+        self._out.append(self._prefix + display(line.rstrip(b"\r\n")))
 
-    def finish(self) -> None:
-        """The body ended: show a last unterminated line, then what was left out."""
+    def finish(self) -> int:
+        """The body ended: show a last unterminated line, then what was left out.
+        Returns how many lines it showed in all."""
         if self._masked is not None:
-            self._emit(self._masked)
-            return
+            self._out.append(self._prefix + self._masked)
+            return 1
         if self._open_line:
             if self.shown < self.keep:
                 self._show(bytes(self._partial))
@@ -105,22 +118,24 @@ class Body:
                 self.lines += 1
         hidden = self.lines - self.shown
         if hidden > 0:
-            self._emit(f"[... {hidden} more lines, {self.octets} octets in all]")
+            summary = f"[... {hidden} more lines, {self.octets} octets in all]"
+            self._out.append(self._prefix + summary)
+            return self.shown + 1
+        return self.shown
 
 
 class StreamLines:
     """One direction of one session.
 
-    ``on_line`` gets each protocol line (without its line break); ``emit``
-    gets the display text of body lines. ``literals`` makes it follow IMAP
-    literals; ``sync_literals`` says the peer must wait for ``+`` before
-    sending a ``{n}`` literal (the client side), so the literal only starts
-    when :meth:`accept_literal` is called.
+    ``on_line`` turns each protocol line (without its line break) into its
+    display text; every line shown goes to ``out`` after ``prefix``.
+    ``literals`` makes it follow IMAP literals; ``sync_literals`` says the
+    peer must wait for ``+`` before sending a ``{n}`` literal (the client
+    side), so the literal only starts when :meth:`accept_literal` is called.
     """
 
     __slots__ = (
         "_dot",
-        "_emit",
         "_hidden_lines",
         "_hidden_octets",
         "_hiding",
@@ -128,13 +143,16 @@ class StreamLines:
         "_literal_left",
         "_literals",
         "_on_line",
+        "_out",
         "_partial",
         "_partial_octets",
+        "_prefix",
         "_sync",
         "_tail",
         "body_lines",
         "ends_response",
         "limit",
+        "peer",
         "pending_literal",
         "secret_literals",
         "shown",
@@ -143,14 +161,21 @@ class StreamLines:
     def __init__(
         self,
         on_line: OnLine,
-        emit: Emit,
+        out: list[str],
+        prefix: str,
         body_lines: int,
         literals: bool = False,
         sync_literals: bool = False,
         limit: int = 0,
     ) -> None:
         self._on_line = on_line
-        self._emit = emit
+        #: Where lines go (the session's pending lines, both directions in order),
+        #: each after ``prefix`` (its direction, ``C`` or ``S``).
+        self._out = out
+        self._prefix = prefix
+        #: The other direction, whose response ends when this one sends a line
+        #: (the client's stream: a command ends the server's shortened response).
+        self.peer: StreamLines | None = None
         self.body_lines = body_lines
         self._literals = literals
         self._sync = sync_literals
@@ -181,7 +206,8 @@ class StreamLines:
 
     def dot_body(self, keep: int | None = None) -> None:
         """A body ending with a line holding only ``.`` follows (SMTP DATA, POP3 RETR)."""
-        self._dot = Body(self.body_lines if keep is None else keep, self._body_line)
+        keep = self.body_lines if keep is None else keep
+        self._dot = Body(keep, self._out, self._prefix)
 
     def chunk_body(self, size: int) -> None:
         """The next ``size`` octets are message text counted by size (SMTP ``BDAT``),
@@ -207,7 +233,8 @@ class StreamLines:
             unterminated = bool(self._tail) and not self._tail.endswith(b"\n")
             lines = self._hidden_lines + unterminated
             if self._hidden_octets:
-                self._emit(f"[... {lines} more lines, {self._hidden_octets} octets]")
+                summary = f"[... {lines} more lines, {self._hidden_octets} octets]"
+                self._out.append(self._prefix + summary)
             self._hidden_lines = self._hidden_octets = 0
             self._tail = b""
             # Where the stretch ended is a line start (a tagged reply, or the client's
@@ -217,10 +244,6 @@ class StreamLines:
             self._dot = self._literal = None
             self._literal_left = 0
         self.shown = 0
-
-    def _body_line(self, text: str) -> None:
-        self.shown += 1
-        self._emit(text)
 
     # -------------------------------------------------------------- input
 
@@ -236,7 +259,7 @@ class StreamLines:
                 i += take
                 self._literal_left -= take
                 if self._literal_left == 0:
-                    self._literal.finish()
+                    self.shown += self._literal.finish()
                     self._literal = None
                 continue
             if self._dot is not None and not self._partial:
@@ -300,16 +323,14 @@ class StreamLines:
     def _line(self, line: bytes) -> None:
         if self._dot is not None:
             if line in (b".\r\n", b".\n"):
-                self._dot.finish()
+                self.shown += self._dot.finish()
                 self._dot = None
-                self.shown += 1
-                self._on_line(b".")
+                self._protocol_line(b".")
             else:
                 self._dot.add(line)
             return
         text = line.rstrip(b"\r\n")
-        self.shown += 1
-        self._on_line(text)
+        self._protocol_line(text)
         if not self._literals:
             return
         match = _LITERAL.search(text)
@@ -322,10 +343,16 @@ class StreamLines:
         else:
             self._start_literal(size)
 
+    def _protocol_line(self, text: bytes) -> None:
+        if self.peer is not None:
+            self.peer.end_response()
+        self.shown += 1
+        self._out.append(self._prefix + self._on_line(text))
+
     def _start_literal(self, size: int) -> None:
         if size == 0:
             return
-        self._literal = Body(self.body_lines, self._body_line, self.secret_literals)
+        self._literal = Body(self.body_lines, self._out, self._prefix, self.secret_literals)
         self._literal_left = size
 
 

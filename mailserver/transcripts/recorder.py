@@ -123,19 +123,23 @@ class SessionRecorder:
             self._rules = (rules or RULES["smtp"])(settings.passwords == "show")
             imap = self.protocol == "imap"
             self._client = StreamLines(
-                self._client_line,
-                self._client_text,
+                self._rules.client_line,
+                self._pending,
+                "C",
                 settings.body_lines,
                 literals=imap,
                 sync_literals=True,
             )
             self._server = StreamLines(
-                self._server_line,
-                self._server_text,
+                self._rules.server_line,
+                self._pending,
+                "S",
                 settings.body_lines,
                 literals=imap,
                 limit=settings.response_lines,
             )
+            # A command ends the server's (shortened) response to the one before.
+            self._client.peer = self._server
             if self._rules.knows_response_end:
                 self._server.ends_response = self._rules.ends_response
             self._rules.client = self._client
@@ -175,21 +179,6 @@ class SessionRecorder:
         if self._client is not None:
             self._pending.append("*" + text)
             self._schedule()
-
-    def _client_line(self, line: bytes) -> None:
-        if self._server is not None:
-            # A command: the server's response to the last one is over.
-            self._server.end_response()
-        self._pending.append("C" + self._rules.client_line(line))
-
-    def _client_text(self, text: str) -> None:
-        self._pending.append("C" + text)
-
-    def _server_line(self, line: bytes) -> None:
-        self._pending.append("S" + self._rules.server_line(line))
-
-    def _server_text(self, text: str) -> None:
-        self._pending.append("S" + text)
 
     def _schedule(self) -> None:
         """Publish the pending lines in :data:`FLUSH_DELAY` (at once without a loop)."""
