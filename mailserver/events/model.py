@@ -33,7 +33,8 @@ class Topic:
     #: A session logged in: ``{"session": str, "user": str, "mechanism": str}``, plus
     #: the keys of SESSION_OPENED (``tls`` as it is now), for consumers that joined late.
     SESSION_LOGIN = "session.login"
-    #: Transcript lines of one session, in order, as one event per loop turn:
+    #: Transcript lines of one session, in order, one event for up to 50 ms of them
+    #: (``mailserver.transcripts.recorder.FLUSH_DELAY``):
     #: ``{"session": str, "lines": str}``, the lines joined by ``"\n"``, each starting
     #: with its direction character, ``C`` (client), ``S`` (server) or ``*`` (a note
     #: such as "TLS established" or "idle timeout" with no line on the wire), e.g.
