@@ -177,7 +177,7 @@ class SessionRecorder:
     def note(self, text: str) -> None:
         """Something that happened without a line on the wire (TLS, a timeout)."""
         if self._client is not None:
-            self._pending.append("*" + text)
+            self._pending.append("*" + text.replace("\n", " "))  # one line, always
             self._schedule()
 
     def _schedule(self) -> None:
