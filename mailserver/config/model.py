@@ -132,6 +132,9 @@ class TranscriptSettings:
     keep_mb: float = 16.0
     #: Lines of a message body (DATA, APPEND, RETR, FETCH) shown before it is shortened.
     body_lines: int = 8
+    #: Lines of one server response (a big FETCH, a LIST of many folders) shown before
+    #: the rest is only counted, up to the client's next command; 0: never shortened.
+    response_lines: int = 100
 
 
 @dataclass(frozen=True)

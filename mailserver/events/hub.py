@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from mailserver.events.bus import LocalEventBus
-from mailserver.events.link import MAX_LINE, EventLink, interest_message
+from mailserver.events.link import MAX_LINE, EventLink, encode, interest_message
 from mailserver.events.model import Event
 
 log = logging.getLogger(__name__)
@@ -87,16 +87,17 @@ class HubEventBus(LocalEventBus):
         elif kind == "event":
             raw = message.get("e")
             if isinstance(raw, dict):
-                event = Event.from_json(raw)
-                self.deliver_locally(event)
-                self._forward(event, raw, skip=peer_id)
+                topic = str(raw.get("topic"))
+                if LocalEventBus.wants(self, topic):
+                    self.deliver_locally(Event.from_json(raw))
+                # Passed on as it came: no second encoding of the same event.
+                line = peer.link.line
+                self._forward(topic, line if line.endswith(b"\n") else line + b"\n", peer_id)
 
-    def _forward(self, event: Event, raw: dict[str, Any], skip: int | None) -> None:
-        message = None
+    def _forward(self, topic: str, line: bytes, skip: int | None) -> None:
         for peer_id, peer in self._peers.items():
-            if peer_id != skip and peer.wants(event.topic):
-                message = message or {"t": "event", "e": raw}
-                peer.link.send(message)
+            if peer_id != skip and peer.wants(topic):
+                peer.link.send_line(line)
 
     def _view_for(self, peer: _Peer) -> frozenset[str]:
         topics = set(self.local_topics())
@@ -126,7 +127,8 @@ class HubEventBus(LocalEventBus):
 
     def publish(self, event: Event) -> None:
         self.deliver_locally(event)
-        self._forward(event, event.to_json(), skip=None)
+        if any(peer.wants(event.topic) for peer in self._peers.values()):
+            self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
 
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or any(peer.wants(topic) for peer in self._peers.values())

@@ -55,6 +55,9 @@ class EventLink:
         #: Messages dropped because the queue was full or the link closed.
         self.dropped = 0
         self._last_drop_log = -DROP_LOG_INTERVAL
+        #: The line of the message ``on_message`` is handling, as received: a hub
+        #: forwards it to the other workers as it is instead of encoding it again.
+        self.line = b""
 
     def start(self) -> None:
         self._tasks = [
@@ -64,10 +67,14 @@ class EventLink:
 
     def send(self, message: dict[str, Any]) -> bool:
         """Queue one message; False (and counted) if it was dropped."""
+        return self.send_line(encode(message))
+
+    def send_line(self, line: bytes) -> bool:
+        """Queue one message already encoded (:func:`encode`, or a line received)."""
         if self.closed or len(self._queue) >= MAX_QUEUE:
             self._count_drop()
             return False
-        self._queue.append(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        self._queue.append(line)
         self._wake.set()
         return True
 
@@ -109,6 +116,7 @@ class EventLink:
                     log.warning("event link %s: ignored a line that is not JSON", self.name)
                     continue
                 if isinstance(message, dict):
+                    self.line = line
                     try:
                         self._on_message(message)
                     except Exception:
@@ -144,6 +152,11 @@ class EventLink:
             task.cancel()
         with contextlib.suppress(Exception):
             self._writer.close()
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One message as the line that carries it."""
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
 def interest_message(topics: frozenset[str]) -> dict[str, Any]:

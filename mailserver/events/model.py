@@ -33,10 +33,17 @@ class Topic:
     #: A session logged in: ``{"session": str, "user": str, "mechanism": str}``, plus
     #: the keys of SESSION_OPENED (``tls`` as it is now), for consumers that joined late.
     SESSION_LOGIN = "session.login"
-    #: One transcript line: ``{"session": str, "direction": "C"|"S"|"*", "text": str}``
-    #: (bodies shortened, passwords masked by the producer; ``*`` is a note such as
-    #: "TLS established" or "idle timeout" with no line on the wire).
-    SESSION_LINE = "session.line"
+    #: Transcript lines of one session, in order, one event for up to 50 ms of them
+    #: (``mailserver.transcripts.recorder.FLUSH_DELAY``):
+    #: ``{"session": str, "lines": str}``, the lines joined by ``"\n"``, each starting
+    #: with its direction character, ``C`` (client), ``S`` (server) or ``*`` (a note
+    #: such as "TLS established" or "idle timeout" with no line on the wire), e.g.
+    #: ``"CEHLO pc1\nS250-mail.lab"``. A line never holds a line break (control
+    #: characters are shown escaped); bodies and long responses are shortened and
+    #: passwords masked by the producer. One string rather than a list of pairs: it
+    #: is encoded, sent, decoded and kept with no Python work per line.
+    #: ``mailserver.transcripts.archive.split_lines`` takes it apart.
+    SESSION_LINES = "session.lines"
     #: A session ended: ``{"session": str, "duration": float, "user": str|None,
     #: "counts": {str: int}}`` plus the keys of SESSION_OPENED (``tls``: whether TLS
     #: was on at the end). Counts: ``commands`` and, where they happened, ``messages``
@@ -78,7 +85,7 @@ def current_pid() -> int:
     return _pid
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One fact, stamped with where and when it happened."""
 

@@ -15,27 +15,40 @@ the others send what they keep (``Topic.SESSION_SYNC``).
 from __future__ import annotations
 
 import os
+import sys
 import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from mailserver.events import Event, EventBus, Subscription, Topic
 
 #: Lines kept per session; a longer session keeps its first lines and counts the rest.
 MAX_LINES_PER_SESSION = 5000
-#: What one kept line costs beyond its text (the tuple, the time, the direction).
-LINE_OVERHEAD = 64
+#: What one kept batch of lines costs beyond its text (the tuple, the time).
+BATCH_OVERHEAD = 96
 #: Octets of lines at most in one synced session: one event must stay well
 #: below the event channel's line limit (1 MiB).
 SYNC_BUDGET = 256 * 1024
+_TLS_NOTE = "*TLS established"
 
 
-@dataclass
+def split_lines(packed: str) -> list[tuple[str, str]]:
+    """``(direction, text)`` of each line of a ``session.lines`` payload."""
+    return [(line[:1], line[1:]) for line in packed.split("\n")]
+
+
+@dataclass(slots=True, eq=False)
 class SessionRecord:
-    """One session as the console shows it."""
+    """One session as the console shows it.
+
+    Its lines are kept as they arrive, one ``(time, packed)`` pair per batch
+    with ``packed`` as ``Topic.SESSION_LINES`` carries it: an idle session
+    costs a few hundred octets, and keeping a batch is no Python work per
+    line. :attr:`lines` unpacks them for the pages that show them.
+    """
 
     id: str
     protocol: str
@@ -46,8 +59,12 @@ class SessionRecord:
     user: str | None = None
     ended: float | None = None
     counts: dict[str, int] = field(default_factory=dict)
-    #: ``(time, direction, text)``; direction ``C``, ``S`` or ``*`` (a note).
-    lines: list[tuple[float, str, str]] = field(default_factory=list)
+    #: ``time, packed, time, packed, ...``: the lines of each event, each line its
+    #: direction (``C``, ``S`` or ``*``, a note) and its text, joined by ``"\n"``.
+    #: One flat list, no tuple per batch: most records are idle sessions.
+    flat: list[float | str] = field(default_factory=list)
+    #: Lines in :attr:`batches`.
+    line_count: int = 0
     dropped: int = 0
     octets: int = 0
     #: The process that serves it (the event's origin): its sessions end with it.
@@ -56,6 +73,38 @@ class SessionRecord:
     @property
     def ip(self) -> str:
         return self.peer.rpartition(":")[0]
+
+    @property
+    def batches(self) -> list[tuple[float, str]]:
+        """``(time, packed)`` of each batch of lines, in order."""
+        flat = self.flat
+        return [(float(flat[i]), str(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    @property
+    def lines(self) -> list[tuple[float, str, str]]:
+        """``(time, direction, text)`` of every kept line, in order."""
+        return [
+            (when, line[:1], line[1:])
+            for when, packed in self.batches
+            for line in packed.split("\n")
+        ]
+
+    def add(self, when: float, packed: str) -> None:
+        """Keep one batch of lines (up to :data:`MAX_LINES_PER_SESSION`, then only count)."""
+        count = packed.count("\n") + 1
+        room = MAX_LINES_PER_SESSION - self.line_count
+        if count > room:
+            if room <= 0:
+                self.dropped += count
+                return
+            packed = "\n".join(packed.split("\n", room)[:room])
+            self.dropped += count - room
+            count = room
+        if packed.startswith(_TLS_NOTE) or "\n" + _TLS_NOTE in packed:
+            self.tls = True
+        self.flat += (when, packed)
+        self.line_count += count
+        self.octets += len(packed) + BATCH_OVERHEAD
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly facts without the lines."""
@@ -69,7 +118,7 @@ class SessionRecord:
             "started": self.started,
             "ended": self.ended,
             "counts": dict(self.counts),
-            "lines": len(self.lines) + self.dropped,
+            "lines": self.line_count + self.dropped,
         }
 
     def matches(self, user: str = "", address: str = "", protocol: str = "") -> bool:
@@ -81,46 +130,69 @@ class SessionRecord:
         return not protocol or self.protocol == protocol.lower()
 
     def to_json(self, budget: int = 0) -> dict[str, Any]:
-        """Everything, for another process; with ``budget``, the lines that fit in about
-        that many octets (the rest counted as dropped), to stay within one event."""
-        data = asdict(self)
+        """Everything, for another process; with ``budget``, the batches that fit in
+        about that many octets (the rest counted as dropped), to stay within one event."""
+        batches = self.batches
+        dropped = self.dropped
         if budget and self.octets > budget:
-            kept, used = [], 0
-            for line in self.lines:
-                used += len(line[2]) + LINE_OVERHEAD
+            used, keep = 0, 0
+            for _, packed in batches:
+                used += len(packed) + BATCH_OVERHEAD
                 if used > budget:
                     break
-                kept.append(line)
-            data["lines"] = kept
-            data["dropped"] = self.dropped + len(self.lines) - len(kept)
-            data["octets"] = sum(len(line[2]) + LINE_OVERHEAD for line in kept)
-        return data
+                keep += 1
+            dropped += sum(packed.count("\n") + 1 for _, packed in batches[keep:])
+            batches = batches[:keep]
+        return {
+            "id": self.id,
+            "protocol": self.protocol,
+            "listener": self.listener,
+            "peer": self.peer,
+            "tls": self.tls,
+            "started": self.started,
+            "user": self.user,
+            "ended": self.ended,
+            "counts": dict(self.counts),
+            "batches": [[when, packed] for when, packed in batches],
+            "dropped": dropped,
+            "worker": self.worker,
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> SessionRecord | None:
         """What :meth:`to_json` made, or None for anything malformed."""
         try:
-            lines = [(float(t), str(d), str(x)) for t, d, x in data["lines"]][
-                :MAX_LINES_PER_SESSION
-            ]
+            if "batches" in data:
+                batches = [(float(t), str(p)) for t, p in data["batches"]]
+            else:  # a worker of the release before batches, during a SIGHUP
+                batches = [(float(t), str(d)[:1] + str(x)) for t, d, x in data["lines"]]
             ended = data.get("ended")
-            return cls(
+            record = cls(
                 id=str(data["id"]),
-                protocol=str(data["protocol"]),
-                listener=str(data["listener"]),
+                protocol=sys.intern(str(data["protocol"])),
+                listener=sys.intern(str(data["listener"])),
                 peer=str(data["peer"]),
                 tls=bool(data["tls"]),
                 started=float(data["started"]),
                 user=None if data.get("user") is None else str(data["user"]),
                 ended=None if ended is None else float(ended),
                 counts={str(k): int(v) for k, v in dict(data.get("counts") or {}).items()},
-                lines=lines,
                 dropped=int(data.get("dropped", 0)),
-                octets=sum(len(line[2]) + LINE_OVERHEAD for line in lines),
                 worker=int(data.get("worker", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
+        for when, packed in batches:
+            record.add(when, packed)
+        return record
+
+    def formatted(self) -> list[str]:
+        """Every kept line as ``12:03:04.512 C: EHLO pc1`` (one time stamp per batch)."""
+        out: list[str] = []
+        for when, packed in self.batches:
+            stamp = format_stamp(when)
+            out.extend(f"{stamp} {line[:1]}: {line[1:]}" for line in packed.split("\n"))
+        return out
 
     def text(self) -> str:
         """The transcript as a plain text file (what the console downloads)."""
@@ -129,15 +201,19 @@ class SessionRecord:
             f"{', user ' + self.user if self.user else ''}"
             f"{', TLS' if self.tls else ''}\n"
         )
-        body = "".join(format_line(t, d, text) + "\n" for t, d, text in self.lines)
+        body = "".join(line + "\n" for line in self.formatted())
         tail = f"# ... {self.dropped} more lines not kept\n" if self.dropped else ""
         return head + body + tail
 
 
+def format_stamp(when: float) -> str:
+    """``12:03:04.512``: local time to the millisecond."""
+    return time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when * 1000) % 1000:03d}"
+
+
 def format_line(when: float, direction: str, text: str) -> str:
     """``12:03:04.512 C: EHLO pc1``: the shape of every transcript line."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when * 1000) % 1000:03d}"
-    return f"{stamp} {direction}: {text}"
+    return f"{format_stamp(when)} {direction}: {text}"
 
 
 class TranscriptArchive:
@@ -159,7 +235,7 @@ class TranscriptArchive:
         handlers = {
             Topic.SESSION_OPENED: self._opened,
             Topic.SESSION_LOGIN: self._login,
-            Topic.SESSION_LINE: self._line,
+            Topic.SESSION_LINES: self._lines,
             Topic.SESSION_CLOSED: self._closed,
             Topic.SESSION_SYNC: self._sync,
             Topic.CONTROL: self._control,
@@ -196,7 +272,7 @@ class TranscriptArchive:
         for record in [r for r in self.live.values() if r.worker == pid]:
             if record.protocol in ("http", "https"):
                 continue
-            record.lines.append((event.time, "*", "connection lost: its worker process ended"))
+            record.add(event.time, "*connection lost: its worker process ended")
             self._closed(
                 Event(
                     Topic.SESSION_CLOSED,
@@ -232,8 +308,8 @@ class TranscriptArchive:
         data = event.data
         self.live[str(data["session"])] = SessionRecord(
             id=str(data["session"]),
-            protocol=str(data.get("protocol", "")),
-            listener=str(data.get("listener", "")),
+            protocol=sys.intern(str(data.get("protocol", ""))),
+            listener=sys.intern(str(data.get("listener", ""))),
             peer=str(data.get("peer", "")),
             tls=bool(data.get("tls")),
             started=event.time,
@@ -245,19 +321,11 @@ class TranscriptArchive:
         if record is not None:
             record.user = str(event.data.get("user"))
 
-    def _line(self, event: Event) -> None:
+    def _lines(self, event: Event) -> None:
         record = self.live.get(str(event.data.get("session")))
-        if record is None:
-            return
-        if len(record.lines) >= MAX_LINES_PER_SESSION:
-            record.dropped += 1
-            return
-        text = str(event.data.get("text", ""))
-        direction = str(event.data.get("direction", "?"))
-        if direction == "*" and text.startswith("TLS established"):
-            record.tls = True
-        record.lines.append((event.time, direction, text))
-        record.octets += len(text) + LINE_OVERHEAD
+        packed = event.data.get("lines")
+        if record is not None and isinstance(packed, str) and packed:
+            record.add(event.time, packed)
 
     def _closed(self, event: Event) -> None:
         record = self.live.pop(str(event.data.get("session")), None)

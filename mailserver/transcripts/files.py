@@ -3,6 +3,7 @@
 Fed from the event channel. The writing happens in one background thread
 (blocking file I/O stays off the event loop) behind a bounded queue: if the
 disk cannot keep up, lines are dropped and counted rather than piling up.
+A ``session.lines`` event is one queue item (its lines written at once).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import IO
 
 from mailserver.events import Event, EventBus, Subscription, Topic
-from mailserver.transcripts.archive import format_line
+from mailserver.transcripts.archive import format_line, format_stamp
 
 log = logging.getLogger(__name__)
 
-#: Lines waiting for the writer thread; beyond this they are dropped.
+#: Items (batches of lines) waiting for the writer thread; beyond this they are dropped.
 QUEUE_LIMIT = 20_000
 #: Files open at once (one per live session); beyond this a session gets no file.
 MAX_OPEN = 2000
@@ -48,7 +49,7 @@ class TranscriptFiles:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="transcript-files", daemon=True)
         self._thread.start()
-        for topic in (Topic.SESSION_OPENED, Topic.SESSION_LINE, Topic.SESSION_CLOSED):
+        for topic in (Topic.SESSION_OPENED, Topic.SESSION_LINES, Topic.SESSION_CLOSED):
             self._subscriptions.append(bus.subscribe(topic, self._on_event))
         # Logins show as a note in the file too.
         self._subscriptions.append(bus.subscribe(Topic.SESSION_LOGIN, self._on_event))
@@ -87,9 +88,12 @@ class TranscriptFiles:
             self._put(("open", session, name + "\n" + header))
             if data.get("protocol") not in ("http", "https") and len(self._workers) < MAX_OPEN:
                 self._workers[session] = event.origin  # web logins outlive a worker
-        elif event.topic == Topic.SESSION_LINE:
-            line = format_line(event.time, str(data.get("direction")), str(data.get("text")))
-            self._put(("line", session, line))
+        elif event.topic == Topic.SESSION_LINES:
+            packed = data.get("lines")
+            if isinstance(packed, str) and packed:
+                stamp = format_stamp(event.time)
+                lines = "\n".join(f"{stamp} {line[:1]}: {line[1:]}" for line in packed.split("\n"))
+                self._put(("line", session, lines))
         elif event.topic == Topic.SESSION_LOGIN:
             line = format_line(event.time, "*", f"logged in as {data.get('user')}")
             self._put(("line", session, line))

@@ -4,9 +4,12 @@ The wire is a stream, not lines: SMTP hands us whatever ``data_received``
 got, IMAP literals carry CRLFs inside them, a POP3 ``RETR`` streams a whole
 message. :class:`StreamLines` turns that into protocol lines (handed to a
 callback that masks passwords and follows the dialogue) and message bodies,
-which are shortened to their first lines plus one summary line. Everything
-it holds is bounded: a partial line is cut at :data:`MAX_LINE_OCTETS`, a body
-keeps only the lines it shows.
+which are shortened to their first lines plus one summary line. A long
+server response (a FETCH of 50,000 messages, a LIST of 1,000 folders) is
+shortened too: past ``limit`` lines the rest is only counted, with
+``bytes.count`` and no Python step per line, until the response's last line
+or the client's next command. Everything it holds is bounded: a partial line
+is cut at :data:`MAX_LINE_OCTETS`, a body keeps only the lines it shows.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ _LITERAL = re.compile(rb"\{(\d{1,12})(\+?)\}\Z")
 #: What a terminal would act on rather than show (tabs are fine).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
-Emit = Callable[[str], None]
-OnLine = Callable[[bytes], None]
+#: What a hidden stretch keeps of its end, to show the response's last line.
+_TAIL = MAX_LINE_OCTETS + 2
+
+#: A protocol line (without its line break) -> its display text (masked, decoded).
+OnLine = Callable[[bytes], str]
+EndsResponse = Callable[[bytes], bool]
 
 
 def display(line: bytes) -> str:
@@ -36,9 +43,23 @@ def display(line: bytes) -> str:
 class Body:
     """A message body (or literal) being shown: its first ``keep`` lines, then a count."""
 
-    def __init__(self, keep: int, emit: Emit, masked: str | None = None) -> None:
+    __slots__ = (
+        "_masked",
+        "_open_line",
+        "_out",
+        "_partial",
+        "_prefix",
+        "keep",
+        "lines",
+        "octets",
+        "shown",
+    )
+
+    def __init__(self, keep: int, out: list[str], prefix: str, masked: str | None = None) -> None:
         self.keep = keep
-        self._emit = emit
+        #: Where shown lines go (the session's pending lines), each after ``prefix``.
+        self._out = out
+        self._prefix = prefix
         #: Show this instead of the content (a password sent as a literal).
         self._masked = masked
         self.shown = 0
@@ -53,17 +74,24 @@ class Body:
             return
         self.octets += len(data)
         self._open_line = not data.endswith(b"\n")
-        start = 0
+        start, size = 0, len(data)
         while self.shown < self.keep and self._masked is None:
             end = data.find(b"\n", start)
             if end < 0:
                 room = MAX_LINE_OCTETS - len(self._partial)
-                self._partial += data[start : start + max(room, 0)]
+                if room > 0:
+                    self._partial += data[start : start + room]
                 return
-            self._partial += data[start : end + 1]
+            if self._partial:
+                self._partial += data[start : end + 1]
+                line = bytes(self._partial)
+                self._partial.clear()
+            else:
+                line = data[start : end + 1]
             start = end + 1
-            self._show(bytes(self._partial))
-            self._partial.clear()
+            self._show(line)
+            if start == size:
+                return
         self.lines += data.count(b"\n", start)
 
     @property
@@ -74,13 +102,14 @@ class Body:
     def _show(self, line: bytes) -> None:
         self.lines += 1
         self.shown += 1
-        self._emit(display(line.rstrip(b"\r\n")))
+        self._out.append(self._prefix + display(line.rstrip(b"\r\n")))
 
-    def finish(self) -> None:
-        """The body ended: show a last unterminated line, then what was left out."""
+    def finish(self) -> int:
+        """The body ended: show a last unterminated line, then what was left out.
+        Returns how many lines it showed in all."""
         if self._masked is not None:
-            self._emit(self._masked)
-            return
+            self._out.append(self._prefix + self._masked)
+            return 1
         if self._open_line:
             if self.shown < self.keep:
                 self._show(bytes(self._partial))
@@ -89,33 +118,70 @@ class Body:
                 self.lines += 1
         hidden = self.lines - self.shown
         if hidden > 0:
-            self._emit(f"[... {hidden} more lines, {self.octets} octets in all]")
+            summary = f"[... {hidden} more lines, {self.octets} octets in all]"
+            self._out.append(self._prefix + summary)
+            return self.shown + 1
+        return self.shown
 
 
 class StreamLines:
     """One direction of one session.
 
-    ``on_line`` gets each protocol line (without its line break); ``emit``
-    gets the display text of body lines. ``literals`` makes it follow IMAP
-    literals; ``sync_literals`` says the peer must wait for ``+`` before
-    sending a ``{n}`` literal (the client side), so the literal only starts
-    when :meth:`accept_literal` is called.
+    ``on_line`` turns each protocol line (without its line break) into its
+    display text; every line shown goes to ``out`` after ``prefix``.
+    ``literals`` makes it follow IMAP literals; ``sync_literals`` says the
+    peer must wait for ``+`` before sending a ``{n}`` literal (the client
+    side), so the literal only starts when :meth:`accept_literal` is called.
     """
+
+    __slots__ = (
+        "_dot",
+        "_hidden_lines",
+        "_hidden_octets",
+        "_hiding",
+        "_literal",
+        "_literal_left",
+        "_literals",
+        "_on_line",
+        "_out",
+        "_partial",
+        "_partial_octets",
+        "_prefix",
+        "_sync",
+        "_tail",
+        "body_lines",
+        "ends_response",
+        "limit",
+        "peer",
+        "pending_literal",
+        "secret_literals",
+        "shown",
+    )
 
     def __init__(
         self,
         on_line: OnLine,
-        emit: Emit,
+        out: list[str],
+        prefix: str,
         body_lines: int,
         literals: bool = False,
         sync_literals: bool = False,
+        limit: int = 0,
     ) -> None:
         self._on_line = on_line
-        self._emit = emit
+        #: Where lines go (the session's pending lines, both directions in order),
+        #: each after ``prefix`` (its direction, ``C`` or ``S``).
+        self._out = out
+        self._prefix = prefix
+        #: The other direction, whose response ends when this one sends a line
+        #: (the client's stream: a command ends the server's shortened response).
+        self.peer: StreamLines | None = None
         self.body_lines = body_lines
         self._literals = literals
         self._sync = sync_literals
-        self._partial = bytearray()
+        #: A line begun and not yet ended (bytes, not a bytearray: most sessions
+        #: never have one, and an empty bytes costs nothing per session).
+        self._partial = b""
         self._partial_octets = 0
         self._dot: Body | None = None
         self._literal: Body | None = None
@@ -124,12 +190,24 @@ class StreamLines:
         self.pending_literal: int | None = None
         #: Set by the line callback: the literals of the current command are secret.
         self.secret_literals: str | None = None
+        #: Lines of one response shown before the rest is only counted (0: all).
+        self.limit = limit
+        #: Lines shown since the last :meth:`end_response`.
+        self.shown = 0
+        #: Whether a line is a response's last (an IMAP tagged reply): it ends a hidden
+        #: stretch and is shown. Without it a stretch ends at the client's next command.
+        self.ends_response: EndsResponse | None = None
+        self._hiding = False
+        self._hidden_lines = 0
+        self._hidden_octets = 0
+        self._tail = b""
 
     # ------------------------------------------------------------ control
 
     def dot_body(self, keep: int | None = None) -> None:
         """A body ending with a line holding only ``.`` follows (SMTP DATA, POP3 RETR)."""
-        self._dot = Body(self.body_lines if keep is None else keep, self._emit)
+        keep = self.body_lines if keep is None else keep
+        self._dot = Body(keep, self._out, self._prefix)
 
     def chunk_body(self, size: int) -> None:
         """The next ``size`` octets are message text counted by size (SMTP ``BDAT``),
@@ -147,23 +225,47 @@ class StreamLines:
         self.pending_literal = None
         self.secret_literals = None
 
+    def end_response(self) -> None:
+        """The client sent a command: a hidden stretch ends with a line saying what it
+        held, and the next response gets ``limit`` lines again."""
+        if self._hiding:
+            self._hiding = False
+            unterminated = bool(self._tail) and not self._tail.endswith(b"\n")
+            lines = self._hidden_lines + unterminated
+            if self._hidden_octets:
+                summary = f"[... {lines} more lines, {self._hidden_octets} octets]"
+                self._out.append(self._prefix + summary)
+            self._hidden_lines = self._hidden_octets = 0
+            self._tail = b""
+            # Where the stretch ended is a line start (a tagged reply, or the client's
+            # turn); whatever literal or body it was in is over.
+            self._partial = b""
+            self._partial_octets = 0
+            self._dot = self._literal = None
+            self._literal_left = 0
+        self.shown = 0
+
     # -------------------------------------------------------------- input
 
     def feed(self, data: bytes) -> None:
         i, n = 0, len(data)
         while i < n:
+            if self._hiding:
+                self._hide(data, i)
+                return
             if self._literal is not None:
                 take = min(self._literal_left, n - i)
                 self._literal.add(data[i : i + take])
                 i += take
                 self._literal_left -= take
                 if self._literal_left == 0:
-                    self._literal.finish()
+                    self.shown += self._literal.finish()
                     self._literal = None
                 continue
-            if self._dot is not None and self._dot.hiding and not self._partial:
-                # The hidden rest of a body: skip to its "." line in one search
-                # instead of a Python step per line (a 10 MB DATA is 150,000 lines).
+            if self._dot is not None and not self._partial:
+                # A body up to its "." line in one search, shown and counted by the
+                # body in one call, instead of a Python step per line (a 10 MB DATA
+                # is 150,000 lines).
                 dot = _dot_line(data, i)
                 if dot != i:
                     end = data.rfind(b"\n", i) + 1 if dot < 0 else dot
@@ -171,19 +273,46 @@ class StreamLines:
                         self._dot.add(data[i:end])
                         i = end
                         continue
+            if self.limit and self.shown >= self.limit and self._dot is None and not self._partial:
+                self._hiding = True
+                continue
             end = data.find(b"\n", i)
             if end < 0:
                 self._keep_partial(data[i:])
                 return
             if self._partial:
                 self._keep_partial(data[i : end + 1])
-                line = bytes(self._partial)
-                self._partial.clear()
+                line = self._partial
+                self._partial = b""
                 self._partial_octets = 0
             else:
                 line = data[i : end + 1]
             i = end + 1
             self._line(line)
+
+    def _hide(self, data: bytes, start: int) -> None:
+        """Count ``data[start:]`` without looking at its lines; show the response's
+        last line if it ends here."""
+        size = len(data) - start
+        self._hidden_lines += data.count(b"\n", start)
+        self._hidden_octets += size
+        if size >= _TAIL:
+            self._tail = data[-_TAIL:]
+        else:
+            self._tail = (self._tail + data[start:])[-_TAIL:]
+        if self.ends_response is None or not data.endswith(b"\n"):
+            return
+        tail = self._tail
+        begin = tail.rfind(b"\n", 0, len(tail) - 1) + 1
+        if begin == 0 and self._hidden_octets > len(tail):
+            return  # a last line longer than the tail kept: not a reply
+        last = tail[begin:]
+        if self.ends_response(last):
+            self._hidden_lines -= 1
+            self._hidden_octets -= len(last)
+            self._tail = tail[:begin]
+            self.end_response()
+            self._line(last)
 
     def _keep_partial(self, data: bytes) -> None:
         room = MAX_LINE_OCTETS + 2 - len(self._partial)
@@ -194,14 +323,14 @@ class StreamLines:
     def _line(self, line: bytes) -> None:
         if self._dot is not None:
             if line in (b".\r\n", b".\n"):
-                self._dot.finish()
+                self.shown += self._dot.finish()
                 self._dot = None
-                self._on_line(b".")
+                self._protocol_line(b".")
             else:
                 self._dot.add(line)
             return
         text = line.rstrip(b"\r\n")
-        self._on_line(text)
+        self._protocol_line(text)
         if not self._literals:
             return
         match = _LITERAL.search(text)
@@ -214,10 +343,16 @@ class StreamLines:
         else:
             self._start_literal(size)
 
+    def _protocol_line(self, text: bytes) -> None:
+        if self.peer is not None:
+            self.peer.end_response()
+        self.shown += 1
+        self._out.append(self._prefix + self._on_line(text))
+
     def _start_literal(self, size: int) -> None:
         if size == 0:
             return
-        self._literal = Body(self.body_lines, self._emit, self.secret_literals)
+        self._literal = Body(self.body_lines, self._out, self._prefix, self.secret_literals)
         self._literal_left = size
 
 

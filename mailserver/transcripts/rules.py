@@ -22,6 +22,12 @@ MASK = "********"
 class Rules:
     """The protocol-neutral part: masking a secret, remembering a SASL exchange."""
 
+    __slots__ = ("client", "sasl_response", "show")
+
+    #: Whether :meth:`ends_response` can tell a response's last line (IMAP's tagged
+    #: reply); elsewhere a shortened response ends at the client's next command.
+    knows_response_end = False
+
     def __init__(self, show_passwords: bool) -> None:
         self.show = show_passwords
         #: The next client line answers a SASL challenge.
@@ -49,6 +55,10 @@ class Rules:
 
     def server_line(self, line: bytes) -> str:
         return display(line)
+
+    def ends_response(self, line: bytes) -> bool:
+        """Whether this server line ends the response to the client's last command."""
+        return False
 
 
 def decode_base64(text: str) -> str | None:
@@ -81,6 +91,8 @@ class SmtpRules(Rules):
     """AUTH initial responses and ``334`` answers are secret; ``354`` starts the body,
     and so does ``BDAT <size>`` (RFC 3030: exactly that many octets follow the line)."""
 
+    __slots__ = ()
+
     def client_command(self, text: str) -> str:
         bdat = _BDAT.match(text)
         if bdat is not None and self.client is not None:
@@ -106,6 +118,8 @@ _PASS = re.compile(r"(?i)(PASS )(.*)\Z")
 class Pop3Rules(Rules):
     """``PASS``, AUTH initial responses and answers to ``+`` challenges are secret."""
 
+    __slots__ = ()
+
     def client_command(self, text: str) -> str:
         match = _PASS.match(text)
         if match is not None:
@@ -129,10 +143,17 @@ _ENDS_WITH_LITERAL = re.compile(r"\{\d+\+?\}\Z")
 
 class ImapRules(Rules):
     """LOGIN passwords (quoted, atoms or literals), AUTHENTICATE responses; ``+``
-    either accepts a client literal or is a SASL challenge."""
+    either accepts a client literal or is a SASL challenge. The tag of the client's
+    last command tells the tagged reply that ends a (shortened) response."""
+
+    __slots__ = ("_authenticating", "_login_continued", "tag")
+
+    knows_response_end = True
 
     def __init__(self, show_passwords: bool) -> None:
         super().__init__(show_passwords)
+        #: ``b"a12 "``: the tag of the client's last command, with its space.
+        self.tag = b""
         #: Inside a LOGIN command continued after a literal: every further line is secret.
         self._login_continued = False
         #: An AUTHENTICATE is running: ``+`` is a challenge (elsewhere, IDLE's ``+ idling``).
@@ -142,6 +163,10 @@ class ImapRules(Rules):
         if self._login_continued:
             self._login_continued = _ENDS_WITH_LITERAL.search(text) is not None
             return text if self.show else MASK
+        tag = _TAG.match(text)
+        prefix = tag.group(1) if tag else ""
+        if prefix:
+            self.tag = prefix.encode("utf-8", "replace")
         match = _LOGIN.match(text)
         if match is not None:
             continues = _ENDS_WITH_LITERAL.search(text) is not None
@@ -152,8 +177,6 @@ class ImapRules(Rules):
             if not rest:
                 return text
             return match.group(1) + self.secret(rest, base64_encoded=False)
-        tag = _TAG.match(text)
-        prefix = tag.group(1) if tag else ""
         self._authenticating = text[len(prefix) :][:13].upper() == "AUTHENTICATE "
         return _mask_auth(self, text, prefix) or text
 
@@ -176,6 +199,9 @@ class ImapRules(Rules):
             self.sasl_response = False
             self._login_continued = False
         return text
+
+    def ends_response(self, line: bytes) -> bool:
+        return bool(self.tag) and line.startswith(self.tag)
 
 
 RULES: dict[str, type[Rules]] = {"smtp": SmtpRules, "pop3": Pop3Rules, "imap": ImapRules}

@@ -10,7 +10,7 @@ from aiohttp import web
 from mailserver.activity import EXERCISES, load_activity
 from mailserver.activity.overview import class_overview
 from mailserver.auth import UserDatabase
-from mailserver.transcripts.archive import SessionRecord, format_line
+from mailserver.transcripts.archive import SessionRecord
 from mailserver.web.console.archive import archive_of
 from mailserver.web.keys import SERVICES
 from mailserver.web.security import require_admin
@@ -75,7 +75,7 @@ def _record(request: web.Request) -> SessionRecord:
 async def session(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     record = _record(request)
-    lines = [format_line(when, direction, text) for when, direction, text in record.lines]
+    lines = record.formatted()
     return render(
         request,
         "console/session.html",

@@ -7,6 +7,8 @@ gets the sessions already running, from the archive, so a session that
 started before the page was opened shows whole. The page filters by
 account, address and protocol itself (``console.js``): a session's first
 lines come before its login, and must still show once the login matches.
+A ``session.lines`` event (the lines of one loop turn) is one queue item and
+goes to the page as one ``line`` event per line, written at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from mailserver.events import Event, Topic
+from mailserver.transcripts.archive import split_lines
 from mailserver.web.console.archive import archive_of
 from mailserver.web.keys import SERVICES
 from mailserver.web.security import require_admin
@@ -33,7 +36,7 @@ MAX_STREAMS = 32
 _TOPICS = {
     Topic.SESSION_OPENED: "opened",
     Topic.SESSION_LOGIN: "login",
-    Topic.SESSION_LINE: "line",
+    Topic.SESSION_LINES: "lines",
     Topic.SESSION_CLOSED: "closed",
 }
 
@@ -74,7 +77,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         try:
             queue.put_nowait((_TOPICS[event.topic], _payload(event)))
         except asyncio.QueueFull:
-            dropped += 1
+            packed = event.data.get("lines")
+            dropped += packed.count("\n") + 1 if isinstance(packed, str) else 1
 
     subscriptions = [bus.subscribe(topic, on_event) for topic in _TOPICS]
     # Taken right after subscribing, with no await between: nothing is missed or doubled.
@@ -125,13 +129,28 @@ def _running_sessions(request: web.Request) -> list[tuple[str, dict[str, Any]]]:
         items.append(("opened", summary))
         if record.user:
             items.append(("login", {"session": record.id, "user": record.user}))
-        for when, direction, text in record.lines:
-            items.append(
-                ("line", {"session": record.id, "direction": direction, "text": text, "time": when})
-            )
+        for when, packed in record.batches:
+            items.append(("lines", {"session": record.id, "lines": packed, "time": when}))
     return items
 
 
 async def _send(response: web.StreamResponse, kind: str, data: dict[str, Any]) -> None:
     # json.dumps escapes line breaks, so one event is one "data:" line.
+    if kind == "lines":
+        await response.write(_line_events(data).encode())
+        return
     await response.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+
+
+def _line_events(data: dict[str, Any]) -> str:
+    """One ``line`` event per line of a batch, as the page's script takes them."""
+    packed = data.get("lines")
+    if not isinstance(packed, str) or not packed:
+        return ""
+    session, when = data.get("session"), data.get("time")
+    return "".join(
+        "event: line\ndata: "
+        + json.dumps({"session": session, "direction": direction, "text": text, "time": when})
+        + "\n\n"
+        for direction, text in split_lines(packed)
+    )

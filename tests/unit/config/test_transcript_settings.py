@@ -16,6 +16,7 @@ def test_defaults(tmp_path: Path) -> None:
     settings = parse_config(BASE, tmp_path).transcripts
     assert settings.passwords == "mask" and settings.dir is None
     assert settings.keep_sessions == 200 and settings.body_lines == 8
+    assert settings.response_lines == 100
 
 
 def test_values_and_relative_dir(tmp_path: Path) -> None:
@@ -35,6 +36,7 @@ def test_values_and_relative_dir(tmp_path: Path) -> None:
         ({"passwords": "hide"}, "transcripts.passwords: expected mask or show"),
         ({"keep_sessions": -1}, "transcripts.keep_sessions: must not be negative"),
         ({"body_lines": "ten"}, "transcripts.body_lines: expected a number"),
+        ({"response_lines": -5}, "transcripts.response_lines: must not be negative"),
         ({"dir": ""}, "transcripts.dir: expected a path"),
         ({"colour": "red"}, "transcripts.colour: unknown setting"),
         ("yes", "transcripts: expected a mapping"),

@@ -18,16 +18,16 @@ def test_a_subscriber_hears_its_topic_and_not_others() -> None:
 
 def test_wildcard_hears_everything_and_wants_reflects_subscribers() -> None:
     bus = LocalEventBus()
-    assert not bus.wants(Topic.SESSION_LINE)
+    assert not bus.wants(Topic.SESSION_LINES)
     heard: list[str] = []
     subscription = bus.subscribe("*", lambda event: heard.append(event.topic))
-    assert bus.wants(Topic.SESSION_LINE)
-    bus.emit(Topic.SESSION_LINE, session="s1", direction="C", text="EHLO x")
+    assert bus.wants(Topic.SESSION_LINES)
+    bus.emit(Topic.SESSION_LINES, session="s1", direction="C", text="EHLO x")
     subscription.close()
     subscription.close()
-    bus.emit(Topic.SESSION_LINE, session="s1", direction="S", text="250 ok")
-    assert heard == [Topic.SESSION_LINE]
-    assert not bus.wants(Topic.SESSION_LINE)
+    bus.emit(Topic.SESSION_LINES, session="s1", direction="S", text="250 ok")
+    assert heard == [Topic.SESSION_LINES]
+    assert not bus.wants(Topic.SESSION_LINES)
 
 
 def test_a_failing_handler_does_not_stop_the_others() -> None:

@@ -81,14 +81,14 @@ async def test_wants_answers_for_every_process_and_follows_unsubscribe(
     hub: HubEventBus,
 ) -> None:
     one, two = await joined(hub), await joined(hub)
-    assert not one.wants(Topic.SESSION_LINE)
-    subscription = two.subscribe(Topic.SESSION_LINE, lambda event: None)
-    await until(lambda: one.wants(Topic.SESSION_LINE))
+    assert not one.wants(Topic.SESSION_LINES)
+    subscription = two.subscribe(Topic.SESSION_LINES, lambda event: None)
+    await until(lambda: one.wants(Topic.SESSION_LINES))
     subscription.close()
-    await until(lambda: not one.wants(Topic.SESSION_LINE))
+    await until(lambda: not one.wants(Topic.SESSION_LINES))
     # The hub's own subscribers count too (the console lives in the supervisor).
     hub.subscribe("*", lambda event: None)
-    await until(lambda: one.wants(Topic.SESSION_LINE) and two.wants(Topic.AUTH))
+    await until(lambda: one.wants(Topic.SESSION_LINES) and two.wants(Topic.AUTH))
     await one.close()
     await two.close()
 
@@ -99,7 +99,7 @@ async def test_nothing_is_sent_when_nobody_elsewhere_listens(hub: HubEventBus) -
     heard: list[Event] = []
     hub.subscribe(Topic.AUTH, heard.append)
     await until(lambda: one.wants(Topic.AUTH))
-    one.publish(Event(Topic.SESSION_LINE, {"session": "s", "direction": "C", "text": "x"}))
+    one.publish(Event(Topic.SESSION_LINES, {"session": "s", "direction": "C", "text": "x"}))
     one.publish(Event(Topic.AUTH, {"ip": "10.0.0.1", "user": None, "action": "failure"}))
     await until(lambda: bool(heard))
     assert [event.topic for event in heard] == [Topic.AUTH]
@@ -114,10 +114,10 @@ async def test_a_peer_that_does_not_read_costs_dropped_events_not_memory(
     link = await hub.add_socket(ours)
     # The peer says it wants everything, then never reads again.
     theirs.send(b'{"t":"interest","topics":["*"]}\n')
-    await until(lambda: hub.wants(Topic.SESSION_LINE))
+    await until(lambda: hub.wants(Topic.SESSION_LINES))
     big = "x" * 10_000
     for number in range(2000):
-        hub.publish(Event(Topic.SESSION_LINE, {"session": "s", "n": number, "text": big}))
+        hub.publish(Event(Topic.SESSION_LINES, {"session": "s", "n": number, "text": big}))
     assert link.dropped > 0
     assert len(link._queue) <= 50
     theirs.close()

@@ -14,7 +14,7 @@ def session(bus: LocalEventBus, name: str, lines: int = 2, *, close: bool = True
 
     send(Topic.SESSION_OPENED, protocol="smtp", listener="smtp", peer="10.0.0.1:4000", tls=False)
     for number in range(lines):
-        send(Topic.SESSION_LINE, direction="C", text=f"line {number} of {name}")
+        send(Topic.SESSION_LINES, lines=f"Cline {number} of {name}")
     if close:
         send(Topic.SESSION_CLOSED, counts={"commands": lines}, tls=False, user=None)
 
@@ -59,14 +59,14 @@ def test_malformed_records_are_ignored_and_big_ones_cut() -> None:
         None,
         3,
         {"id": "x"},
-        {**SessionRecord("x", "", "", "", False, 0).to_json(), "lines": [[1]]},
+        {**SessionRecord("x", "", "", "", False, 0).to_json(), "batches": [[1]]},
     ):
         assert SessionRecord.from_json(bad) is None
     big = SessionRecord("big", "imap", "imap", "10.0.0.1:1", False, 1.0)
-    big.lines = [(1.0, "S", "x" * 1000)] * 1000
-    big.octets = sum(len(text) + 64 for _, _, text in big.lines)
+    for _ in range(1000):
+        big.add(1.0, "S" + "x" * 1000)
     data = big.to_json(100_000)
-    assert len(data["lines"]) < 100 and data["dropped"] == 1000 - len(data["lines"])
+    assert len(data["batches"]) < 100 and data["dropped"] == 1000 - len(data["batches"])
     copy = SessionRecord.from_json(data)
     assert copy is not None and copy.octets <= 100_000
 

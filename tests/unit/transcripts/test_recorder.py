@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -9,7 +10,11 @@ import pytest
 from mailserver.config.model import TranscriptSettings
 from mailserver.events import Event, LocalEventBus, Topic
 from mailserver.transcripts import SessionRecorder
-from mailserver.transcripts.archive import MAX_LINES_PER_SESSION, TranscriptArchive
+from mailserver.transcripts.archive import (
+    MAX_LINES_PER_SESSION,
+    TranscriptArchive,
+    split_lines,
+)
 from mailserver.transcripts.lines import MAX_LINE_OCTETS
 from mailserver.transcripts.rules import MASK
 
@@ -23,9 +28,10 @@ class Listener:
 
     def lines(self) -> list[str]:
         return [
-            f"{e.data['direction']}: {e.data['text']}"
+            f"{direction}: {text}"
             for e in self.events
-            if e.topic == Topic.SESSION_LINE
+            if e.topic == Topic.SESSION_LINES
+            for direction, text in split_lines(e.data["lines"])
         ]
 
 
@@ -266,3 +272,143 @@ def test_archive_bounds_sessions_octets_and_lines() -> None:
     # Over the octet bound: the big session pushes the older ones out, then goes too.
     assert archive._finished_octets <= 10_000
     assert not archive.live
+
+
+def test_a_long_imap_response_is_shortened_and_its_tagged_reply_shown() -> None:
+    """Past ``response_lines`` the recorder only counts (bytes.count, no step per line);
+    the tagged reply ends the hidden stretch and shows, with the count before it."""
+    bus = LocalEventBus()
+    seen = Listener(bus)
+    settings = TranscriptSettings(response_lines=3)
+    rec = SessionRecorder(bus, settings, "imap", "192.0.2.7", 1, tls=False, log=log, where="t")
+    rec.client(b"a1 FETCH 1:* (FLAGS)\r\n")
+    response = [b"* %d FETCH (FLAGS (\\Seen))\r\n" % n for n in range(1, 1001)]
+    data = b"".join(response) + b"a1 OK FETCH completed\r\n"
+    for start in range(0, len(data), 4096):  # in pieces, as a socket writes it
+        rec.server(data[start : start + 4096])
+    hidden = response[3:]
+    assert seen.lines() == [
+        "C: a1 FETCH 1:* (FLAGS)",
+        "S: * 1 FETCH (FLAGS (\\Seen))",
+        "S: * 2 FETCH (FLAGS (\\Seen))",
+        "S: * 3 FETCH (FLAGS (\\Seen))",
+        f"S: [... {len(hidden)} more lines, {sum(map(len, hidden))} octets]",
+        "S: a1 OK FETCH completed",
+    ]
+    # The next response gets its lines again.
+    rec.client(b"a2 NOOP\r\n")
+    rec.server(b"* 3 EXISTS\r\na2 OK NOOP completed\r\n")
+    assert seen.lines()[-3:] == ["C: a2 NOOP", "S: * 3 EXISTS", "S: a2 OK NOOP completed"]
+
+
+def test_a_shortened_response_without_its_end_is_summed_up_at_the_next_command() -> None:
+    """No tagged reply seen (an IDLE, or a protocol without one): the client's next
+    command, or the end of the session, says what was hidden."""
+    bus = LocalEventBus()
+    seen = Listener(bus)
+    settings = TranscriptSettings(response_lines=2)
+    rec = SessionRecorder(bus, settings, "imap", "192.0.2.7", 1, tls=False, log=log, where="t")
+    rec.client(b"a1 IDLE\r\n")
+    rec.server(b"+ idling\r\n* 1 EXISTS\r\n* 2 EXISTS\r\n* 3 EX")
+    rec.server(b"ISTS\r\n")
+    rec.client(b"DONE\r\n")
+    rec.server(b"a1 OK IDLE terminated\r\n")
+    rec.client(b'a2 LIST "" *\r\n')
+    rec.server(b'* LIST () "/" A\r\n* LIST () "/" B\r\n* LIST () "/" C\r\n')
+    rec.close()
+    assert seen.lines() == [
+        "C: a1 IDLE",
+        "S: + idling",
+        "S: * 1 EXISTS",
+        "S: [... 2 more lines, 24 octets]",
+        "C: DONE",
+        "S: a1 OK IDLE terminated",
+        'C: a2 LIST "" *',
+        'S: * LIST () "/" A',
+        'S: * LIST () "/" B',
+        "S: [... 1 more lines, 17 octets]",
+    ]
+
+
+def test_literals_in_a_long_response_do_not_end_it_early() -> None:
+    """Bodies keep being shortened inside a long response; hiding starts between
+    responses lines, never inside a literal, so the counts stay right."""
+    bus = LocalEventBus()
+    seen = Listener(bus)
+    settings = TranscriptSettings(response_lines=4, body_lines=1)
+    rec = SessionRecorder(bus, settings, "imap", "192.0.2.7", 1, tls=False, log=log, where="t")
+    rec.client(b"t FETCH 1:3 BODY[]\r\n")
+    one = b"* %d FETCH (BODY[] {14}\r\nt FAKE\r\nline\r\n)\r\n"
+    rec.server(one % 1 + one % 2 + one % 3 + b"t OK done\r\n")
+    assert seen.lines() == [
+        "C: t FETCH 1:3 BODY[]",
+        "S: * 1 FETCH (BODY[] {14}",
+        "S: t FAKE",
+        "S: [... 1 more lines, 14 octets in all]",
+        "S: )",
+        f"S: [... 8 more lines, {2 * len(one % 2)} octets]",
+        "S: t OK done",
+    ]
+
+
+async def test_lines_of_one_moment_go_out_as_one_event_in_order() -> None:
+    """With a running loop, a session's lines wait FLUSH_DELAY and go out together,
+    both directions in the order they happened; a login or the end sends them first."""
+    bus = LocalEventBus()
+    seen = Listener(bus)
+    rec = SessionRecorder(
+        bus, TranscriptSettings(), "smtp", "192.0.2.7", 1, tls=False, log=log, where="t"
+    )
+    rec.server(b"220 ready\r\n")
+    rec.client(b"EHLO pc1\r\n")
+    rec.server(b"250-hello\r\n250 AUTH PLAIN\r\n")
+    rec.client(b"NOOP\r\n")
+    rec.server(b"250 ok\r\n")
+    assert not [e for e in seen.events if e.topic == Topic.SESSION_LINES]
+    deadline = asyncio.get_running_loop().time() + 5
+    while not [e for e in seen.events if e.topic == Topic.SESSION_LINES]:
+        assert asyncio.get_running_loop().time() < deadline, "the lines never went out"
+        await asyncio.sleep(0.01)
+    batches = [e for e in seen.events if e.topic == Topic.SESSION_LINES]
+    assert len(batches) == 1
+    assert seen.lines() == [
+        "S: 220 ready",
+        "C: EHLO pc1",
+        "S: 250-hello",
+        "S: 250 AUTH PLAIN",
+        "C: NOOP",
+        "S: 250 ok",
+    ]
+    rec.client(b"AUTH PLAIN AGdyb3VwMV8xAHNlY3JldA==\r\n")
+    rec.login("group1_1", "PLAIN")
+    rec.client(b"QUIT\r\n")
+    rec.close()
+    topics = [e.topic for e in seen.events if e.topic != Topic.SESSION_OPENED]
+    assert topics == [
+        Topic.SESSION_LINES,
+        Topic.SESSION_LINES,
+        Topic.SESSION_LOGIN,
+        Topic.SESSION_LINES,
+        Topic.SESSION_CLOSED,
+    ]
+    assert seen.lines()[-2:] == [f"C: AUTH PLAIN {MASK}", "C: QUIT"]
+
+
+def test_archive_keeps_batches_compactly_and_unpacks_them() -> None:
+    bus = LocalEventBus()
+    archive = TranscriptArchive()
+    archive.attach(bus)
+    rec = SessionRecorder(
+        bus, TranscriptSettings(), "smtp", "192.0.2.7", 5, tls=False, log=log, where="t"
+    )
+    rec.client(b"EHLO a\r\nNOOP\r\n")
+    rec.note("TLS established (TLSv1.3)")
+    record = archive.get(rec.id)
+    assert record is not None and record.tls
+    assert len(record.batches) == 2 and record.line_count == 3
+    assert [(d, t) for _, d, t in record.lines] == [
+        ("C", "EHLO a"),
+        ("C", "NOOP"),
+        ("*", "TLS established (TLSv1.3)"),
+    ]
+    assert record.formatted()[0].endswith(" C: EHLO a")
