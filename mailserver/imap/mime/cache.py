@@ -289,9 +289,7 @@ class MessageCache:
         self._remember(info, parsed)
         return parsed
 
-    async def _parse_in_pool(
-        self, folder: Folder, infos: list[MessageInfo]
-    ) -> list[MessageInfo]:
+    async def _parse_in_pool(self, folder: Folder, infos: list[MessageInfo]) -> list[MessageInfo]:
         """Parse ``infos`` in the process pool; those it could not parse are returned."""
         paths = await folder.message_paths(info.uid for info in infos)
         sent = [info for info in infos if info.uid in paths]
