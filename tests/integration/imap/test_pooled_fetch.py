@@ -2,8 +2,9 @@
 
 A real server with ``workers: 2`` and a folder of more than
 ``pool.POOL_MIN`` messages (left in ``cur/`` by an MDA, LF line ends):
-the FETCH in each worker starts that worker's parse pool (a child process
-appears) and answers exactly what the test computes with the in-process
+the FETCH in the first worker starts that worker's parse pool (a child
+process appears; the second may find the parses in the sidecar file
+instead) and each answers exactly what the test computes with the in-process
 parse from the same bytes; messages expunged by a session of the other
 worker after this session's snapshot are skipped with ``OK
 [EXPUNGEISSUED]`` while the rest still answer the same; the pools end with
@@ -104,7 +105,7 @@ def test_cold_fetch_in_each_worker_uses_its_pool_and_answers_the_same(
     pids = server.worker_pids()
     assert len(pids) == 2
     pools: set[int] = set()
-    for pid in pids:
+    for number, pid in enumerate(pids):
         before = children(pid)
         client = imap_on(server, pid)
         try:
@@ -113,7 +114,9 @@ def test_cold_fetch_in_each_worker_uses_its_pool_and_answers_the_same(
             typ, got, _ = structures(client)
             assert typ == "OK"
             fresh = children(pid) - before
-            assert fresh, "the FETCH did not start a parse pool in the worker"
+            # The second worker may instead find the first one's parses in the
+            # folder's sidecar file (written a moment after them): no pool then.
+            assert fresh or number, "the FETCH did not start a parse pool in the worker"
             pools |= fresh
             want = b"".join(expected_line(seq, data) for seq, data in bodies(client).items())
             assert got == want
