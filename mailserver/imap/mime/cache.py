@@ -303,9 +303,10 @@ class MessageCache:
             if result is None:
                 left.append(info)  # gone or renamed: the ordinary path finds out which
                 continue
-            parsed, entry = result
+            size, envelope, body, bodystructure, entry, persist = result
+            parsed = ParsedMessage.from_entry(size, envelope, body, bodystructure, entry)
             _parsed.put((self._token, info.key), parsed, parsed.weight())
-            if entry is not None:
+            if persist:
                 self._store(info, entry)
         return left
 

@@ -111,11 +111,25 @@ async def test_pool_parses_like_the_process(
     assert len(results) == len(infos)
     for info, result in zip(infos, results, strict=True):
         assert result is not None
-        parsed, entry = result
-        expected_json, expected_entry = plain(await inbox.read(info.uid))
-        assert parsed.to_json() == expected_json
+        size, envelope, body, bodystructure, entry, persist = result
+        data = await inbox.read(info.uid)
+        expected_json, expected_entry = plain(data)
         assert entry == expected_entry
-        assert parsed.envelope() == ParsedMessage.from_json(expected_json).envelope()
+        assert persist
+        whole = ParsedMessage.parse(data)
+        assert (size, envelope, body, bodystructure) == (
+            whole.size,
+            whole.envelope(),
+            whole.bodystructure(False),
+            whole.bodystructure(True),
+        )
+        lazy = ParsedMessage.from_entry(size, envelope, body, bodystructure, entry)
+        assert lazy.to_json() == expected_json
+        estimate = lazy.weight()
+        assert lazy.header == whole.header and lazy.tree == whole.tree  # unpacked on demand
+        assert lazy.to_json() == expected_json
+        assert estimate >= lazy.weight() == whole.weight()
+        assert lazy.header_value("Subject") == whole.header_value("Subject")
 
 
 async def test_gone_or_changed_files_come_back_as_none(
