@@ -431,12 +431,12 @@ class Prefetcher:
     Small FETCHes parse a batch of :data:`PREFETCH` in the process when the
     writer reaches it, as before. One that covers at least
     :data:`pool.POOL_MIN` messages hands batches of :data:`pool.BATCH` to
-    the process pool, up to :data:`pool.AHEAD` of them beyond the one being
-    written, so the pool parses ahead while the loop writes. When the
-    writer would have to wait for the pool, it parses the next batch not
-    handed out yet itself (at most :data:`pool.MAX_LEAD` batches ahead), so
-    both cores stay busy however the load is spread. Pool batches in flight
-    (hence memory) stay bounded. Each batch looks up its messages when it
+    the process pool, :data:`pool.AHEAD` of them unfinished at any time, so
+    the pool parses ahead while the loop writes. When the writer would have
+    to wait for the pool, it parses the next batch not handed out yet itself
+    (and tops the pool up after each), so both cores stay busy however the
+    load is spread. Nothing is started more than :data:`pool.MAX_LEAD`
+    batches ahead of the writer, so memory stays bounded. Each batch looks up its messages when it
     is started, so one expunged meanwhile is skipped or found gone by the
     ordinary path.
     """
@@ -468,12 +468,7 @@ class Prefetcher:
         if not self.pooled:
             await self.cache.prefetch(self.folder, self._infos(batch))
             return
-        last = min(batch + pool.AHEAD, self.batches - 1)
-        while self._next <= last and len(self._tasks) <= pool.AHEAD:
-            self._tasks[self._next] = asyncio.ensure_future(
-                self.cache.prefetch(self.folder, self._infos(self._next), pooled=True)
-            )
-            self._next += 1
+        self._hand_out(batch)
         task = self._tasks.pop(batch, None)
         if task is None:
             return  # parsed here earlier, while waiting for the pool
@@ -481,7 +476,19 @@ class Prefetcher:
             stolen = self._next
             self._next += 1
             await self.cache.prefetch(self.folder, self._infos(stolen))
+            self._hand_out(batch)  # the pool may have finished batches meanwhile
         await task
+
+    def _hand_out(self, batch: int) -> None:
+        """Keep :data:`pool.AHEAD` batches in the pool's hands, within the lead."""
+        busy = sum(1 for task in self._tasks.values() if not task.done())
+        limit = min(self.batches, batch + pool.MAX_LEAD)
+        while busy < pool.AHEAD and self._next < limit:
+            self._tasks[self._next] = asyncio.ensure_future(
+                self.cache.prefetch(self.folder, self._infos(self._next), pooled=True)
+            )
+            self._next += 1
+            busy += 1
 
     def close(self) -> None:
         """Drop the batches started ahead (the FETCH ended early)."""
