@@ -192,7 +192,12 @@ class MessageCache:
         return parsed
 
     async def prefetch(
-        self, folder: Folder, infos: Iterable[MessageInfo], *, pooled: bool = False
+        self,
+        folder: Folder,
+        infos: Iterable[MessageInfo],
+        *,
+        pooled: bool = False,
+        paths: dict[int, str] | None = None,
     ) -> None:
         """Parse those of ``infos`` not cached yet, reading their files in one go.
 
@@ -202,7 +207,8 @@ class MessageCache:
         Large ones (:data:`LARGE_MESSAGE`) are left to :meth:`structure`, which
         holds them whole one at a time, not a batch of them at once.
         ``pooled``: parse them in the process pool (:mod:`.pool`) when the
-        folder has message files; what it cannot parse is parsed here.
+        folder has message files (``paths``, if the caller has them already);
+        what it cannot parse is parsed here.
         """
         missing: list[MessageInfo] = []
         for info in infos:
@@ -218,7 +224,7 @@ class MessageCache:
                 continue
             missing.append(info)
         if missing and pooled:
-            missing = await self._parse_in_pool(folder, missing)
+            missing = await self._parse_in_pool(folder, missing, paths)
         if not missing:
             return
         found = await folder.read_many(info.uid for info in missing)
@@ -289,9 +295,12 @@ class MessageCache:
         self._remember(info, parsed)
         return parsed
 
-    async def _parse_in_pool(self, folder: Folder, infos: list[MessageInfo]) -> list[MessageInfo]:
+    async def _parse_in_pool(
+        self, folder: Folder, infos: list[MessageInfo], paths: dict[int, str] | None
+    ) -> list[MessageInfo]:
         """Parse ``infos`` in the process pool; those it could not parse are returned."""
-        paths = await folder.message_paths(info.uid for info in infos)
+        if paths is None:
+            paths = await folder.message_paths(info.uid for info in infos)
         sent = [info for info in infos if info.uid in paths]
         if not sent:
             return infos
@@ -459,6 +468,11 @@ class Prefetcher:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         #: The first batch neither handed to the pool nor parsed here yet.
         self._next = 0
+        #: Message files of ``uids[: self._located]``, found :data:`pool.LOCATE`
+        #: at a time: a thread round trip per batch held the pool up.
+        self._paths: dict[int, str] = {}
+        self._located = 0
+        self._locating = asyncio.Lock()
 
     async def ready(self, index: int) -> None:
         """Call before writing ``uids[index]``: its batch is parsed when this returns."""
@@ -484,11 +498,20 @@ class Prefetcher:
         busy = sum(1 for task in self._tasks.values() if not task.done())
         limit = min(self.batches, batch + pool.MAX_LEAD)
         while busy < pool.AHEAD and self._next < limit:
-            self._tasks[self._next] = asyncio.ensure_future(
-                self.cache.prefetch(self.folder, self._infos(self._next), pooled=True)
-            )
+            self._tasks[self._next] = asyncio.ensure_future(self._pooled(self._next))
             self._next += 1
             busy += 1
+
+    async def _pooled(self, batch: int) -> None:
+        infos = self._infos(batch)
+        end = min(len(self.uids), (batch + 1) * self.size)
+        async with self._locating:
+            if self._located < end:
+                chunk = self.uids[self._located : max(end, self._located + pool.LOCATE)]
+                self._paths.update(await self.folder.message_paths(chunk))
+                self._located += len(chunk)
+        paths = {info.uid: self._paths.pop(info.uid) for info in infos if info.uid in self._paths}
+        await self.cache.prefetch(self.folder, infos, pooled=True, paths=paths)
 
     def close(self) -> None:
         """Drop the batches started ahead (the FETCH ended early)."""

@@ -46,12 +46,14 @@ log = logging.getLogger(__name__)
 #: A FETCH needing the structure of at least this many messages uses the pool.
 POOL_MIN = 512
 #: Messages per call into the pool (one pickle round trip each).
-BATCH = 64
-#: Batches handed to the pool ahead of the one being written: bounds memory.
+BATCH = 128
+#: Batches in the pool's hands (unfinished) at any time.
 AHEAD = 4
-#: How far ahead of the writer (in batches) it parses itself while it waits
-#: for the pool; within the parse cache's count (``cache.MAX_PARSED``).
-MAX_LEAD = 32
+#: How far ahead of the writer (in batches) anything is started; within the
+#: parse cache's count (``cache.MAX_PARSED``), so nothing is parsed twice.
+MAX_LEAD = 16
+#: Message files looked up per thread call.
+LOCATE = 1024
 #: Worker processes of the pool, per server process. One is enough to keep
 #: the event loop busy writing on a 2-core machine; more cores, a few more.
 WORKERS = max(1, min(3, (os.cpu_count() or 2) - 1))
