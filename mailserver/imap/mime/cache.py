@@ -445,9 +445,9 @@ class Prefetcher:
     to wait for the pool, it parses the next batch not handed out yet itself
     (and tops the pool up after each), so both cores stay busy however the
     load is spread. Nothing is started more than :data:`pool.MAX_LEAD`
-    batches ahead of the writer, so memory stays bounded. Each batch looks up its messages when it
-    is started, so one expunged meanwhile is skipped or found gone by the
-    ordinary path.
+    batches ahead of the writer, so memory stays bounded. Each batch looks
+    up its messages when it is started, so one expunged meanwhile is skipped
+    or found gone by the ordinary path.
     """
 
     def __init__(
@@ -470,9 +470,12 @@ class Prefetcher:
         self._next = 0
         #: Message files of ``uids[: self._located]``, found :data:`pool.LOCATE`
         #: at a time: a thread round trip per batch held the pool up.
-        self._paths: dict[int, str] = {}
+        #: (by batch: uid -> file; a batch's entry goes when it is started).
+        self._paths: dict[int, dict[int, str]] = {}
         self._located = 0
         self._locating = asyncio.Lock()
+        #: Batches the writer parsed itself (their files are not kept).
+        self._stolen: set[int] = set()
 
     async def ready(self, index: int) -> None:
         """Call before writing ``uids[index]``: its batch is parsed when this returns."""
@@ -489,6 +492,8 @@ class Prefetcher:
         while not task.done() and self._next < min(self.batches, batch + pool.MAX_LEAD):
             stolen = self._next
             self._next += 1
+            self._paths.pop(stolen, None)
+            self._stolen.add(stolen)
             await self.cache.prefetch(self.folder, self._infos(stolen))
             self._hand_out(batch)  # the pool may have finished batches meanwhile
         await task
@@ -507,10 +512,15 @@ class Prefetcher:
         end = min(len(self.uids), (batch + 1) * self.size)
         async with self._locating:
             if self._located < end:
-                chunk = self.uids[self._located : max(end, self._located + pool.LOCATE)]
-                self._paths.update(await self.folder.message_paths(chunk))
+                start = self._located
+                chunk = self.uids[start : max(end, start + pool.LOCATE)]
+                found = await self.folder.message_paths(chunk)
+                for position, uid in enumerate(chunk, start):
+                    path = found.get(uid)
+                    if path is not None and position // self.size not in self._stolen:
+                        self._paths.setdefault(position // self.size, {})[uid] = path
                 self._located += len(chunk)
-        paths = {info.uid: self._paths.pop(info.uid) for info in infos if info.uid in self._paths}
+        paths = self._paths.pop(batch, {})
         await self.cache.prefetch(self.folder, infos, pooled=True, paths=paths)
 
     def close(self) -> None:
