@@ -168,12 +168,15 @@ async def render_all(
     folder: Folder,
     snapshot: Snapshot,
     lookup: Callable[[int], MessageInfo | None] | None = None,
+    used: list[cache_module.Prefetcher] | None = None,
 ) -> dict[int, tuple[bytes, bytes, bytes] | None]:
     """What FETCH does: the prefetcher ahead, then each message's structure,
     by the session's (possibly stale) snapshot."""
     cache = MessageCache.for_folder(folder)
     uids = [info.uid for info in snapshot.messages]
     ahead = cache.prefetcher(folder, uids, lookup or snapshot.find)
+    if used is not None:
+        used.append(ahead)
     out: dict[int, tuple[bytes, bytes, bytes] | None] = {}
     try:
         for index, uid in enumerate(uids):
@@ -223,9 +226,15 @@ async def test_prefetcher_uses_the_pool_and_matches(
         return results
 
     monkeypatch.setattr(pool.POOL, "parse", counting)
-    got = await render_all(inbox, await inbox.snapshot())
+    used: list[cache_module.Prefetcher] = []
+    got = await render_all(inbox, await inbox.snapshot(), used=used)
     assert got == want
     assert pooled > len(infos) // 4  # the pool did a real share of the work
+    (ahead,) = used
+    stolen = len(ahead._stolen) * pool.BATCH
+    # Every message went to the pool with its file, unless the writer took its batch.
+    assert pooled >= len(infos) - stolen
+    assert ahead._paths == {}  # no file names left behind
     # The sidecar holds the pool's entries: a restart answers the same.
     cache = MessageCache.for_folder(inbox)
     await cache.flush()
