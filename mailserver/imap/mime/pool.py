@@ -59,8 +59,6 @@ LOCATE = 1024
 WORKERS = max(1, min(3, (os.cpu_count() or 2) - 1))
 #: Sidecar entries bigger than this are not persisted (as ``cache.MAX_PERSISTED_ENTRY``).
 MAX_PERSISTED_ENTRY = 64 * 1024
-#: Messages at least this big are left to the in-process path (``cache.LARGE_MESSAGE``).
-LARGE_MESSAGE = 8 * 1024 * 1024
 
 #: One parsed message from the pool: size, ENVELOPE, BODY, BODYSTRUCTURE, the
 #: :meth:`ParsedMessage.to_json` text, and whether the sidecar may keep it.
