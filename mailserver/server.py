@@ -29,6 +29,7 @@ from mailserver.auth.throttle_events import share_throttle
 from mailserver.config import Config
 from mailserver.control import ControlContext, ControlServer, socket_path
 from mailserver.events import EventBus, LocalEventBus
+from mailserver.imap.mime import pool as parse_pool
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
 from mailserver.net.tls import (
@@ -120,6 +121,7 @@ class RunningServer:
             await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 1.0)
         await self._close_observers()
         self.services.auth.close()
+        parse_pool.shutdown()  # the FETCH parse processes, if a big FETCH started them
 
     async def _close_observers(self) -> None:
         """The control socket, the activity record and the transcripts, after the sessions."""

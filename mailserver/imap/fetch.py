@@ -42,9 +42,6 @@ VANISHED = Response("NO", "Some of the requested messages no longer exist")
 SKIPPED_EXPUNGED = Response("OK", "Some messages were already expunged", "EXPUNGEISSUED")
 #: Octets of small FETCH responses gathered before they are written and drained.
 OUTPUT_BATCH = 64 * 1024
-#: Messages whose parse is prepared at once (one file-reading thread call) when
-#: the items need the MIME structure; small enough not to hold the loop long.
-PREFETCH = 64
 #: Items answered from the parsed structure rather than the store snapshot.
 _STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 MODSEQ = FetchAttribute("MODSEQ")
@@ -118,11 +115,11 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
     )
     vanished = False
     out = _Output(session)
+    ahead = cache.prefetcher(view.folder, uids, view.info) if structured else None
     try:
         for index, uid in enumerate(uids):
-            if structured and index % PREFETCH == 0:
-                batch = (view.info(u) for u in uids[index : index + PREFETCH])
-                await cache.prefetch(view.folder, [i for i in batch if i is not None])
+            if ahead is not None:
+                await ahead.ready(index)
             info = view.info(uid)
             seq = view.seq_of(uid)
             if info is None or seq is None:
@@ -153,6 +150,9 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
     except Exception:
         out.write_pending()  # the complete responses built so far still go out
         raise
+    finally:
+        if ahead is not None:
+            ahead.close()
     return SKIPPED_EXPUNGED if vanished else Response("OK", f"{command.name} completed")
 
 

@@ -54,6 +54,18 @@ class Folder(ABC):
                     raise
         return out
 
+    async def message_paths(self, uids: Iterable[int]) -> dict[int, str]:
+        """Current file of each message, by UID, for readers in another process.
+
+        A file's content with its line ends made CRLF is what :meth:`read`
+        returns -- as long as the message keeps that file name: a reader must
+        treat a missing file (renamed by a flag change, expunged) or one of
+        another size as "ask :meth:`read`". Stores without message files
+        return an empty dict (the default).
+        """
+        del uids
+        return {}
+
     async def open_message(self, uid: int) -> MessageStream:
         """The message for reading in chunks (CRLF line ends, exact size), for
         downloads too large to hold in memory; ``StorageError(EXPUNGED)`` if gone.

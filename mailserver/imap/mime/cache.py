@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mailserver.imap.mime import pool
 from mailserver.imap.mime.message import FORMAT_VERSION, ParsedMessage
 from mailserver.imap.mime.section import Section
 from mailserver.storage import MessageInfo
@@ -190,7 +191,14 @@ class MessageCache:
         _parsed.put(key, parsed, parsed.weight())
         return parsed
 
-    async def prefetch(self, folder: Folder, infos: Iterable[MessageInfo]) -> None:
+    async def prefetch(
+        self,
+        folder: Folder,
+        infos: Iterable[MessageInfo],
+        *,
+        pooled: bool = False,
+        paths: dict[int, str] | None = None,
+    ) -> None:
         """Parse those of ``infos`` not cached yet, reading their files in one go.
 
         A cold ``FETCH 1:* (ENVELOPE)`` of a big folder otherwise pays one
@@ -198,6 +206,9 @@ class MessageCache:
         the file. Messages expunged meanwhile are skipped (FETCH notices).
         Large ones (:data:`LARGE_MESSAGE`) are left to :meth:`structure`, which
         holds them whole one at a time, not a batch of them at once.
+        ``pooled``: parse them in the process pool (:mod:`.pool`) when the
+        folder has message files (``paths``, if the caller has them already);
+        what it cannot parse is parsed here.
         """
         missing: list[MessageInfo] = []
         for info in infos:
@@ -212,6 +223,8 @@ class MessageCache:
                 _parsed.put(key, parsed, parsed.weight())
                 continue
             missing.append(info)
+        if missing and pooled:
+            missing = await self._parse_in_pool(folder, missing, paths)
         if not missing:
             return
         found = await folder.read_many(info.uid for info in missing)
@@ -220,6 +233,12 @@ class MessageCache:
             if data is not None and len(data) == info.size:
                 parsed = await self._parse(info, data)
                 _parsed.put((self._token, info.key), parsed, parsed.weight())
+
+    def prefetcher(
+        self, folder: Folder, uids: list[int], lookup: Callable[[int], MessageInfo | None]
+    ) -> Prefetcher:
+        """Prepares the structures of ``uids`` batch by batch ahead of a FETCH's writer."""
+        return Prefetcher(self, folder, uids, lookup)
 
     async def section(self, folder: Folder, info: MessageInfo, section: Section) -> bytes:
         """``BODY[section]`` of the message (empty bytes for a part that does not exist)."""
@@ -276,6 +295,30 @@ class MessageCache:
         self._remember(info, parsed)
         return parsed
 
+    async def _parse_in_pool(
+        self, folder: Folder, infos: list[MessageInfo], paths: dict[int, str] | None
+    ) -> list[MessageInfo]:
+        """Parse ``infos`` in the process pool; those it could not parse are returned."""
+        if paths is None:
+            paths = await folder.message_paths(info.uid for info in infos)
+        sent = [info for info in infos if info.uid in paths]
+        if not sent:
+            return infos
+        results = await pool.POOL.parse([(paths[info.uid], info.size) for info in sent])
+        if results is None:
+            return infos
+        left = [info for info in infos if info.uid not in paths]
+        for info, result in zip(sent, results, strict=True):
+            if result is None:
+                left.append(info)  # gone or renamed: the ordinary path finds out which
+                continue
+            size, envelope, body, bodystructure, entry, persist = result
+            parsed = ParsedMessage.from_entry(size, envelope, body, bodystructure, entry)
+            _parsed.put((self._token, info.key), parsed, parsed.weight())
+            if persist:
+                self._store(info, entry)
+        return left
+
     async def _matching(
         self, parsed: ParsedMessage, info: MessageInfo, data: bytes
     ) -> ParsedMessage:
@@ -290,7 +333,12 @@ class MessageCache:
             return
         if len(parsed.header) > MAX_PERSISTED_ENTRY:
             return
-        entry = json.dumps(parsed.to_json(), separators=(",", ":"))
+        self._store(info, json.dumps(parsed.to_json(), separators=(",", ":")))
+
+    def _store(self, info: MessageInfo, entry: str) -> None:
+        """Keep a sidecar entry (JSON text of a parse) and schedule its write."""
+        if self._sidecar is None or not _storable_key(info.key):
+            return
         if self._stored_bytes + len(entry) > MAX_SIDECAR_BYTES:
             return
         self._drop(info.key)
@@ -384,6 +432,119 @@ class MessageCache:
         except Exception:  # a cache must never take a session down
             self._file_lines = None
             log.warning("could not write %s", sidecar, exc_info=True)
+
+
+class Prefetcher:
+    """The structures of a FETCH's messages, made ready batch by batch.
+
+    Small FETCHes parse a batch of :data:`PREFETCH` in the process when the
+    writer reaches it, as before. One that covers at least
+    :data:`pool.POOL_MIN` messages hands batches of :data:`pool.BATCH` to
+    the process pool, :data:`pool.AHEAD` of them unfinished at any time, so
+    the pool parses ahead while the loop writes. When the writer would have
+    to wait for the pool, it parses the next batch not handed out yet itself
+    (and tops the pool up after each), so both cores stay busy however the
+    load is spread. Nothing is started more than :data:`pool.MAX_LEAD`
+    batches ahead of the writer, so memory stays bounded. Each batch looks
+    up its messages when it is started, so one expunged meanwhile is skipped
+    or found gone by the ordinary path.
+    """
+
+    def __init__(
+        self,
+        cache: MessageCache,
+        folder: Folder,
+        uids: list[int],
+        lookup: Callable[[int], MessageInfo | None],
+    ) -> None:
+        self.cache = cache
+        self.folder = folder
+        self.uids = uids
+        self.lookup = lookup
+        self.pooled = len(uids) >= pool.POOL_MIN
+        self.size = pool.BATCH if self.pooled else PREFETCH
+        self.batches = (len(uids) + self.size - 1) // self.size
+        #: Pool batches started and not yet waited for.
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        #: The first batch neither handed to the pool nor parsed here yet.
+        self._next = 0
+        #: Message files of ``uids[: self._located]``, found :data:`pool.LOCATE`
+        #: at a time: a thread round trip per batch held the pool up.
+        #: (by batch: uid -> file; a batch's entry goes when it is started).
+        self._paths: dict[int, dict[int, str]] = {}
+        self._located = 0
+        self._locating = asyncio.Lock()
+        #: Batches the writer parsed itself (their files are not kept).
+        self._stolen: set[int] = set()
+
+    async def ready(self, index: int) -> None:
+        """Call before writing ``uids[index]``: its batch is parsed when this returns."""
+        if index % self.size:
+            return
+        batch = index // self.size
+        if not self.pooled:
+            await self.cache.prefetch(self.folder, self._infos(batch))
+            return
+        self._hand_out(batch)
+        task = self._tasks.pop(batch, None)
+        if task is None:
+            return  # parsed here earlier, while waiting for the pool
+        while not task.done() and self._next < min(self.batches, batch + pool.MAX_LEAD):
+            stolen = self._next
+            self._next += 1
+            self._paths.pop(stolen, None)
+            self._stolen.add(stolen)
+            await self.cache.prefetch(self.folder, self._infos(stolen))
+            self._hand_out(batch)  # the pool may have finished batches meanwhile
+        await task
+
+    def _hand_out(self, batch: int) -> None:
+        """Keep :data:`pool.AHEAD` batches in the pool's hands, within the lead."""
+        busy = sum(1 for task in self._tasks.values() if not task.done())
+        limit = min(self.batches, batch + pool.MAX_LEAD)
+        while busy < pool.AHEAD and self._next < limit:
+            self._tasks[self._next] = asyncio.ensure_future(self._pooled(self._next))
+            self._next += 1
+            busy += 1
+
+    async def _pooled(self, batch: int) -> None:
+        infos = self._infos(batch)
+        end = min(len(self.uids), (batch + 1) * self.size)
+        async with self._locating:
+            if self._located < end:
+                start = self._located
+                chunk = self.uids[start : max(end, start + pool.LOCATE)]
+                found = await self.folder.message_paths(chunk)
+                for position, uid in enumerate(chunk, start):
+                    path = found.get(uid)
+                    if path is not None and position // self.size not in self._stolen:
+                        self._paths.setdefault(position // self.size, {})[uid] = path
+                self._located += len(chunk)
+        paths = self._paths.pop(batch, {})
+        await self.cache.prefetch(self.folder, infos, pooled=True, paths=paths)
+
+    def close(self) -> None:
+        """Drop the batches started ahead (the FETCH ended early)."""
+        for task in self._tasks.values():
+            task.cancel()
+            # Retrieve a failure of a batch nobody will wait for now.
+            task.add_done_callback(_quiet)
+        self._tasks.clear()
+
+    def _infos(self, batch: int) -> list[MessageInfo]:
+        start = batch * self.size
+        found = (self.lookup(uid) for uid in self.uids[start : start + self.size])
+        return [info for info in found if info is not None]
+
+
+#: Messages whose parse is prepared at once in the process (one file-reading
+#: thread call) when a FETCH needs the MIME structure of a few hundred at most.
+PREFETCH = 64
+
+
+def _quiet(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _entry_bytes(key: str, entry: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import json
 from typing import Any
 
 from mailserver.imap.mime import render, textsearch
@@ -24,7 +25,16 @@ _FIELD_OVERHEAD = 240
 
 
 class ParsedMessage:
-    __slots__ = ("_body", "_bodystructure", "_envelope", "_fields", "header", "size", "tree")
+    __slots__ = (
+        "_body",
+        "_bodystructure",
+        "_entry",
+        "_envelope",
+        "_fields",
+        "_header",
+        "_tree",
+        "size",
+    )
 
     def __init__(
         self,
@@ -37,12 +47,55 @@ class ParsedMessage:
     ) -> None:
         #: Octets of the message as ``Folder.read`` returns it.
         self.size = size
-        self.header = header
-        self.tree = tree
+        self._header: bytes | None = header
+        self._tree: Node | None = tree
         self._envelope = envelope
         self._body = body
         self._bodystructure = bodystructure
         self._fields: list[Field] | None = None
+        #: The :meth:`to_json` text, while header and tree are still only in it.
+        self._entry: str | None = None
+
+    @classmethod
+    def from_entry(
+        cls, size: int, envelope: bytes, body: bytes, bodystructure: bytes, entry: str
+    ) -> ParsedMessage:
+        """A parse made elsewhere (the parse pool) whose header and part tree stay
+        in ``entry`` -- the :meth:`to_json` text of the same parse, which the
+        sidecar stores anyway -- until something asks for them. A cold FETCH
+        of ENVELOPE/BODYSTRUCTURE never does, and building the tree's objects
+        cost the event loop more than the rest of its work per message."""
+        parsed = cls.__new__(cls)
+        parsed.size = size
+        parsed._header = None
+        parsed._tree = None
+        parsed._envelope = envelope
+        parsed._body = body
+        parsed._bodystructure = bodystructure
+        parsed._fields = None
+        parsed._entry = entry
+        return parsed
+
+    @property
+    def header(self) -> bytes:
+        """The top-level header block, as in the message."""
+        if self._header is None:
+            self._unpack()
+        assert self._header is not None
+        return self._header
+
+    @property
+    def tree(self) -> Node:
+        """The slim part tree (offsets for sections and body search)."""
+        if self._tree is None:
+            self._unpack()
+        assert self._tree is not None
+        return self._tree
+
+    def _unpack(self) -> None:
+        assert self._entry is not None
+        whole = ParsedMessage.from_json(json.loads(self._entry))
+        self._header, self._tree, self._entry = whole.header, whole.tree, None
 
     @classmethod
     def parse(cls, data: bytes) -> ParsedMessage:
@@ -125,17 +178,29 @@ class ParsedMessage:
         message made of 100,000 tiny header lines cannot hold many times the
         budget once searched.
         """
+        rendered = len(self._envelope) + len(self._body) + len(self._bodystructure) + 400
+        entry = self._entry
+        if entry is not None:
+            # Not unpacked yet: an estimate from the entry text that is never
+            # below the unpacked weight (the entry holds the header escaped,
+            # each of its line breaks as ``\n``, and each part as a ``[``).
+            return (
+                3 * len(entry)
+                + _FIELD_OVERHEAD * entry.count("\\n")
+                + 120 * entry.count("[")
+                + rendered
+            )
         return (
             3 * len(self.header)
             + _FIELD_OVERHEAD * self.header.count(b"\n")
-            + len(self._envelope)
-            + len(self._body)
-            + len(self._bodystructure)
             + 120 * self.tree.count()
-            + 400
+            + rendered
         )
 
     def to_json(self) -> list[Any]:
+        if self._entry is not None:
+            value: list[Any] = json.loads(self._entry)
+            return value
         return [
             self.size,
             self.header.decode(*RAW),

@@ -76,6 +76,9 @@ class MaildirFolder(FlagOps, Placement, Folder):
                     raise
         return out
 
+    async def message_paths(self, uids: Iterable[int]) -> dict[int, str]:
+        return await self._run("locating messages", self._message_paths_blocking, list(uids))
+
     async def open_message(self, uid: int) -> MessageStream:
         return await self._run("reading message", self._open_stream_blocking, uid)
 

@@ -310,6 +310,21 @@ class ScannedFolder(FolderState):
         rel = self._files.get(entry.base)
         return None if rel is None else (entry.base, rel)
 
+    def _message_paths_blocking(self, uids: list[int]) -> dict[int, str]:
+        """The remembered file of each message (no re-scan: a stale name is the
+        reader's to notice, as :meth:`_open_blocking` does)."""
+        with self._lock:
+            self._check_gone()
+            if self._uidlist is None:
+                with self._flocked():
+                    self._scan()
+            out: dict[int, str] = {}
+            for uid in uids:
+                found = self._location(uid)
+                if found is not None:
+                    out[uid] = self._at(found[1])
+            return out
+
     def _read_blocking(self, uid: int) -> bytes:
         with self._open_blocking(uid) as handle:
             return to_wire(handle.read())
