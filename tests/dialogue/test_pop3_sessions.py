@@ -518,3 +518,56 @@ async def test_shutdown_says_goodbye_to_idle_sessions(pop3_lab: Pop3Lab) -> None
     await pop3.expect("-ERR [SYS/TEMP] server shutting down*")
     assert await pop3.closed()
     assert len((await pop3_lab.inbox()).messages) == 1
+
+
+async def _wait_for_inbox(lab: Pop3Lab, done: object, seconds: float = 20.0) -> object:
+    """Poll the inbox until ``done(snapshot)`` holds (the session ends after the client)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        snapshot = await lab.inbox()
+        if done(snapshot):  # type: ignore[operator]
+            return snapshot
+        assert asyncio.get_running_loop().time() < deadline, "inbox never reached the state"
+        await asyncio.sleep(0.05)
+
+
+async def test_retr_marks_seen_at_quit_in_one_batch_and_not_deleted_ones(pop3_lab: Pop3Lab) -> None:
+    await fill(pop3_lab, 4)
+    pop3 = await pop3_lab.login()
+    for number in (1, 2, 3):
+        await pop3.send(f"RETR {number}")
+        await pop3.expect("+OK * octets")
+        await pop3.multiline()
+    await pop3.play(
+        """
+        C: DELE 2
+        S: +OK*
+        C: QUIT
+        S: +OK
+        """
+    )
+    left = (await pop3_lab.inbox()).messages
+    assert len(left) == 3  # message 2 expunged at UPDATE, before the +OK
+    assert [SEEN in m.flags for m in left] == [True, True, False]
+
+
+async def test_retr_without_quit_still_marks_seen_and_expunges_nothing(pop3_lab: Pop3Lab) -> None:
+    await fill(pop3_lab, 3)
+    pop3 = await pop3_lab.login()
+    for number in (1, 3):
+        await pop3.send(f"RETR {number}")
+        await pop3.expect("+OK * octets")
+        await pop3.multiline()
+    await pop3.play(
+        """
+        C: DELE 3
+        S: +OK*
+        """
+    )
+    await pop3.close()  # the client just goes away: no UPDATE state
+    left = await _wait_for_inbox(
+        pop3_lab, lambda snap: SEEN in snap.messages[0].flags and SEEN in snap.messages[-1].flags
+    )
+    messages = left.messages  # type: ignore[attr-defined]
+    assert len(messages) == 3
+    assert [SEEN in m.flags for m in messages] == [True, False, True]

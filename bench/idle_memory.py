@@ -1,0 +1,115 @@
+"""Bytes per idle IMAP session (LOGIN + SELECT INBOX, then nothing), by allocation site.
+
+Runs our server in this process (one process, no workers) under
+``tracemalloc`` and opens the sessions from a child process (its memory is
+not counted), then prints Python-level bytes per session and the allocation
+sites that hold most of them. What the kernel holds per socket and what
+the allocator keeps back is not in these numbers; compare.py's RSS is::
+
+    .venv/bin/python bench/idle_memory.py --sessions 1000
+    .venv/bin/python bench/idle_memory.py --sessions 1000 --frames 6 --top 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import multiprocessing
+import resource
+import sys
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import compare
+import loadgen
+
+
+def clients(port: int, users: list[str], count: int, ready: multiprocessing.Event, done: multiprocessing.Event) -> None:  # type: ignore[valid-type]
+    """The child: open ``count`` idle sessions, say so, hold them until told."""
+
+    async def main() -> None:
+        sessions = await loadgen.idle_sessions(port, users, count)
+        ready.set()  # type: ignore[attr-defined]
+        await asyncio.to_thread(done.wait)  # type: ignore[attr-defined]
+        for session in sessions:
+            session.close()
+
+    asyncio.run(main())
+
+
+async def measure(args: argparse.Namespace) -> None:
+    from mailserver.auth import UserDatabase
+    from mailserver.config import load_config
+    from mailserver.server import start_server
+    from tests.support.server import write_config
+
+    workdir = Path(tempfile.mkdtemp(prefix="mailserver-idlemem-"))
+    users = [f"u{n:03d}" for n in range(args.users)]
+    config_path = write_config(
+        workdir,
+        log_level="WARNING",
+        limits={"max_connections": 30000, "max_connections_per_ip": 30000},
+        transcripts={"keep_sessions": 0 if args.no_transcripts else 200},
+    )
+    config = load_config(config_path)
+    UserDatabase(config.user_db_path, scheme=config.auth.password_scheme).add_many(
+        (u, compare.password(u)) for u in users
+    )
+    for user in users:
+        compare.seed(config.mail_dir / user, args.mailbox, 3000)
+    running = await start_server(config)
+    port = running.ports()["imap"]
+    # Warm up: every user logged in once (verify cache, folder state), then measure.
+    await loadgen.new_client_latency(port, users[0], 3)
+    warm = await loadgen.idle_sessions(port, users, len(users))
+    for session in warm:
+        session.close()
+    await asyncio.sleep(1)
+    gc.collect()
+    tracemalloc.start(args.frames)
+    before = tracemalloc.take_snapshot()
+    ctx = multiprocessing.get_context("spawn")
+    ready, done = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=clients, args=(port, users, args.sessions, ready, done))
+    child.start()
+    await asyncio.to_thread(ready.wait)
+    await asyncio.sleep(1)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    current, _ = tracemalloc.get_traced_memory()
+    done.set()
+    stats = after.compare_to(before, "traceback")
+    grown = sum(s.size_diff for s in stats)
+    print(f"{args.sessions} sessions: {grown / args.sessions:.0f} bytes/session (Python heap)")
+    print(f"maxrss of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    for stat in stats[: args.top]:
+        if stat.size_diff <= 0:
+            continue
+        where = " <- ".join(
+            f"{Path(f.filename).name}:{f.lineno}" for f in reversed(stat.traceback)
+        )
+        print(f"{stat.size_diff / args.sessions:8.0f} B  {stat.count_diff / args.sessions:5.1f} obj  {where}")
+    tracemalloc.stop()
+    child.join(timeout=60)
+    await running.close(grace=1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--mailbox", type=int, default=30)
+    parser.add_argument("--frames", type=int, default=1, help="traceback depth per site")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--no-transcripts", action="store_true")
+    asyncio.run(measure(parser.parse_args()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
