@@ -21,6 +21,7 @@ import sys
 import tempfile
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,13 +30,13 @@ import compare
 import loadgen
 
 
-def clients(port: int, users: list[str], count: int, ready: multiprocessing.Event, done: multiprocessing.Event) -> None:  # type: ignore[valid-type]
+def clients(port: int, users: list[str], count: int, ready: Any, done: Any) -> None:
     """The child: open ``count`` idle sessions, say so, hold them until told."""
 
     async def main() -> None:
         sessions = await loadgen.idle_sessions(port, users, count)
-        ready.set()  # type: ignore[attr-defined]
-        await asyncio.to_thread(done.wait)  # type: ignore[attr-defined]
+        ready.set()
+        await asyncio.to_thread(done.wait)
         for session in sessions:
             session.close()
 
@@ -81,19 +82,18 @@ async def measure(args: argparse.Namespace) -> None:
     await asyncio.sleep(1)
     gc.collect()
     after = tracemalloc.take_snapshot()
-    current, _ = tracemalloc.get_traced_memory()
     done.set()
     stats = after.compare_to(before, "traceback")
     grown = sum(s.size_diff for s in stats)
     print(f"{args.sessions} sessions: {grown / args.sessions:.0f} bytes/session (Python heap)")
-    print(f"maxrss of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"maxrss of this process {maxrss:.0f} MB")
     for stat in stats[: args.top]:
         if stat.size_diff <= 0:
             continue
-        where = " <- ".join(
-            f"{Path(f.filename).name}:{f.lineno}" for f in reversed(stat.traceback)
-        )
-        print(f"{stat.size_diff / args.sessions:8.0f} B  {stat.count_diff / args.sessions:5.1f} obj  {where}")
+        where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(stat.traceback))
+        each, objects = stat.size_diff / args.sessions, stat.count_diff / args.sessions
+        print(f"{each:8.0f} B  {objects:5.1f} obj  {where}")
     tracemalloc.stop()
     child.join(timeout=60)
     await running.close(grace=1)

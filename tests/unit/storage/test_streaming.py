@@ -86,7 +86,8 @@ async def test_open_message_small_and_streamed_paths_agree(tmp_path: Path, extra
     data = head + b"x" * (SMALL_MESSAGE + extra - len(head) - 1) + b"\r"
     uid = await folder.append(data)
     # Give the file exactly these octets (append stores LF line ends).
-    (path,) = [*(tmp_path / "mail" / "u" / "cur").iterdir(), *(tmp_path / "mail" / "u" / "new").iterdir()]
+    maildir = tmp_path / "mail" / "u"
+    (path,) = [*(maildir / "cur").iterdir(), *(maildir / "new").iterdir()]
     path.write_bytes(data)
     assert path.stat().st_size == SMALL_MESSAGE + extra
     whole = await folder.read(uid)
