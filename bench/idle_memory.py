@@ -107,7 +107,13 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=1, help="traceback depth per site")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--no-transcripts", action="store_true")
-    asyncio.run(measure(parser.parse_args()))
+    args = parser.parse_args()
+    try:
+        import uvloop  # as the server runs
+    except ImportError:
+        asyncio.run(measure(args))
+    else:
+        uvloop.run(measure(args))
     return 0
 
 
