@@ -91,7 +91,7 @@ def main() -> int:
     rate = units / args.duration
     print(f"{args.workload}: {units} {what} in {args.duration:.0f} s ({rate:.1f}/s)")
     print(f"server CPU {used:.2f} s: {1000 * used / max(units, 1):.2f} ms per unit")
-    print(f"load generator CPU {client:.2f} s (of {args.duration:.0f} s: a busy client caps the rate)")
+    print(f"load generator CPU {client:.2f} s in {args.duration:.0f} s (a busy one caps the rate)")
     return 0
 
 
