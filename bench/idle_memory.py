@@ -30,6 +30,25 @@ import compare
 import loadgen
 
 
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def workloads(ports: dict[str, int], users: list[str], seconds: float) -> None:
+    """The child: compare.py's IMAP, POP3 and SMTP workloads, shortened, before the idle one."""
+
+    async def main() -> None:
+        args = compare.parse_args(["--duration", str(seconds), "--smtp-messages", "500"])
+        await compare.imap_run(ports["imap"], users, args)
+        await compare.pop3_run(ports["pop3"], users, args)
+        await compare.smtp_run(ports["smtp"], args)
+
+    asyncio.run(main())
+
+
 def clients(port: int, users: list[str], count: int, ready: Any, done: Any) -> None:
     """The child: open ``count`` idle sessions, say so, hold them until told."""
 
@@ -59,12 +78,36 @@ async def measure(args: argparse.Namespace) -> None:
     )
     config = load_config(config_path)
     UserDatabase(config.user_db_path, scheme=config.auth.password_scheme).add_many(
-        (u, compare.password(u)) for u in users
+        (u, compare.password(u)) for u in [*users, compare.SINK]
     )
-    for user in users:
+    for user in [*users, compare.SINK]:
         compare.seed(config.mail_dir / user, args.mailbox, 3000)
     running = await start_server(config)
-    port = running.ports()["imap"]
+    ports = running.ports()
+    port = ports["imap"]
+    ctx = multiprocessing.get_context("spawn")
+    if args.workloads:
+        # What the other workloads leave behind, before any idle session.
+        tracemalloc.start(args.frames)
+        start = tracemalloc.take_snapshot()
+        child = ctx.Process(target=workloads, args=(ports, users, args.workloads))
+        child.start()
+        await asyncio.to_thread(child.join)
+        await asyncio.sleep(2)
+        gc.collect()
+        left = tracemalloc.take_snapshot().compare_to(start, "traceback")
+        tracemalloc.stop()
+        kept = sum(s.size_diff for s in left)
+        print(f"left behind by the IMAP, POP3 and SMTP workloads: {kept / 2**20:.1f} MB")
+        print(f"RSS after them {rss_mb():.1f} MB")
+        if args.trim:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            print(f"RSS after malloc_trim {rss_mb():.1f} MB")
+        for stat in left[: args.top]:
+            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in stat.traceback)
+            print(f"{stat.size_diff / 1024:8.0f} KB  {stat.count_diff:7d} obj  {where}")
     # Warm up: every user logged in once (verify cache, folder state), then measure.
     await loadgen.new_client_latency(port, users[0], 3)
     warm = await loadgen.idle_sessions(port, users, len(users))
@@ -74,7 +117,6 @@ async def measure(args: argparse.Namespace) -> None:
     gc.collect()
     tracemalloc.start(args.frames)
     before = tracemalloc.take_snapshot()
-    ctx = multiprocessing.get_context("spawn")
     ready, done = ctx.Event(), ctx.Event()
     child = ctx.Process(target=clients, args=(port, users, args.sessions, ready, done))
     child.start()
@@ -107,6 +149,10 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=1, help="traceback depth per site")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--no-transcripts", action="store_true")
+    parser.add_argument("--trim", action="store_true", help="malloc_trim after the workloads")
+    parser.add_argument(
+        "--workloads", type=float, default=0, help="seconds of IMAP and POP3 load (and SMTP) first"
+    )
     args = parser.parse_args()
     try:
         import uvloop  # as the server runs

@@ -100,12 +100,33 @@ class _Lru:
         self._items.clear()
         self.weight = 0
 
+    def shrink(self, keep: int) -> None:
+        """Drop the least recently used entries until at most ``keep`` are left."""
+        while len(self._items) > keep:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self.weight -= dropped
+
     def __len__(self) -> int:
         return len(self._items)
 
 
 _parsed = _Lru(MAX_PARSED, MAX_PARSED_BYTES)
 _raw = _Lru(MAX_RAW, MAX_RAW_BYTES)
+#: Parsed messages kept when the process goes quiet (:func:`release_idle`).
+KEEP_WHEN_IDLE = 500
+
+
+def release_idle() -> None:
+    """A burst of work is over: drop the raw bytes and most parsed messages.
+
+    Both rebuild on demand (the parsed form from the folder's sidecar file,
+    without re-reading the message), while an idle server holding up to
+    96 MB of them per process would not.
+    """
+    _raw.clear()
+    _parsed.shrink(KEEP_WHEN_IDLE)
+
+
 #: Distinguishes caches in the shared LRUs (``id()`` values get reused).
 _tokens = itertools.count()
 
