@@ -125,6 +125,8 @@ def release_idle() -> None:
     """
     _raw.clear()
     _parsed.shrink(KEEP_WHEN_IDLE)
+    for cache in list(MessageCache._by_folder.values()):
+        cache.unload()
 
 
 #: Distinguishes caches in the shared LRUs (``id()`` values get reused).
@@ -193,6 +195,24 @@ class MessageCache:
             cache._folder_ref = weakref.ref(folder)
             cls._by_folder[folder] = cache
         return cache
+
+    def unload(self) -> None:
+        """Forget the sidecar's entries held in memory when they are all on disk;
+        the next miss loads the file again. (Up to 64 MB per folder otherwise
+        stays for the life of the process.)"""
+        if (
+            self._sidecar is None
+            or not self._loaded
+            or self._pending
+            or self._flush_handle is not None
+            or self._flush_task is not None
+            or self._file_lines is None  # the last write failed: memory has more
+            or self._load_lock.locked()
+        ):
+            return
+        self._stored = {}
+        self._stored_bytes = 0
+        self._loaded = False
 
     # --------------------------------------------------------------- API
 
