@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+from mailserver.net.deadlines import Deadlines
 from mailserver.net.memory import QuietRelease
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ class SessionRegistry:
         self.shutting_down = False
         #: Caches and the C heap shrink once a burst of connections is over.
         self.quiet = QuietRelease()
+        #: Each session's total time limit (``timeouts.*_session``), on one timer.
+        self.deadlines = Deadlines()
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -191,6 +194,7 @@ class SessionRegistry:
         """
         self.shutting_down = True
         self.quiet.close()
+        self.deadlines.close()
         for handle in list(self._sessions):
             if not handle.busy:
                 handle.request_shutdown()
