@@ -26,6 +26,10 @@ class Maildrop:
         self._deleted: set[int] = set()
         #: UIDs retrieved (RETR) and not yet \\Seen, marked in one go when the session ends.
         self._retrieved: set[int] = set()
+        #: Texts of the next messages, read with an earlier one (``retr.py``): uid -> bytes.
+        self._ahead: dict[int, bytes] = {}
+        #: Number of the last message retrieved (0: none yet).
+        self.last_retrieved = 0
 
     @property
     def count(self) -> int:
@@ -72,6 +76,27 @@ class Maildrop:
         """RETR sent this message: it becomes ``\\Seen`` when the session ends."""
         if SEEN not in info.flags:
             self._retrieved.add(info.uid)
+
+    def following(self, number: int, count: int, octets: int) -> list[MessageInfo]:
+        """Message ``number`` and those after it not marked deleted, at most ``count``
+        of them and ``octets`` together (the first counts too; none if it is bigger)."""
+        out: list[MessageInfo] = []
+        for index in range(number, len(self.messages) + 1):
+            if index in self._deleted:
+                continue
+            info = self.messages[index - 1]
+            if len(out) >= count or info.size > octets:
+                break
+            out.append(info)
+            octets -= info.size
+        return out
+
+    def keep_ahead(self, texts: dict[int, bytes]) -> None:
+        """Hold these texts (uid -> bytes) for the RETRs that follow; replaces the last."""
+        self._ahead = texts
+
+    def take_ahead(self, uid: int) -> bytes | None:
+        return self._ahead.pop(uid, None)
 
     def take_unseen_retrieved(self, skip_deleted: bool) -> list[int]:
         """UIDs to mark ``\\Seen`` now, and forget; ``skip_deleted``: leave out those

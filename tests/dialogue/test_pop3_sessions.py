@@ -11,8 +11,10 @@ import base64
 import hashlib
 import re
 
+import pytest
+
 from mailserver.config import AuthSettings, Limits, TimeoutSettings
-from mailserver.storage import SEEN
+from mailserver.storage import INBOX, SEEN
 from tests.dialogue import test_pop3_rfc1939 as harness
 from tests.dialogue.test_pop3_rfc1939 import LabFactory, Pop3Lab, message_of_size
 
@@ -571,3 +573,39 @@ async def test_retr_without_quit_still_marks_seen_and_expunges_nothing(pop3_lab:
     messages = left.messages  # type: ignore[attr-defined]
     assert len(messages) == 3
     assert [SEEN in m.flags for m in messages] == [True, False, True]
+
+
+async def test_retr_in_order_reads_small_messages_ahead_in_few_store_calls(
+    pop3_lab: Pop3Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A "download all" of 20 messages (one of 300 KB, dot lines, no final CRLF)
+    gets every octet right, with a handful of store calls instead of one each;
+    out of order, a deleted message and the big one take the ordinary path."""
+    messages = [message_of_size(400 + 37 * n, f"message {n + 1}") for n in range(20)]
+    messages[3] = b"Subject: dots\r\n\r\n.leading dot\r\n..two\r\n.\r\nend\r\n"
+    messages[7] = b"Subject: big\r\n\r\n" + (b"y" * 98 + b"\r\n") * 3_000  # 300 KB
+    messages[11] = b"Subject: no final line break\r\n\r\nlast line"
+    for data in messages:
+        await pop3_lab.deliver("group1_1", data)
+    folder = await (await pop3_lab.store.mailbox("group1_1")).folder(INBOX)
+    calls: list[str] = []
+    for name in ("read_many", "open_message"):
+        original = getattr(folder, name)
+
+        def counting(*args: object, _name: str = name, _original: object = original) -> object:
+            calls.append(_name)
+            return _original(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(folder, name, counting)
+    pop3 = await pop3_lab.login()
+    await pop3.play("C: DELE 15\nS: +OK*")
+    for number in [*range(1, 15), *range(16, 21), 2]:
+        await pop3.send(f"RETR {number}")
+        expected = messages[number - 1]
+        wire = expected if expected.endswith(b"\r\n") else expected + b"\r\n"
+        await pop3.expect(f"+OK {len(expected)} octets")
+        assert b"\r\n".join(await pop3.multiline()) + b"\r\n" == wire, number
+    await pop3.play("C: QUIT\nS: +OK")
+    # 1-7 read in one call; 8 (300 KB) opened and streamed; 9-20 but the deleted 15
+    # in one call; the out-of-order RETR 2 opened on its own.
+    assert calls == ["read_many", "open_message", "read_many", "open_message"]
