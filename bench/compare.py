@@ -214,7 +214,8 @@ async def pop3_run(port: int, users: list[str], args: argparse.Namespace) -> tup
         nonlocal messages
         user = free.pop(0)
         try:
-            messages += await loadgen.pop3_session(port, user, password(user), tally)
+            got = await loadgen.pop3_session(port, user, password(user), tally)
+            messages += got  # after the await: ``messages +=`` on it lost concurrent counts
         finally:
             free.append(user)
 

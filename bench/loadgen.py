@@ -134,11 +134,18 @@ class Pop3(Connection):
         return line
 
     async def multiline(self) -> int:
-        """Read a dot-terminated response; return its line count."""
-        count = 0
-        while await self.line() != b".\r\n":
-            count += 1
-        return count
+        """Read a dot-terminated response; return its line count.
+
+        In a few reads up to a ``.CRLF`` under one timeout, not one timed read per
+        line: at 60 lines per message, the per-line ``wait_for`` made this client
+        the busiest process of the POP3 run, capping both servers' rates alike.
+        """
+        data = b""
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            while data != b".\r\n" and not data.endswith(b"\r\n.\r\n"):
+                piece = await self.reader.readuntil(b".\r\n")
+                data += piece
+        return data.count(b"\r\n") - 1
 
     async def command(self, text: str) -> bytes:
         self.send(text.encode() + b"\r\n")

@@ -19,6 +19,7 @@ from mailserver.net.implicit_tls import start_implicit_tls_server, stream_app
 from mailserver.net.lines import stream_limit
 from mailserver.net.sessions import SessionHandle, SessionRegistry
 from mailserver.net.starttls import handshake_limit
+from mailserver.net.streams import start_stream_server
 from mailserver.services import Services
 
 
@@ -115,5 +116,5 @@ async def start_stream_listener(
 
     if context.sock is not None:
         limit = stream_limit(max_line)
-        return await asyncio.start_server(on_connect, sock=context.sock, limit=limit)
-    return await asyncio.start_server(on_connect, host, port, limit=stream_limit(max_line))
+        return await start_stream_server(on_connect, sock=context.sock, limit=limit)
+    return await start_stream_server(on_connect, host, port, limit=stream_limit(max_line))

@@ -5,7 +5,6 @@ count). Either would otherwise keep a core busy for nothing."""
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 
 #: More than this many SELECT/EXAMINEs of one folder within the window ends the session.
@@ -23,6 +22,8 @@ class BurstGuard:
     its folders is never mistaken for one stuck on a single folder.
     """
 
+    __slots__ = ("_clock", "_key", "_times", "limit", "window")
+
     def __init__(
         self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
@@ -30,12 +31,20 @@ class BurstGuard:
         self.window = window
         self._clock = clock
         self._key: object = None
-        self._times: deque[float] = deque(maxlen=self.limit + 1)
+        #: The last ``limit + 1`` times, oldest first. A short list, made on the first
+        #: hit: every idle IMAP session has two guards, and an empty ``deque`` costs
+        #: 600 octets each (10,000 sessions: 12 MB for nothing).
+        self._times: list[float] | None = None
 
     def hit(self, key: object = None) -> bool:
+        times = self._times
+        if times is None:
+            times = self._times = []
         if key != self._key:
             self._key = key
-            self._times.clear()
+            times.clear()
         now = self._clock()
-        self._times.append(now)
-        return len(self._times) > self.limit and now - self._times[0] <= self.window
+        times.append(now)
+        if len(times) > self.limit + 1:
+            del times[0]
+        return len(times) > self.limit and now - times[0] <= self.window

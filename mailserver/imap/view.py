@@ -67,14 +67,30 @@ class SelectedView:
         self.announce_highest_modseq = False
         #: IMAP4rev2 is enabled (``rev2.py``): no ``\\Recent`` and no RECENT responses.
         self.rev2 = False
-        self.changed_event = asyncio.Event()
+        #: The folder changed since the last refresh (what :attr:`changed_event` says).
+        self._changed = False
+        #: Made when IDLE or NOTIFY first waits: an ``asyncio.Event`` per idle session
+        #: costs ~850 octets, and most sessions never wait on it.
+        self._changed_event: asyncio.Event | None = None
         folder.add_listener(self._on_change)
 
     def close(self) -> None:
         self.folder.remove_listener(self._on_change)
 
     def _on_change(self) -> None:
-        self.changed_event.set()
+        self._changed = True
+        if self._changed_event is not None:
+            self._changed_event.set()
+
+    @property
+    def changed_event(self) -> asyncio.Event:
+        """Set when the folder changed since the last refresh; IDLE and NOTIFY wait on it."""
+        event = self._changed_event
+        if event is None:
+            event = self._changed_event = asyncio.Event()
+            if self._changed:
+                event.set()
+        return event
 
     # --------------------------------------------------------- lookups
 
@@ -174,7 +190,9 @@ class SelectedView:
         return out
 
     async def _refresh(self, allow_expunge: bool) -> list[bytes]:
-        self.changed_event.clear()
+        self._changed = False
+        if self._changed_event is not None:
+            self._changed_event.clear()
         snapshot = await self.folder.snapshot()
         if snapshot.version == self._reported_version and not (allow_expunge and self.ghosts):
             self.snapshot = snapshot

@@ -73,8 +73,8 @@ async def serve_session(
         return
     session.handle = handle
     log.info("connection from %s", session.peer)
-    loop = asyncio.get_running_loop()
-    timer = loop.call_later(max_session, session.expire) if max_session > 0 else None
+    # On the registry's shared deadline heap: one loop timer for all sessions.
+    timer = sessions.deadlines.call_later(max_session, session.expire) if max_session > 0 else None
     try:
         await session.run()
     except Exception:

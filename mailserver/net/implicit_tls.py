@@ -27,6 +27,7 @@ from typing import cast
 
 from mailserver.net.lines import stream_limit
 from mailserver.net.sessions import SessionHandle, SessionRegistry
+from mailserver.net.streams import LeanStreamReaderProtocol
 
 #: Builds the protocol that serves one admitted connection once TLS is up.
 AppFactory = Callable[[SessionHandle], asyncio.BaseProtocol]
@@ -74,7 +75,7 @@ def stream_app(max_line_length: int, serve: StreamSession) -> AppFactory:
         ) -> Awaitable[None]:
             return serve(reader, writer, handle)
 
-        return asyncio.StreamReaderProtocol(reader, connected, loop=loop)
+        return LeanStreamReaderProtocol(reader, connected, loop=loop)
 
     return make
 

@@ -15,6 +15,9 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+from mailserver.net.deadlines import Deadlines
+from mailserver.net.memory import QuietRelease
+
 log = logging.getLogger(__name__)
 
 ShutdownCallback = Callable[[], None]
@@ -117,6 +120,10 @@ class SessionRegistry:
         self._empty = asyncio.Event()
         self._empty.set()
         self.shutting_down = False
+        #: Caches and the C heap shrink once a burst of connections is over.
+        self.quiet = QuietRelease()
+        #: Each session's total time limit (``timeouts.*_session``), on one timer.
+        self.deadlines = Deadlines()
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -148,6 +155,7 @@ class SessionRegistry:
             )
             return None
         handle = SessionHandle(self, peer_ip, on_shutdown, abort)
+        self.quiet.activity()
         self._sessions.add(handle)
         self._per_ip[peer_ip] += 1
         self._unauthenticated += 1
@@ -185,6 +193,8 @@ class SessionRegistry:
         twice :data:`GOODBYE_TIMEOUT` however many clients have stalled.
         """
         self.shutting_down = True
+        self.quiet.close()
+        self.deadlines.close()
         for handle in list(self._sessions):
             if not handle.busy:
                 handle.request_shutdown()

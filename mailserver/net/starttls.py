@@ -14,6 +14,7 @@ import asyncio
 import ssl
 
 from mailserver.net.lines import stream_limit
+from mailserver.net.streams import LeanStreamReaderProtocol
 
 #: Longest a client may take for the handshake.
 TLS_HANDSHAKE_TIMEOUT = 30.0
@@ -42,7 +43,7 @@ async def upgrade_to_tls(
     """Run the server side of the handshake; return the new reader and writer."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=stream_limit(max_line_length), loop=loop)
-    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    protocol = LeanStreamReaderProtocol(reader, loop=loop)
     try:
         transport = await loop.start_tls(
             writer.transport,

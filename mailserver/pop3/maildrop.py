@@ -8,7 +8,7 @@ marks: the store is changed in the UPDATE state, after QUIT.
 from __future__ import annotations
 
 from mailserver.pop3.errors import Pop3Error
-from mailserver.storage import Folder, MessageInfo, Snapshot
+from mailserver.storage import SEEN, Folder, MessageInfo, Snapshot
 
 
 def uidl_of(uidvalidity: int, info: MessageInfo) -> str:
@@ -24,6 +24,12 @@ class Maildrop:
         self.uidvalidity = snapshot.uidvalidity
         self.messages: tuple[MessageInfo, ...] = snapshot.messages
         self._deleted: set[int] = set()
+        #: UIDs retrieved (RETR) and not yet \\Seen, marked in one go when the session ends.
+        self._retrieved: set[int] = set()
+        #: Texts of the next messages, read with an earlier one (``retr.py``): uid -> bytes.
+        self._ahead: dict[int, bytes] = {}
+        #: Number of the last message retrieved (0: none yet).
+        self.last_retrieved = 0
 
     @property
     def count(self) -> int:
@@ -65,6 +71,41 @@ class Maildrop:
     def reset(self) -> None:
         """RSET: forget every deletion mark."""
         self._deleted.clear()
+
+    def retrieved(self, info: MessageInfo) -> None:
+        """RETR sent this message: it becomes ``\\Seen`` when the session ends."""
+        if SEEN not in info.flags:
+            self._retrieved.add(info.uid)
+
+    def following(self, number: int, count: int, octets: int) -> list[MessageInfo]:
+        """Message ``number`` and those after it not marked deleted, at most ``count``
+        of them and ``octets`` together (the first counts too; none if it is bigger)."""
+        out: list[MessageInfo] = []
+        for index in range(number, len(self.messages) + 1):
+            if index in self._deleted:
+                continue
+            info = self.messages[index - 1]
+            if len(out) >= count or info.size > octets:
+                break
+            out.append(info)
+            octets -= info.size
+        return out
+
+    def keep_ahead(self, texts: dict[int, bytes]) -> None:
+        """Hold these texts (uid -> bytes) for the RETRs that follow; replaces the last."""
+        self._ahead = texts
+
+    def take_ahead(self, uid: int) -> bytes | None:
+        return self._ahead.pop(uid, None)
+
+    def take_unseen_retrieved(self, skip_deleted: bool) -> list[int]:
+        """UIDs to mark ``\\Seen`` now, and forget; ``skip_deleted``: leave out those
+        marked deleted (UPDATE has just expunged them)."""
+        wanted = self._retrieved
+        if skip_deleted:
+            wanted = wanted - {self.messages[number - 1].uid for number in self._deleted}
+        self._retrieved = set()
+        return sorted(wanted)
 
     def deleted_uids(self) -> list[int]:
         return sorted(self.messages[number - 1].uid for number in self._deleted)

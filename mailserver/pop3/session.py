@@ -30,6 +30,7 @@ from mailserver.net.starttls import (
     upgrade_to_tls,
 )
 from mailserver.pop3.commands import COMMANDS, SYNTAXES, Handler
+from mailserver.pop3.commands.retr import mark_retrieved_seen
 from mailserver.pop3.dotstuff import DotStuffer, dot_stuffed_chunks, stuff_line
 from mailserver.pop3.errors import (
     INTERNAL_ERROR,
@@ -56,6 +57,8 @@ NOT_LOGGED_IN = "-ERR not logged in: authenticate first with USER/PASS, APOP or 
 ALREADY_LOGGED_IN = "-ERR already logged in"
 #: Lines of a listing (LIST, UIDL, CAPA) shown in the transcript before it is shortened.
 LISTING_LINES = 50
+#: Octets of a response gathered before one write to the socket.
+WRITE_BATCH = 64 * 1024
 
 
 def make_banner(hostname: str) -> str:
@@ -161,6 +164,9 @@ class Pop3Session:
         except (ClientGone, EOFError, OSError):
             # The peer went away (reset, broken pipe, TLS failure): nothing left to say.
             return
+        finally:
+            # Without QUIT nothing is expunged, but what was retrieved is still \Seen.
+            await mark_retrieved_seen(self)
 
     async def execute(self, line: bytes) -> None:
         self.recorder.count("commands")
@@ -300,22 +306,44 @@ class Pop3Session:
 
     async def send_stream(self, first: str, chunks: AsyncIterable[bytes]) -> None:
         """:meth:`send_message` for a message read from its file chunk by chunk:
-        one chunk in memory per download, whatever the message size."""
+        one chunk in memory per download, whatever the message size.
+
+        Pieces are gathered up to :data:`WRITE_BATCH` octets before a write, so a
+        small message goes out as one ``send`` (status line, text and terminator)
+        with one drain, not three of each.
+        """
         self._mid_response = True
-        self.recorder.server(first.encode("utf-8") + CRLF)
+        head = first.encode("utf-8") + CRLF
+        self.recorder.server(head)
         self.recorder.server_body()
-        self.writer.write(first.encode("utf-8") + CRLF)
+        pending = [head]
+        size = len(head)
         stuffer = DotStuffer()
         async for chunk in chunks:
             stuffed = stuffer.feed(chunk)
             self.recorder.server(stuffed)
-            self.writer.write(stuffed)
-            await self.drain()
+            pending.append(stuffed)
+            size += len(stuffed)
+            if size >= WRITE_BATCH:
+                self._write_pieces(pending)
+                pending, size = [], 0
+                await self.drain()
         tail = stuffer.end()
         self.recorder.server(tail)
-        self.writer.write(tail)
+        pending.append(tail)
+        self._write_pieces(pending)
         await self.drain()
         self._mid_response = False
+
+    def _write_pieces(self, pieces: list[bytes]) -> None:
+        """One write of small pieces joined; a big piece is written as it is (no copy)."""
+        if len(pieces) == 1:
+            self.writer.write(pieces[0])
+        elif sum(map(len, pieces)) <= WRITE_BATCH:
+            self.writer.write(b"".join(pieces))
+        else:
+            for piece in pieces:
+                self.writer.write(piece)
 
     # ------------------------------------------------------------ lifecycle
 

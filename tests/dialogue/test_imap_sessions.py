@@ -345,3 +345,51 @@ async def test_examine_shows_recent_mail_without_claiming_it(imap_lab: ImapLab) 
     )
     writer = await imap_lab.login()
     assert "* 2 RECENT" in await command(writer, "s SELECT INBOX")
+
+
+async def test_append_by_one_session_numbers_nothing_in_another_before_its_exists(
+    imap_lab: ImapLab,
+) -> None:
+    """Sessions on one folder share the store's message list (no copy per idle
+    session); a message APPENDed through one still gets a sequence number in the
+    other only after that session was sent ``* n EXISTS`` (RFC 3501 7.3.1, 5.2)."""
+    for n in range(1, 4):
+        await imap_lab.deliver(message(n))
+    first = await imap_lab.login()
+    second = await imap_lab.login()
+    for client in (first, second):
+        await client.send("s SELECT INBOX")
+        while not (await client.line()).startswith("s OK"):
+            pass
+    data = message(9)
+    await first.send(f"a APPEND INBOX {{{len(data)}}}")
+    await first.expect("+ *")
+    await first.send(data)
+    appended = []
+    while not (line := await first.line()).startswith("a "):
+        appended.append(line)
+    assert line.startswith("a OK")
+    assert "* 4 EXISTS" in appended
+    known = 3  # the second session was told of 3 messages at SELECT
+    for text in (
+        "b FETCH 1:* (UID)",
+        "c SEARCH ALL",
+        "d FETCH 4 (UID)",
+        "e NOOP",
+        "f FETCH 4 (UID)",
+    ):
+        await second.send(text)
+        tag = text.split()[0]
+        while not (line := await second.line()).startswith(f"{tag} "):
+            words = line.split()
+            if words[2:3] == ["EXISTS"]:
+                known = int(words[1])
+            elif words[2:3] == ["FETCH"]:
+                assert int(words[1]) <= known, f"{line!r} before its EXISTS ({known} known)"
+            elif words[1:2] == ["SEARCH"]:
+                assert all(int(n) <= known for n in words[2:]), line
+        if tag == "d" and known == 3:
+            assert line.startswith("d BAD") or line.startswith("d NO"), line
+        else:
+            assert line.startswith(f"{tag} OK"), line
+    assert known == 4  # NOOP at the latest announced it

@@ -11,8 +11,10 @@ import base64
 import hashlib
 import re
 
+import pytest
+
 from mailserver.config import AuthSettings, Limits, TimeoutSettings
-from mailserver.storage import SEEN
+from mailserver.storage import INBOX, SEEN
 from tests.dialogue import test_pop3_rfc1939 as harness
 from tests.dialogue.test_pop3_rfc1939 import LabFactory, Pop3Lab, message_of_size
 
@@ -518,3 +520,92 @@ async def test_shutdown_says_goodbye_to_idle_sessions(pop3_lab: Pop3Lab) -> None
     await pop3.expect("-ERR [SYS/TEMP] server shutting down*")
     assert await pop3.closed()
     assert len((await pop3_lab.inbox()).messages) == 1
+
+
+async def _wait_for_inbox(lab: Pop3Lab, done: object, seconds: float = 20.0) -> object:
+    """Poll the inbox until ``done(snapshot)`` holds (the session ends after the client)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        snapshot = await lab.inbox()
+        if done(snapshot):  # type: ignore[operator]
+            return snapshot
+        assert asyncio.get_running_loop().time() < deadline, "inbox never reached the state"
+        await asyncio.sleep(0.05)
+
+
+async def test_retr_marks_seen_at_quit_in_one_batch_and_not_deleted_ones(pop3_lab: Pop3Lab) -> None:
+    await fill(pop3_lab, 4)
+    pop3 = await pop3_lab.login()
+    for number in (1, 2, 3):
+        await pop3.send(f"RETR {number}")
+        await pop3.expect("+OK * octets")
+        await pop3.multiline()
+    await pop3.play(
+        """
+        C: DELE 2
+        S: +OK*
+        C: QUIT
+        S: +OK
+        """
+    )
+    left = (await pop3_lab.inbox()).messages
+    assert len(left) == 3  # message 2 expunged at UPDATE, before the +OK
+    assert [SEEN in m.flags for m in left] == [True, True, False]
+
+
+async def test_retr_without_quit_still_marks_seen_and_expunges_nothing(pop3_lab: Pop3Lab) -> None:
+    await fill(pop3_lab, 3)
+    pop3 = await pop3_lab.login()
+    for number in (1, 3):
+        await pop3.send(f"RETR {number}")
+        await pop3.expect("+OK * octets")
+        await pop3.multiline()
+    await pop3.play(
+        """
+        C: DELE 3
+        S: +OK*
+        """
+    )
+    await pop3.close()  # the client just goes away: no UPDATE state
+    left = await _wait_for_inbox(
+        pop3_lab, lambda snap: SEEN in snap.messages[0].flags and SEEN in snap.messages[-1].flags
+    )
+    messages = left.messages  # type: ignore[attr-defined]
+    assert len(messages) == 3
+    assert [SEEN in m.flags for m in messages] == [True, False, True]
+
+
+async def test_retr_in_order_reads_small_messages_ahead_in_few_store_calls(
+    pop3_lab: Pop3Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A "download all" of 20 messages (one of 300 KB, dot lines, no final CRLF)
+    gets every octet right, with a handful of store calls instead of one each;
+    out of order, a deleted message and the big one take the ordinary path."""
+    messages = [message_of_size(400 + 37 * n, f"message {n + 1}") for n in range(20)]
+    messages[3] = b"Subject: dots\r\n\r\n.leading dot\r\n..two\r\n.\r\nend\r\n"
+    messages[7] = b"Subject: big\r\n\r\n" + (b"y" * 98 + b"\r\n") * 3_000  # 300 KB
+    messages[11] = b"Subject: no final line break\r\n\r\nlast line"
+    for data in messages:
+        await pop3_lab.deliver("group1_1", data)
+    folder = await (await pop3_lab.store.mailbox("group1_1")).folder(INBOX)
+    calls: list[str] = []
+    for name in ("read_many", "open_message"):
+        original = getattr(folder, name)
+
+        def counting(*args: object, _name: str = name, _original: object = original) -> object:
+            calls.append(_name)
+            return _original(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(folder, name, counting)
+    pop3 = await pop3_lab.login()
+    await pop3.play("C: DELE 15\nS: +OK*")
+    for number in [*range(1, 15), *range(16, 21), 2]:
+        await pop3.send(f"RETR {number}")
+        expected = messages[number - 1]
+        wire = expected if expected.endswith(b"\r\n") else expected + b"\r\n"
+        await pop3.expect(f"+OK {len(expected)} octets")
+        assert b"\r\n".join(await pop3.multiline()) + b"\r\n" == wire, number
+    await pop3.play("C: QUIT\nS: +OK")
+    # 1-7 read in one call; 8 (300 KB) opened and streamed; 9-20 but the deleted 15
+    # in one call; the out-of-order RETR 2 opened on its own.
+    assert calls == ["read_many", "open_message", "read_many", "open_message"]

@@ -101,12 +101,35 @@ class _Lru:
         self._items.clear()
         self.weight = 0
 
+    def shrink(self, keep: int) -> None:
+        """Drop the least recently used entries until at most ``keep`` are left."""
+        while len(self._items) > keep:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self.weight -= dropped
+
     def __len__(self) -> int:
         return len(self._items)
 
 
 _parsed = _Lru(MAX_PARSED, MAX_PARSED_BYTES)
 _raw = _Lru(MAX_RAW, MAX_RAW_BYTES)
+#: Parsed messages kept when the process goes quiet (:func:`release_idle`).
+KEEP_WHEN_IDLE = 500
+
+
+def release_idle() -> None:
+    """A burst of work is over: drop the raw bytes and most parsed messages.
+
+    Both rebuild on demand (the parsed form from the folder's sidecar file,
+    without re-reading the message), while an idle server holding up to
+    96 MB of them per process would not.
+    """
+    _raw.clear()
+    _parsed.shrink(KEEP_WHEN_IDLE)
+    for cache in list(MessageCache._by_folder.values()):
+        cache.unload()
+
+
 #: Distinguishes caches in the shared LRUs (``id()`` values get reused).
 _tokens = itertools.count()
 
@@ -173,6 +196,24 @@ class MessageCache:
             cache._folder_ref = weakref.ref(folder)
             cls._by_folder[folder] = cache
         return cache
+
+    def unload(self) -> None:
+        """Forget the sidecar's entries held in memory when they are all on disk;
+        the next miss loads the file again. (Up to 64 MB per folder otherwise
+        stays for the life of the process.)"""
+        if (
+            self._sidecar is None
+            or not self._loaded
+            or self._pending
+            or self._flush_handle is not None
+            or self._flush_task is not None
+            or self._file_lines is None  # the last write failed: memory has more
+            or self._load_lock.locked()
+        ):
+            return
+        self._stored = {}
+        self._stored_bytes = 0
+        self._loaded = False
 
     # --------------------------------------------------------------- API
 

@@ -10,6 +10,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from mailserver.pop3.commands.retr import mark_retrieved_seen
 from mailserver.pop3.parser import Command
 from mailserver.pop3.states import State
 from mailserver.storage import ErrorKind, StorageError
@@ -32,8 +33,10 @@ async def run(session: Pop3Session, command: Command) -> None:
     session.state = State.UPDATE
     uids = maildrop.deleted_uids()
     if uids and not await _expunge(session, maildrop, uids):
+        await mark_retrieved_seen(session)
         await session.reply(UPDATE_FAILED)
         return
+    await mark_retrieved_seen(session, skip_deleted=True)
     # The "download and quit" of lab exercise 3: the activity record counts it.
     session.recorder.count("updated")
     await session.reply("+OK")

@@ -14,6 +14,7 @@ import pytest
 from mailserver.storage import INBOX
 from mailserver.storage.maildir import MaildirStore
 from mailserver.storage.maildir.flags import crlf_size, to_disk, to_wire
+from mailserver.storage.maildir.folder import SMALL_MESSAGE
 from mailserver.storage.maildir.io import ToDisk
 from mailserver.storage.stream import ToWire
 
@@ -73,3 +74,25 @@ async def test_open_message_streams_exact_sizes_and_ranges(tmp_path: Path) -> No
         async with await folder.open_message(uid) as message:
             got = b"".join([c async for c in message.chunks(start, count)])
         assert got == whole[start : start + count], (start, count)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+async def test_open_message_small_and_streamed_paths_agree(tmp_path: Path, extra: int) -> None:
+    """A message up to SMALL_MESSAGE is read whole on open, a larger one streamed;
+    both give what ``read`` gives, at the edge too (a CR at the cut included)."""
+    store = MaildirStore(tmp_path / "mail")
+    folder = await (await store.mailbox("u")).folder(INBOX)
+    head = b"Subject: s\n\nbare LF\r\nCRLF\r\r\n"
+    data = head + b"x" * (SMALL_MESSAGE + extra - len(head) - 1) + b"\r"
+    uid = await folder.append(data)
+    # Give the file exactly these octets (append stores LF line ends).
+    maildir = tmp_path / "mail" / "u"
+    (path,) = [*(maildir / "cur").iterdir(), *(maildir / "new").iterdir()]
+    path.write_bytes(data)
+    assert path.stat().st_size == SMALL_MESSAGE + extra
+    whole = await folder.read(uid)
+    async with await folder.open_message(uid) as message:
+        assert message.size == len(whole)
+        assert b"".join([c async for c in message.chunks()]) == whole
+    async with await folder.open_message(uid) as message:
+        assert b"".join([c async for c in message.chunks(3, 20)]) == whole[3:23]

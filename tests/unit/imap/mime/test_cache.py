@@ -391,3 +391,26 @@ async def test_large_messages_are_held_whole_one_at_a_time(
     assert texts[:4] == [b"body line\r\n" * 500] * 4
     assert all(texts[8:])
     assert peak == 1
+
+
+async def test_release_idle_unloads_what_is_on_disk_and_reloads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a burst the process forgets the parsed forms it can rebuild from the
+    sidecar; a later FETCH gets identical answers without reading the messages."""
+    folder = await open_inbox(tmp_path)
+    infos = await append_corpus(folder, "lab_typical", "digest", "eightbit_headers")
+    cache = MessageCache.for_folder(folder)
+    before = [await cache.structure(folder, info) for info in infos]
+    cache_module.release_idle()  # not written yet: nothing may be forgotten
+    assert cache._stored
+    await cache.flush()
+    cache_module.release_idle()
+    assert not cache._stored and not cache._loaded
+    assert len(cache_module._raw) == 0
+    cache_module._parsed.clear()  # as if the LRU had dropped them too
+    reads = CountingReads(folder, monkeypatch)
+    after = [await cache.structure(folder, info) for info in infos]
+    assert reads.calls == 0
+    assert [p.bodystructure(True) for p in after] == [p.bodystructure(True) for p in before]
+    assert [p.envelope() for p in after] == [p.envelope() for p in before]

@@ -1,0 +1,65 @@
+"""Deadlines: many session time limits on one loop timer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from mailserver.net.deadlines import Deadlines
+
+
+async def _until(predicate: object, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_deadlines_fire_in_order_and_not_early() -> None:
+    deadlines = Deadlines()
+    fired: list[tuple[str, float]] = []
+    start = asyncio.get_running_loop().time()
+    for name, delay in [("c", 0.3), ("a", 0.1), ("b", 0.2)]:
+        deadlines.call_later(
+            delay, lambda name=name: fired.append((name, asyncio.get_running_loop().time()))
+        )  # type: ignore[misc]
+    await _until(lambda: len(fired) == 3)
+    assert [name for name, _ in fired] == ["a", "b", "c"]
+    for (_, at), delay in zip(fired, (0.1, 0.2, 0.3), strict=True):
+        assert at - start >= delay - 0.005
+    assert len(deadlines) == 0
+
+
+async def test_a_cancelled_deadline_never_fires_and_an_earlier_one_rearms() -> None:
+    deadlines = Deadlines()
+    fired: list[str] = []
+    late = deadlines.call_later(0.2, lambda: fired.append("late"))
+    deadlines.call_later(0.05, lambda: fired.append("early"))  # earlier than the armed timer
+    late.cancel()
+    late.cancel()  # twice is harmless
+    assert len(deadlines) == 1
+    await _until(lambda: fired)
+    await asyncio.sleep(0.3)
+    assert fired == ["early"]
+
+
+async def test_cancelled_entries_do_not_pile_up() -> None:
+    """Thousands of short sessions with an hour's limit each: the heap stays small."""
+    deadlines = Deadlines()
+    for _ in range(10_000):
+        deadlines.call_later(3600, lambda: None).cancel()
+    assert len(deadlines) == 0
+    assert len(deadlines._heap) <= 200
+    deadlines.close()
+
+
+async def test_a_failing_callback_does_not_stop_the_others() -> None:
+    deadlines = Deadlines()
+    fired: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    deadlines.call_later(0.01, broken)
+    deadlines.call_later(0.02, lambda: fired.append("after"))
+    await _until(lambda: fired)
