@@ -98,7 +98,7 @@ def init_smtp(
     TLS context that verifies clients, and its "Available AUTH mechanisms" log
     line, are left out: our contexts never verify clients, and the line would be
     logged per connection."""
-    protocol.__ident__ = ident  # type: ignore[attr-defined]
+    protocol.__ident__ = ident
     protocol.loop = loop
     asyncio.StreamReaderProtocol.__init__(
         protocol,
@@ -113,7 +113,7 @@ def init_smtp(
     protocol.command_size_limits.clear()
     protocol.hostname = hostname
     protocol.tls_context = tls_context
-    protocol.require_starttls = tls_context and False  # type: ignore[assignment]
+    protocol.require_starttls = tls_context and False
     protocol._timeout_duration = timeout
     protocol._timeout_handle = None
     protocol._tls_handshake_okay = True

@@ -75,7 +75,7 @@ class Upload:
                 if self._writer is None:
                     self._writer = SpoolWriter(self._spool, self._header_limit)
                     held, self._memory = self._memory, bytearray()
-                    await self._writer.write(held)
+                    await self._writer.write(memoryview(held))
                 await self._writer.write(piece)
             except OSError as exc:
                 log.error("cannot write to the spool %s: %s", self._spool, exc.strerror)
