@@ -50,17 +50,20 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` and its descendants, in seconds (load does not inflate it much)."""
-    ticks = 0
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(utime, stime) of ``pid`` and its descendants, in seconds (load does not
+    inflate them much, unlike wall-clock rates)."""
+    user = system = 0
     for member in process_tree(pid):
         try:
             stat = Path(f"/proc/{member}/stat").read_text()
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        user += int(fields[11])
+        system += int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
 
 
 def top(raw: Path, count: int = 25) -> list[str]:
@@ -148,14 +151,21 @@ def main() -> int:
     try:
         before = cpu_seconds(ours.pid)
         units = asyncio.run(workload(args, ours, users))
-        used = cpu_seconds(ours.pid) - before
+        after = cpu_seconds(ours.pid)
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
             spy.wait(timeout=60)
         ours.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    per_unit = f", {1000 * used / units:.3f} ms per unit" if units else ""
+    user, system = after[0] - before[0], after[1] - before[1]
+    used = user + system
+    per_unit = (
+        f", {1000 * used / units:.3f} ms per unit"
+        f" ({1000 * user / units:.3f} user + {1000 * system / units:.3f} system)"
+        if units
+        else ""
+    )
     print(f"server CPU (supervisor + workers, utime + stime): {used:.2f} s{per_unit}")
     if spy is not None:
         print("\n".join(top(args.out)))
