@@ -127,28 +127,27 @@ def main() -> int:
     if own.workload == "bigfetch":
         compare.seed(ours.maildir(compare.BIG), args.big, 0, variety=True)
     ours.start()
-    spy = (
-        None
-        if own.no_spy
-        else subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "--subprocesses",  # the workers of `workers: N`
-                "--format",
-                "raw",
-                "--rate",
-                str(args.rate),
-                "-o",
-                str(args.out),
-                "-p",
-                str(ours.pid),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    )
+    spy: subprocess.Popen[bytes] | None = None
     try:
+        if not own.no_spy:
+            # Inside the try: if py-spy cannot start, the server is still stopped.
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--subprocesses",  # the workers of `workers: N`
+                    "--format",
+                    "raw",
+                    "--rate",
+                    str(args.rate),
+                    "-o",
+                    str(args.out),
+                    "-p",
+                    str(ours.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         before = cpu_seconds(ours.pid)
         units = asyncio.run(workload(args, ours, users))
         after = cpu_seconds(ours.pid)
