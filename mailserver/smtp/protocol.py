@@ -262,6 +262,8 @@ class LabSMTP(SMTP):
         self._min_data_rate = config.limits.min_data_rate
         #: Upload octets since the idle timer was last restarted.
         self._progress = 0
+        #: ``loop.time()`` at which the session is idle (``_reset_timeout``).
+        self._deadline = 0.0
         commands: dict[str, Command] = {
             "HELO": self.smtp_HELO,
             "EHLO": self.smtp_EHLO,
@@ -387,6 +389,28 @@ class LabSMTP(SMTP):
 
     def _on_shutdown(self) -> None:
         self._say_goodbye(replies.SHUTTING_DOWN)
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd's idle timer, re-armed lazily.
+
+        aiosmtpd cancels the timer and starts a new one for every command (six
+        per message with a connection per message). Here a reset only moves the
+        deadline; the running timer, when it fires before it, re-arms itself for
+        the rest. A shorter deadline than the armed one re-arms at once.
+        """
+        self._deadline = self.loop.time() + (duration or self._timeout_duration)
+        handle = self._timeout_handle
+        if handle is not None and not handle.cancelled() and handle.when() <= self._deadline:
+            return
+        if handle is not None:
+            handle.cancel()
+        self._timeout_handle = self.loop.call_at(self._deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
+        if self.loop.time() < self._deadline:
+            self._timeout_handle = self.loop.call_at(self._deadline, self._idle_check)
+            return
+        self._timeout_cb()
 
     def _timeout_cb(self) -> None:
         if self.session is not None:
