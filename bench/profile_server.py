@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import os
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare
 from refservers import Ours
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (the supervisor and the workers of ``workers: N``)."""
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        children[int(fields[1])].append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(utime, stime) of ``pid`` and its descendants, in seconds (load does not
+    inflate them much, unlike wall-clock rates)."""
+    user = system = 0
+    for member in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{member}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        user += int(fields[11])
+        system += int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
 
 
 def top(raw: Path, count: int = 25) -> list[str]:
@@ -49,17 +86,19 @@ def top(raw: Path, count: int = 25) -> list[str]:
     return lines
 
 
-async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> None:
+async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> int:
+    """Run the workload against ``ours``; the number of units done (0 for bigfetch)."""
     if args.workload == "imap":
         tally = await compare.imap_run(ours.ports["imap"], users, args)
     elif args.workload == "pop3":
         tally, _ = await compare.pop3_run(ours.ports["pop3"], users, args)
     elif args.workload == "bigfetch":
         print(await compare.big_fetch(ours.ports["imap"]))
-        return
+        return 0
     else:
         tally = await compare.smtp_run(ours.ports["smtp"], args)
     print(f"{args.workload}: {tally.ok} ok, {tally.errors} errors, {tally.rate:.1f}/s")
+    return tally.ok
 
 
 def main() -> int:
@@ -67,6 +106,11 @@ def main() -> int:
     parser.add_argument("workload", choices=("imap", "pop3", "smtp", "bigfetch"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/mailserver-profile.txt"))
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument(
+        "--no-spy",
+        action="store_true",
+        help="no py-spy: only the server's CPU seconds per unit (py-spy's pauses inflate them)",
+    )
     own, rest = parser.parse_known_args()
     args = compare.parse_args(rest)
     args.workload, args.out, args.rate = own.workload, own.out, own.rate
@@ -83,32 +127,48 @@ def main() -> int:
     if own.workload == "bigfetch":
         compare.seed(ours.maildir(compare.BIG), args.big, 0, variety=True)
     ours.start()
-    spy = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "py-spy"),
-            "record",
-            "--subprocesses",  # the workers of `workers: N`
-            "--format",
-            "raw",
-            "--rate",
-            str(args.rate),
-            "-o",
-            str(args.out),
-            "-p",
-            str(ours.pid),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    spy: subprocess.Popen[bytes] | None = None
     try:
-        asyncio.run(workload(args, ours, users))
+        if not own.no_spy:
+            # Inside the try: if py-spy cannot start, the server is still stopped.
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--subprocesses",  # the workers of `workers: N`
+                    "--format",
+                    "raw",
+                    "--rate",
+                    str(args.rate),
+                    "-o",
+                    str(args.out),
+                    "-p",
+                    str(ours.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        before = cpu_seconds(ours.pid)
+        units = asyncio.run(workload(args, ours, users))
+        after = cpu_seconds(ours.pid)
     finally:
-        spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
-        spy.wait(timeout=60)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            spy.wait(timeout=60)
         ours.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    print("\n".join(top(args.out)))
-    print(f"collapsed stacks: {args.out}")
+    user, system = after[0] - before[0], after[1] - before[1]
+    used = user + system
+    per_unit = (
+        f", {1000 * used / units:.3f} ms per unit"
+        f" ({1000 * user / units:.3f} user + {1000 * system / units:.3f} system)"
+        if units
+        else ""
+    )
+    print(f"server CPU (supervisor + workers, utime + stime): {used:.2f} s{per_unit}")
+    if spy is not None:
+        print("\n".join(top(args.out)))
+        print(f"collapsed stacks: {args.out}")
     return 0
 
 

@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import re
 import secrets
 import time
@@ -39,9 +40,30 @@ BOUNCED = "bounced"
 _ID_RE = re.compile(r"[0-9A-F]{12}")
 
 
+class _QueueIds:
+    """A pseudo-random generator seeded from the OS, re-seeded in a new process.
+
+    Queue ids must not repeat, not be secret: ``secrets`` read the OS's random
+    source for every message (a system call, about 2% of the SMTP event loop).
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._random = random.Random()
+
+    def next(self) -> str:
+        if self._pid != os.getpid():  # a forked child must not repeat its parent's ids
+            self._random.seed(os.urandom(32))
+            self._pid = os.getpid()
+        return f"{self._random.getrandbits(48):012X}"
+
+
+_queue_ids = _QueueIds()
+
+
 def new_queue_id() -> str:
     """12 upper-case hex digits: short enough to read out, random enough not to repeat."""
-    return secrets.token_hex(6).upper()
+    return _queue_ids.next()
 
 
 def valid_id(text: str) -> bool:

@@ -5,6 +5,13 @@ spool file the octets go to as they arrive, the size count against
 ``limits.max_message_size``, and a clean end: :meth:`Upload.close` (or
 leaving the ``with`` block, however that happens: a dropped connection, a
 timeout, RSET) removes the file and gives the memory back at once.
+
+A message smaller than one write batch (:data:`BATCH`, already part of the
+upload's memory reservation) never reaches the spool at all: it stays in
+memory and :meth:`Upload.finish` hands it over as bytes. Delivery writes
+and fsyncs each copy into the maildir anyway, so a spool file for it would
+only cost a file creation on the event loop, a write, a read and an unlink
+per message (most mail is a few KB: bench/README.md, "SMTP fast path").
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mailserver.net.budget import MemoryBudget, Reservation
-from mailserver.storage.spool import BATCH, SpooledMessage, SpoolWriter
+from mailserver.storage.spool import BATCH, HeaderTooLarge, SpooledMessage, SpoolWriter, split_head
 
 log = logging.getLogger("mailserver.smtp")
 
@@ -34,6 +41,8 @@ class Upload:
     def __init__(self, spool: Path, header_limit: int, reservation: Reservation) -> None:
         self._reservation = reservation
         self._writer: SpoolWriter | None = None
+        #: The message so far while it is smaller than a batch (no spool file yet).
+        self._memory = bytearray()
         self._spool = spool
         self._header_limit = header_limit
         #: Octets of the message so far (whether kept or not).
@@ -59,22 +68,31 @@ class Upload:
             self.received += len(piece)
             if self.failed is not None:
                 continue
+            if self._writer is None and len(self._memory) + len(piece) < BATCH:
+                self._memory += piece
+                continue
             try:
                 if self._writer is None:
                     self._writer = SpoolWriter(self._spool, self._header_limit)
+                    held, self._memory = self._memory, bytearray()
+                    await self._writer.write(memoryview(held))
                 await self._writer.write(piece)
             except OSError as exc:
                 log.error("cannot write to the spool %s: %s", self._spool, exc.strerror)
                 self.failed = exc
                 self._drop_writer()
 
-    async def finish(self) -> SpooledMessage:
-        """The durable spool file; raises ``OSError`` (the write failure) or
-        ``HeaderTooLarge``. The caller discards the file when done with it."""
+    async def finish(self) -> SpooledMessage | bytes:
+        """The message: bytes when it stayed smaller than a batch, else the spool
+        file (the caller discards it when done with it); raises ``OSError`` (the
+        write failure) or ``HeaderTooLarge``."""
         if self.failed is not None:
             raise self.failed
-        if self._writer is None:  # an empty message (BDAT 0 LAST)
-            self._writer = SpoolWriter(self._spool, self._header_limit)
+        if self._writer is None:  # small (or empty: BDAT 0 LAST): never left memory
+            data, self._memory = bytes(self._memory), bytearray()
+            if split_head(data, len(data), self._header_limit) is None:
+                raise HeaderTooLarge
+            return data
         writer, self._writer = self._writer, None
         try:
             # Not fsync'd: delivery fsyncs each copy it makes before the 250.
@@ -85,6 +103,7 @@ class Upload:
     def close(self) -> None:
         """Abandon what is not finished and give the memory back (idempotent)."""
         self._drop_writer()
+        self._memory = bytearray()
         self._reservation.release()
 
     def _drop_writer(self) -> None:

@@ -179,6 +179,15 @@ class SpoolWriter:
                 os.unlink(self.path)
 
 
+def split_head(data: bytes, size: int, limit: int) -> tuple[bytes, int, bool] | None:
+    """:func:`_split` of a message's first octets ``data`` (all of it, when it is
+    held in memory): (header, body offset, had blank line), None if the header
+    section is longer than ``limit``."""
+    scan = _HeaderScan(limit)
+    scan.feed(data)
+    return _split(bytes(scan.head), size, limit)
+
+
 def _split(head: bytes, size: int, limit: int) -> tuple[bytes, int, bool] | None:
     """(header, body offset, had blank line) from the first octets; None if too large."""
     split = split_header(head)

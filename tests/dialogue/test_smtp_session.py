@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import time
 import tracemalloc
 
 from mailserver.config import AuthSettings, Limits, TimeoutSettings
@@ -233,6 +234,25 @@ async def test_idle_timeout_says_421(smtp_lab_factory: SmtpLabFactory) -> None:
     dialogue = await lab.connect()
     await dialogue.expect("421 4.4.2 Idle timeout, closing connection")
     assert await dialogue.closed()
+
+
+async def test_commands_move_the_idle_deadline(smtp_lab_factory: SmtpLabFactory) -> None:
+    """The idle timer is re-armed lazily (protocol._reset_timeout): commands that
+    come before each deadline keep the session, however long it lasts in all;
+    then the first quiet stretch ends it."""
+    lab = await smtp_lab_factory(timeouts=TimeoutSettings(smtp=1.5))
+    dialogue = await lab.connect()
+    started = time.monotonic()
+    for _ in range(5):  # 5 x 0.5 s: past the first 1.5 s deadline
+        await asyncio.sleep(0.5)
+        await dialogue.play("""
+            C: NOOP
+            S: 250 2.0.0 Ok
+        """)
+    assert time.monotonic() - started > 2.4
+    quiet = time.monotonic()
+    await dialogue.expect("421 4.4.2 Idle timeout, closing connection")
+    assert time.monotonic() - quiet >= 1.3
 
 
 async def test_shutdown_says_421_to_idle_sessions(smtp_lab: SmtpLab) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from mailserver.config import Limits, TimeoutSettings
 from mailserver.smtp import protocol
-from mailserver.storage.spool import spool_dir
+from mailserver.storage.spool import BATCH, spool_dir
 from tests.dialogue import test_smtp_exercises as harness
 from tests.dialogue.test_smtp_exercises import SmtpLab, SmtpLabFactory
 
@@ -158,12 +158,55 @@ async def test_bdat_over_the_size_limit_fails_the_transaction(
     assert spool_files(lab) == []
 
 
+async def test_small_message_never_touches_the_spool(smtp_lab: SmtpLab) -> None:
+    """A message smaller than a write batch stays in memory until delivery
+    (upload.py): no spool directory, let alone a file, is ever made for it."""
+    dialogue = await smtp_lab.connect()
+    await dialogue.play(INTO_TRANSACTION)
+    body = b"line of a small message\r\n" * 100
+    await dialogue.play("""
+        C: DATA
+        S: 354 *
+    """)
+    dialogue.writer.write(b"Subject: small\r\n\r\n" + body + b".\r\n")
+    await dialogue.expect("250 2.0.0 Ok: queued as *")
+    [stored] = await smtp_lab.messages("group1_2")
+    assert b"\r\nSubject: small\r\n" in stored
+    assert stored.endswith(b"\r\n\r\n" + body)
+    assert not spool_dir(smtp_lab.config.data_dir).exists()
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1, 70_000])
+async def test_message_around_the_batch_size_arrives_whole(smtp_lab: SmtpLab, extra: int) -> None:
+    """Either side of the memory/spool boundary (and across it within one
+    socket read) the stored message is exactly what was sent."""
+    dialogue = await smtp_lab.connect()
+    await dialogue.play(INTO_TRANSACTION)
+    head = b"Subject: boundary\r\n\r\n"
+    line = b"0123456789" * 9 + b"abcdefg\r\n"
+    size = BATCH + extra - len(head)
+    body = (line * (size // len(line) + 1))[:size]
+    body = body[: body.rfind(b"\r\n") + 2] if extra != 0 else body[:-2] + b"\r\n"
+    await dialogue.play("""
+        C: DATA
+        S: 354 *
+    """)
+    dialogue.writer.write(head + body + b".\r\n")
+    await dialogue.expect("250 2.0.0 Ok: queued as *")
+    [stored] = await smtp_lab.messages("group1_2")
+    assert b"\r\nSubject: boundary\r\n" in stored
+    assert stored.endswith(b"\r\n\r\n" + body)
+    assert spool_files(smtp_lab) == []
+
+
 async def test_rset_drops_an_unfinished_bdat_message(smtp_lab: SmtpLab) -> None:
     dialogue = await smtp_lab.connect()
     await dialogue.play(INTO_TRANSACTION)
-    dialogue.writer.write(b"BDAT 5\r\nhello")
-    await dialogue.play("""
-        S: 250 2.0.0 5 octets received
+    # More than one write batch: a smaller message would wait in memory.
+    chunk = b"x" * (BATCH + 10)
+    dialogue.writer.write(b"BDAT %d\r\n%b" % (len(chunk), chunk))
+    await dialogue.play(f"""
+        S: 250 2.0.0 {len(chunk)} octets received
     """)
     assert spool_files(smtp_lab) != []  # the octets went to disk, not to memory
     await dialogue.play("""

@@ -11,6 +11,7 @@ ratchet it up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable
 
@@ -65,7 +66,14 @@ async def unfinished_upload(
 
 def spooled(server: ServerProcess) -> int:
     spool = server.data_dir / "spool"
-    return sum(entry.stat().st_size for entry in os.scandir(spool)) if spool.exists() else 0
+    if not spool.exists():
+        return 0
+    total = 0
+    for entry in os.scandir(spool):
+        # The server removes files while we look: one listed may be gone by its stat.
+        with contextlib.suppress(FileNotFoundError):
+            total += entry.stat().st_size
+    return total
 
 
 async def one_round(

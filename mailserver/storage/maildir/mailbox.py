@@ -38,6 +38,8 @@ TRASH_PREFIX = "..mailserver-trash."
 #: Prefix of new users' maildirs being built. User names cannot start with ".".
 STAGING_PREFIX = ".mailserver-new."
 T = TypeVar("T")
+#: Seconds a cached INBOX is handed out without looking for it on disk again.
+INBOX_RECHECK = 1.0
 
 #: Per-user lock file for changes to the folder tree and the subscriptions.
 TREE_LOCK = ".mailserver-folders.flock"
@@ -124,6 +126,8 @@ class MaildirMailbox(Mailbox):
         self.path = path
         self._lock = threading.Lock()
         self._folders: dict[str, MaildirFolder] = {}
+        #: ``time.monotonic()`` when INBOX was last looked for on disk.
+        self._inbox_checked = -INBOX_RECHECK
         self._quota = (
             None if quota is None else QuotaGuard(user, quota, self.usage, path / QUOTA_LOCK)
         )
@@ -136,7 +140,23 @@ class MaildirMailbox(Mailbox):
     # ---------------------------------------------------------------- API
 
     async def folder(self, name: str) -> MaildirFolder:
-        return await self._run("opening folder", self._folder_blocking, name)
+        if name == INBOX:
+            # Every local delivery opens INBOX: within INBOX_RECHECK of the last
+            # look at the disk, the cached folder is returned without a worker-
+            # thread round trip. An INBOX removed behind our back is re-created
+            # by the first call after that (a delivery in between gets a
+            # temporary error and is retried by its sender).
+            cached = self._folders.get(INBOX)
+            if (
+                cached is not None
+                and not cached.gone
+                and time.monotonic() - self._inbox_checked < INBOX_RECHECK
+            ):
+                return cached
+        folder = await self._run("opening folder", self._folder_blocking, name)
+        if folder.name == INBOX:
+            self._inbox_checked = time.monotonic()
+        return folder
 
     async def list_folders(self) -> list[str]:
         return await self._run("listing folders", self._list_blocking)

@@ -185,11 +185,17 @@ class Placement(ScannedFolder):
         with self._arrivals_lock:
             self._arrivals.append(arrival)
         try:
-            with self._locked():
+            with self._lock:
+                # Only a holder of ``_lock`` commits, so ``done`` cannot change while
+                # we hold it: one already committed by another thread needs neither
+                # the cross-process flock (a poll while the other worker holds it)
+                # nor anything else.
                 if not arrival.done:
-                    with self._arrivals_lock:
-                        batch, self._arrivals = self._arrivals, []
-                    self._commit_batch(batch)
+                    self._check_gone()
+                    with self._flocked():
+                        with self._arrivals_lock:
+                            batch, self._arrivals = self._arrivals, []
+                        self._commit_batch(batch)
         finally:
             if not arrival.done:  # the lock failed (folder gone): withdraw it
                 with self._arrivals_lock, contextlib.suppress(ValueError):

@@ -28,6 +28,7 @@ import os
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -70,10 +71,30 @@ class FolderWatcher:
         self._pending: dict[int, tuple[Watched, float]] = {}
         self._flush: asyncio.TimerHandle | None = None
         self.disabled = not sys.platform.startswith("linux")
+        #: Folders with listening sessions, whether inotify watches them or not.
+        self._listened: set[int] = set()
+        #: Told ``True`` when the first folder gains listeners, ``False`` when the
+        #: last one loses them (the store listens to other processes only then).
+        self.on_listened: Callable[[bool], None] | None = None
+
+    @property
+    def listened(self) -> bool:
+        """Whether any folder of this store has listening sessions in this process."""
+        return bool(self._listened)
+
+    def _listen(self, folder: Watched, listening: bool) -> None:
+        before = bool(self._listened)
+        if listening:
+            self._listened.add(id(folder))
+        else:
+            self._listened.discard(id(folder))
+        if before != bool(self._listened) and self.on_listened is not None:
+            self.on_listened(not before)
 
     def watch(self, folder: Watched) -> None:
         """Start watching ``folder`` (called on the event loop); quietly does nothing
         where inotify is not available."""
+        self._listen(folder, True)
         if self.disabled or id(folder) in self._watches:
             return
         if not self._ready():
@@ -98,6 +119,7 @@ class FolderWatcher:
         self._watches[id(folder)] = descriptors
 
     def unwatch(self, folder: Watched) -> None:
+        self._listen(folder, False)
         for wd in self._watches.pop(id(folder), []):
             self._remove(wd)
         self._pending.pop(id(folder), None)
