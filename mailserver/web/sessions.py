@@ -103,14 +103,33 @@ def session_key(session_id: str) -> str:
 
 
 def open_database(path: Path) -> sqlite3.Connection:
-    """The session database at ``path`` (created if missing), ready for several processes."""
+    """The session database at ``path`` (created if missing), ready for several processes.
+
+    The workers of ``workers: N`` all open it at the same instant when they
+    start. Switching a new file to WAL and creating the table then answer
+    "database is locked" at once to all but one of them: SQLite does not call
+    the busy handler for those steps (about one worker start in ten failed
+    that way). So the whole opening is retried for up to the busy timeout.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = NORMAL")
-    connection.executescript(_SCHEMA)
-    return connection
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.executescript(_SCHEMA)
+            return connection
+        except sqlite3.OperationalError as exc:
+            connection.close()
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
 
 class SessionStore:

@@ -6,12 +6,14 @@ opens its own SQLite connection, exactly as two processes do).
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mailserver.web.sessions import SessionStore, WebSession
+from mailserver.web.sessions import SessionStore, WebSession, open_database
 
 
 class Clock:
@@ -177,3 +179,35 @@ def test_sessions_survive_a_restart(make_store: Callable[..., SessionStore]) -> 
     later = make_store()
     found = later.get(session.id)
     assert found is not None and found.user == "group1_1"
+
+
+def _open_when_released(path: str, barrier: Any, errors: Any) -> None:
+    barrier.wait()
+    try:
+        open_database(Path(path)).close()
+    except Exception as exc:  # reported to the parent, which fails the test
+        errors.put(repr(exc))
+
+
+def test_workers_starting_together_all_open_a_new_table(tmp_path: Path) -> None:
+    """The workers of ``workers: N`` open a table that does not exist yet at the same
+    instant; each must get it (SQLite answers "database is locked" at once to the
+    others while one switches the new file to WAL)."""
+    context = multiprocessing.get_context("fork")
+    errors = context.Queue()
+    for round_ in range(40):
+        path = str(tmp_path / f"round{round_}" / "run" / "web-sessions.sqlite3")
+        barrier = context.Barrier(3)
+        openers = [
+            context.Process(target=_open_when_released, args=(path, barrier, errors))
+            for _ in range(3)
+        ]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(30)
+            assert opener.exitcode == 0
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    assert failures == []
