@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import logging
 import socket
 import ssl
@@ -64,6 +65,18 @@ LISTENERS: dict[str, str] = {
 
 #: Listeners that speak TLS from the first byte (RFC 8314 implicit TLS).
 IMPLICIT_TLS: frozenset[str] = frozenset({"smtps", "pop3s", "imaps", "https"})
+
+
+def listener_available(name: str) -> bool:
+    """Whether :func:`find_listener` would find ``name``, without importing the
+    protocol (the supervisor of ``workers: N`` binds sockets and never serves)."""
+    target = LISTENERS.get(name)
+    if target is None:
+        return False
+    try:
+        return importlib.util.find_spec(target.partition(":")[0]) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def find_listener(name: str) -> StartListener | None:

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import json
 import logging
 import os
 import signal
 import socket
-import ssl
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mailserver.activity import ActivityTracker
 from mailserver.auth import Authenticator, UserDatabase
@@ -32,14 +28,15 @@ from mailserver.events import EventBus, LocalEventBus
 from mailserver.imap.mime import pool as parse_pool
 from mailserver.listeners import IMPLICIT_TLS, ListenerContext, find_listener
 from mailserver.net.sessions import SessionRegistry
-from mailserver.net.tls import (
-    CertificateProblem,
-    check_certificate_pair,
-    ensure_certificate,
-    server_context,
-)
 from mailserver.relay.manager import QueueManager
 from mailserver.services import Services
+
+# Re-exported: the workers, the CLI and tests import these from here.
+from mailserver.startup import SHUTDOWN_GRACE as SHUTDOWN_GRACE
+from mailserver.startup import StartupError as StartupError
+from mailserver.startup import bind_error_message, tls_context
+from mailserver.startup import run_loop as run_loop
+from mailserver.startup import write_ready_file as write_ready_file
 from mailserver.storage.maildir import MaildirStore
 from mailserver.storage.maildir.tmpclean import clean_tmp
 from mailserver.storage.spool import clean_spool
@@ -48,13 +45,6 @@ from mailserver.transcripts.files import TranscriptFiles
 from mailserver.workers import worker_index
 
 log = logging.getLogger("mailserver")
-
-#: Seconds that in-flight transactions get to finish at shutdown.
-SHUTDOWN_GRACE = 5.0
-
-
-class StartupError(Exception):
-    """The server cannot start; the message says why, for the operator."""
 
 
 def build_store(config: Config, events: EventBus | None = None) -> MaildirStore:
@@ -161,7 +151,7 @@ async def start_server(
             "plaintext logins are allowed without TLS (auth.allow_plaintext_without_tls): "
             "passwords cross the network readable, as the lab exercises intend"
         )
-    tls = _tls_context(config)
+    tls = tls_context(config)
     await _start_observers(running)
     for name, address in config.listeners.items():
         start = find_listener(name)
@@ -185,7 +175,7 @@ async def start_server(
             running.servers[name] = await start(context)
         except OSError as exc:
             await running.close(grace=0)
-            raise StartupError(_bind_error_message(name, address.host, address.port, exc)) from None
+            raise StartupError(bind_error_message(name, address.host, address.port, exc)) from None
         services.ports.update(running.ports())
         log.info("%s listening on %s", name, _describe(running.servers[name], address.host))
     if not running.servers:
@@ -229,35 +219,9 @@ async def _start_observers(running: RunningServer) -> None:
         running.control = control
 
 
-def _tls_context(config: Config) -> ssl.SSLContext:
-    """One server context for STARTTLS and implicit TLS; self-signed if none is configured."""
-    try:
-        paths = ensure_certificate(config)
-        if config.tls.certificate is not None:
-            check_certificate_pair(paths)
-        return server_context(paths)
-    except CertificateProblem as exc:
-        raise StartupError(str(exc)) from None
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        raise StartupError(f"cannot load the TLS certificate or key: {exc}") from None
-
-
 def _describe(server: asyncio.Server, host: str) -> str:
     port = server.sockets[0].getsockname()[1] if server.sockets else "?"
     return f"{host}:{port}"
-
-
-def _bind_error_message(name: str, host: str, port: int, exc: OSError) -> str:
-    if exc.errno == errno.EACCES and port < 1024:
-        return (
-            f"cannot listen on port {port} ({name}): ports below 1024 need root "
-            f"or CAP_NET_BIND_SERVICE; run as root or choose a port above 1023"
-        )
-    if exc.errno == errno.EADDRINUSE:
-        return f"cannot listen on {host}:{port} ({name}): the address is already in use"
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return f"cannot listen on {host}:{port} ({name}): no such local address"
-    return f"cannot listen on {host}:{port} ({name}): {exc.strerror}"
 
 
 async def serve(
@@ -292,33 +256,12 @@ async def serve(
     log.info("stopped")
 
 
-def write_ready_file(path: Path, ports: dict[str, int], workers: list[int] | None = None) -> None:
-    """Tell a supervisor (or a test) which ports were bound, atomically; with
-    worker processes also their pids (the file is rewritten when one is replaced)."""
-    temp = path.with_name(path.name + ".tmp")
-    content: dict[str, object] = {"pid": os.getpid(), "ports": ports}
-    if workers is not None:
-        content["workers"] = workers
-    temp.write_text(json.dumps(content))
-    os.replace(temp, path)
-
-
 def run(config: Config, ready_file: Path | None = None) -> None:
     """Entry point for ``mailserver serve``: one process, or a supervisor of
     ``config.workers`` worker processes; uvloop when importable."""
     if config.workers > 1:
-        from mailserver.workers.supervisor import supervise
+        from mailserver.workers.supervisor import exec_supervisor
 
-        run_loop(supervise(config, ready_file))
+        exec_supervisor(config, ready_file)  # does not return
     else:
         run_loop(serve(config, ready_file))
-
-
-def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` on uvloop when importable, else on asyncio's own loop."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)

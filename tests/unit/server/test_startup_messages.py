@@ -5,11 +5,11 @@ from __future__ import annotations
 import errno
 
 from mailserver import listeners
-from mailserver.server import _bind_error_message
+from mailserver.startup import bind_error_message
 
 
 def test_privileged_port_without_root_names_the_port() -> None:
-    message = _bind_error_message("smtp", "0.0.0.0", 25, PermissionError(errno.EACCES, "denied"))
+    message = bind_error_message("smtp", "0.0.0.0", 25, PermissionError(errno.EACCES, "denied"))
     assert "port 25" in message and "root" in message
 
 
