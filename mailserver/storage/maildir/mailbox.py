@@ -21,6 +21,7 @@ from mailserver.storage.maildir.folder import FOLDER_MARKER, MaildirFolder, new_
 from mailserver.storage.maildir.modseq import FILE_NAME as MODSEQ_NAME
 from mailserver.storage.maildir.modseq_journal import initial_journal
 from mailserver.storage.maildir.quota import QUOTA_LOCK, QuotaFunc, QuotaGuard
+from mailserver.storage.maildir.state import LOCK_FILE as UIDLIST_LOCK
 from mailserver.storage.maildir.uidlist import FILE_NAME as UIDLIST_NAME
 from mailserver.storage.maildir.uidlist import UidList
 from mailserver.storage.maildir.watch import FolderWatcher
@@ -59,9 +60,15 @@ def make_maildir(path: Path, marker: bool, uidvalidity_floor: int = 0) -> None:
     if marker and not (path / FOLDER_MARKER).exists():
         io.write_file(path / FOLDER_MARKER, b"")
     if not (path / UIDLIST_NAME).exists():
-        uidvalidity = new_uidvalidity(uidvalidity_floor)
-        io.atomic_replace(path / MODSEQ_NAME, initial_journal(uidvalidity))
-        io.atomic_replace(path / UIDLIST_NAME, UidList(uidvalidity).serialize().encode())
+        # Under the folder's own lock, looking again: two processes opening a
+        # maildir copied in without a uid list (two workers, two logins) must
+        # not both write one, or the later would replace a list the other has
+        # already numbered the messages in, under the same UIDVALIDITY.
+        with io.flocked(path / UIDLIST_LOCK):
+            if not (path / UIDLIST_NAME).exists():
+                uidvalidity = new_uidvalidity(uidvalidity_floor)
+                io.atomic_replace(path / MODSEQ_NAME, initial_journal(uidvalidity))
+                io.atomic_replace(path / UIDLIST_NAME, UidList(uidvalidity).serialize().encode())
     io.fsync_dir(path)
     io.fsync_dir(path.parent)
 

@@ -233,3 +233,59 @@ async def test_modseqs_stay_unique_and_counted_across_processes(tmp_path: Path) 
     assert len(set(modseqs)) == len(modseqs)
     restarted = await (await MaildirStore(tmp_path).mailbox("shared")).folder(INBOX)
     assert (await restarted.snapshot()).messages == snap.messages
+
+
+OPENER = """
+import asyncio, json, sys
+from pathlib import Path
+from mailserver.storage.maildir import MaildirStore
+
+async def main(root, user):
+    go = Path(root) / "go"
+    while not go.exists():
+        await asyncio.sleep(0.001)
+    folder = await (await MaildirStore(Path(root)).mailbox(user)).folder("INBOX")
+    first = await folder.snapshot()
+    await asyncio.sleep(0.05)  # the others open theirs meanwhile
+    again = await folder.snapshot()
+    print(json.dumps([[[m.uid, m.key] for m in s.messages] for s in (first, again)]))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_processes_opening_a_copied_in_maildir_together_agree_on_its_uids(
+    tmp_path: Path,
+) -> None:
+    """A maildir copied in by hand (messages in ``cur/``, no ``dovecot-uidlist`` yet),
+    opened by several processes at once (two workers, two students logging in): the
+    first uid list written must not be replaced by another process's empty one, or
+    the messages would be numbered again under the same UIDVALIDITY."""
+    for round_ in range(8):
+        root = tmp_path / f"round{round_}"
+        cur = root / "alice" / "cur"
+        cur.mkdir(parents=True)
+        for sub in ("new", "tmp"):
+            (root / "alice" / sub).mkdir()
+        for n in range(30):
+            message = f"Subject: {n}\r\n\r\nx\r\n".encode()
+            (cur / f"1700000000.M{n}P1.seeded:2,S").write_bytes(message)
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(root), "alice"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
+        go(root)
+        seen = []
+        for opener in openers:
+            out, err = opener.communicate(timeout=60)
+            assert opener.returncode == 0, err
+            seen.extend(json.loads(out))
+        numbering = {tuple(map(tuple, snapshot)) for snapshot in seen}
+        assert len(numbering) == 1, f"round {round_}: {len(numbering)} different numberings"
+        (only,) = numbering
+        assert sorted(uid for uid, _ in only) == list(range(1, 31))
