@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailserver.imapurl import BadUrl, ImapUrl, parse_imap_url
-from mailserver.storage import MailStore, StorageError
+from mailserver.storage import Folder, MailStore, StorageError
 
 #: The only mechanism (RFC 4467 7: every server supports INTERNAL).
 INTERNAL = "INTERNAL"
@@ -200,17 +200,23 @@ async def verify(keys: AccessKeys, text: str, *, user: str | None, submission: b
     return auth.url
 
 
+async def _folder_holding(store: MailStore, owner: str, url: ImapUrl) -> Folder:
+    """The folder of ``owner`` that ``url`` names, if it still holds the message
+    (same UIDVALIDITY, UID present); :class:`BadUrl` if not. Storage errors pass."""
+    mailbox = await store.mailbox(owner)
+    folder = await mailbox.folder(url.mailbox)
+    snapshot = await folder.snapshot()
+    if url.uidvalidity not in (None, snapshot.uidvalidity) or snapshot.find(url.uid) is None:
+        raise BadUrl("No such message")
+    return folder
+
+
 async def fetch_message(
     store: MailStore, owner: str, url: ImapUrl, extract: Extractor | None = None
 ) -> bytes:
     """The octets ``url`` names in ``owner``'s store; :class:`BadUrl` if there are none."""
     try:
-        mailbox = await store.mailbox(owner)
-        folder = await mailbox.folder(url.mailbox)
-        snapshot = await folder.snapshot()
-        if url.uidvalidity not in (None, snapshot.uidvalidity) or snapshot.find(url.uid) is None:
-            raise BadUrl("No such message")
-        data = await folder.read(url.uid)
+        data = await (await _folder_holding(store, owner, url)).read(url.uid)
     except StorageError:
         raise BadUrl("No such message") from None
     if url.section is not None:
@@ -233,12 +239,7 @@ async def message_chunks(store: MailStore, owner: str, url: ImapUrl) -> AsyncIte
     if url.section is not None:
         raise BadUrl("Sections are not supported here")
     try:
-        mailbox = await store.mailbox(owner)
-        folder = await mailbox.folder(url.mailbox)
-        snapshot = await folder.snapshot()
-        if url.uidvalidity not in (None, snapshot.uidvalidity) or snapshot.find(url.uid) is None:
-            raise BadUrl("No such message")
-        stream = await folder.open_message(url.uid)
+        stream = await (await _folder_holding(store, owner, url)).open_message(url.uid)
     except StorageError:
         raise BadUrl("No such message") from None
     start, length = url.partial if url.partial is not None else (0, None)
