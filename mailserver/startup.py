@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 import os
 import ssl
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,15 @@ SHUTDOWN_GRACE = 5.0
 
 class StartupError(Exception):
     """The server cannot start; the message says why, for the operator."""
+
+
+def log_to_stderr(level: str, tag: str = "") -> None:
+    """The one log format of every process of a server (``tag`` names a worker)."""
+    logging.basicConfig(
+        level=level,
+        format=f"%(asctime)s %(levelname)s %(name)s{tag}: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def tls_context(config: Config) -> ssl.SSLContext:

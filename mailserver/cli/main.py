@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -14,6 +13,7 @@ from mailserver import __version__
 from mailserver.cli import lab, queue, serve, throttle, tls, users
 from mailserver.cli.errors import CliError
 from mailserver.config import Config, ConfigError, load_config
+from mailserver.startup import log_to_stderr
 
 DEFAULT_CONFIG = "mailserver.yaml"
 
@@ -51,11 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mailserver: config error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_to_stderr(config.log_level)
     try:
         return handler(config, args)
     except CliError as exc:

@@ -44,6 +44,7 @@ from mailserver.startup import (
     SHUTDOWN_GRACE,
     StartupError,
     bind_error_message,
+    log_to_stderr,
     run_loop,
     tls_context,
     write_ready_file,
@@ -463,11 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mailserver: config error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_to_stderr(config.log_level)
     try:
         run_loop(supervise(config, args.ready_file))
     except StartupError as exc:

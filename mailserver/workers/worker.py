@@ -31,6 +31,7 @@ from mailserver.events import Topic
 from mailserver.events.link import MAX_LINE
 from mailserver.events.remote import RemoteEventBus
 from mailserver.server import RunningServer, StartupError, build_services, run_loop, serve
+from mailserver.startup import log_to_stderr
 from mailserver.workers import _set_worker_index
 
 log = logging.getLogger("mailserver.worker")
@@ -99,12 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mailserver worker {args.index}: config error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level,
-        format=f"%(asctime)s %(levelname)s %(name)s[worker {args.index} pid %(process)d]: "
-        "%(message)s",
-        stream=sys.stderr,
-    )
+    log_to_stderr(config.log_level, f"[worker {args.index} pid %(process)d]")
     try:
         run_loop(_run(args, config))
     except StartupError as exc:
