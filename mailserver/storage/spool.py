@@ -219,7 +219,7 @@ def clean_spool(data_dir: Path) -> int:
         return 0
     for name in names:
         match = _NAME.match(name)
-        if match is None or _running(int(match.group(1))):
+        if match is None or writer_alive(int(match.group(1))):
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(directory / name)
@@ -229,9 +229,11 @@ def clean_spool(data_dir: Path) -> int:
     return removed
 
 
-def _running(pid: int) -> bool:
+def writer_alive(pid: int) -> bool:
+    """Whether the process that named a temporary file after its pid may still be
+    writing it (start-up clean-ups of the spool and of maildir ``tmp/``)."""
     if pid == os.getpid():
-        return False  # our own name from an earlier life: pids are reused
+        return False  # called at start-up: our own pid's files are from an earlier life
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

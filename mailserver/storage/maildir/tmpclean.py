@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mailserver.storage.maildir import io
+from mailserver.storage.spool import writer_alive
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +70,4 @@ def _abandoned(entry: os.DirEntry[str], now: float) -> bool:
     match = _OURS.match(entry.name)
     if match is None or match.group(2) != io.HOST:
         return False
-    return not _running(int(match.group(1)))
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # called at start-up: our pid's files are from an earlier life
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return not writer_alive(int(match.group(1)))
