@@ -20,8 +20,6 @@ import os
 import poplib
 import shutil
 import smtplib
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from passlib.hash import sha512_crypt
+from refservers import Dovecot
 
 from tests.support.memory import MIB, rss
 from tests.support.server import ServerProcess, create_users, write_config
@@ -88,102 +90,6 @@ def reference_read(server: ServerProcess) -> float:
     return time.perf_counter() - started
 
 
-DOVECOT_CONF = """\
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-default_login_user = nobody
-default_internal_user = nobody
-default_internal_group = nogroup
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=65534 gid=65534 home={root}/home/%u
-}}
-mail_location = maildir:~/Maildir
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-}}
-service stats {{
-  unix_listener stats-reader {{
-    user = nobody
-  }}
-  unix_listener stats-writer {{
-    user = nobody
-  }}
-}}
-"""
-
-
-class Dovecot:
-    """A private Dovecot instance (IMAP only) in a temp folder; needs root."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        for sub in ("run", "state", "home"):
-            (root / sub).mkdir()
-        (root / "dovecot.conf").write_text(DOVECOT_CONF.format(root=root, port=self.port))
-        (root / "passwd").write_text("group1_1:{PLAIN}group1_1\n")
-        os.chown(root / "home", 65534, 65534)
-        root.chmod(0o755)
-        # In the foreground (-F): ours to stop, and it keeps none of our pipes open.
-        self.process = subprocess.Popen(
-            ["dovecot", "-F", "-c", str(root / "dovecot.conf")],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.master = self.process.pid
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise
-                time.sleep(0.05)
-
-    def rss(self) -> int:
-        """Resident memory of the master and every process it started."""
-        total = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                if int(entry) == self.master or ppid == self.master:
-                    total += rss(int(entry))
-            except (OSError, RuntimeError, ValueError):
-                continue
-        return total
-
-    def clear(self) -> None:
-        shutil.rmtree(self.root / "home" / "group1_1", ignore_errors=True)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def imap_append(port: int, data: bytes) -> None:
     client = imaplib.IMAP4("127.0.0.1", port)
     client.login("group1_1", "group1_1")
@@ -204,18 +110,24 @@ def run_dovecot(sizes: list[int]) -> None:
         print("\n(Dovecot reference skipped: needs the dovecot package and root)")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        dovecot = Dovecot(Path(tmp))
+        # compare.py's Dovecot (refservers.py): one way of starting it for every benchmark.
+        Path(tmp).chmod(0o755)  # Dovecot's auth and mail processes are not root
+        secret = sha512_crypt.using(rounds=5000).hash("group1_1")
+        dovecot = Dovecot(Path(tmp) / "dovecot", {"group1_1": secret})
+        dovecot.start()
+        port = dovecot.ports["imap"]
         try:
             print(f"\nDovecot, same run\n{'step':<28}{'MiB':>5}{'seconds':>9}{'peak RSS MiB':>14}")
             for mib in sizes:
                 data = message(mib * MIB)
                 for name, action in (
-                    ("Dovecot APPEND", lambda data=data: imap_append(dovecot.port, data)),
-                    ("Dovecot FETCH BODY.PEEK[]", lambda: imap_fetch(dovecot.port)),
+                    ("Dovecot APPEND", lambda data=data: imap_append(port, data)),
+                    ("Dovecot FETCH BODY.PEEK[]", lambda: imap_fetch(port)),
                 ):
                     seconds, peak = measured_by(dovecot.rss, action)
                     print(f"{name:<28}{mib:>5}{seconds:>9.3f}{peak:>14.1f}")
-                dovecot.clear()
+                shutil.rmtree(dovecot.maildir("group1_1"), ignore_errors=True)
+                shutil.rmtree(dovecot.directory / "index" / "group1_1", ignore_errors=True)
         finally:
             dovecot.stop()
 
