@@ -24,7 +24,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from tests.integration.web.conftest import http_url, log_in, wait_for
+from tests.integration.web.conftest import ADMIN, http_url, log_in, wait_for
 from tests.support.server import HOSTNAME, ServerProcess
 
 #: Elements that must not survive sanitising (the body page's own <style> is in <head>).
@@ -339,3 +339,23 @@ def test_https_login_sets_secure_cookie(web_server: ServerProcess, browser: Any)
     cookie = browser.get_cookie("mailserver_session")
     assert cookie["secure"] and cookie["httpOnly"]
     assert re.search(r"group1_1", browser.find_element(By.CSS_SELECTOR, ".topbar .who").text)
+
+
+def test_no_page_asks_for_something_missing(web_server: ServerProcess, browser: Any) -> None:
+    """A stranger, a student and the instructor each open their first page: the
+    browser loads everything it asks for (the icon included), no 404 in its console."""
+    browser.delete_all_cookies()
+    pages = [(None, "/login"), ("group1_1", "/mail/"), (ADMIN, "/console/")]
+    for user, page in pages:
+        if user is not None:
+            browser.delete_all_cookies()
+            log_in(browser, web_server, user)
+        browser.get_log("browser")  # start with an empty console
+        browser.get(http_url(web_server, page))
+        wait_for(browser, lambda d: d.execute_script("return document.readyState") == "complete")
+        icon = browser.execute_script(
+            "return fetch('/favicon.ico').then(r => r.status + ' ' + r.headers.get('content-type'))"
+        )
+        assert icon == "200 image/svg+xml", (user, icon)
+        failed = [e for e in browser.get_log("browser") if e.get("source") == "network"]
+        assert not failed, (user, page, failed)
