@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 from passlib.context import CryptContext
-from passlib.exc import MissingBackendError
+from passlib.exc import MissingBackendError, PasslibSecurityError
 from passlib.registry import get_crypt_handler
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,31 @@ def _make_context(scheme: str) -> CryptContext:
     options: dict[str, Any] = {}
     for name in ("sha512_crypt", "sha256_crypt"):
         options[f"{name}__default_rounds"] = _SHA_CRYPT_ROUNDS
-    return CryptContext(schemes=schemes, default=scheme, **options)
+    context = CryptContext(schemes=schemes, default=scheme, **options)
+    _load_backends(context)
+    return context
+
+
+def _load_backends(context: CryptContext) -> None:
+    """Pick every scheme's backend now, while one thread runs.
+
+    passlib chooses a hash's backend lazily, at its first hash or verify, and
+    that step is not thread-safe: a second verify thread that looked up the
+    lazy-loading stub just before the first thread replaced it finds the
+    backend already chosen and raises ``AssertionError`` ("failed to replace
+    lazy loader"). With two verify threads per worker that was the rare
+    ``NO [SERVERBUG]`` / ``-ERR [SYS/TEMP]`` at a worker's first two logins
+    under load. Choosing the backends here costs about 3 ms per context;
+    schemes whose optional package is missing (bcrypt, argon2) stay missing
+    and are reported by :meth:`UserDatabase.verify_hash` as before.
+    """
+    for name in context.schemes():
+        handler = context.handler(name)
+        get_backend = getattr(handler, "get_backend", None)
+        if get_backend is None:
+            continue  # a single implementation: nothing chosen lazily
+        with contextlib.suppress(MissingBackendError, PasslibSecurityError):
+            get_backend()
 
 
 def _fsync_dir(folder: Path) -> None:
