@@ -83,6 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
+    parser.add_argument(
+        "--server-log",
+        type=Path,
+        help="copy our server's log (level WARNING: errors with their tracebacks) here",
+    )
     args = parser.parse_args(argv)
     for name in ("rounds", "users", "clients", "smtp_messages", "smtp_parallel"):
         if getattr(args, name) < 1:
@@ -326,6 +331,10 @@ async def run(args: argparse.Namespace) -> Results:
     finally:
         for target in started:
             target.stop()
+        if args.server_log is not None and ours.server.log_path.exists():
+            shutil.copy(ours.server.log_path, args.server_log)
+            errors = ours.server.log().count(" ERROR ")
+            print(f"our server log: {args.server_log} ({errors} ERROR lines)", flush=True)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return results

@@ -121,7 +121,17 @@ class ActivityTracker:
             self._timer = loop.call_later(SAVE_DELAY, self._save_soon)
 
     def _take_dirty(self) -> Record:
-        changed = {user: dict(self.accounts[user]) for user in self._dirty}
+        """A copy of the changed entries for the writer thread, the nested dict of
+        exercises included: the loop goes on adding to the originals while the
+        thread merges, and a dict that grows under ``merge``'s loop raised
+        ``RuntimeError`` there and lost the batch."""
+        changed = {
+            user: {
+                **self.accounts[user],
+                "exercises": dict(self.accounts[user].get("exercises") or {}),
+            }
+            for user in self._dirty
+        }
         self._dirty.clear()
         return changed
 

@@ -33,8 +33,10 @@ from typing import Any
 
 import yaml
 from passlib.context import CryptContext
-from passlib.exc import MissingBackendError
+from passlib.exc import MissingBackendError, PasslibSecurityError
 from passlib.registry import get_crypt_handler
+from passlib.utils import binary as passlib_binary
+from passlib.utils.binary import LazyBase64Engine
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +145,44 @@ def _make_context(scheme: str) -> CryptContext:
     options: dict[str, Any] = {}
     for name in ("sha512_crypt", "sha256_crypt"):
         options[f"{name}__default_rounds"] = _SHA_CRYPT_ROUNDS
-    return CryptContext(schemes=schemes, default=scheme, **options)
+    context = CryptContext(schemes=schemes, default=scheme, **options)
+    _prepare_for_threads(context)
+    return context
+
+
+def _prepare_for_threads(context: CryptContext) -> None:
+    """Do passlib's one-time set-up now, while one thread runs, not at the first logins.
+
+    passlib sets parts of itself up lazily, at the first hash or verify, and
+    that is not thread-safe. Two verify threads (``Authenticator`` runs two
+    per worker) at a worker's first logins could meet in it:
+
+    * a scheme's backend choice: a thread that had looked up the lazy-loading
+      stub when the other finished choosing raised ``AssertionError``
+      ("failed to replace lazy loader");
+    * the shared hash64 encoders (``passlib.utils.binary.h64`` ...): the
+      second thread's set-up failed with ``AttributeError`` (``_lazy_opts``),
+      or, a moment earlier, with the ``TypeError`` ``verify_hash`` reads as
+      a malformed hash, a wrong password for a right one.
+
+    Either was issue #13's rare ``NO [SERVERBUG]`` / ``-ERR [SYS/TEMP]`` at
+    first logins under load. So: choose every scheme's backend, set up every
+    lazy encoder, then hash and verify once with the configured scheme, which
+    walks the whole path a login takes (about 8 ms in all). Schemes whose
+    optional package is missing (bcrypt, argon2) stay missing and are
+    reported by :meth:`UserDatabase.verify_hash` as before.
+    """
+    for name in context.schemes():
+        handler = context.handler(name)
+        get_backend = getattr(handler, "get_backend", None)
+        if get_backend is None:
+            continue  # a single implementation: nothing chosen lazily
+        with contextlib.suppress(MissingBackendError, PasslibSecurityError):
+            get_backend()
+    for engine in vars(passlib_binary).values():
+        if isinstance(engine, LazyBase64Engine):
+            engine.encode_bytes(b"")  # any public attribute runs its set-up
+    context.verify("warm-up", context.hash("warm-up"))
 
 
 def _fsync_dir(folder: Path) -> None:

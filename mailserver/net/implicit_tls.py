@@ -25,6 +25,7 @@ from asyncio import sslproto
 from collections.abc import Awaitable, Callable
 from typing import cast
 
+from mailserver.net.backlog import BACKLOG
 from mailserver.net.lines import stream_limit
 from mailserver.net.sessions import SessionHandle, SessionRegistry
 from mailserver.net.streams import LeanStreamReaderProtocol
@@ -59,8 +60,8 @@ async def start_implicit_tls_server(
         return _TlsGate(sessions, context, handshake_timeout, make_app, log, label)
 
     if sock is not None:
-        return await loop.create_server(gate, sock=sock)
-    return await loop.create_server(gate, host, port)
+        return await loop.create_server(gate, sock=sock, backlog=BACKLOG)
+    return await loop.create_server(gate, host, port, backlog=BACKLOG)
 
 
 def stream_app(max_line_length: int, serve: StreamSession) -> AppFactory:

@@ -14,6 +14,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from mailserver.net.backlog import BACKLOG
+
 ConnectedCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -43,5 +45,5 @@ async def start_stream_server(
         return LeanStreamReaderProtocol(reader, connected, loop=loop)
 
     if sock is not None:
-        return await loop.create_server(factory, sock=sock)
-    return await loop.create_server(factory, host, port)
+        return await loop.create_server(factory, sock=sock, backlog=BACKLOG)
+    return await loop.create_server(factory, host, port, backlog=BACKLOG)

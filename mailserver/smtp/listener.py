@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from mailserver.listeners import ListenerContext
+from mailserver.net.backlog import BACKLOG
 from mailserver.net.implicit_tls import start_implicit_tls_server
 from mailserver.net.starttls import handshake_limit
 from mailserver.smtp.delivery import DeliveryHandler
@@ -27,10 +28,13 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
     if context.ssl_context is None:
         if context.sock is not None:
             return await loop.create_server(
-                lambda: LabSMTP(context, handler, loop), sock=context.sock
+                lambda: LabSMTP(context, handler, loop), sock=context.sock, backlog=BACKLOG
             )
         return await loop.create_server(
-            lambda: LabSMTP(context, handler, loop), context.address.host, context.address.port
+            lambda: LabSMTP(context, handler, loop),
+            context.address.host,
+            context.address.port,
+            backlog=BACKLOG,
         )
     # The connection takes its slot before the handshake, which gets at most one
     # idle timeout (30 s at most); the session and its timers start after it.

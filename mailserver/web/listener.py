@@ -15,6 +15,7 @@ import sqlite3
 from aiohttp import web
 
 from mailserver.listeners import ListenerContext
+from mailserver.net.backlog import BACKLOG
 from mailserver.net.starttls import handshake_limit
 from mailserver.server import StartupError
 from mailserver.web.app import build_app
@@ -58,6 +59,7 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
                 sock=context.sock,
                 ssl=context.ssl_context,
                 ssl_handshake_timeout=handshake,
+                backlog=BACKLOG,
             )
         else:
             server = await loop.create_server(
@@ -66,6 +68,7 @@ async def start_listener(context: ListenerContext) -> asyncio.Server:
                 context.address.port,
                 ssl=context.ssl_context,
                 ssl_handshake_timeout=handshake,
+                backlog=BACKLOG,
             )
     except OSError:
         await runner.cleanup()

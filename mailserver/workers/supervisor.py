@@ -40,6 +40,7 @@ from mailserver.config import Config, ConfigError, load_config
 from mailserver.events import Event, Topic
 from mailserver.events.hub import HubEventBus
 from mailserver.listeners import listener_available
+from mailserver.net.backlog import BACKLOG
 from mailserver.startup import (
     SHUTDOWN_GRACE,
     StartupError,
@@ -61,8 +62,6 @@ STABLE_AFTER = 10.0
 MAX_BACKOFF = 5.0
 #: Seconds between looks at the workers (SIGCHLD belongs to the event loop).
 REAP_INTERVAL = 0.2
-#: Backlog of each shared listening socket (asyncio's default is 100).
-BACKLOG = 511
 #: The ``Topic.CONTROL`` action a worker publishes once it serves its listeners.
 WORKER_READY = "worker.ready"
 #: The ``Topic.CONTROL`` action the supervisor publishes when a worker died or was

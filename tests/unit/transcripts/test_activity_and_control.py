@@ -67,6 +67,22 @@ async def test_tracker_writes_the_file_soon_and_at_close(tmp_path: Path) -> None
     assert again.accounts["group1_1"]["logins"] == 1
 
 
+def test_tracker_hands_the_writer_thread_a_copy_it_alone_reads(tmp_path: Path) -> None:
+    """The batch ``_write`` merges in a worker thread must not share the exercises dict
+    the event loop keeps adding to (a session ending meanwhile): a dict that grows
+    while ``merge`` iterates it raises ``RuntimeError`` and the batch is lost."""
+    tracker = ActivityTracker(tmp_path / "activity.json")
+    about = {"session": "s1", "protocol": "imap", "listener": "imap", "peer": "10.0.0.1:5"}
+    tracker._login(Event(Topic.SESSION_LOGIN, {**about, "user": "group1_1"}))
+    tracker._closed(Event(Topic.SESSION_CLOSED, closed(protocol="imap", counts={"uid_fetch": 1})))
+    batch = tracker._take_dirty()  # what the writer thread gets
+    taken = dict(batch["group1_1"]["exercises"])
+    # The loop carries on while the thread writes: another session of the user ends.
+    tracker._closed(Event(Topic.SESSION_CLOSED, closed(protocol="imap", tls=True)))
+    assert "tls" in tracker.accounts["group1_1"]["exercises"]
+    assert batch["group1_1"]["exercises"] == taken
+
+
 async def test_control_server_answers_and_refuses(tmp_path: Path) -> None:
     throttle = LoginThrottle(ThrottlePolicy(block_after=1))
     throttle.record_failure("192.0.2.1", None)
