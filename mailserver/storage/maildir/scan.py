@@ -57,23 +57,28 @@ def measure(path: str, base: str, known_crlf: int | None) -> tuple[int, float] |
         return None
     try:
         st = os.fstat(fd)
-        return _count_crlf(fd), st.st_mtime
+        return _count_crlf(fd, st.st_size), st.st_mtime
     finally:
         os.close(fd)
 
 
-def _count_crlf(fd: int) -> int:
-    """CRLF size of the rest of ``fd``, read in bounded chunks (big messages
-    are not held whole); a CR LF split between two chunks counts once."""
+def _count_crlf(fd: int, size: int) -> int:
+    """CRLF size of the rest of ``fd`` (``size`` bytes, says ``fstat``), read in
+    bounded chunks (big messages are not held whole); a CR LF split between two
+    chunks counts once. Reads ask for what is left plus one byte: a 1 MiB
+    buffer per small file costs more than the read itself."""
     total = 0
     last_cr = False
+    left = size
     while True:
-        chunk = os.read(fd, READ_CHUNK)
-        if not chunk:
-            return total
+        want = min(READ_CHUNK, left + 1)
+        chunk = os.read(fd, want)
         total += crlf_size(chunk)
         if last_cr and chunk[:1] == b"\n":
             total -= 1
+        if len(chunk) < want:  # end of file: no second read to learn it
+            return total
+        left = max(left - len(chunk), 0)
         last_cr = chunk[-1:] == b"\r"
 
 
