@@ -49,6 +49,8 @@ class ModseqError(ValueError):
 
 def normalize_letters(letters: str) -> str:
     """Letters in a canonical order, so ``:2,SR`` and ``:2,RS`` compare equal."""
+    if len(letters) < 2 and letters not in ("\n", "\r", " "):
+        return letters  # "" or "S": most messages, and already canonical
     return "".join(sorted(set(letters) - {"\n", "\r", " "}))
 
 
@@ -138,18 +140,17 @@ class ModseqLog:
 
     def feed(self, data: bytes) -> int:
         """Apply complete records from ``data``; returns the bytes consumed."""
-        consumed = 0
-        while True:
-            end = data.find(b"\n", consumed)
-            if end < 0:
-                return consumed
-            line = data[consumed:end].decode("utf-8", "surrogateescape")
+        end = data.rfind(b"\n")
+        if end < 0:
+            return 0
+        # One decode and split for the lot: a big folder's journal has a line per message.
+        for line in data[:end].decode("utf-8", "surrogateescape").split("\n"):
             try:
                 self._apply(line)
             except ModseqError as exc:
                 exc.highest = self.highest
                 raise
-            consumed = end + 1
+        return end + 1
 
     def _apply(self, line: str) -> None:
         kind, _, rest = line.partition(" ")

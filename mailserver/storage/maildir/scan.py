@@ -40,6 +40,48 @@ def delivery_order(base: str) -> tuple[int, int, str]:
     return sec, usec, base
 
 
+#: Counting line ends of a message with no recorded size reads this much at a time.
+READ_CHUNK = 1 << 20
+
+
+def measure(path: str, base: str, known_crlf: int | None) -> tuple[int, float] | None:
+    """(CRLF size, mtime) of the message file at ``path``; None if it is gone."""
+    size = base_sizes(base)[1] if ",W=" in base else None
+    if size is None:
+        size = known_crlf
+    try:
+        if size is not None:
+            return size, os.stat(path).st_mtime
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        st = os.fstat(fd)
+        return _count_crlf(fd, st.st_size), st.st_mtime
+    finally:
+        os.close(fd)
+
+
+def _count_crlf(fd: int, size: int) -> int:
+    """CRLF size of the rest of ``fd`` (``size`` bytes, says ``fstat``), read in
+    bounded chunks (big messages are not held whole); a CR LF split between two
+    chunks counts once. Reads ask for what is left plus one byte: a 1 MiB
+    buffer per small file costs more than the read itself."""
+    total = 0
+    last_cr = False
+    left = size
+    while True:
+        want = min(READ_CHUNK, left + 1)
+        chunk = os.read(fd, want)
+        total += crlf_size(chunk)
+        if last_cr and chunk[:1] == b"\n":
+            total -= 1
+        if len(chunk) < want:  # end of file: no second read to learn it
+            return total
+        left = max(left - len(chunk), 0)
+        last_cr = chunk[-1:] == b"\r"
+
+
 class ScannedFolder(FolderState):
     """Scans and the reads they serve (snapshot, message bodies, recent claims)."""
 
@@ -75,19 +117,12 @@ class ScannedFolder(FolderState):
         return files
 
     def _measure(self, base: str, rel: str, known_crlf: int | None) -> tuple[int, float] | None:
-        """(CRLF size, mtime) of a message, reading it only when no size is recorded."""
-        path = self._at(rel)
-        try:
-            st = os.stat(path)
-            size = base_sizes(base)[1]
-            if size is None:
-                size = known_crlf
-            if size is None:
-                with open(path, "rb") as handle:
-                    size = crlf_size(handle.read())
-        except FileNotFoundError:
-            return None
-        return size, st.st_mtime
+        """(CRLF size, mtime) of a message, reading it only when no size is recorded.
+
+        One ``stat`` when the size is known (``W=`` in the name or the uid
+        list); otherwise open, ``fstat`` and read through the one descriptor,
+        so a copied-in file costs no extra path lookup."""
+        return measure(self._at(rel), base, known_crlf)
 
     def _scan(self) -> None:
         """Reconcile memory, uid list and directories. Caller holds both locks."""
@@ -109,14 +144,14 @@ class ScannedFolder(FolderState):
             if base not in files:
                 current.remove(current.by_base[base])
                 changed = True
-        unknown = (base for base in files if base not in current.by_base)
-        for base in sorted(unknown, key=delivery_order):
+        by_base = current.by_base
+        for base in sorted((base for base in files if base not in by_base), key=delivery_order):
             meta = self._measure(base, files[base], None)
-            if meta is None:
+            if meta is None:  # removed between readdir and measuring
                 del files[base]
                 continue
             self._meta[base] = meta
-            fields = () if base_sizes(base)[1] is not None else (f"W{meta[0]}",)
+            fields = () if ",W=" in base and base_sizes(base)[1] is not None else (f"W{meta[0]}",)
             current.assign(base, fields)
             changed = True
         if changed:
@@ -150,6 +185,7 @@ class ScannedFolder(FolderState):
             self._record_expunge(sorted(gone))
         checked = self._modseq_checked
         verified: dict[int, tuple[str, int]] = {}
+        lines: list[str] = []
         for uid, entry in current.entries.items():
             rel = self._files.get(entry.base)
             if rel is None:
@@ -163,9 +199,12 @@ class ScannedFolder(FolderState):
                     if letters != record[1] and normalize_letters(letters) != record[1]:
                         record = None
             if record is None:
-                self._touch(uid, rel)
+                # One queued journal write for all of them (50,000 on a copied-in folder).
+                lines.append(modseqs.touch(uid, letters_of(rel)))
                 record = modseqs.messages[uid]
             verified[uid] = (rel, record[0])
+        if lines:
+            self._modseqs.record("".join(lines))
         self._modseq_checked = verified
         self._flush_modseqs()
 
@@ -177,6 +216,17 @@ class ScannedFolder(FolderState):
         infos: dict[int, MessageInfo] = {}
         info_rel: dict[int, str] = {}
         complete = True
+        keywords = self._keywords
+        by_letters: dict[str, frozenset[str]] = {}
+
+        def flags_for(rel: str) -> frozenset[str]:
+            """Flags of the file at ``rel``; most files share a few letter strings."""
+            letters = letters_of(rel)
+            flags = by_letters.get(letters)
+            if flags is None:
+                flags = by_letters[letters] = flags_of(letters, keywords)
+            return flags
+
         for uid, entry in current.entries.items():
             rel = self._files.get(entry.base)
             if rel is None:
@@ -199,9 +249,7 @@ class ScannedFolder(FolderState):
                     complete = False
                     continue
                 self._meta[entry.base] = meta
-            letters = FileName.parse(rel[4:]).letters
-            flags = flags_of(letters, self._keywords)
-            info = MessageInfo(uid, meta[0], flags, meta[1], entry.base, modseq)
+            info = MessageInfo(uid, meta[0], flags_for(rel), meta[1], entry.base, modseq)
             infos[uid] = old if old == info else info
             info_rel[uid] = rel
         self._infos = infos

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io, keywords, modseq, uidlist
-from mailserver.storage.maildir.flags import FileName
 from mailserver.storage.maildir.keywords import Keywords
 from mailserver.storage.maildir.modseq import ModseqLog
 from mailserver.storage.maildir.modseq_journal import ModseqJournal
@@ -80,7 +79,11 @@ _last_uidvalidity = 0
 
 def letters_of(rel: str) -> str:
     """Flag letters of a message file at ``rel`` (``new/...`` or ``cur/...``)."""
-    return FileName.parse(rel[4:]).letters if rel.startswith("cur/") else ""
+    if not rel.startswith("cur/"):
+        return ""
+    # FileName.parse(rel[4:]).letters without the object: called per message per scan.
+    _, sep, info = rel.partition(":")
+    return info[2:].partition(",")[0] if sep and info.startswith("2,") else ""
 
 
 def new_uidvalidity(floor: int = 0) -> int:
