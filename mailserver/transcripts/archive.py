@@ -29,8 +29,9 @@ import sys
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from mailserver.events import Event, EventBus, Subscription, Topic
@@ -44,6 +45,9 @@ BATCH_OVERHEAD = 96
 #: below the event channel's line limit (1 MiB).
 SYNC_BUDGET = 256 * 1024
 _TLS_NOTE = "*TLS established"
+#: The counts of every live session (they come with ``session.closed``): one shared
+#: read-only mapping instead of an empty dict per session.
+_NO_COUNTS: Mapping[str, int] = MappingProxyType({})
 #: Seconds a live session's lines must stay unchanged before the sweep packs them.
 #: Soon rather than late: what packing frees during a burst of new sessions is
 #: reused by the next ones; freed after the burst, it mostly stays in the
@@ -87,7 +91,7 @@ class SessionRecord:
     started: float
     user: str | None = None
     ended: float | None = None
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=lambda: _NO_COUNTS)
     #: ``time, packed, time, packed, ...``: the lines of each event, each line its
     #: direction (``C``, ``S`` or ``*``, a note) and its text, joined by ``"\n"``.
     #: One flat list, no tuple per batch: most records are idle sessions.
@@ -164,6 +168,9 @@ class SessionRecord:
             "ended": self.ended,
             "counts": dict(self.counts),
             "lines": self.line_count + self.dropped,
+            # Whether the lines are kept compressed (a quiet session): for the operator
+            # and the tests, which cannot see it otherwise.
+            "packed": self.flat is None,
         }
 
     def matches(self, user: str = "", address: str = "", protocol: str = "") -> bool:
@@ -219,7 +226,7 @@ class SessionRecord:
                 peer=str(data["peer"]),
                 tls=bool(data["tls"]),
                 started=float(data["started"]),
-                user=None if data.get("user") is None else str(data["user"]),
+                user=None if data.get("user") is None else sys.intern(str(data["user"])),
                 ended=None if ended is None else float(ended),
                 counts={str(k): int(v) for k, v in dict(data.get("counts") or {}).items()},
                 dropped=int(data.get("dropped", 0)),
@@ -281,6 +288,7 @@ class TranscriptArchive:
         self._sweeper: asyncio.TimerHandle | None = None
         #: Sessions packed so far (for tests and the operator).
         self.packed_count = 0
+        self._workers: dict[int, int] = {}
 
     def attach(self, bus: EventBus) -> None:
         handlers = {
@@ -410,13 +418,20 @@ class TranscriptArchive:
             peer=str(data.get("peer", "")),
             tls=bool(data.get("tls")),
             started=event.time,
-            worker=event.origin,
+            # One int per worker (a decoded event's origin is a new object each time).
+            worker=self._worker(event.origin),
         )
+
+    def _worker(self, pid: int) -> int:
+        if len(self._workers) > 64:  # workers restarted many times: start again
+            self._workers.clear()
+        return self._workers.setdefault(pid, pid)
 
     def _login(self, event: Event) -> None:
         record = self.live.get(str(event.data.get("session")))
         if record is not None:
-            record.user = str(event.data.get("user"))
+            # One string per account, not per session (10,000 idle sessions, 100 users).
+            record.user = sys.intern(str(event.data.get("user")))
 
     def _lines(self, event: Event) -> None:
         record = self.live.get(str(event.data.get("session")))
@@ -434,7 +449,8 @@ class TranscriptArchive:
         record.ended = event.time
         record.counts = dict(event.data.get("counts") or {})
         record.tls = bool(event.data.get("tls", record.tls))
-        record.user = event.data.get("user") or record.user
+        user = event.data.get("user")
+        record.user = sys.intern(str(user)) if user else record.user
         if self.keep_sessions <= 0:
             return
         self.finished[record.id] = record
