@@ -14,7 +14,7 @@ the others send what they keep (``Topic.SESSION_SYNC``).
 Ten thousand idle sessions would each keep their greeting, LOGIN and
 SELECT (~1.5 KB, most of it the same capability list) in every worker. A
 live session whose lines have not changed for :data:`PACK_QUIET` seconds is
-packed (``packing.py``: ~100 octets) by a sweep every :data:`SWEEP_EVERY`
+packed (``packing.py``: ~140 octets) by a sweep every :data:`SWEEP_EVERY`
 seconds that stops after :data:`SWEEP_BUDGET` seconds of work; busy
 sessions are never quiet long enough to be packed, so busy workloads pay a
 dictionary update per batch. Reading a packed record unpacks a copy; its
