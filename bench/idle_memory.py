@@ -121,7 +121,7 @@ async def measure(args: argparse.Namespace) -> None:
     child = ctx.Process(target=clients, args=(port, users, args.sessions, ready, done))
     child.start()
     await asyncio.to_thread(ready.wait)
-    await asyncio.sleep(1)
+    await asyncio.sleep(args.settle)
     gc.collect()
     after = tracemalloc.take_snapshot()
     done.set()
@@ -150,6 +150,13 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--no-transcripts", action="store_true")
     parser.add_argument("--trim", action="store_true", help="malloc_trim after the workloads")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=1.0,
+        help="seconds between the last session opened and the reading (quiet transcripts"
+        " are packed after a few)",
+    )
     parser.add_argument(
         "--workloads", type=float, default=0, help="seconds of IMAP and POP3 load (and SMTP) first"
     )

@@ -48,6 +48,7 @@ from mailserver.imap.states import State
 from mailserver.imap.view import SelectedView
 from mailserver.listeners import ListenerContext
 from mailserver.net.connection import describe_peer
+from mailserver.net.deadlines import IdleTimeout
 from mailserver.net.lines import LineTooLong, apply_backspaces, read_line, take_turn
 from mailserver.net.sessions import SessionHandle
 from mailserver.net.starttls import (
@@ -166,6 +167,7 @@ class ImapSession:
         "__weakref__",
         "_bad_rate",
         "_goodbye",
+        "_idle_timeout",
         "_max_line",
         "_mid_response",
         "_select_loop",
@@ -248,6 +250,10 @@ class ImapSession:
         self._mid_response = False
         self._max_line = imap_line_limit(self.config)
         self._timeout = self.config.timeouts.imap
+        #: The idle timeout of each command read, on the process's deadline heap rather
+        #: than a loop timer per read (``net/deadlines.py``): ~430 octets less per idle
+        #: session, and less work per command.
+        self._idle_timeout = IdleTimeout(context.sessions.deadlines, self._timeout)
         self.events: EventBus = context.services.events
         #: Held while a command runs; NOTIFY's pushes (``notify.py``) wait for it.
         self.exclusive = asyncio.Lock()
@@ -320,6 +326,7 @@ class ImapSession:
             return
         finally:
             discard_all(self.literal_files)  # an APPEND cut off mid-command
+            self._idle_timeout.close()
 
     async def execute(self, data: bytes) -> None:
         self.recorder.count("commands")
@@ -421,7 +428,7 @@ class ImapSession:
         (literals are read by :meth:`_read_exactly`), so message data is never edited."""
         self._waiting_for_input = True
         try:
-            async with asyncio.timeout(self._timeout):
+            async with self._idle_timeout:
                 line = apply_backspaces(await read_line(self.reader, self._max_line))
         finally:
             self._waiting_for_input = False

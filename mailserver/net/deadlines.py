@@ -7,6 +7,12 @@ session costs ~500 octets (timer handle, its libuv timer, the heap entry):
 heap, and the loop holds one timer, for the earliest. Cancelled entries are
 dropped lazily, and the heap is rebuilt when they are more than half of it,
 so thousands of short POP3/SMTP sessions an hour do not pile up.
+
+:class:`IdleTimeout` is ``asyncio.timeout`` for the reads of one session
+on the same heap: an idle IMAP session waits for its next command under
+the idle timeout, and ``asyncio.timeout``'s timer for that wait was ~650
+octets a session (its own loop timer, handle and context object, made anew
+for every read). Here a session has one heap entry, re-armed lazily.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable
+from types import TracebackType
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +40,7 @@ class Deadline:
         self._entry = entry
 
     def cancel(self) -> None:
-        if self._entry[2] is not None:
-            self._entry[2] = None
-            self._owner._cancelled += 1
-            self._owner._compact()
+        self._owner._cancel(self._entry)
 
 
 class Deadlines:
@@ -54,12 +58,21 @@ class Deadlines:
         return len(self._heap) - self._cancelled
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> Deadline:
+        return Deadline(self, self._push(delay, callback))
+
+    def _push(self, delay: float, callback: Callable[[], object]) -> _Entry:
         loop = asyncio.get_running_loop()
         entry: _Entry = [loop.time() + delay, next(self._sequence), callback]
         heapq.heappush(self._heap, entry)
         if self._timer is None or entry[0] < self._timer_at:
             self._arm(loop)
-        return Deadline(self, entry)
+        return entry
+
+    def _cancel(self, entry: _Entry) -> None:
+        if entry[2] is not None:
+            entry[2] = None
+            self._cancelled += 1
+            self._compact()
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._timer is not None:
@@ -98,3 +111,78 @@ class Deadlines:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+class IdleTimeout:
+    """``async with idle:`` around each read of one session: ``asyncio.timeout(delay)``
+    for each, on one entry of a :class:`Deadlines` heap for all of them.
+
+    Entering a read notes the time; the entry is not moved at every read but,
+    when it comes due, checks whether the read waiting now began ``delay`` ago
+    and, if not, puts itself back for the rest (no read waiting: it goes, and
+    the next read makes a new one). When the time is up the task is cancelled,
+    and leaving the block turns that cancellation (only that one, not one from
+    outside) into ``TimeoutError``, with ``asyncio.Timeout``'s bookkeeping of
+    ``Task.cancelling()``. :meth:`close` at the end of the session drops the entry.
+    Reads of one session never overlap (one stream, one reader at a time).
+    """
+
+    __slots__ = ("_cancelling", "_deadlines", "_delay", "_entry", "_expired", "_since", "_task")
+
+    def __init__(self, deadlines: Deadlines, delay: float) -> None:
+        self._deadlines = deadlines
+        self._delay = delay
+        self._entry: _Entry | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._since = 0.0
+        self._expired = False
+        self._cancelling = 0
+
+    async def __aenter__(self) -> IdleTimeout:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("IdleTimeout should be used inside a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._expired = False
+        self._since = asyncio.get_running_loop().time()
+        if self._entry is None or self._entry[2] is None:
+            # The entry's callback is this object (no bound method kept per session).
+            self._entry = self._deadlines._push(self._delay, self)
+        return self
+
+    def __call__(self) -> None:
+        """The entry came due."""
+        self._entry = None
+        task = self._task
+        if task is None:
+            return  # no read waiting; the next one makes a new entry
+        left = self._since + self._delay - asyncio.get_running_loop().time()
+        if left > 0:
+            self._entry = self._deadlines._push(left, self)
+            return
+        self._expired = True
+        task.cancel()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        task, self._task = self._task, None
+        # Taken back whenever it expired (uncancel), a TimeoutError only for our own cancel.
+        if (
+            self._expired
+            and task is not None
+            and task.uncancel() <= self._cancelling
+            and exc_type is asyncio.CancelledError
+        ):
+            raise TimeoutError from exc
+
+    def close(self) -> None:
+        """The session is over: its entry leaves the heap (at the next compaction)."""
+        self._task = None
+        if self._entry is not None:
+            self._deadlines._cancel(self._entry)
+            self._entry = None

@@ -122,8 +122,10 @@ class SessionRecorder:
             rules = RULES.get(self.protocol)
             self._rules = (rules or RULES["smtp"])(settings.passwords == "show")
             imap = self.protocol == "imap"
+            kind = type(self._rules)
             self._client = StreamLines(
-                self._rules.client_line,
+                self._rules,
+                kind.client_line,
                 self._pending,
                 "C",
                 settings.body_lines,
@@ -131,7 +133,8 @@ class SessionRecorder:
                 sync_literals=True,
             )
             self._server = StreamLines(
-                self._rules.server_line,
+                self._rules,
+                kind.server_line,
                 self._pending,
                 "S",
                 settings.body_lines,
@@ -141,7 +144,7 @@ class SessionRecorder:
             # A command ends the server's (shortened) response to the one before.
             self._client.peer = self._server
             if self._rules.knows_response_end:
-                self._server.ends_response = self._rules.ends_response
+                self._server.ends_response = kind.ends_response
             self._rules.client = self._client
 
     def _about(self) -> dict[str, object]:

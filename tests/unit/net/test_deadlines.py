@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from mailserver.net.deadlines import Deadlines
+from mailserver.net.deadlines import Deadlines, IdleTimeout
 
 
 async def _until(predicate: object, seconds: float = 10.0) -> None:
@@ -63,3 +63,67 @@ async def test_a_failing_callback_does_not_stop_the_others() -> None:
     deadlines.call_later(0.01, broken)
     deadlines.call_later(0.02, lambda: fired.append("after"))
     await _until(lambda: fired)
+
+
+async def test_idle_timeout_expires_a_read_as_timeout_error_and_the_task_goes_on() -> None:
+    deadlines = Deadlines()
+    idle = IdleTimeout(deadlines, 0.1)
+    started = time.monotonic()
+    try:
+        async with idle:
+            await asyncio.Event().wait()
+    except TimeoutError:
+        pass
+    else:
+        raise AssertionError("no TimeoutError")
+    assert time.monotonic() - started >= 0.09
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0, "the cancellation was taken back"
+    await asyncio.sleep(0)  # not cancelled any more
+    idle.close()
+    deadlines.close()
+
+
+async def test_idle_timeout_counts_from_the_start_of_each_read_on_one_entry() -> None:
+    """Reads shorter than the timeout, one after another for longer than it: none
+    expires, and the session never has more than one entry in the heap."""
+    deadlines = Deadlines()
+    idle = IdleTimeout(deadlines, 0.2)
+    started = time.monotonic()
+    while time.monotonic() - started < 0.5:
+        async with idle:
+            await asyncio.sleep(0.05)
+            assert len(deadlines) <= 1
+    # Between reads nothing is timed: a slow command is not an idle client.
+    await asyncio.sleep(0.3)
+    async with idle:
+        await asyncio.sleep(0.05)
+    assert len(deadlines) == 1
+    idle.close()
+    assert len(deadlines) == 0
+    deadlines.close()
+
+
+async def test_idle_timeout_leaves_a_cancel_from_outside_a_cancel() -> None:
+    deadlines = Deadlines()
+    idle = IdleTimeout(deadlines, 3600)
+    entered = asyncio.Event()
+
+    async def reader() -> None:
+        async with idle:
+            entered.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(reader())
+    await entered.wait()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the outside cancel was swallowed")
+    assert task.cancelled()
+    idle.close()
+    assert len(deadlines) == 0
+    deadlines.close()
