@@ -443,7 +443,9 @@ async def test_copy_notifies_target(mailbox: MaildirMailbox) -> None:
     calls: list[int] = []
     target.add_listener(lambda: calls.append(1))
     await inbox.copy_to([uid], target)
-    assert calls == [1]
+    # At least once: on a loaded machine the folder watcher may also wake the
+    # listener for the same new file (a spare wake only costs a rescan).
+    assert calls
 
 
 # ------------------------------------------------------ folder operations
