@@ -394,9 +394,7 @@ async def _workloads(
         # next measurement, and count its CPU too (ours delivers before the 250).
         accepted[target.name] = accepted.get(target.name, 0) + tally.ok
         started = time.monotonic()
-        while (
-            target.delivered(SINK) < accepted[target.name] and time.monotonic() < started + 120
-        ):
+        while target.delivered(SINK) < accepted[target.name] and time.monotonic() < started + 120:
             await asyncio.sleep(0.05)
         drained = time.monotonic() - started
         server_done = tree_cpu(target.pid)

@@ -181,9 +181,7 @@ def main() -> int:
         else ""
     )
     print(f"server CPU (supervisor + workers, utime + stime): {used:.2f} s{per_unit}")
-    client = (client_after.user - client_before.user) + (
-        client_after.system - client_before.system
-    )
+    client = (client_after.user - client_before.user) + (client_after.system - client_before.system)
     wall = client_after.elapsed - client_before.elapsed
     idle = idle_after - idle_before
     client_unit = f", {1000 * client / units:.3f} ms per unit" if units else ""

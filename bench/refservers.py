@@ -347,5 +347,6 @@ default_process_limit = 200
         if self.pid and Path(f"/proc/{self.pid}").exists():
             os.kill(self.pid, signal.SIGKILL)
 
+
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
