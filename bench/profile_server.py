@@ -66,6 +66,13 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return user / tick, system / tick
 
 
+def machine_idle() -> float:
+    """Idle + iowait core-seconds of the whole machine so far (``/proc/stat``):
+    whether the cores were saturated during a run, or the limit was latency."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+
+
 def top(raw: Path, count: int = 25) -> list[str]:
     """Self and inclusive sample counts per function from py-spy's collapsed stacks."""
     own: collections.Counter[str] = collections.Counter()
@@ -126,6 +133,12 @@ def main() -> int:
         compare.seed(ours.maildir(user), args.mailbox, 3000)
     if own.workload == "bigfetch":
         compare.seed(ours.maildir(compare.BIG), args.big, 0, variety=True)
+    try:
+        import uvloop
+
+        uvloop.install()  # the load generator as in compare.py
+    except ImportError:
+        pass
     ours.start()
     spy: subprocess.Popen[bytes] | None = None
     try:
@@ -149,7 +162,9 @@ def main() -> int:
                 stderr=subprocess.DEVNULL,
             )
         before = cpu_seconds(ours.pid)
+        client_before, idle_before = os.times(), machine_idle()
         units = asyncio.run(workload(args, ours, users))
+        client_after, idle_after = os.times(), machine_idle()
         after = cpu_seconds(ours.pid)
     finally:
         if spy is not None:
@@ -166,6 +181,15 @@ def main() -> int:
         else ""
     )
     print(f"server CPU (supervisor + workers, utime + stime): {used:.2f} s{per_unit}")
+    client = (client_after.user - client_before.user) + (client_after.system - client_before.system)
+    wall = client_after.elapsed - client_before.elapsed
+    idle = idle_after - idle_before
+    client_unit = f", {1000 * client / units:.3f} ms per unit" if units else ""
+    print(f"load generator CPU (this process): {client:.2f} s{client_unit}")
+    print(
+        f"machine: {wall:.1f} s wall, {idle:.1f} s idle of {wall * (os.cpu_count() or 1):.1f}"
+        " core-seconds (all processes, other jobs included)"
+    )
     if spy is not None:
         print("\n".join(top(args.out)))
         print(f"collapsed stacks: {args.out}")

@@ -104,6 +104,11 @@ class Target:
     def maildir(self, user: str) -> Path:
         raise NotImplementedError
 
+    def delivered(self, user: str) -> int:
+        """Messages in ``user``'s maildir (new/ and cur/)."""
+        base = self.maildir(user)
+        return sum(len(os.listdir(base / sub)) for sub in ("new", "cur") if (base / sub).exists())
+
     def start(self) -> None:
         raise NotImplementedError
 
@@ -341,10 +346,6 @@ default_process_limit = 200
             time.sleep(0.1)
         if self.pid and Path(f"/proc/{self.pid}").exists():
             os.kill(self.pid, signal.SIGKILL)
-
-    def delivered(self, user: str) -> int:
-        base = self.maildir(user)
-        return sum(len(os.listdir(base / sub)) for sub in ("new", "cur") if (base / sub).exists())
 
 
 def remove_tree(path: Path) -> None:

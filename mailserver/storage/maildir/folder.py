@@ -132,13 +132,18 @@ class MaildirFolder(FlagOps, Placement, Folder):
         staged = await self._run(
             "storing message", self._stage_file_blocking, prefix, path, offset, internal_date
         )
+        handed_over = False
         try:
             async with self._quota_turn(staged.crlf_size):
+                # From here on _place_staged_blocking owns the file: it renames it
+                # into the folder or removes it, even if this task is cancelled.
+                handed_over = True
                 uid = await self._run(
                     "storing message", self._place_staged_blocking, staged, flag_list
                 )
         finally:
-            staged.discard()
+            if not handed_over:  # refused at the quota: nobody else will remove it
+                staged.discard()
         self._notify("messages")
         return uid
 

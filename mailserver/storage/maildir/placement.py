@@ -162,13 +162,19 @@ class Placement(ScannedFolder):
         Goes through the group commit (:meth:`_commit_tmp`) like every other
         append, so a spooled SMTP delivery or APPEND shares its directory
         fsync and uid-list write with whatever else arrives meanwhile. The
-        tmp file is gone afterwards whatever happens."""
+        tmp file is gone afterwards whatever happens (a committed one was
+        renamed away: no ``unlink`` that can only fail, one system call and
+        one GIL hand-off per message fewer)."""
+        committed = False
         try:
             self._check_gone()
             arrival = Arrival(staged.tmp, staged.base, flags, staged.crlf_size, staged.mtime)
-            return self._commit_tmp(arrival)
+            uid = self._commit_tmp(arrival)
+            committed = True
+            return uid
         finally:
-            staged.discard()
+            if not committed:
+                staged.discard()
 
     def _commit_tmp(self, arrival: Arrival) -> int:
         """Move a durable file from ``tmp/`` into place and give it a UID: group commit.

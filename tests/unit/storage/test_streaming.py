@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mailserver.storage import INBOX
+from mailserver.storage import INBOX, ErrorKind, StorageError
 from mailserver.storage.maildir import MaildirStore
 from mailserver.storage.maildir.flags import crlf_size, to_disk, to_wire
 from mailserver.storage.maildir.folder import SMALL_MESSAGE
@@ -96,3 +96,33 @@ async def test_open_message_small_and_streamed_paths_agree(tmp_path: Path, extra
         assert b"".join([c async for c in message.chunks()]) == whole
     async with await folder.open_message(uid) as message:
         assert b"".join([c async for c in message.chunks(3, 20)]) == whole[3:23]
+
+
+async def test_committed_appends_remove_nothing_and_a_refused_one_leaves_no_tmp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A committed message file was renamed out of ``tmp/``: no ``unlink`` of a
+    name that is gone (a system call and a GIL hand-off per delivery). A file
+    staged by ``append_file`` and then refused at the quota is still removed."""
+    store = MaildirStore(tmp_path / "mail", quota=lambda user: 400)
+    folder = await (await store.mailbox("u")).folder(INBOX)
+    spooled = tmp_path / "spooled"
+    spooled.write_bytes(b"Subject: s\r\n\r\n" + b"x" * 200 + b"\r\n")
+    unlinked: list[str] = []
+    real_unlink = os.unlink
+
+    def unlink(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if os.path.basename(os.path.dirname(os.fspath(path))) == "tmp":  # message files
+            unlinked.append(os.fspath(path))
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    await folder.append(b"Subject: a\r\n\r\nbody\r\n")
+    await folder.append_file(spooled)
+    assert unlinked == []
+    with pytest.raises(StorageError) as refused:
+        await folder.append_file(spooled)  # 2 x 218 octets > 400
+    assert refused.value.kind is ErrorKind.OVER_QUOTA
+    assert len(unlinked) == 1
+    assert os.listdir(tmp_path / "mail" / "u" / "tmp") == []
+    assert len(os.listdir(tmp_path / "mail" / "u" / "new")) == 2
