@@ -23,6 +23,7 @@ from mailserver.imap.condstore import (
 from mailserver.imap.errors import Response
 from mailserver.imap.fetch_extensions import EXTENSION_ITEMS
 from mailserver.imap.mime import MessageCache
+from mailserver.imap.mime.message import Structure
 from mailserver.imap.mime.section import Section, section_label
 from mailserver.imap.parser.binary import BinarySection
 from mailserver.imap.parser.commands import Fetch
@@ -130,8 +131,9 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
                 info = dataclasses.replace(info, modseq=new_modseqs[uid])
             parts: list[bytes | Streamed] = []
             try:
+                rendered = ahead.take(uid) if ahead is not None else None
                 for item in items:
-                    parts.append(await _render(item, view, cache, info, flags))
+                    parts.append(await _render(item, view, cache, info, flags, rendered))
             except StorageError as exc:
                 _close_streams(parts)
                 if exc.kind is not ErrorKind.EXPUNGED:
@@ -274,7 +276,10 @@ async def _render(
     cache: MessageCache,
     info: MessageInfo,
     flags: frozenset[str],
+    rendered: Structure | None = None,
 ) -> bytes | Streamed:
+    """One item of a message's FETCH response. ``rendered``: its structure
+    parsed by the pool (the cold FETCH), so the parse cache is not asked."""
     if isinstance(item, BinarySection):
         return await binary.render(item, view.folder, cache, info)
     if isinstance(item, BodySection) and item.section == WHOLE and info.size >= STREAM_FROM:
@@ -311,7 +316,7 @@ async def _render(
     if name in _RFC822_SECTIONS:
         data = await cache.section(view.folder, info, _RFC822_SECTIONS[name])
         return name.encode() + b" " + wire.literal(no_nuls(data))
-    parsed = await cache.structure(view.folder, info)
+    parsed = rendered if rendered is not None else await cache.structure(view.folder, info)
     if name == "ENVELOPE":
         return b"ENVELOPE " + no_nuls(parsed.envelope())
     # IMAP4rev2 sessions get RFC 2231 parameters decoded (rev2.py).

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.imap.commands.enable import enable, register
 from mailserver.imap.mime import MessageCache
-from mailserver.imap.mime.message import ParsedMessage
+from mailserver.imap.mime.message import Structure
 from mailserver.imap.mime.render import bodystructure_decoded
 from mailserver.imap.mime.section import Section
 from mailserver.imap.mime.structure import parse_message
@@ -61,7 +61,7 @@ async def bodystructure(
     view: SelectedView,
     cache: MessageCache,
     info: MessageInfo,
-    parsed: ParsedMessage,
+    parsed: Structure,
     extended: bool,
 ) -> bytes:
     """BODY/BODYSTRUCTURE for this view: decoded RFC 2231 parameters under IMAP4rev2.

@@ -56,6 +56,15 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def running(pid: int) -> bool:
+    """The process exists and has not ended (a zombie has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def flat(data: list[object]) -> bytes:
     """imaplib's FETCH data joined back (literals inline, without their CRLF)."""
     out = []
@@ -117,6 +126,9 @@ def test_cold_fetch_in_each_worker_uses_its_pool_and_answers_the_same(
             # The second worker may instead find the first one's parses in the
             # folder's sidecar file (written a moment after them): no pool then.
             assert fresh or number, "the FETCH did not start a parse pool in the worker"
+            # A helper that failed (or whose answers the worker could not read)
+            # is dropped and exits; one that served stays for the next FETCH.
+            assert all(running(p) for p in fresh), "the parse helper failed"
             pools |= fresh
             want = b"".join(expected_line(seq, data) for seq, data in bodies(client).items())
             assert got == want
@@ -149,7 +161,9 @@ def test_messages_expunged_by_a_session_in_the_other_worker_are_skipped(
         before = children(first)
         typ, got, code = structures(reader)
         assert typ == "OK"
-        assert children(first) - before, "the FETCH did not use a parse pool"
+        helpers = children(first) - before
+        assert helpers, "the FETCH did not use a parse pool"
+        assert all(running(p) for p in helpers), "the parse helper failed"
         lines = got.split(b"\n")[:-1]
         answered = {int(line.split(b" ", 1)[0]): line + b"\n" for line in lines}
         assert set(answered) == set(originals) - doomed
