@@ -57,6 +57,12 @@ register(IMAP4REV2, _on_rev2)
 _ENCODED_PARAMETER = b'*" "'
 
 
+def needs_decoding(view: SelectedView, rendered: bytes) -> bool:
+    """This IMAP4rev2 view must see ``rendered`` (a BODY/BODYSTRUCTURE) with its
+    RFC 2231 parameters decoded: the message is parsed again for it."""
+    return view.rev2 and _ENCODED_PARAMETER in rendered
+
+
 async def bodystructure(
     view: SelectedView,
     cache: MessageCache,
@@ -70,7 +76,7 @@ async def bodystructure(
     only a message that has such a parameter is parsed again, for rev2 sessions.
     """
     rendered = parsed.bodystructure(extended)
-    if not view.rev2 or _ENCODED_PARAMETER not in rendered:
+    if not needs_decoding(view, rendered):
         return rendered
     data = await cache.section(view.folder, info, Section())
     root = await asyncio.to_thread(parse_message, data)
