@@ -10,6 +10,7 @@ a whole large mailbox never sits in memory.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from mailserver.imap import binary, rev2, wire
@@ -23,6 +24,7 @@ from mailserver.imap.condstore import (
 from mailserver.imap.errors import Response
 from mailserver.imap.fetch_extensions import EXTENSION_ITEMS
 from mailserver.imap.mime import MessageCache
+from mailserver.imap.mime.message import Structure
 from mailserver.imap.mime.section import Section, section_label
 from mailserver.imap.parser.binary import BinarySection
 from mailserver.imap.parser.commands import Fetch
@@ -116,6 +118,7 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
     vanished = False
     out = _Output(session)
     ahead = cache.prefetcher(view.folder, uids, view.info) if structured else None
+    simple = _simple_renderers(items)
     try:
         for index, uid in enumerate(uids):
             if ahead is not None:
@@ -128,10 +131,16 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             flags = changed_flags.get(uid, info.flags)
             if uid in new_modseqs:
                 info = dataclasses.replace(info, modseq=new_modseqs[uid])
+            rendered = ahead.take(uid) if ahead is not None else None
+            if simple is not None and (rendered is not None or not structured):
+                line = _render_simple(simple, seq, view, info, flags, rendered)
+                if line is not None:
+                    await out.add(line)
+                    continue
             parts: list[bytes | Streamed] = []
             try:
                 for item in items:
-                    parts.append(await _render(item, view, cache, info, flags))
+                    parts.append(await _render(item, view, cache, info, flags, rendered))
             except StorageError as exc:
                 _close_streams(parts)
                 if exc.kind is not ErrorKind.EXPUNGED:
@@ -268,13 +277,98 @@ async def _send_streamed(session: ImapSession, seq: int, parts: list[bytes | Str
     session.end_response()
 
 
+#: Renders one item of a message from the snapshot (and the pool's renderings),
+#: without an await; None: the ordinary path must do it.
+SimpleRenderer = Callable[
+    [SelectedView, MessageInfo, frozenset[str], Structure | None], bytes | None
+]
+
+
+def _flags_item(
+    view: SelectedView, info: MessageInfo, flags: frozenset[str], _: Structure | None
+) -> bytes:
+    view.note_flags(info.uid, flags)
+    return b"FLAGS " + wire.flag_list(view.reported_flags(info.uid))
+
+
+def _envelope_item(
+    view: SelectedView, info: MessageInfo, flags: frozenset[str], parsed: Structure | None
+) -> bytes | None:
+    return None if parsed is None else b"ENVELOPE " + no_nuls(parsed.envelope())
+
+
+def _structure_item(extended: bool) -> SimpleRenderer:
+    label = b"BODYSTRUCTURE " if extended else b"BODY "
+
+    def render(
+        view: SelectedView, info: MessageInfo, flags: frozenset[str], parsed: Structure | None
+    ) -> bytes | None:
+        if parsed is None:
+            return None
+        rendered = parsed.bodystructure(extended)
+        return None if rev2.needs_decoding(view, rendered) else label + no_nuls(rendered)
+
+    return render
+
+
+#: The plain items :func:`_render_simple` answers (as :func:`_render` would).
+_SIMPLE: dict[str, SimpleRenderer] = {
+    "UID": lambda view, info, flags, parsed: b"UID %d" % info.uid,
+    "FLAGS": _flags_item,
+    "INTERNALDATE": lambda view, info, flags, parsed: (
+        b"INTERNALDATE " + wire.imap_date(info.internal_date)
+    ),
+    "MODSEQ": lambda view, info, flags, parsed: b"MODSEQ (%d)" % info.modseq,
+    "RFC822.SIZE": lambda view, info, flags, parsed: b"RFC822.SIZE %d" % info.size,
+    "ENVELOPE": _envelope_item,
+    "BODYSTRUCTURE": _structure_item(True),
+    "BODY": _structure_item(False),
+}
+
+
+def _simple_renderers(items: list[FetchItem]) -> list[SimpleRenderer] | None:
+    """One renderer per item when every item is a plain one of :data:`_SIMPLE`:
+    a FETCH of flags or of a cold big folder's structures then costs the event
+    loop a function call per item, not an item-type dispatch and an await."""
+    renderers = []
+    for item in items:
+        if type(item) is not FetchAttribute or item.name in EXTENSION_ITEMS:
+            return None
+        renderer = _SIMPLE.get(item.name)
+        if renderer is None:
+            return None
+        renderers.append(renderer)
+    return renderers
+
+
+def _render_simple(
+    renderers: list[SimpleRenderer],
+    seq: int,
+    view: SelectedView,
+    info: MessageInfo,
+    flags: frozenset[str],
+    parsed: Structure | None,
+) -> bytes | None:
+    """The message's whole FETCH response line, or None if an item needs :func:`_render`."""
+    parts = []
+    for render in renderers:
+        part = render(view, info, flags, parsed)
+        if part is None:
+            return None
+        parts.append(part)
+    return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
+
+
 async def _render(
     item: FetchItem,
     view: SelectedView,
     cache: MessageCache,
     info: MessageInfo,
     flags: frozenset[str],
+    rendered: Structure | None = None,
 ) -> bytes | Streamed:
+    """One item of a message's FETCH response. ``rendered``: its structure
+    parsed by the pool (the cold FETCH), so the parse cache is not asked."""
     if isinstance(item, BinarySection):
         return await binary.render(item, view.folder, cache, info)
     if isinstance(item, BodySection) and item.section == WHOLE and info.size >= STREAM_FROM:
@@ -311,7 +405,7 @@ async def _render(
     if name in _RFC822_SECTIONS:
         data = await cache.section(view.folder, info, _RFC822_SECTIONS[name])
         return name.encode() + b" " + wire.literal(no_nuls(data))
-    parsed = await cache.structure(view.folder, info)
+    parsed = rendered if rendered is not None else await cache.structure(view.folder, info)
     if name == "ENVELOPE":
         return b"ENVELOPE " + no_nuls(parsed.envelope())
     # IMAP4rev2 sessions get RFC 2231 parameters decoded (rev2.py).

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from mailserver.imap.commands.enable import enable, register
 from mailserver.imap.mime import MessageCache
-from mailserver.imap.mime.message import ParsedMessage
+from mailserver.imap.mime.message import Structure
 from mailserver.imap.mime.render import bodystructure_decoded
 from mailserver.imap.mime.section import Section
 from mailserver.imap.mime.structure import parse_message
@@ -57,11 +57,17 @@ register(IMAP4REV2, _on_rev2)
 _ENCODED_PARAMETER = b'*" "'
 
 
+def needs_decoding(view: SelectedView, rendered: bytes) -> bool:
+    """This IMAP4rev2 view must see ``rendered`` (a BODY/BODYSTRUCTURE) with its
+    RFC 2231 parameters decoded: the message is parsed again for it."""
+    return view.rev2 and _ENCODED_PARAMETER in rendered
+
+
 async def bodystructure(
     view: SelectedView,
     cache: MessageCache,
     info: MessageInfo,
-    parsed: ParsedMessage,
+    parsed: Structure,
     extended: bool,
 ) -> bytes:
     """BODY/BODYSTRUCTURE for this view: decoded RFC 2231 parameters under IMAP4rev2.
@@ -70,7 +76,7 @@ async def bodystructure(
     only a message that has such a parameter is parsed again, for rev2 sessions.
     """
     rendered = parsed.bodystructure(extended)
-    if not view.rev2 or _ENCODED_PARAMETER not in rendered:
+    if not needs_decoding(view, rendered):
         return rendered
     data = await cache.section(view.folder, info, Section())
     root = await asyncio.to_thread(parse_message, data)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mailserver.imap.mime import pool
-from mailserver.imap.mime.message import FORMAT_VERSION, ParsedMessage
+from mailserver.imap.mime.message import FORMAT_VERSION, ParsedMessage, Rendered
 from mailserver.imap.mime.section import Section
 from mailserver.storage import MessageInfo
 from mailserver.storage.base import Folder
@@ -174,10 +174,16 @@ class MessageCache:
         self._stored_bytes = 0
         #: Entries parsed since the sidecar was last written.
         self._pending: dict[str, str] = {}
+        #: Keys whose entries the parse pool appended to the sidecar file and
+        #: this process has not read back (they never crossed to the loop): a
+        #: miss on one of them loads the file again, and so does a rewrite.
+        self._in_file: set[str] = set()
         #: Entry lines in the sidecar file (duplicates and dead ones included);
         #: None when the file must be rewritten from scratch.
         self._file_lines: int | None = None
         self._loaded = self._sidecar is None
+        #: The last write failed: memory holds entries the file lacks.
+        self._write_failed = False
         self._load_lock = asyncio.Lock()
         self._flush_handle: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
@@ -213,6 +219,7 @@ class MessageCache:
             return
         self._stored = {}
         self._stored_bytes = 0
+        self._in_file = set()  # all on disk: the next load reads them
         self._loaded = False
 
     # --------------------------------------------------------------- API
@@ -239,6 +246,7 @@ class MessageCache:
         *,
         pooled: bool = False,
         paths: dict[int, str] | None = None,
+        rendered: dict[int, Rendered] | None = None,
     ) -> None:
         """Parse those of ``infos`` not cached yet, reading their files in one go.
 
@@ -249,7 +257,9 @@ class MessageCache:
         holds them whole one at a time, not a batch of them at once.
         ``pooled``: parse them in the process pool (:mod:`.pool`) when the
         folder has message files (``paths``, if the caller has them already);
-        what it cannot parse is parsed here.
+        what it cannot parse is parsed here. The pool's answers go to
+        ``rendered`` (by UID) instead of the parse cache: the pool stored the
+        whole parse in the sidecar file.
         """
         missing: list[MessageInfo] = []
         for info in infos:
@@ -265,7 +275,9 @@ class MessageCache:
                 continue
             missing.append(info)
         if missing and pooled:
-            missing = await self._parse_in_pool(folder, missing, paths)
+            missing = await self._parse_in_pool(
+                folder, missing, paths, {} if rendered is None else rendered
+            )
         if not missing:
             return
         found = await folder.read_many(info.uid for info in missing)
@@ -337,28 +349,52 @@ class MessageCache:
         return parsed
 
     async def _parse_in_pool(
-        self, folder: Folder, infos: list[MessageInfo], paths: dict[int, str] | None
+        self,
+        folder: Folder,
+        infos: list[MessageInfo],
+        paths: dict[int, str] | None,
+        rendered: dict[int, Rendered],
     ) -> list[MessageInfo]:
-        """Parse ``infos`` in the process pool; those it could not parse are returned."""
+        """Parse ``infos`` in the process pool, their renderings into ``rendered``;
+        those it could not parse are returned."""
         if paths is None:
             paths = await folder.message_paths(info.uid for info in infos)
         sent = [info for info in infos if info.uid in paths]
         if not sent:
             return infos
-        results = await pool.POOL.parse([(paths[info.uid], info.size) for info in sent])
-        if results is None:
+        sidecar = str(self._sidecar) if self._sidecar is not None else None
+        answer = await pool.POOL.parse(
+            sidecar,
+            [
+                (paths[info.uid], info.size, info.key if _storable_key(info.key) else "")
+                for info in sent
+            ],
+        )
+        if answer is None:
             return infos
+        results, written = answer
         left = [info for info in infos if info.uid not in paths]
         for info, result in zip(sent, results, strict=True):
             if result is None:
                 left.append(info)  # gone or renamed: the ordinary path finds out which
-                continue
-            size, envelope, body, bodystructure, entry, persist = result
-            parsed = ParsedMessage.from_entry(size, envelope, body, bodystructure, entry)
-            _parsed.put((self._token, info.key), parsed, parsed.weight())
-            if persist:
-                self._store(info, entry)
+            else:
+                rendered[info.uid] = Rendered(*result)
+        self._written_elsewhere(written)
         return left
+
+    def _written_elsewhere(self, keys: list[str]) -> None:
+        """The pool appended these keys' entries to the sidecar file."""
+        if not keys:
+            return
+        for key in keys:
+            self._drop(key)  # the file's newer entry wins over an older one in memory
+        self._in_file.update(keys)
+        if self._file_lines is not None:
+            self._file_lines += len(keys)
+        elif self._loaded and not self._write_failed:
+            # The file was missing when loaded (the pool made it): everything
+            # in memory is pending, so appending keeps the file whole.
+            self._file_lines = len(keys)
 
     async def _matching(
         self, parsed: ParsedMessage, info: MessageInfo, data: bytes
@@ -391,15 +427,8 @@ class MessageCache:
     async def _from_sidecar(self, info: MessageInfo) -> ParsedMessage | None:
         if self._sidecar is None:
             return None
-        if not self._loaded:
-            async with self._load_lock:
-                if not self._loaded:
-                    loaded, lines = await asyncio.to_thread(_load_sidecar, self._sidecar)
-                    loaded.update(self._stored)
-                    self._stored = loaded
-                    self._stored_bytes = sum(_entry_bytes(k, v) for k, v in loaded.items())
-                    self._file_lines = lines
-                    self._loaded = True
+        if not self._loaded or info.key in self._in_file:
+            await self._load()
         entry = self._stored.get(info.key)
         if entry is None:
             return None
@@ -413,7 +442,26 @@ class MessageCache:
             return None
         return parsed
 
+    async def _load(self) -> None:
+        """Read the sidecar file into memory (again, when the pool wrote to it);
+        what memory holds wins over the file's lines."""
+        assert self._sidecar is not None
+        async with self._load_lock:
+            if self._loaded and not self._in_file:
+                return
+            # Keys the pool writes from now on were not read by this load.
+            self._in_file = set()
+            loaded, lines = await asyncio.to_thread(_load_sidecar, self._sidecar)
+            loaded.update(self._stored)
+            self._stored = loaded
+            self._stored_bytes = sum(_entry_bytes(k, v) for k, v in loaded.items())
+            if lines is not None and self._write_failed:
+                lines = None  # memory has entries the file lacks: rewrite it
+            self._file_lines = lines
+            self._loaded = True
+
     def _drop(self, key: str) -> None:
+        self._in_file.discard(key)
         entry = self._stored.pop(key, None)
         self._pending.pop(key, None)
         if entry is not None:
@@ -458,20 +506,27 @@ class MessageCache:
                 for key in before:
                     if key not in live:
                         self._drop(key)
-            pending = list(self._pending.items())
-            self._pending.clear()
-            if not pending:
+                self._in_file &= live
+            if not self._pending:
                 return
             lines = self._file_lines
-            if lines is None or lines + len(pending) > 2 * len(self._stored) + 64:
+            live_entries = len(self._stored) + len(self._in_file)
+            if lines is None or lines + len(self._pending) > 2 * live_entries + 64:
+                if self._in_file:  # the pool's entries are only in the file: keep them
+                    await self._load()
                 entries = list(self._stored.items())
+                self._pending.clear()
                 await asyncio.to_thread(_rewrite_sidecar, sidecar, entries)
                 self._file_lines = len(entries)
+                self._write_failed = False
             else:
+                pending = list(self._pending.items())
+                self._pending.clear()
                 await asyncio.to_thread(_append_sidecar, sidecar, pending)
                 self._file_lines = lines + len(pending)
         except Exception:  # a cache must never take a session down
             self._file_lines = None
+            self._write_failed = True
             log.warning("could not write %s", sidecar, exc_info=True)
 
 
@@ -517,6 +572,13 @@ class Prefetcher:
         self._locating = asyncio.Lock()
         #: Batches the writer parsed itself (their files are not kept).
         self._stolen: set[int] = set()
+        #: The pool's renderings by UID, until the writer takes them (:meth:`take`).
+        self._ready: dict[int, Rendered] = {}
+
+    def take(self, uid: int) -> Rendered | None:
+        """The pool's rendering of ``uid`` if it parsed it (once; the parse cache
+        and the sidecar answer any later asking)."""
+        return self._ready.pop(uid, None)
 
     async def ready(self, index: int) -> None:
         """Call before writing ``uids[index]``: its batch is parsed when this returns."""
@@ -562,7 +624,9 @@ class Prefetcher:
                         self._paths.setdefault(position // self.size, {})[uid] = path
                 self._located += len(chunk)
         paths = self._paths.pop(batch, {})
-        await self.cache.prefetch(self.folder, infos, pooled=True, paths=paths)
+        await self.cache.prefetch(
+            self.folder, infos, pooled=True, paths=paths, rendered=self._ready
+        )
 
     def close(self) -> None:
         """Drop the batches started ahead (the FETCH ended early)."""
@@ -571,6 +635,7 @@ class Prefetcher:
             # Retrieve a failure of a batch nobody will wait for now.
             task.add_done_callback(_quiet)
         self._tasks.clear()
+        self._ready.clear()
 
     def _infos(self, batch: int) -> list[MessageInfo]:
         start = batch * self.size
@@ -638,7 +703,15 @@ def _rewrite_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
 
 
 def _append_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
+    """One ``O_APPEND`` write of whole lines: the parse pool appends to the same
+    file (:func:`pool.append_sidecar`), and so may the other workers."""
     if not path.parent.is_dir():
         return  # folder deleted meanwhile
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.writelines(f"{key}\t{entry}\n" for key, entry in entries)
+    blob = "".join(f"{key}\t{entry}\n" for key, entry in entries).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)  # gone: rewritten next time
+    try:
+        view = memoryview(blob)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)

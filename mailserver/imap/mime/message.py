@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from mailserver.imap.mime import render, textsearch
 from mailserver.imap.mime.headers import RAW, Field, decode_header_text, first, parse_fields
@@ -22,6 +22,35 @@ from mailserver.imap.mime.tree import Node
 FORMAT_VERSION = 1
 #: Bytes a parsed :class:`Field` costs beyond its text (object, list slot, str/bytes headers).
 _FIELD_OVERHEAD = 240
+
+
+class Structure(Protocol):
+    """What FETCH ENVELOPE/BODY/BODYSTRUCTURE read of a parse."""
+
+    def envelope(self) -> bytes: ...
+
+    def bodystructure(self, extended: bool) -> bytes: ...
+
+
+class Rendered:
+    """ENVELOPE, BODY and BODYSTRUCTURE of a message parsed elsewhere (the parse
+    pool), which also stored the whole parse in the folder's sidecar file: all a
+    cold FETCH of those items needs, and nothing the event loop must build or
+    keep beyond the response (a later SEARCH or section finds the rest in the
+    sidecar)."""
+
+    __slots__ = ("_body", "_bodystructure", "_envelope")
+
+    def __init__(self, envelope: bytes, body: bytes, bodystructure: bytes) -> None:
+        self._envelope = envelope
+        self._body = body
+        self._bodystructure = bodystructure
+
+    def envelope(self) -> bytes:
+        return self._envelope
+
+    def bodystructure(self, extended: bool) -> bytes:
+        return self._bodystructure if extended else self._body
 
 
 class ParsedMessage:
@@ -209,6 +238,12 @@ class ParsedMessage:
             self._body.decode(*RAW),
             self._bodystructure.decode(*RAW),
         ]
+
+    def entry_text(self) -> str:
+        """The sidecar entry: :meth:`to_json` as compact (ASCII) JSON text."""
+        if self._entry is not None:
+            return self._entry
+        return json.dumps(self.to_json(), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, value: Any) -> ParsedMessage:

@@ -2,50 +2,63 @@
 
 A cold ``FETCH 1:* (ENVELOPE BODYSTRUCTURE)`` of a big folder is mostly the
 MIME parse, and the command runs on one event loop while the machine's
-other cores idle. This module keeps one small process pool per server
-process (created on first use, only by a FETCH with many uncached
-messages, see :data:`POOL_MIN`) that is handed batches of message file
-paths and answers each message's :class:`ParsedMessage` together with its
-ready-encoded sidecar entry -- so reading the file, parsing, rendering
-ENVELOPE/BODYSTRUCTURE and ``json.dumps`` all happen off the loop, which
-meanwhile writes the responses of the batch before.
+other cores idle. This module keeps a few helper processes per server
+process (started on first use, only by a FETCH with many uncached
+messages, see :data:`POOL_MIN`) that are handed batches of message file
+paths. A helper reads each file, parses it, renders ENVELOPE, BODY and
+BODYSTRUCTURE, appends the sidecar entries of the batch to the folder's
+sidecar file itself (one ``O_APPEND`` write per batch, as the event loop
+appends its own) and answers only the three renderings per message. So
+the event loop's share per message is a few dictionary operations: the
+sidecar text (most of a parse's size) never crosses back to it.
 
-The worker runs exactly :meth:`ParsedMessage.parse` on exactly the bytes
+Transport: a Unix socketpair per helper, read by the event loop with an
+asyncio protocol (no executor thread that would fight the loop for the
+GIL, as ``ProcessPoolExecutor``'s did), frames of a 4-byte length and a
+``marshal`` payload (built-in types only, C speed both ways). Requests are
+pipelined; each helper answers in order.
+
+The helper runs exactly :meth:`ParsedMessage.parse` on exactly the bytes
 ``Folder.read`` would return (``to_wire`` of the file), so the answers are
 byte-identical to the in-process path (tests/unit/imap/mime/test_pool.py).
 A file that is gone or changed size (expunged, renamed by a flag change)
 comes back as None and the caller parses it the ordinary way, which knows
 how to find a renamed file and reports an expunged one.
 
-The pool uses ``spawn`` (no fork of a process with threads and an event
-loop); its processes ignore SIGINT/SIGHUP (the server decides when they
-end), die with their parent (``PR_SET_PDEATHSIG``) and are shut down by
-:func:`shutdown` when the server closes. A broken pool (a worker killed)
-is dropped and the next big FETCH makes a new one; meanwhile callers fall
-back to parsing in the process.
+The helpers are fresh interpreters (``sys.executable -c``: no fork of a
+process with threads and an event loop); they ignore SIGINT/SIGHUP (the
+server decides when they end), die with their parent
+(``PR_SET_PDEATHSIG``) and end when their socket closes, which
+:func:`shutdown` does when the server closes. A helper that dies fails only
+the batches it held (their callers parse in the process) and is replaced
+by the next big FETCH.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import collections
 import contextlib
 import ctypes
-import json
 import logging
-import multiprocessing
+import marshal
 import os
 import signal
-from concurrent.futures.process import BrokenProcessPool
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, cast
 
-from mailserver.imap.mime.message import ParsedMessage
+from mailserver.imap.mime.message import FORMAT_VERSION, ParsedMessage
 from mailserver.storage.maildir.flags import to_wire
 
 log = logging.getLogger(__name__)
 
 #: A FETCH needing the structure of at least this many messages uses the pool.
 POOL_MIN = 512
-#: Messages per call into the pool (one pickle round trip each).
+#: Messages per call into the pool (one round trip each).
 BATCH = 128
 #: Batches in the pool's hands (unfinished) at any time.
 AHEAD = 4
@@ -54,36 +67,37 @@ AHEAD = 4
 MAX_LEAD = 16
 #: Message files looked up per thread call.
 LOCATE = 1024
-#: Worker processes of the pool, per server process. One is enough to keep
-#: the event loop busy writing on a 2-core machine; more cores, a few more.
+#: Helper processes per server process. One is enough to keep the event
+#: loop busy writing on a 2-core machine; more cores, a few more.
 WORKERS = max(1, min(3, (os.cpu_count() or 2) - 1))
 #: Sidecar entries bigger than this are not persisted (as ``cache.MAX_PERSISTED_ENTRY``).
 MAX_PERSISTED_ENTRY = 64 * 1024
+#: A helper does not grow a sidecar past this (as ``cache.MAX_SIDECAR_BYTES``:
+#: a bigger file is not loaded).
+MAX_SIDECAR_BYTES = 64 * 1024 * 1024
+#: The first line of a sidecar file (as ``cache._MAGIC``).
+SIDECAR_MAGIC = f"mailserver-imap-cache {FORMAT_VERSION}\n".encode()
 
-#: One parsed message from the pool: size, ENVELOPE, BODY, BODYSTRUCTURE, the
-#: :meth:`ParsedMessage.to_json` text, and whether the sidecar may keep it.
-#: Plain bytes and strings: they cross the pipe far cheaper than the objects
-#: of a part tree (see :meth:`ParsedMessage.from_entry`).
-Parsed = tuple[int, bytes, bytes, bytes, str, bool]
+#: One message's answer: ENVELOPE, BODY, BODYSTRUCTURE as rendered by
+#: :meth:`ParsedMessage.parse`; None when the file is gone or changed.
+Rendered = tuple[bytes, bytes, bytes]
+#: A batch's answer: the renderings in order, and the keys whose sidecar
+#: entries the helper appended to the sidecar file.
+Answer = tuple[list[Rendered | None], list[str]]
+#: One message of a request: file path, expected size, and the maildir key
+#: under which its sidecar entry is stored ("" for none).
+Item = tuple[str, int, str]
 
+_HEADER = struct.Struct("<I")
 _PR_SET_PDEATHSIG = 1
 
 
-def _init_worker(parent: int) -> None:
-    """In each pool process: leave signals to the server, die with it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: the executor's closed pipe still ends the worker
-    if os.getppid() != parent:
-        os._exit(0)
+# ------------------------------------------------------------ the helper
 
 
-def parse_one(path: str, size: int) -> Parsed | None:
-    """The parse of one message file as ``Folder.read`` sees it; None if it is gone or changed."""
+def parse_one(path: str, size: int) -> tuple[Rendered, ParsedMessage] | None:
+    """The renderings (and parse) of one message file as ``Folder.read`` sees it;
+    None if it is gone or changed."""
     try:
         with open(path, "rb") as handle:
             data = to_wire(handle.read())
@@ -92,62 +106,279 @@ def parse_one(path: str, size: int) -> Parsed | None:
     if len(data) != size:
         return None
     parsed = ParsedMessage.parse(data)
-    entry = json.dumps(parsed.to_json(), separators=(",", ":"))
-    return (
-        parsed.size,
-        parsed.envelope(),
-        parsed.bodystructure(False),
-        parsed.bodystructure(True),
-        entry,
-        len(parsed.header) <= MAX_PERSISTED_ENTRY,
-    )
+    return (parsed.envelope(), parsed.bodystructure(False), parsed.bodystructure(True)), parsed
 
 
-def parse_files(items: list[tuple[str, int]]) -> list[Parsed | None]:
-    """Runs in a pool process: :func:`parse_one` for each (path, size)."""
-    return [parse_one(path, size) for path, size in items]
+def parse_batch(sidecar: str | None, items: list[Item]) -> Answer:
+    """Parse ``items``; append the sidecar entries of the parsed ones to ``sidecar``."""
+    results: list[Rendered | None] = []
+    keys: list[str] = []
+    lines: list[str] = []
+    for path, size, key in items:
+        done = parse_one(path, size)
+        if done is None:
+            results.append(None)
+            continue
+        rendered, parsed = done
+        results.append(rendered)
+        if sidecar and key and len(parsed.header) <= MAX_PERSISTED_ENTRY:
+            keys.append(key)
+            lines.append(f"{key}\t{parsed.entry_text()}\n")
+    if lines and sidecar is not None and not append_sidecar(sidecar, "".join(lines).encode()):
+        keys = []
+    return results, keys
+
+
+def append_sidecar(path: str, blob: bytes) -> bool:
+    """Append whole entry lines to a sidecar in one ``O_APPEND`` write (so lines of
+    two writers never interleave); creates the file, magic line first, if missing.
+    False when nothing was written (folder gone, foreign file, over the size limit)."""
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if _create_sidecar(path, blob):
+                return True
+            continue  # created by someone else meanwhile: append to theirs
+        except OSError:
+            return False
+        try:
+            if os.fstat(fd).st_size + len(blob) > MAX_SIDECAR_BYTES:
+                return False
+            with open(path, "rb") as check:  # not a sidecar of this format: leave it
+                if check.read(len(SIDECAR_MAGIC)) != SIDECAR_MAGIC:
+                    return False
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view) :]
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+    return False
+
+
+def _create_sidecar(path: str, blob: bytes) -> bool:
+    """A new sidecar holding ``blob``, put in place only if there is none (link, not rename)."""
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        return False
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(SIDECAR_MAGIC + blob)
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def serve(fd: int, parent: int) -> None:
+    """The helper's main loop: requests in, answers out, until the socket closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the closed socket still ends the helper
+    if os.getppid() != parent:
+        return
+    with socket.socket(fileno=fd) as sock, sock.makefile("rb") as incoming:
+        while True:
+            head = incoming.read(_HEADER.size)
+            if len(head) < _HEADER.size:
+                return
+            (length,) = _HEADER.unpack(head)
+            body = incoming.read(length)
+            if len(body) < length:
+                return
+            sidecar, items = marshal.loads(body)
+            answer = marshal.dumps(parse_batch(sidecar, items))
+            sock.sendall(_HEADER.pack(len(answer)) + answer)
+
+
+# ------------------------------------------------------------- the loop side
+
+
+class PoolBroken(Exception):
+    """The helper died or its socket failed; the batch is parsed in the process."""
+
+
+class _Helper(asyncio.Protocol):
+    """One helper process and its socket: requests written, answers matched in order."""
+
+    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        self.process = process
+        self.sock = sock
+        self.transport: asyncio.Transport | None = None
+        self.waiting: collections.deque[asyncio.Future[Answer]] = collections.deque()
+        self._buffer = bytearray()
+        self.alive = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A socket's transport (uvloop's ones do not subclass asyncio's).
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        size = _HEADER.size
+        while len(buffer) >= size:
+            (length,) = _HEADER.unpack_from(buffer)
+            if len(buffer) < size + length:
+                break
+            answer = marshal.loads(bytes(buffer[size : size + length]))
+            del buffer[: size + length]
+            if self.waiting:
+                future = self.waiting.popleft()
+                if not future.done():
+                    future.set_result(answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.alive = False
+        waiting, self.waiting = self.waiting, collections.deque()
+        for future in waiting:
+            if not future.done():
+                future.set_exception(PoolBroken("parse helper gone"))
+        self.reap()
+
+    def send(self, payload: Any) -> asyncio.Future[Answer]:
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        if not self.alive or self.transport is None or self.transport.is_closing():
+            future.set_exception(PoolBroken("parse helper gone"))
+            return future
+        body = marshal.dumps(payload)
+        self.waiting.append(future)
+        self.transport.write(_HEADER.pack(len(body)) + body)
+        return future
+
+    def close(self) -> None:
+        """End the helper: its socket closes, it reads EOF and exits."""
+        self.alive = False
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # EOF now, not at the loop's next turn
+        try:
+            if self.transport is not None:
+                self.transport.close()
+                return
+        except RuntimeError:  # its event loop is closed already
+            pass
+        self.sock.close()
+
+    def reap(self, timeout: float = 0.0) -> bool:
+        """Collect the ended process (no zombie left); True once it has."""
+        if self.process.poll() is not None:
+            return True
+        if timeout:
+            try:
+                self.process.wait(timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(1.0)
+        return self.process.returncode is not None
+
+
+def _start_helper() -> tuple[subprocess.Popen[bytes], socket.socket]:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        root = str(Path(__file__).resolve().parents[3])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        code = f"from mailserver.imap.mime.pool import serve; serve(0, {os.getpid()})"
+        # The socket is the helper's stdin: passed under its own number, it
+        # could be 0 itself in a server started with stdin closed.
+        process = subprocess.Popen(
+            [sys.executable, "-B", "-c", code], stdin=theirs.fileno(), env=env, close_fds=True
+        )
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    ours.setblocking(False)
+    return process, ours
 
 
 class ParsePool:
-    """The lazily created process pool of this server process."""
+    """The lazily started helper processes of this server process."""
 
     def __init__(self, workers: int = WORKERS) -> None:
         self.workers = workers
-        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._helpers: list[_Helper] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ended: list[_Helper] = []
+        self._starting = asyncio.Lock()
 
-    def _get(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._executor is None:
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(os.getpid(),),
-            )
-        return self._executor
-
-    async def parse(self, items: list[tuple[str, int]]) -> list[Parsed | None] | None:
-        """The parses of ``items`` (path, size), in order; None if the pool failed."""
+    async def _get(self) -> _Helper:
+        """The helper with the fewest batches in hand; one is started (by one
+        caller at a time) while fewer than :attr:`workers` run."""
         loop = asyncio.get_running_loop()
-        try:
-            executor = self._get()
-            return await loop.run_in_executor(executor, parse_files, items)
-        except (BrokenProcessPool, OSError, RuntimeError):
-            log.warning("parse pool failed; parsing in the process", exc_info=True)
+        if self._loop is not loop:
             self.shutdown()
-            return None
+            self._loop = loop
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            self._helpers = [helper for helper in self._helpers if helper.alive]
+            self._ended = [helper for helper in self._ended if not helper.reap()]
+            if len(self._helpers) < self.workers:
+                process, sock = _start_helper()
+                helper = _Helper(process, sock)
+                try:
+                    await loop.create_connection(lambda: helper, sock=sock)
+                except BaseException:
+                    helper.close()
+                    process.kill()
+                    self._ended.append(helper)
+                    raise
+                self._helpers.append(helper)
+                return helper
+        return min(self._helpers, key=lambda helper: len(helper.waiting))
 
-    def shutdown(self) -> None:
-        """Let the pool's processes end once the work handed to them is done (at
-        most :data:`AHEAD` batches per FETCH; a FETCH waiting for one gets it);
-        a later parse starts a new pool."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            with contextlib.suppress(Exception):
-                executor.shutdown(wait=False)
+    async def parse(self, sidecar: str | None, items: list[Item]) -> Answer | None:
+        """The renderings of ``items`` (path, size, key) in order, and the keys whose
+        entries were appended to ``sidecar``; None if the pool failed."""
+        try:
+            helper = await self._get()
+            answer = await helper.send((sidecar, items))
+        except (PoolBroken, OSError, ValueError, EOFError):
+            log.warning("parse pool failed; parsing in the process", exc_info=True)
+            self._drop_dead()
+            return None
+        results, keys = answer
+        if len(results) != len(items):
+            return None
+        return results, keys
+
+    def _drop_dead(self) -> None:
+        for helper in self._helpers:
+            if not helper.alive:
+                helper.close()
+                self._ended.append(helper)
+        self._helpers = [helper for helper in self._helpers if helper.alive]
+
+    def shutdown(self, wait: float = 0.0) -> None:
+        """End the helpers (a FETCH waiting for one falls back to its own parse);
+        a later parse starts new ones. ``wait``: seconds to wait for each to exit."""
+        helpers, self._helpers = self._helpers, []
+        for helper in helpers:
+            helper.close()
+        self._ended.extend(helpers)
+        self._ended = [helper for helper in self._ended if not helper.reap(wait)]
 
     @property
     def running(self) -> bool:
-        return self._executor is not None
+        return any(helper.alive for helper in self._helpers)
+
+    def pids(self) -> list[int]:
+        return [helper.process.pid for helper in self._helpers if helper.alive]
 
 
 #: The process's pool (one per server process; ``workers: N`` means N pools).
@@ -156,4 +387,4 @@ POOL = ParsePool()
 
 def shutdown() -> None:
     """Called when the server closes."""
-    POOL.shutdown()
+    POOL.shutdown(wait=2.0)

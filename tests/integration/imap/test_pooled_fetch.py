@@ -22,6 +22,8 @@ from pathlib import Path
 from mailserver.imap.fetch import no_nuls
 from mailserver.imap.mime import ParsedMessage
 from mailserver.imap.mime.pool import POOL_MIN
+from mailserver.imap.mime.render import bodystructure_decoded
+from mailserver.imap.mime.structure import parse_message
 from tests.integration.workers.test_workers import TIMEOUT, USER, imap_on
 from tests.support.server import ServerProcess
 from tests.unit.imap.mime.test_pool import generated
@@ -54,6 +56,15 @@ def children(pid: int) -> set[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.add(int(entry))
     return found
+
+
+def running(pid: int) -> bool:
+    """The process exists and has not ended (a zombie has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def flat(data: list[object]) -> bytes:
@@ -117,6 +128,9 @@ def test_cold_fetch_in_each_worker_uses_its_pool_and_answers_the_same(
             # The second worker may instead find the first one's parses in the
             # folder's sidecar file (written a moment after them): no pool then.
             assert fresh or number, "the FETCH did not start a parse pool in the worker"
+            # A helper that failed (or whose answers the worker could not read)
+            # is dropped and exits; one that served stays for the next FETCH.
+            assert all(running(p) for p in fresh), "the parse helper failed"
             pools |= fresh
             want = b"".join(expected_line(seq, data) for seq, data in bodies(client).items())
             assert got == want
@@ -149,7 +163,9 @@ def test_messages_expunged_by_a_session_in_the_other_worker_are_skipped(
         before = children(first)
         typ, got, code = structures(reader)
         assert typ == "OK"
-        assert children(first) - before, "the FETCH did not use a parse pool"
+        helpers = children(first) - before
+        assert helpers, "the FETCH did not use a parse pool"
+        assert all(running(p) for p in helpers), "the parse helper failed"
         lines = got.split(b"\n")[:-1]
         answered = {int(line.split(b" ", 1)[0]): line + b"\n" for line in lines}
         assert set(answered) == set(originals) - doomed
@@ -159,3 +175,42 @@ def test_messages_expunged_by_a_session_in_the_other_worker_are_skipped(
     finally:
         reader.logout()
         other.logout()
+
+
+def test_an_imap4rev2_session_gets_decoded_parameters_from_the_pool(
+    server_factory: ServerFactory,
+) -> None:
+    """The pool renders IMAP4rev1's BODYSTRUCTURE; an IMAP4rev2 session's cold
+    FETCH must still get RFC 2231 parameters decoded (RFC 9051 7.5.2)."""
+    server = server_factory(workers=1)
+    seed(server.maildir(USER))
+    assert server.process is not None
+    pid = server.process.pid  # one process serves: no workers
+    client = imaplib.IMAP4(server.host, server.ports["imap"], timeout=TIMEOUT)
+    client.login(USER, USER)
+    try:
+        assert client._simple_command("ENABLE", "IMAP4rev2")[0] == "OK"
+        assert client.select("INBOX", readonly=True)[0] == "OK"
+        before = children(pid)
+        typ, got, _ = structures(client)
+        assert typ == "OK"
+        helpers = children(pid) - before
+        assert helpers and all(running(p) for p in helpers), "the FETCH did not use a pool"
+        want = []
+        decoded = 0
+        for seq, data in bodies(client).items():
+            parsed = ParsedMessage.parse(data)
+            structure = parsed.bodystructure(True)
+            if b'*" "' in structure:
+                structure = bodystructure_decoded(parse_message(data), True)
+                decoded += 1
+            line = b"%d (ENVELOPE %s BODYSTRUCTURE %s)" % (
+                seq,
+                no_nuls(parsed.envelope()),
+                no_nuls(structure),
+            )
+            want.append(line.replace(b"}\r\n", b"}") + b"\n")
+        assert decoded  # the corpus has RFC 2231 parameters
+        assert got == b"".join(want)
+    finally:
+        client.logout()

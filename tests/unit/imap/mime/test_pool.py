@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def real_pool() -> Iterator[pool.ParsePool]:
     """One spawned pool for the module (starting one costs a fraction of a second)."""
     parse_pool = pool.ParsePool(workers=1)
     yield parse_pool
-    parse_pool.shutdown()
+    parse_pool.shutdown(wait=5)
 
 
 @pytest.fixture
@@ -99,69 +100,164 @@ def plain(data: bytes) -> tuple[list[object], str]:
     return parsed.to_json(), json.dumps(parsed.to_json(), separators=(",", ":"))
 
 
+def sidecar_lines(path: Path) -> dict[str, str]:
+    """A sidecar file's entries by key (the magic line checked)."""
+    lines = path.read_text().splitlines()
+    assert lines[0] == cache_module._MAGIC
+    return dict(line.split("\t", 1) for line in lines[1:])
+
+
+async def pool_items(folder: Folder) -> tuple[list[MessageInfo], list[pool.Item]]:
+    infos = list((await folder.snapshot()).messages)
+    paths = await folder.message_paths(info.uid for info in infos)
+    assert set(paths) == {info.uid for info in infos}
+    return infos, [(paths[info.uid], info.size, info.key) for info in infos]
+
+
 async def test_pool_parses_like_the_process(
     inbox: Folder, real_pool: pool.ParsePool, tmp_path: Path
 ) -> None:
-    infos = list((await inbox.snapshot()).messages)
-    paths = await inbox.message_paths(info.uid for info in infos)
-    assert set(paths) == {info.uid for info in infos}
-    items = [(paths[info.uid], info.size) for info in infos]
-    results = await real_pool.parse(items)
-    assert results is not None and real_pool.running
+    infos, items = await pool_items(inbox)
+    sidecar = tmp_path / "sidecar"
+    answer = await real_pool.parse(str(sidecar), items)
+    assert answer is not None and real_pool.running
+    results, written = answer
     assert len(results) == len(infos)
+    assert written == [info.key for info in infos]
+    entries = sidecar_lines(sidecar)  # created by the helper, magic line first
+    assert list(entries) == written
     for info, result in zip(infos, results, strict=True):
         assert result is not None
-        size, envelope, body, bodystructure, entry, persist = result
         data = await inbox.read(info.uid)
         expected_json, expected_entry = plain(data)
-        assert entry == expected_entry
-        assert persist
         whole = ParsedMessage.parse(data)
-        assert (size, envelope, body, bodystructure) == (
-            whole.size,
-            whole.envelope(),
-            whole.bodystructure(False),
-            whole.bodystructure(True),
-        )
-        lazy = ParsedMessage.from_entry(size, envelope, body, bodystructure, entry)
-        assert lazy.to_json() == expected_json
-        estimate = lazy.weight()
-        assert lazy.header == whole.header and lazy.tree == whole.tree  # unpacked on demand
-        assert lazy.to_json() == expected_json
-        assert estimate >= lazy.weight() == whole.weight()
-        assert lazy.header_value("Subject") == whole.header_value("Subject")
+        assert result == (whole.envelope(), whole.bodystructure(False), whole.bodystructure(True))
+        assert entries[info.key] == expected_entry
+        assert ParsedMessage.from_json(json.loads(entries[info.key])).to_json() == expected_json
+    # A second batch appends to the file (the same entries again: a later line wins).
+    again = await real_pool.parse(str(sidecar), items[:3])
+    assert again is not None and again[1] == written[:3]
+    assert len(sidecar.read_text().splitlines()) == 1 + len(infos) + 3
 
 
 async def test_gone_or_changed_files_come_back_as_none(
-    inbox: Folder, real_pool: pool.ParsePool
+    inbox: Folder, real_pool: pool.ParsePool, tmp_path: Path
 ) -> None:
     info = (await inbox.snapshot()).messages[0]
     path = (await inbox.message_paths([info.uid]))[info.uid]
-    results = await real_pool.parse(
-        [(path, info.size + 1), (path + ".gone", info.size), (path, info.size)]
+    answer = await real_pool.parse(
+        str(tmp_path / "sidecar"),
+        [(path, info.size + 1, "a"), (path + ".gone", info.size, "b"), (path, info.size, "c")],
     )
-    assert results is not None
+    assert answer is not None
+    results, written = answer
     assert results[0] is None and results[1] is None and results[2] is not None
+    assert written == ["c"]
 
 
-async def test_a_broken_pool_falls_back_and_is_replaced(inbox: Folder) -> None:
-    info = (await inbox.snapshot()).messages[0]
-    path = (await inbox.message_paths([info.uid]))[info.uid]
+async def test_no_key_or_no_sidecar_writes_nothing(
+    inbox: Folder, real_pool: pool.ParsePool, tmp_path: Path
+) -> None:
+    _, items = await pool_items(inbox)
+    answer = await real_pool.parse(None, items[:2])
+    assert answer is not None and answer[1] == [] and all(answer[0])
+    sidecar = tmp_path / "sidecar"
+    answer = await real_pool.parse(str(sidecar), [(path, size, "") for path, size, _ in items[:2]])
+    assert answer is not None and answer[1] == [] and all(answer[0])
+    assert not sidecar.exists()
+
+
+def test_append_sidecar_leaves_foreign_and_full_files_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = b"k\t[1]\n"
+    foreign = tmp_path / "foreign"
+    foreign.write_bytes(b"mailserver-imap-cache 0\nold\t[1]\n")
+    assert not pool.append_sidecar(str(foreign), line)
+    assert foreign.read_bytes() == b"mailserver-imap-cache 0\nold\t[1]\n"
+    ours = tmp_path / "ours"
+    assert pool.append_sidecar(str(ours), line)  # created, magic first
+    assert pool.append_sidecar(str(ours), line)
+    assert ours.read_bytes() == pool.SIDECAR_MAGIC + line + line
+    monkeypatch.setattr(pool, "MAX_SIDECAR_BYTES", len(pool.SIDECAR_MAGIC) + 2 * len(line) + 1)
+    assert not pool.append_sidecar(str(ours), line)  # would pass the limit
+    assert ours.read_bytes() == pool.SIDECAR_MAGIC + line + line
+    assert not pool.append_sidecar(str(tmp_path / "gone" / "sidecar"), line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "ours"]  # no temp files
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = asyncio.get_running_loop().time() + 20
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_helper_killed_holding_a_batch_fails_only_that_batch(inbox: Folder) -> None:
+    """The batch in a killed helper's hands comes back as None (its caller parses
+    in the process); the next call starts a fresh helper; none is left a zombie."""
+    _, items = await pool_items(inbox)
     parse_pool = pool.ParsePool(workers=1)
     try:
-        assert await parse_pool.parse([(path, info.size)]) is not None
-        executor = parse_pool._executor
-        assert executor is not None
-        for pid in list(executor._processes):  # a worker killed from outside
-            os.kill(pid, 9)
-        with pytest.raises(Exception):  # noqa: B017 - whatever the executor raises
-            await asyncio.wrap_future(executor.submit(pool.parse_files, []))
-        assert await parse_pool.parse([(path, info.size)]) is None  # reported, dropped
+        assert await parse_pool.parse(None, items[:1]) is not None
+        (pid,) = parse_pool.pids()
+        os.kill(pid, signal.SIGSTOP)  # holds the next batch unanswered
+        pending = asyncio.ensure_future(parse_pool.parse(None, items))
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+        os.kill(pid, signal.SIGKILL)
+        assert await asyncio.wait_for(pending, 20) is None
         assert not parse_pool.running
-        again = await parse_pool.parse([(path, info.size)])  # a fresh pool
-        assert again is not None and again[0] is not None
+        again = await parse_pool.parse(None, items[:2])  # a fresh helper
+        assert again is not None and all(again[0])
+        assert parse_pool.pids() and parse_pool.pids() != [pid]
+        await wait_for(lambda: not pid_alive(pid))  # reaped, not a zombie
     finally:
-        parse_pool.shutdown()
+        parse_pool.shutdown(wait=5)
+
+
+async def test_shutdown_ends_the_helpers(inbox: Folder) -> None:
+    _, items = await pool_items(inbox)
+    parse_pool = pool.ParsePool(workers=2)
+    first = asyncio.ensure_future(parse_pool.parse(None, items))
+    second = asyncio.ensure_future(parse_pool.parse(None, items))
+    assert (await first) is not None and (await second) is not None
+    pids = parse_pool.pids()
+    assert len(pids) == 2  # two helpers, each started once
+    parse_pool.shutdown(wait=5)
+    assert not parse_pool.running
+    assert not any(pid_alive(pid) for pid in pids)
+
+
+def test_the_pool_works_on_uvloop(tmp_path: Path) -> None:
+    """The servers run on uvloop, whose transports are not asyncio's classes."""
+    uvloop = pytest.importorskip("uvloop")
+    message = tmp_path / "m"
+    message.write_bytes(b"From: a@example.org\nSubject: hi\n\nbody\n")
+    size = message.read_bytes().count(b"\n") + len(message.read_bytes())  # CRLF on the wire
+
+    async def main() -> pool.Answer | None:
+        parse_pool = pool.ParsePool(workers=1)
+        try:
+            return await parse_pool.parse(str(tmp_path / "sidecar"), [(str(message), size, "k")])
+        finally:
+            parse_pool.shutdown(wait=5)
+
+    answer = uvloop.run(main())
+    assert answer is not None
+    whole = ParsedMessage.parse(message.read_bytes().replace(b"\n", b"\r\n"))
+    assert answer == (
+        [(whole.envelope(), whole.bodystructure(False), whole.bodystructure(True))],
+        ["k"],
+    )
 
 
 async def render_all(
@@ -184,7 +280,7 @@ async def render_all(
             info = snapshot.find(uid)
             assert info is not None
             try:
-                parsed = await cache.structure(folder, info)
+                parsed = ahead.take(uid) or await cache.structure(folder, info)
             except StorageError as exc:
                 assert exc.kind is ErrorKind.EXPUNGED
                 out[uid] = None
@@ -219,11 +315,11 @@ async def test_prefetcher_uses_the_pool_and_matches(
     pooled = 0
     original = pool.POOL.parse
 
-    async def counting(items: list[tuple[str, int]]) -> list[pool.Parsed | None] | None:
+    async def counting(sidecar: str | None, items: list[pool.Item]) -> pool.Answer | None:
         nonlocal pooled
-        results = await original(items)
-        pooled += sum(1 for r in results or [] if r is not None)
-        return results
+        answer = await original(sidecar, items)
+        pooled += sum(1 for r in (answer[0] if answer else []) if r is not None)
+        return answer
 
     monkeypatch.setattr(pool.POOL, "parse", counting)
     used: list[cache_module.Prefetcher] = []
@@ -238,7 +334,8 @@ async def test_prefetcher_uses_the_pool_and_matches(
     # The sidecar holds the pool's entries: a restart answers the same.
     cache = MessageCache.for_folder(inbox)
     await cache.flush()
-    assert set(cache._stored) == {info.key for info in infos}
+    assert cache._sidecar is not None
+    assert set(sidecar_lines(cache._sidecar)) == {info.key for info in infos}
     cache_module._parsed.clear()
     fresh = MessageCache(cache._sidecar.parent if cache._sidecar else None)
     for info in infos:
@@ -293,3 +390,51 @@ async def test_prefetcher_with_messages_expunged_meanwhile(
             assert got[info.uid] == want[info.uid]
     if when == "before":
         assert [uid for uid, answer in got.items() if answer is None] == sorted(doomed)
+
+
+async def test_entries_the_pool_wrote_are_read_back_not_parsed_again(
+    inbox: Folder, small_batches: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's entries never cross to the event loop: a compaction of the
+    sidecar right after the FETCH keeps them, and a SEARCH or section of such
+    a message loads them from the sidecar file (not the message file)."""
+    snapshot = await inbox.snapshot()
+    infos = list(snapshot.messages)
+    datas = {info.uid: await inbox.read(info.uid) for info in infos}
+    want = expected(datas)
+    cache = MessageCache.for_folder(inbox)
+    used: list[cache_module.Prefetcher] = []
+    assert await render_all(inbox, snapshot, used=used) == want
+    (ahead,) = used
+    stolen = {uid for batch in ahead._stolen for uid in ahead.uids[batch * 16 : batch * 16 + 16]}
+    pooled = [info for info in infos if info.uid not in stolen]
+    assert pooled and all(info.key not in cache._stored for info in pooled)
+    assert cache._in_file == {info.key for info in pooled}
+
+    # A rewrite (compaction) while the pool's entries are only in the file.
+    cache._file_lines = None  # the next write rewrites the file from memory
+    extra = await inbox.append(generated(10_000))
+    extra_info = (await inbox.snapshot()).find(extra)
+    assert extra_info is not None
+    await cache.structure(inbox, extra_info)  # an entry of the loop's, pending
+    await cache.flush()
+    assert cache._sidecar is not None
+    assert set(sidecar_lines(cache._sidecar)) == {info.key for info in [*infos, extra_info]}
+
+    cache.unload()
+    cache_module._parsed.clear()
+    cache_module._raw.clear()
+    await render_all(inbox, snapshot)  # loaded again: a later pooled FETCH...
+    cache._in_file = {info.key for info in pooled}  # ...whose entries went to the file
+    for info in pooled:
+        cache._stored.pop(info.key)
+    cache_module._parsed.clear()
+
+    async def no_reading(uid: int) -> bytes:
+        raise AssertionError("parsed again instead of read from the sidecar")
+
+    monkeypatch.setattr(inbox, "read", no_reading)
+    for info in pooled:
+        parsed = await cache.structure(inbox, info)
+        assert parsed.to_json() == plain(datas[info.uid])[0]
+    assert not cache._in_file  # one reload brought them all
