@@ -110,7 +110,7 @@ class HubEventBus(LocalEventBus):
         view = self._view_for(peer)
         if view != peer.told:
             peer.told = view
-            peer.link.send(interest_message(view))
+            peer.link.send(interest_message(view), urgent=True)
 
     def _propagate(self) -> None:
         for peer in list(self._peers.values()):

@@ -75,9 +75,19 @@ class EventLink:
             asyncio.create_task(self._write_loop(), name=f"events-write-{self.name}"),
         ]
 
-    def send(self, message: dict[str, Any]) -> bool:
-        """Queue one message; False (and counted) if it was dropped."""
-        return self.send_line(encode(message))
+    def send(self, message: dict[str, Any], *, urgent: bool = False) -> bool:
+        """Queue one message; False (and counted) if it was dropped.
+
+        ``urgent`` skips the linger: the message (and whatever is queued before
+        it, so the order holds) goes to the transport now. Interest messages are
+        urgent: a worker publishes a topic only once it hears that somebody
+        listens, so a lingering "I listen now" would let the other worker
+        drop the very change (a CREATE just after NOTIFY SET's OK) the
+        listener is waiting for."""
+        sent = self.send_line(encode(message))
+        if sent and urgent:
+            self._flush_now()
+        return sent
 
     def send_line(self, line: bytes) -> bool:
         """Queue one message already encoded (:func:`encode`, or a line received)."""
@@ -89,6 +99,18 @@ class EventLink:
         if not self._wake.is_set():
             self._wake.set()
         return True
+
+    def _flush_now(self) -> None:
+        """Hand everything queued to the transport at once (no await between the
+        join and the write, so batches stay in order); the write loop drains."""
+        batch = b"".join(self._queue)
+        self._queue.clear()
+        self._queued = 0
+        try:
+            self._writer.write(batch)
+        except Exception as exc:  # a transport closed under us
+            log.debug("event link %s: write failed: %r", self.name, exc)
+            self._lost()
 
     def _count_drop(self) -> None:
         self.dropped += 1

@@ -69,7 +69,7 @@ class RemoteEventBus(LocalEventBus):
         link = EventLink(reader, writer, self._on_message, self._on_link_closed, "hub")
         self._link = link
         link.start()
-        link.send(interest_message(self.local_topics()))
+        link.send(interest_message(self.local_topics()), urgent=True)
 
     def _on_message(self, message: dict[str, Any]) -> None:
         kind = message.get("t")
@@ -110,7 +110,7 @@ class RemoteEventBus(LocalEventBus):
 
     def _topics_changed(self) -> None:
         if self._link is not None:
-            self._link.send(interest_message(self.local_topics()))
+            self._link.send(interest_message(self.local_topics()), urgent=True)
 
     # ------------------------------------------------------- EventBus
 

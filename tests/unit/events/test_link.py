@@ -80,3 +80,20 @@ async def test_a_lone_message_still_goes_out_promptly_and_a_big_queue_does_not_w
     assert len(writes) == 2
     await link.close()
     peer.close()
+
+
+async def test_an_urgent_message_goes_out_now_after_what_was_queued_before_it(
+    monkeypatch: Any,
+) -> None:
+    """"I listen now" must not linger: the other worker publishes a topic only
+    once it has heard of a listener, so a late interest message loses the
+    change that follows NOTIFY SET's OK (tests/integration/workers/test_notify_workers.py)."""
+    monkeypatch.setattr(link_module, "LINGER", 3600.0)
+    link, peer, writes = await linked()
+    link.send({"t": "event", "n": 1})
+    link.send({"t": "interest", "topics": ["mailbox"]}, urgent=True)
+    data = await received(peer, 2)
+    assert data == b'{"t":"event","n":1}\n{"t":"interest","topics":["mailbox"]}\n'
+    assert writes == [data]
+    await link.close()
+    peer.close()
