@@ -85,7 +85,7 @@ async def test_a_lone_message_still_goes_out_promptly_and_a_big_queue_does_not_w
 async def test_an_urgent_message_goes_out_now_after_what_was_queued_before_it(
     monkeypatch: Any,
 ) -> None:
-    """"I listen now" must not linger: the other worker publishes a topic only
+    """ "I listen now" must not linger: the other worker publishes a topic only
     once it has heard of a listener, so a late interest message loses the
     change that follows NOTIFY SET's OK (tests/integration/workers/test_notify_workers.py)."""
     monkeypatch.setattr(link_module, "LINGER", 3600.0)
