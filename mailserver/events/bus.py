@@ -62,6 +62,19 @@ class EventBus(ABC):
         if self.wants(topic):
             self.publish(Event(topic, dict(data)))
 
+    def publish_everywhere(self, event: Event) -> None:
+        """Publish even where this process has not yet heard of a listener.
+
+        ``wants()`` is this process's view of the others, one event hop
+        behind: a listener subscribed a moment ago (NOTIFY SET answered OK,
+        its client at once CREATEs a folder through another worker) is not
+        in it yet, and :meth:`publish` would not send. For rare events whose
+        loss nothing else makes good (folder names and subscriptions: no
+        inotify, no re-read brings them back) the event goes to the hub
+        anyway, which knows its peers' interest first hand. In one process
+        this is :meth:`publish`."""
+        self.publish(event)
+
     async def start(self) -> None:
         """Connect to other processes (no-op in process)."""
         return None

@@ -123,6 +123,14 @@ class RemoteEventBus(LocalEventBus):
             else:
                 link.send({"t": "event", "e": event.to_json()})
 
+    def publish_everywhere(self, event: Event) -> None:
+        self.deliver_locally(event)
+        link = self._link
+        if link is None:
+            self.dropped_offline += 1
+        else:
+            link.send({"t": "event", "e": event.to_json()})
+
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or topic in self._remote or "*" in self._remote
 

@@ -75,7 +75,9 @@ def publish_folder_change(
             data["old"] = old
     else:
         data["subscribed"] = on
-    session.events.emit(Topic.MAILBOX, **data)
+    # Everywhere, not only where a listener is known: a NOTIFY session in another
+    # worker that subscribed a moment ago must not miss it (nothing re-reads it).
+    session.events.publish_everywhere(Event(Topic.MAILBOX, data))
 
 
 @dataclass

@@ -167,3 +167,25 @@ async def test_the_bus_reconnects_without_on_lost() -> None:
     await until(lambda: bool(heard))
     await bus.close()
     await hubs[1].close()
+
+
+async def test_a_folder_change_published_everywhere_reaches_a_listener_not_yet_heard_of(
+    hub: HubEventBus,
+) -> None:
+    """NOTIFY SET answers OK once its worker has sent "I listen"; the client's
+    CREATE through the other worker may come before that news reaches it.
+    The hub knows first hand, so an event sent to it anyway arrives."""
+    one, two = await joined(hub), await joined(hub)
+    heard: list[Event] = []
+    two.subscribe(Topic.MAILBOX, heard.append)
+    await until(lambda: any(peer.wants(Topic.MAILBOX) for peer in hub._peers.values()))
+    await until(lambda: one.wants(Topic.MAILBOX))
+    one._remote = frozenset()  # the moment before the hub's news reaches worker one
+    change = {"user": "group1_1", "folder": "Lists", "change": "folders", "exists": True}
+    one.publish(Event(Topic.MAILBOX, dict(change)))  # a plain publish is not sent
+    one.publish_everywhere(Event(Topic.MAILBOX, dict(change)))
+    await until(lambda: bool(heard))
+    await asyncio.sleep(0.2)
+    assert [event.data for event in heard] == [change]
+    await one.close()
+    await two.close()
