@@ -34,15 +34,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mailserver.imap.mime import pool
-from mailserver.imap.mime.message import FORMAT_VERSION, ParsedMessage, Rendered
+from mailserver.imap.mime import sidecar as sidecar_file
+from mailserver.imap.mime.message import ParsedMessage, Rendered
 from mailserver.imap.mime.section import Section
 from mailserver.storage import MessageInfo
 from mailserver.storage.base import Folder
 
 log = logging.getLogger(__name__)
 
-SIDECAR_NAME = "mailserver-imap-cache"
-_MAGIC = f"mailserver-imap-cache {FORMAT_VERSION}"
+SIDECAR_NAME = sidecar_file.NAME
 
 #: Parse (and search) in a worker thread above this many octets.
 THREAD_THRESHOLD = 256 * 1024
@@ -52,10 +52,6 @@ MAX_PARSED_BYTES = 64 * 1024 * 1024
 #: Raw message bytes kept for consecutive section fetches.
 MAX_RAW = 16
 MAX_RAW_BYTES = 32 * 1024 * 1024
-#: Sidecar limits: entries with bigger headers stay memory-only; a bigger
-#: file is not loaded (it is rebuilt instead).
-MAX_PERSISTED_ENTRY = 64 * 1024
-MAX_SIDECAR_BYTES = 64 * 1024 * 1024
 #: Seconds to wait after a parse before rewriting the sidecar (batches writes).
 FLUSH_DELAY = 2.0
 #: Messages this large are read whole (and parsed) one at a time in the process:
@@ -408,7 +404,7 @@ class MessageCache:
     def _remember(self, info: MessageInfo, parsed: ParsedMessage) -> None:
         if self._sidecar is None or not _storable_key(info.key):
             return
-        if len(parsed.header) > MAX_PERSISTED_ENTRY:
+        if len(parsed.header) > sidecar_file.MAX_PERSISTED_ENTRY:
             return
         self._store(info, json.dumps(parsed.to_json(), separators=(",", ":")))
 
@@ -416,7 +412,7 @@ class MessageCache:
         """Keep a sidecar entry (JSON text of a parse) and schedule its write."""
         if self._sidecar is None or not _storable_key(info.key):
             return
-        if self._stored_bytes + len(entry) > MAX_SIDECAR_BYTES:
+        if self._stored_bytes + len(entry) > sidecar_file.MAX_SIDECAR_BYTES:
             return
         self._drop(info.key)
         self._stored[info.key] = entry
@@ -668,10 +664,10 @@ def _load_sidecar(path: Path) -> tuple[dict[str, str], int | None]:
     themselves are validated when used.
     """
     try:
-        if path.stat().st_size > MAX_SIDECAR_BYTES:
+        if path.stat().st_size > sidecar_file.MAX_SIDECAR_BYTES:
             return {}, None
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            if handle.readline().rstrip("\n") != _MAGIC:
+            if handle.readline().rstrip("\n") != sidecar_file.MAGIC:
                 return {}, None
             entries: dict[str, str] = {}
             lines = 0
@@ -694,7 +690,7 @@ def _rewrite_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
     tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(_MAGIC + "\n")
+            handle.write(sidecar_file.MAGIC + "\n")
             handle.writelines(f"{key}\t{entry}\n" for key, entry in entries)
         os.replace(tmp, path)
     finally:
@@ -710,8 +706,6 @@ def _append_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
     blob = "".join(f"{key}\t{entry}\n" for key, entry in entries).encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)  # gone: rewritten next time
     try:
-        view = memoryview(blob)
-        while view:
-            view = view[os.write(fd, view) :]
+        sidecar_file.write_all(fd, blob)
     finally:
         os.close(fd)

@@ -51,7 +51,8 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
-from mailserver.imap.mime.message import FORMAT_VERSION, ParsedMessage
+from mailserver.imap.mime import sidecar as sidecar_file
+from mailserver.imap.mime.message import ParsedMessage
 from mailserver.storage.maildir.flags import to_wire
 
 log = logging.getLogger(__name__)
@@ -70,14 +71,6 @@ LOCATE = 1024
 #: Helper processes per server process. One is enough to keep the event
 #: loop busy writing on a 2-core machine; more cores, a few more.
 WORKERS = max(1, min(3, (os.cpu_count() or 2) - 1))
-#: Sidecar entries bigger than this are not persisted (as ``cache.MAX_PERSISTED_ENTRY``).
-MAX_PERSISTED_ENTRY = 64 * 1024
-#: A helper does not grow a sidecar past this (as ``cache.MAX_SIDECAR_BYTES``:
-#: a bigger file is not loaded).
-MAX_SIDECAR_BYTES = 64 * 1024 * 1024
-#: The first line of a sidecar file (as ``cache._MAGIC``).
-SIDECAR_MAGIC = f"mailserver-imap-cache {FORMAT_VERSION}\n".encode()
-
 #: One message's answer: ENVELOPE, BODY, BODYSTRUCTURE as rendered by
 #: :meth:`ParsedMessage.parse`; None when the file is gone or changed.
 Rendered = tuple[bytes, bytes, bytes]
@@ -89,6 +82,7 @@ Answer = tuple[list[Rendered | None], list[str]]
 Item = tuple[str, int, str]
 
 _HEADER = struct.Struct("<I")
+_FIRST_LINE = f"{sidecar_file.MAGIC}\n".encode()
 _PR_SET_PDEATHSIG = 1
 
 
@@ -121,7 +115,7 @@ def parse_batch(sidecar: str | None, items: list[Item]) -> Answer:
             continue
         rendered, parsed = done
         results.append(rendered)
-        if sidecar and key and len(parsed.header) <= MAX_PERSISTED_ENTRY:
+        if sidecar and key and len(parsed.header) <= sidecar_file.MAX_PERSISTED_ENTRY:
             keys.append(key)
             lines.append(f"{key}\t{parsed.entry_text()}\n")
     if lines and sidecar is not None and not append_sidecar(sidecar, "".join(lines).encode()):
@@ -143,14 +137,12 @@ def append_sidecar(path: str, blob: bytes) -> bool:
         except OSError:
             return False
         try:
-            if os.fstat(fd).st_size + len(blob) > MAX_SIDECAR_BYTES:
+            if os.fstat(fd).st_size + len(blob) > sidecar_file.MAX_SIDECAR_BYTES:
                 return False
             with open(path, "rb") as check:  # not a sidecar of this format: leave it
-                if check.read(len(SIDECAR_MAGIC)) != SIDECAR_MAGIC:
+                if check.read(len(_FIRST_LINE)) != _FIRST_LINE:
                     return False
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(fd, view) :]
+            sidecar_file.write_all(fd, blob)
             return True
         except OSError:
             return False
@@ -166,7 +158,7 @@ def _create_sidecar(path: str, blob: bytes) -> bool:
     tmp = f"{path}.tmp.{os.getpid()}"
     try:
         with open(tmp, "wb") as handle:
-            handle.write(SIDECAR_MAGIC + blob)
+            handle.write(_FIRST_LINE + blob)
         os.link(tmp, path)
         return True
     except FileExistsError:

@@ -23,6 +23,7 @@ import pytest
 
 from mailserver.imap.mime import MessageCache, ParsedMessage, pool
 from mailserver.imap.mime import cache as cache_module
+from mailserver.imap.mime import sidecar as sidecar_file
 from mailserver.storage import (
     DELETED,
     INBOX,
@@ -34,6 +35,9 @@ from mailserver.storage import (
 )
 from mailserver.storage.base import Folder
 from mailserver.storage.maildir import MaildirStore
+
+#: The sidecar file's first line, as written.
+FIRST_LINE = f"{sidecar_file.MAGIC}\n".encode()
 
 CORPUS = Path(__file__).parents[3] / "corpus" / "mime"
 GENERATED = 150
@@ -103,7 +107,7 @@ def plain(data: bytes) -> tuple[list[object], str]:
 def sidecar_lines(path: Path) -> dict[str, str]:
     """A sidecar file's entries by key (the magic line checked)."""
     lines = path.read_text().splitlines()
-    assert lines[0] == cache_module._MAGIC
+    assert lines[0] == sidecar_file.MAGIC
     return dict(line.split("\t", 1) for line in lines[1:])
 
 
@@ -178,10 +182,10 @@ def test_append_sidecar_leaves_foreign_and_full_files_alone(
     ours = tmp_path / "ours"
     assert pool.append_sidecar(str(ours), line)  # created, magic first
     assert pool.append_sidecar(str(ours), line)
-    assert ours.read_bytes() == pool.SIDECAR_MAGIC + line + line
-    monkeypatch.setattr(pool, "MAX_SIDECAR_BYTES", len(pool.SIDECAR_MAGIC) + 2 * len(line) + 1)
+    assert ours.read_bytes() == FIRST_LINE + line + line
+    monkeypatch.setattr(sidecar_file, "MAX_SIDECAR_BYTES", len(FIRST_LINE) + 2 * len(line) + 1)
     assert not pool.append_sidecar(str(ours), line)  # would pass the limit
-    assert ours.read_bytes() == pool.SIDECAR_MAGIC + line + line
+    assert ours.read_bytes() == FIRST_LINE + line + line
     assert not pool.append_sidecar(str(tmp_path / "gone" / "sidecar"), line)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "ours"]  # no temp files
 
