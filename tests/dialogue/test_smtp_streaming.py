@@ -18,6 +18,7 @@ from mailserver.smtp import protocol
 from mailserver.storage.spool import BATCH, spool_dir
 from tests.dialogue import test_smtp_exercises as harness
 from tests.dialogue.test_smtp_exercises import SmtpLab, SmtpLabFactory
+from tests.support.waiting import until
 
 smtp_lab_factory = harness.smtp_lab_factory
 smtp_lab = harness.smtp_lab
@@ -45,13 +46,6 @@ INTO_TRANSACTION = """
 def spool_files(lab: SmtpLab) -> list[str]:
     directory = spool_dir(lab.config.data_dir)
     return os.listdir(directory) if directory.exists() else []
-
-
-async def wait_until(predicate: object, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_bdat_chunks_make_one_message(smtp_lab: SmtpLab) -> None:
@@ -255,9 +249,9 @@ async def test_client_leaving_mid_data_leaves_no_spool_file(smtp_lab: SmtpLab) -
     """)
     dialogue.writer.write(b"Subject: gone\r\n\r\n" + b"x" * 1_000_000)
     await dialogue.writer.drain()
-    await wait_until(lambda: spool_files(smtp_lab) != [])
+    await until(lambda: spool_files(smtp_lab) != [])
     await dialogue.close()
-    await wait_until(lambda: spool_files(smtp_lab) == [])
+    await until(lambda: spool_files(smtp_lab) == [])
     assert await smtp_lab.messages("group1_2") == []
 
 
@@ -391,9 +385,9 @@ async def test_a_dropped_upload_holds_no_memory_even_before_the_cycle_collector(
         for _ in range(40):
             dialogue.writer.write((b"x" * 98 + b"\r\n") * 1000)  # 4 MB in all
             await dialogue.writer.drain()
-        await wait_until(lambda: spool_files(smtp_lab) != [])
+        await until(lambda: spool_files(smtp_lab) != [])
         await dialogue.close()
-        await wait_until(lambda: spool_files(smtp_lab) == [])
+        await until(lambda: spool_files(smtp_lab) == [])
         await asyncio.sleep(0.2)
         held, _ = tracemalloc.get_traced_memory()
     finally:

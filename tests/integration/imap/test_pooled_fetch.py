@@ -14,7 +14,6 @@ the server.
 from __future__ import annotations
 
 import imaplib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from mailserver.imap.mime.pool import POOL_MIN
 from mailserver.imap.mime.render import bodystructure_decoded
 from mailserver.imap.mime.structure import parse_message
 from tests.integration.workers.test_workers import TIMEOUT, USER, imap_on
+from tests.support.processes import children, running
 from tests.support.server import ServerProcess
 from tests.unit.imap.mime.test_pool import generated
 
@@ -43,28 +43,6 @@ def seed(maildir: Path) -> None:
     for number, data in enumerate(datas):
         name = f"{stamp + number}.M{number}P1.test:2,S"
         (maildir / "cur" / name).write_bytes(data.replace(b"\r\n", b"\n"))
-
-
-def children(pid: int) -> set[int]:
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry))
-    return found
-
-
-def running(pid: int) -> bool:
-    """The process exists and has not ended (a zombie has ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def flat(data: list[object]) -> bytes:

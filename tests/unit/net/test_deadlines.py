@@ -6,13 +6,7 @@ import asyncio
 import time
 
 from mailserver.net.deadlines import Deadlines, IdleTimeout
-
-
-async def _until(predicate: object, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
+from tests.support.waiting import until
 
 
 async def test_deadlines_fire_in_order_and_not_early() -> None:
@@ -23,7 +17,7 @@ async def test_deadlines_fire_in_order_and_not_early() -> None:
         deadlines.call_later(
             delay, lambda name=name: fired.append((name, asyncio.get_running_loop().time()))
         )  # type: ignore[misc]
-    await _until(lambda: len(fired) == 3)
+    await until(lambda: len(fired) == 3)
     assert [name for name, _ in fired] == ["a", "b", "c"]
     for (_, at), delay in zip(fired, (0.1, 0.2, 0.3), strict=True):
         assert at - start >= delay - 0.005
@@ -38,7 +32,7 @@ async def test_a_cancelled_deadline_never_fires_and_an_earlier_one_rearms() -> N
     late.cancel()
     late.cancel()  # twice is harmless
     assert len(deadlines) == 1
-    await _until(lambda: fired)
+    await until(lambda: fired)
     await asyncio.sleep(0.3)
     assert fired == ["early"]
 
@@ -62,7 +56,7 @@ async def test_a_failing_callback_does_not_stop_the_others() -> None:
 
     deadlines.call_later(0.01, broken)
     deadlines.call_later(0.02, lambda: fired.append("after"))
-    await _until(lambda: fired)
+    await until(lambda: fired)
 
 
 async def test_idle_timeout_expires_a_read_as_timeout_error_and_the_task_goes_on() -> None:

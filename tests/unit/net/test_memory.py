@@ -8,13 +8,7 @@ import time
 from mailserver.imap.mime import cache
 from mailserver.net.memory import QuietRelease
 from mailserver.net.sessions import SessionRegistry
-
-
-async def _until(predicate: object, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
+from tests.support.waiting import until
 
 
 async def test_hooks_run_once_after_the_burst_is_over() -> None:
@@ -30,14 +24,14 @@ async def test_hooks_run_once_after_the_burst_is_over() -> None:
         last = time.monotonic()
         await asyncio.sleep(0.02)
         assert not calls, "released in the middle of a burst"
-    await _until(lambda: calls)
+    await until(lambda: calls)
     assert len(calls) == 1
     assert calls[0] - last >= 1.0 - 0.01
     assert quiet.releases == 1
     await asyncio.sleep(0.5)  # no activity, no timer, no second release
     assert quiet.releases == 1
     quiet.activity()
-    await _until(lambda: quiet.releases == 2)
+    await until(lambda: quiet.releases == 2)
 
 
 async def test_a_failing_hook_does_not_stop_the_others() -> None:
@@ -60,7 +54,7 @@ async def test_the_registry_reports_new_sessions_and_stops_at_shutdown() -> None
     registry.quiet.add_hook(lambda: released.append(1))
     handle = registry.open("127.0.0.1", lambda: None, lambda: None)
     assert handle is not None
-    await _until(lambda: released)
+    await until(lambda: released)
     handle.release()
     registry.open("127.0.0.1", lambda: None, lambda: None)
     await registry.shutdown(0.01)

@@ -35,6 +35,7 @@ from mailserver.storage import (
 )
 from mailserver.storage.base import Folder
 from mailserver.storage.maildir import MaildirStore
+from tests.support.processes import running
 
 #: The sidecar file's first line, as written.
 FIRST_LINE = f"{sidecar_file.MAGIC}\n".encode()
@@ -190,14 +191,6 @@ def test_append_sidecar_leaves_foreign_and_full_files_alone(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "ours"]  # no temp files
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 async def wait_for(condition: Callable[[], bool]) -> None:
     deadline = asyncio.get_running_loop().time() + 20
     while not condition():
@@ -223,7 +216,7 @@ async def test_a_helper_killed_holding_a_batch_fails_only_that_batch(inbox: Fold
         again = await parse_pool.parse(None, items[:2])  # a fresh helper
         assert again is not None and all(again[0])
         assert parse_pool.pids() and parse_pool.pids() != [pid]
-        await wait_for(lambda: not pid_alive(pid))  # reaped, not a zombie
+        await wait_for(lambda: not running(pid))  # reaped, not a zombie
     finally:
         parse_pool.shutdown(wait=5)
 
@@ -238,7 +231,7 @@ async def test_shutdown_ends_the_helpers(inbox: Folder) -> None:
     assert len(pids) == 2  # two helpers, each started once
     parse_pool.shutdown(wait=5)
     assert not parse_pool.running
-    assert not any(pid_alive(pid) for pid in pids)
+    assert not any(running(pid) for pid in pids)
 
 
 def test_the_pool_works_on_uvloop(tmp_path: Path) -> None:
