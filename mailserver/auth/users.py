@@ -146,8 +146,18 @@ def _make_context(scheme: str) -> CryptContext:
     for name in ("sha512_crypt", "sha256_crypt"):
         options[f"{name}__default_rounds"] = _SHA_CRYPT_ROUNDS
     context = CryptContext(schemes=schemes, default=scheme, **options)
-    _prepare_for_threads(context)
+    with _prepared_lock:
+        if scheme not in _prepared:
+            _prepare_for_threads(context)
+            _prepared.add(scheme)
     return context
+
+
+#: Schemes whose passlib set-up this process has done: it is process-wide
+#: (handler classes, module-level encoders), so once is enough -- not again
+#: for every UserDatabase a console page or CLI command opens (~8 ms each).
+_prepared: set[str] = set()
+_prepared_lock = threading.Lock()
 
 
 def _prepare_for_threads(context: CryptContext) -> None:
