@@ -79,8 +79,27 @@ def log_in(driver: Any, server: ServerProcess, user: str, password: str | None =
 
 
 def wait_for(driver: Any, condition: Any, timeout: float = WAIT) -> Any:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    """Poll ``condition(driver)`` until it is truthy, across page loads.
+
+    An element found just before a form's POST navigates away belongs to the
+    old document: chromedriver says so as a stale element or, caught a
+    moment later, as the generic "Node with given id does not belong to the
+    document". Both mean "look again"; any other WebDriver error still fails.
+    """
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def across_navigation(d: Any) -> Any:
+        try:
+            return condition(d)
+        except WebDriverException as exc:
+            if "does not belong to the document" in (exc.msg or ""):
+                return False
+            raise
+
     ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(condition)
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(across_navigation)
