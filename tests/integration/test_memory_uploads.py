@@ -17,8 +17,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.support.memory import MIB, rss, sampling, settle, wait_for
+from tests.support.memory import MIB, rss, sampling, settle
 from tests.support.server import ServerProcess
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -86,10 +87,10 @@ async def one_round(
             *(unfinished_upload(server, protocol, size) for _ in range(CLIENTS))
         )
         # The server has taken (nearly) all of it once the spool holds it.
-        await wait_for(lambda: spooled(server) >= CLIENTS * size * 0.95, 120, "the spool")
+        await until(lambda: spooled(server) >= CLIENTS * size * 0.95, 120, "the spool")
     for writer in writers:
         writer.close()
-    await wait_for(lambda: spooled(server) == 0, 30, "spool clean-up after close")
+    await until(lambda: spooled(server) == 0, 30, "spool clean-up after close")
     after = await settle(pid, baseline + AFTER)
     return peak.peak - baseline, after - baseline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 MIB = 1024 * 1024
@@ -55,11 +55,3 @@ async def settle(pid: int, below: int, seconds: float = 20.0) -> int:
         await asyncio.sleep(0.1)
         value = rss(pid)
     return value
-
-
-async def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)

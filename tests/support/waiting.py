@@ -8,9 +8,12 @@ import time
 from collections.abc import Callable
 
 
-async def until(predicate: Callable[[], object], seconds: float = 10.0) -> None:
+async def until(
+    predicate: Callable[[], object], seconds: float = 10.0, what: str = "the condition"
+) -> None:
     """Return once ``predicate()`` is true; fail the test after ``seconds``."""
     deadline = time.monotonic() + seconds
     while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)

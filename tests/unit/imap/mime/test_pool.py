@@ -36,6 +36,7 @@ from mailserver.storage import (
 from mailserver.storage.base import Folder
 from mailserver.storage.maildir import MaildirStore
 from tests.support.processes import running
+from tests.support.waiting import until
 
 #: The sidecar file's first line, as written.
 FIRST_LINE = f"{sidecar_file.MAGIC}\n".encode()
@@ -191,13 +192,6 @@ def test_append_sidecar_leaves_foreign_and_full_files_alone(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "ours"]  # no temp files
 
 
-async def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = asyncio.get_running_loop().time() + 20
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_helper_killed_holding_a_batch_fails_only_that_batch(inbox: Folder) -> None:
     """The batch in a killed helper's hands comes back as None (its caller parses
     in the process); the next call starts a fresh helper; none is left a zombie."""
@@ -216,7 +210,7 @@ async def test_a_helper_killed_holding_a_batch_fails_only_that_batch(inbox: Fold
         again = await parse_pool.parse(None, items[:2])  # a fresh helper
         assert again is not None and all(again[0])
         assert parse_pool.pids() and parse_pool.pids() != [pid]
-        await wait_for(lambda: not running(pid))  # reaped, not a zombie
+        await until(lambda: not running(pid), 20)  # reaped, not a zombie
     finally:
         parse_pool.shutdown(wait=5)
 
