@@ -147,6 +147,26 @@ class MaildirFolder(FlagOps, Placement, Folder):
         self._notify("messages")
         return uid
 
+    async def deliver(self, data: bytes) -> None:
+        """Durable in ``new/``, numbered by the next reader (``placement``)."""
+        async with self._quota_turn(crlf_size(data)):
+            await self._run("storing message", self._deliver_blocking, data)
+        self._notify("messages")
+
+    async def deliver_file(self, path: Path, *, offset: int = 0, prefix: bytes = b"") -> None:
+        staged = await self._run(
+            "storing message", self._stage_file_blocking, prefix, path, offset, None
+        )
+        handed_over = False
+        try:
+            async with self._quota_turn(staged.crlf_size):
+                handed_over = True  # _deliver_staged_blocking renames or removes it
+                await self._run("storing message", self._deliver_staged_blocking, staged)
+        finally:
+            if not handed_over:
+                staged.discard()
+        self._notify("messages")
+
     async def store_flags(
         self,
         uids: Iterable[int],
