@@ -256,8 +256,9 @@ class Placement(ScannedFolder):
         size = crlf_size(disk)
         base = io.unique_name(len(disk), size)
         tmp = self._tmp / base
-        st = io.write_file(tmp, disk)
-        self._deliver_staged_blocking(Staged(tmp, base, size, st.st_mtime))
+        io.write_new_file(tmp, disk)
+        # The mtime is the reader's to learn when it numbers the file.
+        self._deliver_staged_blocking(Staged(tmp, base, size, 0.0))
 
     def _deliver_staged_blocking(self, staged: Staged) -> None:
         """Rename a staged file into ``new/`` (shared directory fsync); durable on
