@@ -26,6 +26,7 @@ from mailserver.storage.maildir.placement import Placement
 from mailserver.storage.maildir.quota import QuotaGuard
 from mailserver.storage.maildir.state import FOLDER_MARKER, new_uidvalidity
 from mailserver.storage.maildir.watch import FolderWatcher
+from mailserver.storage.maildir.writer import writer
 from mailserver.storage.model import FlagMode, Snapshot
 from mailserver.storage.stream import CHUNK, MessageStream
 
@@ -150,7 +151,7 @@ class MaildirFolder(FlagOps, Placement, Folder):
     async def deliver(self, data: bytes) -> None:
         """Durable in ``new/``, numbered by the next reader (``placement``)."""
         async with self._quota_turn(crlf_size(data)):
-            await self._run("storing message", self._deliver_blocking, data)
+            await writer().deliver(self, data)  # batched with the process's others
         self._notify("messages")
 
     async def deliver_file(self, path: Path, *, offset: int = 0, prefix: bytes = b"") -> None:

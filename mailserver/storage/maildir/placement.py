@@ -249,8 +249,9 @@ class Placement(ScannedFolder):
 
     # ------------------------------------------------------------ delivery
 
-    def _deliver_blocking(self, data: bytes) -> None:
-        """Put ``data`` into ``new/``, durable, without numbering it (module docstring)."""
+    def _stage_delivery_blocking(self, data: bytes) -> Arrival:
+        """``data`` created and fsync'd in ``tmp/``, ready for :meth:`_deliver_batch`
+        (``writer.py`` writes a batch of them per thread call)."""
         self._check_gone()
         disk = to_disk(data)
         size = crlf_size(disk)
@@ -258,7 +259,7 @@ class Placement(ScannedFolder):
         tmp = self._tmp / base
         io.write_new_file(tmp, disk)
         # The mtime is the reader's to learn when it numbers the file.
-        self._deliver_staged_blocking(Staged(tmp, base, size, 0.0))
+        return Arrival(tmp, base, [], size, 0.0)
 
     def _deliver_staged_blocking(self, staged: Staged) -> None:
         """Rename a staged file into ``new/`` (shared directory fsync); durable on

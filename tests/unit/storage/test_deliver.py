@@ -14,6 +14,7 @@ import errno
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,8 +22,9 @@ import pytest
 
 from mailserver.storage import INBOX, ErrorKind, StorageError
 from mailserver.storage.maildir import MaildirFolder, MaildirStore, io, modseq, uidlist
+from mailserver.storage.maildir.writer import writer
 
-DELIVERIES = 5  # fewer than asyncio's default executor threads (min(32, cores + 4) >= 5)
+DELIVERIES = 5
 
 
 def message(number: int) -> bytes:
@@ -99,13 +101,13 @@ async def test_scanning_new_files_appends_to_the_uid_list_instead_of_rewriting_i
     assert (await fresh.snapshot()).uids == list(range(1, 7))
 
 
-def hold_first_sync(
-    monkeypatch: pytest.MonkeyPatch, folder: MaildirFolder, fail: bool
-) -> list[str]:
-    """Make the first fsync of ``new/`` wait until every other delivery has
-    queued behind it; ``fail`` makes that fsync fail."""
+def hold_first_sync(monkeypatch: pytest.MonkeyPatch, fail_second: bool = False) -> list[str]:
+    """Make the first fsync of ``new/`` (the first delivery's batch) wait until
+    every other delivery has queued behind it; ``fail_second`` makes the fsync
+    of the next batch (all the others) fail."""
     calls: list[str] = []
     real = io.fsync_dir
+    queue = writer()
 
     def fsync_dir(path: str | os.PathLike[str]) -> None:
         if os.path.basename(os.fspath(path)) != "new":
@@ -114,45 +116,99 @@ def hold_first_sync(
         calls.append("new")
         if len(calls) == 1:
             deadline = time.monotonic() + 30
-            while len(folder._deliveries) + len(os.listdir(folder.path / "new")) < DELIVERIES:
+            while len(queue._pending) < DELIVERIES - 1:
                 assert time.monotonic() < deadline, "the other deliveries never queued"
                 time.sleep(0.005)
-            if fail:
-                raise OSError(errno.EIO, "injected")
+        elif len(calls) == 2 and fail_second:
+            raise OSError(errno.EIO, "injected")
         real(path)
 
     monkeypatch.setattr(io, "fsync_dir", fsync_dir)
     return calls
 
 
-async def test_queued_deliveries_share_one_directory_fsync(
+async def test_deliveries_queued_during_a_batch_go_out_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """One thread call and one directory fsync per batch: the four deliveries
+    queued while the first was on disk are written together."""
     folder = await inbox_of(tmp_path)
-    calls = hold_first_sync(monkeypatch, folder, fail=False)
+    calls = hold_first_sync(monkeypatch)
+    threads: list[str] = []
+    real_stage = io.write_new_file
+
+    def write_new_file(path: Path, data: bytes) -> None:
+        threads.append(threading.current_thread().name)
+        real_stage(path, data)
+
+    monkeypatch.setattr(io, "write_new_file", write_new_file)
     await asyncio.gather(*(folder.deliver(message(n)) for n in range(DELIVERIES)))
-    assert 1 <= len(calls) <= 2  # the first batch, then all that queued behind it
+    assert calls == ["new", "new"]
+    assert len(threads) == DELIVERIES and len(set(threads[1:])) == 1
     monkeypatch.undo()
     snap = await folder.snapshot()
     assert {await folder.read(uid) for uid in snap.uids} == {message(n) for n in range(DELIVERIES)}
 
 
-async def test_a_failed_sync_fails_every_delivery_in_it_and_leaves_nothing(
+async def test_a_failed_sync_fails_every_delivery_in_its_batch_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = await inbox_of(tmp_path)
-    hold_first_sync(monkeypatch, folder, fail=True)
+    hold_first_sync(monkeypatch, fail_second=True)
     results = await asyncio.gather(
         *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
     )
-    failures = [r for r in results if isinstance(r, BaseException)]
-    assert failures, "the first batch must fail"
-    assert all(isinstance(f, StorageError) for f in failures)
-    delivered = DELIVERIES - len(failures)
-    assert len(os.listdir(folder.path / "new")) == delivered  # the failed batch was removed
+    assert results[0] is None  # the first batch
+    failures = results[1:]
+    assert all(isinstance(f, StorageError) and f.kind is ErrorKind.TEMPORARY for f in failures), (
+        failures
+    )
+    assert len(os.listdir(folder.path / "new")) == 1  # the failed batch was removed
     assert os.listdir(folder.path / "tmp") == []
     monkeypatch.undo()
-    assert len((await folder.snapshot()).uids) == delivered
+    snap = await folder.snapshot()
+    assert [await folder.read(uid) for uid in snap.uids] == [message(0)]
+
+
+async def test_a_message_that_cannot_be_written_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = await inbox_of(tmp_path)
+    hold_first_sync(monkeypatch)
+    real = io.write_new_file
+
+    def write_new_file(path: Path, data: bytes) -> None:
+        if b"body 2" in data:
+            raise OSError(errno.ENOSPC, "injected")
+        real(path, data)
+
+    monkeypatch.setattr(io, "write_new_file", write_new_file)
+    results = await asyncio.gather(
+        *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
+    )
+    failed = results[2]
+    assert isinstance(failed, StorageError) and failed.kind is ErrorKind.NO_SPACE
+    assert [r for n, r in enumerate(results) if n != 2] == [None] * (DELIVERIES - 1)
+    monkeypatch.undo()
+    snap = await folder.snapshot()
+    assert {await folder.read(uid) for uid in snap.uids} == {
+        message(n) for n in range(DELIVERIES) if n != 2
+    }
+
+
+async def test_a_cancelled_delivery_still_completes_its_batch(tmp_path: Path) -> None:
+    """The caller gave up (its connection dropped): the batch it was in is not
+    left hanging, and the deliveries after it go through."""
+    folder = await inbox_of(tmp_path)
+    first = asyncio.ensure_future(folder.deliver(message(0)))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.gather(*(folder.deliver(message(n)) for n in range(1, 3)))
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    snap = await folder.snapshot()
+    got = {await folder.read(uid) for uid in snap.uids}
+    assert {message(1), message(2)} <= got <= {message(n) for n in range(3)}
 
 
 async def test_deliveries_count_against_the_quota(tmp_path: Path) -> None:
