@@ -10,7 +10,9 @@ Postfix's and Dovecot's local delivery agents do: the file is durable in
 ``new/`` and the next reader of the folder (any session, any worker) numbers
 it in its scan, as it numbers files another program put there. That saves
 each delivery the folder lock both workers share, the uid-list append and the
-mod-sequence journal record, each fsync'd.
+mod-sequence journal record, each fsync'd. ``writer.py`` writes a process's
+deliveries in batches, one thread call per batch; a spooled one
+(``deliver_file``) goes through :meth:`Placement._deliver_tmp`.
 """
 
 from __future__ import annotations
