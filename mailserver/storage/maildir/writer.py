@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,6 +32,8 @@ from mailserver.storage.maildir.placement import Arrival
 
 if TYPE_CHECKING:
     from mailserver.storage.maildir.folder import MaildirFolder
+
+log = logging.getLogger(__name__)
 
 #: Deliveries in one thread call at most (a burst is written in several calls).
 MAX_BATCH = 64
@@ -66,12 +69,20 @@ class DeliveryWriter:
     def _start(self) -> None:
         batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
         self._busy = True
-        done = self.loop.run_in_executor(None, _write_batch, batch)
-        done.add_done_callback(lambda _: self._finished(batch))
+        try:
+            done = self.loop.run_in_executor(None, _write_batch, batch)
+        except RuntimeError as exc:  # the executor is shut down (the loop is closing)
+            for job in batch:
+                job.error = exc
+            self._finished(batch, None)
+            return
+        done.add_done_callback(lambda future: self._finished(batch, future))
 
-    def _finished(self, batch: list[_Job]) -> None:
+    def _finished(self, batch: list[_Job], future: asyncio.Future[None] | None) -> None:
         """On the loop: complete every delivery of the batch, start the next."""
         self._busy = False
+        if future is not None and not future.cancelled() and future.exception() is not None:
+            log.error("delivery batch failed", exc_info=future.exception())
         for job in batch:
             if job.future.done():
                 continue
