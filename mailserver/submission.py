@@ -17,7 +17,7 @@ The message comes as bytes (the web side) or as a :class:`SpooledMessage`
 (SMTP DATA/BDAT, streamed to ``data_dir/spool/``). A spooled body never
 enters memory: only the completed header section is built here, each local
 copy is that header plus the body copied from the spool file by
-``Folder.append_file``, and the queue's message file is written the same
+``Folder.deliver_file``, and the queue's message file is written the same
 way (``QueueStore.enqueue`` with ``source``). The caller owns the spool file
 and removes it afterwards. The reply texts are SMTP's (``250 2.0.0 Ok: queued as
 ID``, ``451 ...``) because SMTP is the protocol of mail transfer; another
@@ -372,22 +372,27 @@ async def _store_prepared(
     services: Services, user: str, prefix: bytes, prepared: _Prepared
 ) -> None:
     """One local copy: ``prefix`` (trace fields and header) and the body; a spooled
-    body is copied from its file in chunks (``Folder.append_file``)."""
+    body is copied from its file in chunks (``Folder.deliver_file``)."""
     if prepared.spooled is None:
         await _store(services, user, prefix + prepared.body)
         return
     mailbox = await services.store.mailbox(user)
     folder = await mailbox.folder(INBOX)
-    await folder.append_file(
+    await folder.deliver_file(
         prepared.spooled.path, offset=prepared.spooled.body_offset, prefix=prefix
     )
 
 
 async def store_copy(services: Services, user: str, data: bytes) -> None:
-    """Append one copy to ``user``'s INBOX (returns after fsync)."""
+    """Deliver one copy to ``user``'s INBOX (returns after fsync).
+
+    ``Folder.deliver``, not ``append``: nobody here needs the UID, so the
+    maildir numbers the message when the folder is next read (as after
+    Postfix's or Dovecot's local delivery) instead of under the folder lock
+    both workers share, per message."""
     mailbox = await services.store.mailbox(user)
     folder = await mailbox.folder(INBOX)
-    await folder.append(data)
+    await folder.deliver(data)
 
 
 _store = store_copy

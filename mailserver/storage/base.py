@@ -107,6 +107,21 @@ class Folder(ABC):
             data = prefix + handle.read()
         return await self.append(data, flags, internal_date)
 
+    async def deliver(self, data: bytes) -> None:
+        """Store a new message without flags durably, for a delivery nobody waits
+        to number (SMTP, webmail's send, the queue's local retries).
+
+        On return the message is on disk as :meth:`append` would leave it, but
+        it may get its UID only when the folder is next read (a maildir numbers
+        files in ``new/`` at its next scan, as Dovecot does after Postfix's
+        delivery). This default simply appends; stores override it."""
+        await self.append(data)
+
+    async def deliver_file(self, path: Path, *, offset: int = 0, prefix: bytes = b"") -> None:
+        """:meth:`deliver` of ``prefix`` followed by the file at ``path`` from
+        ``offset``, copied in chunks (see :meth:`append_file`)."""
+        await self.append_file(path, offset=offset, prefix=prefix)
+
     @abstractmethod
     async def store_flags(
         self,

@@ -26,6 +26,7 @@ from mailserver.storage.maildir.placement import Placement
 from mailserver.storage.maildir.quota import QuotaGuard
 from mailserver.storage.maildir.state import FOLDER_MARKER, new_uidvalidity
 from mailserver.storage.maildir.watch import FolderWatcher
+from mailserver.storage.maildir.writer import writer
 from mailserver.storage.model import FlagMode, Snapshot
 from mailserver.storage.stream import CHUNK, MessageStream
 
@@ -146,6 +147,26 @@ class MaildirFolder(FlagOps, Placement, Folder):
                 staged.discard()
         self._notify("messages")
         return uid
+
+    async def deliver(self, data: bytes) -> None:
+        """Durable in ``new/``, numbered by the next reader (``placement``)."""
+        async with self._quota_turn(crlf_size(data)):
+            await writer().deliver(self, data)  # batched with the process's others
+        self._notify("messages")
+
+    async def deliver_file(self, path: Path, *, offset: int = 0, prefix: bytes = b"") -> None:
+        staged = await self._run(
+            "storing message", self._stage_file_blocking, prefix, path, offset, None
+        )
+        handed_over = False
+        try:
+            async with self._quota_turn(staged.crlf_size):
+                handed_over = True  # _deliver_staged_blocking renames or removes it
+                await self._run("storing message", self._deliver_staged_blocking, staged)
+        finally:
+            if not handed_over:
+                staged.discard()
+        self._notify("messages")
 
     async def store_flags(
         self,

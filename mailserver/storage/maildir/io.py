@@ -50,20 +50,34 @@ def write_file_with(
 ) -> os.stat_result:
     """:func:`write_file` for content that ``write(fd)`` produces in pieces (a
     message copied from a spool file in chunks); the file is removed if it fails."""
+    fd = _create_synced(path, write, mtime)
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """:func:`write_file` for a caller that needs no ``stat`` of the result (a
+    delivery): one system call, and one hand-off of the GIL, fewer per message."""
+    os.close(_create_synced(path, lambda fd: write_all(fd, data), None))
+
+
+def _create_synced(path: Path, write: Callable[[int], None], mtime: float | None) -> int:
+    """Create ``path`` exclusively, fill it by ``write(fd)``, set ``mtime``, fsync
+    it; returns the open descriptor. The file is removed if any step fails."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         write(fd)
         if mtime is not None:
             os.utime(fd, (mtime, mtime))
         os.fsync(fd)
-        st = os.fstat(fd)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
-    os.close(fd)
-    return st
+    return fd
 
 
 #: Read size when copying a message file.

@@ -1,7 +1,18 @@
-"""Putting message files into a folder: append, copy (hard links) and the INBOX move.
+"""Putting message files into a folder: append, copy (hard links), delivery and
+the INBOX move.
 
 Every path follows the same durable order: file fsync'd in ``tmp/``, renamed
 into ``new/`` or ``cur/``, directory fsync'd, and only then a UID recorded.
+
+A *delivery* (SMTP, the queue's local retries, webmail's send: mail for a
+user's INBOX that nobody waits to number) stops before the last step, the way
+Postfix's and Dovecot's local delivery agents do: the file is durable in
+``new/`` and the next reader of the folder (any session, any worker) numbers
+it in its scan, as it numbers files another program put there. That saves
+each delivery the folder lock both workers share, the uid-list append and the
+mod-sequence journal record, each fsync'd. ``writer.py`` writes a process's
+deliveries in batches, one thread call per batch; a spooled one
+(``deliver_file``) goes through :meth:`Placement._deliver_tmp`.
 """
 
 from __future__ import annotations
@@ -236,6 +247,84 @@ class Placement(ScannedFolder):
             raise
         for item, uid in zip(batch, uids, strict=True):
             item.uid = uid
+            item.done = True
+
+    # ------------------------------------------------------------ delivery
+
+    def _stage_delivery_blocking(self, data: bytes) -> Arrival:
+        """``data`` created and fsync'd in ``tmp/``, ready for :meth:`_deliver_batch`
+        (``writer.py`` writes a batch of them per thread call)."""
+        self._check_gone()
+        disk = to_disk(data)
+        size = crlf_size(disk)
+        base = io.unique_name(len(disk), size)
+        tmp = self._tmp / base
+        io.write_new_file(tmp, disk)
+        # The mtime is the reader's to learn when it numbers the file.
+        return Arrival(tmp, base, [], size, 0.0)
+
+    def _deliver_staged_blocking(self, staged: Staged) -> None:
+        """Rename a staged file into ``new/`` (shared directory fsync); durable on
+        return. The tmp file is gone afterwards whatever happens."""
+        committed = False
+        try:
+            self._check_gone()
+            self._deliver_tmp(Arrival(staged.tmp, staged.base, [], staged.crlf_size, staged.mtime))
+            committed = True
+        finally:
+            if not committed:
+                staged.discard()
+
+    def _deliver_tmp(self, arrival: Arrival) -> None:
+        """Group commit of deliveries: whoever gets ``_deliver_lock`` first renames
+        every delivery queued by then into ``new/`` and fsyncs ``new/`` once; the
+        others find theirs done. Nobody returns before their own file and its
+        directory entry are on disk; a failed batch fails (and removes) every
+        file in it. Neither the folder lock nor the cross-process flock is
+        taken: the maildir protocol makes a rename into ``new/`` safe against
+        any reader, and the uid list is not touched."""
+        with self._arrivals_lock:
+            self._deliveries.append(arrival)
+        try:
+            with self._deliver_lock:
+                if not arrival.done:
+                    self._check_gone()
+                    with self._arrivals_lock:
+                        batch, self._deliveries = self._deliveries, []
+                    self._deliver_batch(batch)
+        finally:
+            if not arrival.done:  # the folder was gone: withdraw it
+                with self._arrivals_lock, contextlib.suppress(ValueError):
+                    self._deliveries.remove(arrival)
+        if arrival.error is not None:
+            raise arrival.error
+
+    def _deliver_batch(self, batch: list[Arrival]) -> None:
+        """Rename ``batch`` into ``new/`` and fsync it; ``_deliver_lock`` held.
+
+        On failure the files already renamed are removed again (the client is
+        told to retry; a copy left behind would turn up as a duplicate). A
+        reader that scanned in between may have numbered one: it then sees it
+        expunged, as if a client had deleted it at once."""
+        renamed: list[str] = []
+        try:
+            for item in batch:
+                path = self._at(f"new/{item.base}")
+                os.rename(item.tmp, path)
+                renamed.append(path)
+            io.fsync_dir(self._at("new"))
+        except BaseException as exc:
+            for path in renamed:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            if renamed:
+                with contextlib.suppress(OSError):
+                    io.fsync_dir(self._at("new"))
+            for item in batch:
+                item.error = exc
+                item.done = True
+            raise
+        for item in batch:
             item.done = True
 
     def _copy_sources(self, uids: list[int]) -> list[_CopySource]:

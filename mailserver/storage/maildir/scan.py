@@ -139,12 +139,13 @@ class ScannedFolder(FolderState):
             for base in missing:
                 if base in again:
                     files[base] = again[base]
-        changed = self._uidlist_unsaved
+        rewrite = self._uidlist_unsaved
         for base in missing:
             if base not in files:
                 current.remove(current.by_base[base])
-                changed = True
+                rewrite = True
         by_base = current.by_base
+        assigned: list[int] = []
         for base in sorted((base for base in files if base not in by_base), key=delivery_order):
             meta = self._measure(base, files[base], None)
             if meta is None:  # removed between readdir and measuring
@@ -152,10 +153,13 @@ class ScannedFolder(FolderState):
                 continue
             self._meta[base] = meta
             fields = () if ",W=" in base and base_sizes(base)[1] is not None else (f"W{meta[0]}",)
-            current.assign(base, fields)
-            changed = True
-        if changed:
+            assigned.append(current.assign(base, fields))
+        if rewrite:
             self._write_uidlist()
+        elif assigned:
+            # Only new files (deliveries land unnumbered in new/): append their
+            # lines, as an append does, not rewrite a list of 50,000 per delivery.
+            self._append_uidlist(assigned)
         self._files = files
         for base in [base for base in self._meta if base not in files]:
             del self._meta[base]

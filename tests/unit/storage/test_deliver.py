@@ -1,0 +1,285 @@
+"""``Folder.deliver``: durable in ``new/``, numbered by the next reader.
+
+A delivery (SMTP, webmail's send, the queue's local retries) writes the file
+to ``tmp/``, fsyncs it, renames it into ``new/`` and fsyncs ``new/``, and
+returns; it neither takes the folder lock nor writes ``dovecot-uidlist`` or
+the mod-sequence journal. The next snapshot, in this process or another,
+gives it its UID and mod-sequence, as for a file an MDA put there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mailserver.storage import INBOX, ErrorKind, StorageError
+from mailserver.storage.maildir import MaildirFolder, MaildirStore, io, modseq, uidlist
+from mailserver.storage.maildir.writer import writer
+
+DELIVERIES = 5
+
+
+def message(number: int) -> bytes:
+    return b"Subject: %d\r\n\r\nbody %d\r\n" % (number, number)
+
+
+async def inbox_of(root: Path, quota: int | None = None) -> MaildirFolder:
+    store = MaildirStore(root, quota=lambda user: quota)
+    folder = await (await store.mailbox("alice")).folder(INBOX)
+    assert isinstance(folder, MaildirFolder)
+    return folder
+
+
+def index_files(folder: MaildirFolder) -> dict[str, bytes]:
+    out = {}
+    for name in (uidlist.FILE_NAME, modseq.FILE_NAME):
+        path = folder.path / name
+        out[name] = path.read_bytes() if path.exists() else b""
+    return out
+
+
+async def test_a_delivery_is_in_new_and_numbered_at_the_next_snapshot(tmp_path: Path) -> None:
+    folder = await inbox_of(tmp_path)
+    await folder.append(message(0))  # an existing message: index files exist
+    before = index_files(folder)
+    await folder.deliver(message(1))
+    # Durable in new/, but the index files are untouched: nobody numbered it yet.
+    assert len(os.listdir(folder.path / "new")) == 2
+    assert os.listdir(folder.path / "tmp") == []
+    assert index_files(folder) == before
+    snap = await folder.snapshot()
+    assert snap.uids == [1, 2]
+    assert await folder.read(2) == message(1)
+    assert snap.messages[1].modseq > snap.messages[0].modseq
+    assert snap.uidnext == 3
+    after = index_files(folder)
+    assert after[uidlist.FILE_NAME].startswith(before[uidlist.FILE_NAME])  # appended
+    assert len(after[modseq.FILE_NAME]) > len(before[modseq.FILE_NAME])
+
+
+async def test_another_process_numbers_a_delivery_it_did_not_see_happen(tmp_path: Path) -> None:
+    """Two stores on one maildir (as two workers): a delivery through one is
+    numbered by the other's next snapshot, and both agree on the UIDs."""
+    one = await inbox_of(tmp_path)
+    two = await inbox_of(tmp_path)
+    assert (await two.snapshot()).uids == []
+    await one.deliver(message(0))
+    await one.deliver(message(1))
+    snap_two = await two.snapshot()
+    assert snap_two.uids == [1, 2]
+    assert [await two.read(uid) for uid in snap_two.uids] == [message(0), message(1)]
+    uid = await one.append(message(2))  # an append through the first sees them too
+    assert uid == 3
+    assert (await one.snapshot()).uids == [1, 2, 3]
+    assert (await two.snapshot()).uids == [1, 2, 3]
+    assert set(await one.recent_uids()) == {1, 2, 3}
+
+
+async def test_scanning_new_files_appends_to_the_uid_list_instead_of_rewriting_it(
+    tmp_path: Path,
+) -> None:
+    """A reader that numbers deliveries one by one must not rewrite a list of
+    50,000 lines each time: the list keeps its inode and only grows."""
+    folder = await inbox_of(tmp_path)
+    for n in range(3):
+        await folder.append(message(n))
+    path = folder.path / uidlist.FILE_NAME
+    inode = os.stat(path).st_ino
+    for n in range(3, 6):
+        await folder.deliver(message(n))
+        await folder.snapshot()
+        assert os.stat(path).st_ino == inode
+    fresh = await inbox_of(tmp_path)
+    assert (await fresh.snapshot()).uids == list(range(1, 7))
+
+
+def hold_first_sync(monkeypatch: pytest.MonkeyPatch, fail_second: bool = False) -> list[str]:
+    """Make the first fsync of ``new/`` (the first delivery's batch) wait until
+    every other delivery has queued behind it; ``fail_second`` makes the fsync
+    of the next batch (all the others) fail."""
+    calls: list[str] = []
+    real = io.fsync_dir
+    queue = writer()
+
+    def fsync_dir(path: str | os.PathLike[str]) -> None:
+        if os.path.basename(os.fspath(path)) != "new":
+            real(path)
+            return
+        calls.append("new")
+        if len(calls) == 1:
+            deadline = time.monotonic() + 30
+            while len(queue._pending) < DELIVERIES - 1:
+                assert time.monotonic() < deadline, "the other deliveries never queued"
+                time.sleep(0.005)
+        elif len(calls) == 2 and fail_second:
+            raise OSError(errno.EIO, "injected")
+        real(path)
+
+    monkeypatch.setattr(io, "fsync_dir", fsync_dir)
+    return calls
+
+
+async def test_deliveries_queued_during_a_batch_go_out_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One thread call and one directory fsync per batch: the four deliveries
+    queued while the first was on disk are written together."""
+    folder = await inbox_of(tmp_path)
+    calls = hold_first_sync(monkeypatch)
+    threads: list[str] = []
+    real_stage = io.write_new_file
+
+    def write_new_file(path: Path, data: bytes) -> None:
+        threads.append(threading.current_thread().name)
+        real_stage(path, data)
+
+    monkeypatch.setattr(io, "write_new_file", write_new_file)
+    await asyncio.gather(*(folder.deliver(message(n)) for n in range(DELIVERIES)))
+    assert calls == ["new", "new"]
+    assert len(threads) == DELIVERIES and len(set(threads[1:])) == 1
+    monkeypatch.undo()
+    snap = await folder.snapshot()
+    assert {await folder.read(uid) for uid in snap.uids} == {message(n) for n in range(DELIVERIES)}
+
+
+async def test_a_failed_sync_fails_every_delivery_in_its_batch_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = await inbox_of(tmp_path)
+    hold_first_sync(monkeypatch, fail_second=True)
+    results = await asyncio.gather(
+        *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
+    )
+    assert results[0] is None  # the first batch
+    failures = results[1:]
+    assert all(isinstance(f, StorageError) and f.kind is ErrorKind.TEMPORARY for f in failures), (
+        failures
+    )
+    assert len(os.listdir(folder.path / "new")) == 1  # the failed batch was removed
+    assert os.listdir(folder.path / "tmp") == []
+    monkeypatch.undo()
+    snap = await folder.snapshot()
+    assert [await folder.read(uid) for uid in snap.uids] == [message(0)]
+
+
+async def test_a_message_that_cannot_be_written_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = await inbox_of(tmp_path)
+    hold_first_sync(monkeypatch)
+    real = io.write_new_file
+
+    def write_new_file(path: Path, data: bytes) -> None:
+        if b"body 2" in data:
+            raise OSError(errno.ENOSPC, "injected")
+        real(path, data)
+
+    monkeypatch.setattr(io, "write_new_file", write_new_file)
+    results = await asyncio.gather(
+        *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
+    )
+    failed = results[2]
+    assert isinstance(failed, StorageError) and failed.kind is ErrorKind.NO_SPACE
+    assert [r for n, r in enumerate(results) if n != 2] == [None] * (DELIVERIES - 1)
+    monkeypatch.undo()
+    snap = await folder.snapshot()
+    assert {await folder.read(uid) for uid in snap.uids} == {
+        message(n) for n in range(DELIVERIES) if n != 2
+    }
+
+
+async def test_a_cancelled_delivery_still_completes_its_batch(tmp_path: Path) -> None:
+    """The caller gave up (its connection dropped): the batch it was in is not
+    left hanging, and the deliveries after it go through."""
+    folder = await inbox_of(tmp_path)
+    first = asyncio.ensure_future(folder.deliver(message(0)))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.gather(*(folder.deliver(message(n)) for n in range(1, 3)))
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    snap = await folder.snapshot()
+    got = {await folder.read(uid) for uid in snap.uids}
+    assert {message(1), message(2)} <= got <= {message(n) for n in range(3)}
+
+
+async def test_deliveries_count_against_the_quota(tmp_path: Path) -> None:
+    """Unnumbered files still count: the usage check reads the folder, which numbers them."""
+    folder = await inbox_of(tmp_path, quota=3 * len(message(0)))
+    for n in range(3):
+        await folder.deliver(message(n))
+    with pytest.raises(StorageError) as caught:
+        await folder.deliver(message(3))
+    assert caught.value.kind is ErrorKind.OVER_QUOTA
+    assert len(os.listdir(folder.path / "new")) == 3
+    assert os.listdir(folder.path / "tmp") == []
+
+
+async def test_a_delivery_wakes_the_folder_listeners(tmp_path: Path) -> None:
+    folder = await inbox_of(tmp_path)
+    woken: list[int] = []
+    folder.add_listener(lambda: woken.append(1))
+    await folder.deliver(message(0))
+    assert woken == [1]
+    assert (await folder.snapshot()).uids == [1]
+
+
+async def test_deliver_file_copies_prefix_and_spooled_body(tmp_path: Path) -> None:
+    folder = await inbox_of(tmp_path / "mail")
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"XXXXbody line\r\n" * 3)
+    await folder.deliver_file(spool, offset=4, prefix=b"Subject: s\r\n\r\n")
+    assert spool.exists()  # the caller's to remove
+    snap = await folder.snapshot()
+    body = b"body line\r\n" + b"XXXXbody line\r\n" * 2
+    assert await folder.read(snap.uids[0]) == b"Subject: s\r\n\r\n" + body
+    assert snap.messages[0].size == len(await folder.read(snap.uids[0]))
+
+
+CRASHER = """
+import asyncio, sys
+from pathlib import Path
+from mailserver.storage.maildir import MaildirStore
+
+async def main(root):
+    folder = await (await MaildirStore(Path(root)).mailbox("shared")).folder("INBOX")
+    i = 0
+    while True:
+        await folder.deliver(f"Subject: n{i}\\n\\nx\\n".encode())
+        if i % 7 == 0:
+            await folder.snapshot()  # numbering under way too when the kill comes
+        print(i, flush=True)  # acknowledged: must survive kill -9
+        i += 1
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_kill_9_loses_no_acknowledged_delivery(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    acked: list[int] = []
+    while len(acked) < 60:
+        line = await asyncio.to_thread(proc.stdout.readline)
+        assert line, "worker died"
+        acked.append(int(line))
+    proc.kill()  # SIGKILL, somewhere in a delivery or a numbering scan
+    proc.wait()
+
+    folder = await (await MaildirStore(tmp_path).mailbox("shared")).folder(INBOX)
+    snap = await folder.snapshot()
+    subjects = {(await folder.read(uid)).split(b"\r\n", 1)[0] for uid in snap.uids}
+    missing = [i for i in acked if f"Subject: n{i}".encode() not in subjects]
+    assert not missing, f"acknowledged deliveries lost: {missing[:5]}"
+    assert len(snap.uids) == len(set(snap.uids)) >= len(acked)
+    assert await folder.append(b"after\n") > max(snap.uids)
