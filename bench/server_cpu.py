@@ -7,6 +7,10 @@ per POP3 session or per IMAP command move much less. Reads utime+stime from
 
     .venv/bin/python bench/server_cpu.py pop3 --duration 15 --no-transcripts
     .venv/bin/python bench/server_cpu.py imap --duration 15 --no-transcripts
+    .venv/bin/python bench/server_cpu.py bigfetch --big 20000
+
+``bigfetch`` counts only the ``FETCH 1:* (ENVELOPE BODYSTRUCTURE)`` (cold,
+then warm on a new connection), not the SELECTs before them, per message.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,6 +51,26 @@ def cpu_seconds(pid: int) -> float:
     return total / TICK
 
 
+async def big_fetch(port: int) -> list[tuple[str, float, float]]:
+    """(label, seconds, server CPU seconds) of the cold and the warm FETCH."""
+    out = []
+    for label in ("cold", "warm"):
+        imap = await compare.loadgen.Imap.open(port)
+        try:
+            await imap.greeting()
+            await imap.command(f"LOGIN {compare.BIG} {compare.password(compare.BIG)}")
+            await imap.command("SELECT INBOX")
+            before, started = cpu_seconds(PID), time.monotonic()
+            await imap.command("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
+            out.append((label, time.monotonic() - started, cpu_seconds(PID) - before))
+        finally:
+            imap.close()
+    return out
+
+
+PID = 0
+
+
 async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> tuple[int, str]:
     if args.workload == "pop3":
         tally, messages = await compare.pop3_run(ours.ports["pop3"], users, args)
@@ -56,7 +81,7 @@ async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> tu
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", choices=("pop3", "imap"))
+    parser.add_argument("workload", choices=("pop3", "imap", "bigfetch"))
     own, rest = parser.parse_known_args()
     args = compare.parse_args(rest)
     args.workload = own.workload
@@ -64,12 +89,15 @@ def main() -> int:
     users = [f"u{n:03d}" for n in range(args.users)]
     ours = Ours(
         workdir / "ours",
-        {u: compare.password(u) for u in users},
+        {u: compare.password(u) for u in [*users, compare.BIG]},
         args.workers,
         transcripts=not args.no_transcripts,
     )
-    for user in users:
-        compare.seed(ours.maildir(user), args.mailbox, 3000)
+    if args.workload == "bigfetch":
+        compare.seed(ours.maildir(compare.BIG), args.big, 0, variety=True)
+    else:
+        for user in users:
+            compare.seed(ours.maildir(user), args.mailbox, 3000)
     try:
         import uvloop
 
@@ -77,6 +105,19 @@ def main() -> int:
     except ImportError:
         pass
     ours.start()
+    global PID
+    PID = ours.pid
+    if args.workload == "bigfetch":
+        try:
+            for label, seconds, used in asyncio.run(big_fetch(ours.ports["imap"])):
+                print(
+                    f"{label} FETCH of {args.big}: {seconds:.2f} s, server CPU {used:.2f} s"
+                    f" = {1e6 * used / args.big:.0f} us per message"
+                )
+        finally:
+            ours.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     try:
         before, client_before = cpu_seconds(ours.pid), os.times()
         units, what = asyncio.run(workload(args, ours, users))

@@ -13,19 +13,41 @@ import binascii
 import codecs
 import re
 from dataclasses import dataclass
+from typing import Final
 
 #: Header bytes -> str without loss; encode back with the same pair.
-RAW = ("utf-8", "surrogateescape")
+RAW: Final = ("utf-8", "surrogateescape")
 
 
-@dataclass(frozen=True, slots=True)
 class Field:
-    #: The name as written (before the colon, trailing blanks removed).
-    name: str
-    #: The whole field as it appears in the message: every line with its line end.
-    raw: bytes
-    #: Everything after the colon, still folded.
-    value: bytes
+    """One header field. Immutable by convention (compared and hashed by value).
+
+    A plain class rather than a frozen dataclass: compiled with mypyc
+    (``mailserver/native.py``) its constructor is native C, while a
+    dataclass's generated ``__init__`` stays Python; a cold FETCH builds
+    several of these per message.
+    """
+
+    __slots__ = ("name", "raw", "value")
+
+    def __init__(self, name: str, raw: bytes, value: bytes) -> None:
+        #: The name as written (before the colon, trailing blanks removed).
+        self.name = name
+        #: The whole field as it appears in the message: every line with its line end.
+        self.raw = raw
+        #: Everything after the colon, still folded.
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Field):
+            return NotImplemented
+        return (self.name, self.raw, self.value) == (other.name, other.raw, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.raw, self.value))
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r}, raw={self.raw!r}, value={self.value!r})"
 
     @property
     def key(self) -> str:
@@ -33,7 +55,7 @@ class Field:
 
     def unfolded(self) -> str:
         """The value on one line, blanks at both ends removed (8-bit bytes kept)."""
-        return unfold(self.value).decode(*RAW).strip(" \t")
+        return unfold(self.value).decode("utf-8", "surrogateescape").strip(" \t")
 
 
 def unfold(value: bytes) -> bytes:
@@ -75,8 +97,8 @@ def parse_fields(block: bytes, wanted: frozenset[bytes] | None = None) -> list[F
 
 
 #: A line empty but for CRs (where a header block ends), at ``pos`` / after a LF.
-_BLANK_AT = re.compile(rb"\r*(?:\n|\Z)")
-_BLANK_AFTER_LF = re.compile(rb"\n\r*(?:\n|\Z)")
+_BLANK_AT: Final = re.compile(rb"\r*(?:\n|\Z)")
+_BLANK_AFTER_LF: Final = re.compile(rb"\n\r*(?:\n|\Z)")
 
 
 def blank_line(data: bytes, pos: int, end: int) -> int:
@@ -92,7 +114,7 @@ def blank_line(data: bytes, pos: int, end: int) -> int:
 
 
 #: A line break followed by a line that is not a continuation.
-_FIELD_START = re.compile(rb"\n(?![ \t])")
+_FIELD_START: Final = re.compile(rb"\n(?![ \t])")
 
 
 def _add(fields: list[Field], raw: bytes, wanted: frozenset[bytes] | None) -> None:
@@ -118,8 +140,8 @@ def _field(raw: bytes) -> Field:
     colon = raw.find(b":")
     first_break = raw.find(b"\n")
     if colon < 0 or (0 <= first_break < colon):
-        return Field(raw.rstrip(b"\r\n").decode(*RAW), raw, b"")
-    name = raw[:colon].rstrip(b" \t").decode(*RAW)
+        return Field(raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape"), raw, b"")
+    name = raw[:colon].rstrip(b" \t").decode("utf-8", "surrogateescape")
     return Field(name, raw, raw[colon + 1 :])
 
 
@@ -148,7 +170,7 @@ def index_fields(fields: list[Field]) -> dict[str, Field]:
 
 # ------------------------------------------------------------ MIME params
 
-_TSPECIALS = set('()<>@,;:\\"/[]?=')
+_TSPECIALS: Final = set('()<>@,;:\\"/[]?=')
 
 
 def is_token(text: str) -> bool:
@@ -327,7 +349,7 @@ def _is_hex(pair: bytes) -> bool:
 
 # ------------------------------------------------------------- charsets
 
-_ALIASES = {
+_ALIASES: Final = {
     # Supersets: mail labelled with the narrower name often holds the wider set.
     "gb2312": "gb18030",
     "gbk": "gb18030",
@@ -390,8 +412,8 @@ def decode_unlabelled(data: bytes) -> str:
 
 # --------------------------------------------------------- encoded words
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
-_BLANK = re.compile(r"[ \t]+")
+_ENCODED_WORD: Final = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_BLANK: Final = re.compile(r"[ \t]+")
 
 
 def _word_bytes(encoding: str, text: str) -> bytes | None:
