@@ -73,7 +73,7 @@ class Node:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        return "Node(%s)" % ", ".join(repr(v) for v in self._key())
+        return f"Node{self._key()!r}"
 
     @property
     def is_multipart(self) -> bool:
