@@ -33,6 +33,7 @@ from types import ModuleType
 
 #: Compiled modules, in one place (the build script, the guard and the tests read it).
 MODULES: tuple[str, ...] = (
+    "mailserver.imap.wire",
     "mailserver.imap.mime.addresses",
     "mailserver.imap.mime.headers",
     "mailserver.imap.mime.memo",

@@ -114,6 +114,10 @@ def _params_size(params: tuple[tuple[str, str], ...]) -> int:
     return sum(len(name) + len(value) for name, value in params)
 
 
+def _params_key_size(key: tuple[tuple[tuple[str, str], ...], bool]) -> int:
+    return _params_size(key[0])
+
+
 def _render_params(key: tuple[tuple[tuple[str, str], ...], bool]) -> bytes:
     params, default_charset = key
     items = [wire.string(name.upper()) + b" " + wire.string(value) for name, value in params]
@@ -125,12 +129,12 @@ def _render_params(key: tuple[tuple[tuple[str, str], ...], bool]) -> bytes:
 
 
 #: ``Content-Type``-like value -> :class:`ParamValue` (frozen, so hits can be shared).
-param_value: Memo[str, ParamValue] = Memo(parse_param_value)
+param_value: Final[Memo[str, ParamValue]] = Memo(parse_param_value)
 #: Unfolded ``From``/``To``/... value -> rendered ENVELOPE address list.
-address_list: Memo[str, bytes] = Memo(_render_addresses)
+address_list: Final[Memo[str, bytes]] = Memo(_render_addresses)
 #: Type, subtype, encoding, disposition -> upper-cased IMAP string.
-upper: Memo[str, bytes] = Memo(_render_upper)
+upper: Final[Memo[str, bytes]] = Memo(_render_upper)
 #: (parameters, add the default charset) -> rendered BODYSTRUCTURE parameter list.
-params: Memo[tuple[tuple[tuple[str, str], ...], bool], bytes] = Memo(
-    _render_params, size=lambda key: _params_size(key[0])
+params: Final[Memo[tuple[tuple[tuple[str, str], ...], bool], bytes]] = Memo(
+    _render_params, size=_params_key_size
 )
