@@ -37,6 +37,7 @@ MODULES: tuple[str, ...] = (
     "mailserver.imap.mime.addresses",
     "mailserver.imap.mime.headers",
     "mailserver.imap.mime.memo",
+    "mailserver.imap.mime.message",
     "mailserver.imap.mime.render",
     "mailserver.imap.mime.structure",
     "mailserver.imap.mime.tree",

@@ -406,7 +406,7 @@ class MessageCache:
             return
         if len(parsed.header) > sidecar_file.MAX_PERSISTED_ENTRY:
             return
-        self._store(info, json.dumps(parsed.to_json(), separators=(",", ":")))
+        self._store(info, parsed.entry_text())
 
     def _store(self, info: MessageInfo, entry: str) -> None:
         """Keep a sidecar entry (JSON text of a parse) and schedule its write."""

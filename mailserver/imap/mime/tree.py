@@ -107,8 +107,8 @@ class Node:
             self.message.to_json() if self.message is not None else None,
         ]
 
-    @classmethod
-    def from_json(cls, value: Any) -> Node:
+    @staticmethod
+    def from_json(value: Any) -> Node:
         """Inverse of :meth:`to_json`; ValueError/TypeError on anything malformed."""
         hs, bs, be, mime, charset, encoding, children, message = value
         if not all(type(n) is int for n in (hs, bs, be)) or not 0 <= hs <= bs <= be:
@@ -117,15 +117,15 @@ class Node:
             raise ValueError("bad type")
         if charset is not None and not isinstance(charset, str):
             raise ValueError("bad charset")
-        return cls(
+        return Node(
             hs,
             bs,
             be,
             mime,
             charset,
             encoding,
-            tuple(cls.from_json(child) for child in children),
-            cls.from_json(message) if message is not None else None,
+            tuple([Node.from_json(child) for child in children]),
+            Node.from_json(message) if message is not None else None,
         )
 
     def count(self) -> int:
