@@ -161,6 +161,33 @@ async def test_gone_or_changed_files_come_back_as_none(
     assert written == ["c"]
 
 
+def test_read_file_reads_at_most_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "m"
+    path.write_bytes(b"a\nb\n")
+    assert pool.read_file(str(path), 100) == b"a\nb\n"
+    assert pool.read_file(str(path), 4) == b"a\nb\n"
+    assert pool.read_file(str(path), 3) == b"a\nb"
+    path.write_bytes(b"")
+    assert pool.read_file(str(path), 5) == b""
+    with pytest.raises(FileNotFoundError):
+        pool.read_file(str(tmp_path / "gone"), 5)
+
+
+def test_a_file_longer_or_shorter_than_its_size_is_not_parsed(tmp_path: Path) -> None:
+    """The helper reads one byte more than the wire size: enough to see a file that
+    grew, since on disk (LF line ends) it is never longer than on the wire."""
+    data = b"Subject: x\n\nbody\n"
+    wire = data.replace(b"\n", b"\r\n")
+    path = tmp_path / "m"
+    path.write_bytes(data)
+    done = pool.parse_one(str(path), len(wire))
+    assert done is not None and done[1].to_json() == ParsedMessage.parse(wire).to_json()
+    assert pool.parse_one(str(path), len(wire) - 1) is None
+    assert pool.parse_one(str(path), len(wire) + 1) is None
+    path.write_bytes(data + b"\n" * 1000)  # grew far beyond the size
+    assert pool.parse_one(str(path), len(wire)) is None
+
+
 async def test_no_key_or_no_sidecar_writes_nothing(
     inbox: Folder, real_pool: pool.ParsePool, tmp_path: Path
 ) -> None:
