@@ -42,17 +42,32 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process tree, in seconds."""
-    total = 0
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """utime + stime of each process of the tree, in seconds."""
+    out = {}
     for member in tree(pid):
         fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / TICK
+        out[member] = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (14, 15)
+    return out
 
 
-async def big_fetch(port: int) -> list[tuple[str, float, float]]:
-    """(label, seconds, server CPU seconds) of the cold and the warm FETCH."""
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process tree, in seconds."""
+    return sum(cpu_by_process(pid).values())
+
+
+def _role(pid: int) -> str:
+    """supervisor, worker N or parse helper, from the command line."""
+    words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    if "--index" in words:
+        return f"worker {words[words.index('--index') + 1]} ({pid})"
+    if any("pool import serve" in w for w in words):
+        return f"helper of {Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[1]}"
+    return "supervisor" if any("supervisor" in w for w in words) else "other"
+
+
+async def big_fetch(port: int) -> list[tuple[str, float, float, list[tuple[float, str]]]]:
+    """(label, seconds, server CPU seconds, per process) of the cold and the warm FETCH."""
     out = []
     for label in ("cold", "warm"):
         imap = await compare.loadgen.Imap.open(port)
@@ -60,9 +75,11 @@ async def big_fetch(port: int) -> list[tuple[str, float, float]]:
             await imap.greeting()
             await imap.command(f"LOGIN {compare.BIG} {compare.password(compare.BIG)}")
             await imap.command("SELECT INBOX")
-            before, started = cpu_seconds(PID), time.monotonic()
+            before, started = cpu_by_process(PID), time.monotonic()
             await imap.command("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
-            out.append((label, time.monotonic() - started, cpu_seconds(PID) - before))
+            seconds, after = time.monotonic() - started, cpu_by_process(PID)
+            used = sorted(((after[p] - before.get(p, 0.0), _role(p)) for p in after), reverse=True)
+            out.append((label, seconds, sum(u for u, _ in used), used))
         finally:
             imap.close()
     return out
@@ -109,10 +126,12 @@ def main() -> int:
     PID = ours.pid
     if args.workload == "bigfetch":
         try:
-            for label, seconds, used in asyncio.run(big_fetch(ours.ports["imap"])):
+            for label, seconds, used, each in asyncio.run(big_fetch(ours.ports["imap"])):
+                busiest = ", ".join(f"{role} {1e6 * s / args.big:.0f}" for s, role in each[:4])
                 print(
                     f"{label} FETCH of {args.big}: {seconds:.2f} s, server CPU {used:.2f} s"
                     f" = {1e6 * used / args.big:.0f} us per message"
+                    f" (busiest processes: {busiest} us)"
                 )
         finally:
             ours.stop()

@@ -472,6 +472,20 @@ class MessageCache:
             return
         self._flush_handle = loop.call_later(FLUSH_DELAY, self._start_flush)
 
+    def flush_soon(self) -> None:
+        """Write the pending entries now rather than after :data:`FLUSH_DELAY`: a
+        big FETCH has just parsed them, and a session on another worker process
+        (which knows only the file) may ask for the same folder next."""
+        if not self._pending or self._flush_task is not None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._start_flush()
+
     def _start_flush(self) -> None:
         self._flush_handle = None
         self._flush_task = asyncio.ensure_future(self._flush_now())
@@ -625,7 +639,10 @@ class Prefetcher:
         )
 
     def close(self) -> None:
-        """Drop the batches started ahead (the FETCH ended early)."""
+        """The FETCH is done (or ended early): drop the batches started ahead and
+        write what the writer parsed itself to the sidecar file now."""
+        if self.pooled:
+            self.cache.flush_soon()
         for task in self._tasks.values():
             task.cancel()
             # Retrieve a failure of a batch nobody will wait for now.

@@ -363,6 +363,29 @@ async def test_prefetcher_uses_the_pool_and_matches(
         )
 
 
+async def test_a_big_fetch_writes_what_the_writer_parsed_when_it_ends(
+    inbox: Folder, small_batches: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries the event loop parsed itself (batches it took while waiting for the
+    pool) reach the sidecar file when the FETCH ends, not FLUSH_DELAY later: a
+    session on another worker process knows only the file."""
+    monkeypatch.setattr(cache_module, "FLUSH_DELAY", 3600)
+    snapshot = await inbox.snapshot()
+    infos = list(snapshot.messages)
+    cache = MessageCache.for_folder(inbox)
+    await cache.prefetch(inbox, infos)  # parsed here: pending, the write an hour away
+    assert cache._sidecar is not None and cache._pending
+    assert not cache._sidecar.exists() or not sidecar_lines(cache._sidecar)
+    ahead = cache.prefetcher(inbox, [info.uid for info in infos], snapshot.find)
+    assert ahead.pooled
+    ahead.close()
+    sidecar = cache._sidecar
+    await until(
+        lambda: sidecar.exists() and set(sidecar_lines(sidecar)) == {i.key for i in infos},
+        what="the sidecar entries",
+    )
+
+
 @pytest.mark.parametrize("when", ["before", "during"])
 async def test_prefetcher_with_messages_expunged_meanwhile(
     inbox: Folder, small_batches: None, tmp_path: Path, when: str
