@@ -13,6 +13,8 @@ Usage: ``.venv/bin/python scripts/build_native.py [--force | --clean]``
   fails, it warns, removes any compiled modules (the pure-Python ones are
   used; the server works either way) and exits 0.
 * ``--clean`` removes the compiled modules and the stamp.
+* ``--missing-packages`` prints the Debian packages the build lacks (a C
+  compiler, the Python headers), for ``scripts/install-build-tools.sh``.
 """
 
 from __future__ import annotations
@@ -66,15 +68,33 @@ def up_to_date() -> bool:
     )
 
 
+def compiler() -> str:
+    return shlex.split(sysconfig.get_config_var("CC") or "cc")[0]
+
+
+def headers() -> Path:
+    return Path(sysconfig.get_paths()["include"]) / "Python.h"
+
+
+def missing_packages() -> list[str]:
+    """Debian packages that would provide what the build lacks. (Debian's
+    python3-dev has the headers of Debian's python3; another Python, such as
+    a pyenv or python.org build, brings its own.)"""
+    out = []
+    if shutil.which(compiler()) is None:
+        out += ["gcc", "libc6-dev"]
+    if not headers().exists():
+        out.append("python3-dev")
+    return out
+
+
 def missing_tools() -> str | None:
     if importlib.util.find_spec("mypyc") is None:
         return "mypyc (part of mypy) is not installed"
-    compiler = shlex.split(sysconfig.get_config_var("CC") or "cc")[0]
-    if shutil.which(compiler) is None:
-        return f"no C compiler ({compiler}; Debian: apt-get install gcc)"
-    include = Path(sysconfig.get_paths()["include"]) / "Python.h"
-    if not include.exists():
-        return f"no Python headers ({include}; Debian: apt-get install python3-dev)"
+    if shutil.which(compiler()) is None:
+        return f"no C compiler ({compiler()}; Debian: apt-get install gcc libc6-dev)"
+    if not headers().exists():
+        return f"no Python headers ({headers()}; Debian: apt-get install python3-dev)"
     return None
 
 
@@ -125,7 +145,13 @@ def main() -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--force", action="store_true", help="rebuild even if up to date")
     group.add_argument("--clean", action="store_true", help="remove the compiled modules")
+    group.add_argument(
+        "--missing-packages", action="store_true", help="print the Debian packages missing"
+    )
     args = parser.parse_args()
+    if args.missing_packages:
+        print(" ".join(missing_packages()))
+        return 0
     if args.clean:
         clean()
         return 0

@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the mypyc compile of the parse modules needs (a C compiler and
-# the headers of the venv's Python), installed only when missing. Without root,
-# sudo or apt-get it says so and returns 0: scripts/build_native.py then warns
-# and the pure-Python modules are used.
+# the headers of the venv's Python; scripts/build_native.py --missing-packages
+# says which are missing), installed only when missing. Without root, sudo or
+# apt-get it says so and returns 0: scripts/build_native.py then warns and the
+# pure-Python modules are used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-headers="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
-missing=()
-command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
-# Debian's python3-dev has the headers of Debian's python3; another Python
-# (pyenv, a python.org build) brings its own.
-[ -f "$headers/Python.h" ] || missing+=(python3-dev)
+read -r -a missing <<<"$(.venv/bin/python scripts/build_native.py --missing-packages)" || true
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
