@@ -20,6 +20,7 @@ Usage: ``.venv/bin/python scripts/build_native.py [--force | --clean]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -159,14 +160,20 @@ def main() -> int:
         return 0
     problem = missing_tools()
     if problem is not None:
-        clean()
+        with contextlib.suppress(OSError):
+            clean()
         warn(problem)
         return 0
-    print("build_native: compiling the parse modules with mypyc (about a minute)", flush=True)
-    if not build():
-        clean()
+    print("build_native: compiling the parse modules with mypyc (about 10 s)", flush=True)
+    try:
+        built = build()
+    except OSError as exc:  # e.g. a checkout this user cannot write to
+        print(f"build_native: {exc}", file=sys.stderr)
+        built = False
+    if not built:
+        with contextlib.suppress(OSError):
+            clean()
         warn("the mypyc build failed (output above)")
-        return 0
     return 0
 
 

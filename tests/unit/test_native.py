@@ -177,3 +177,26 @@ def test_building_again_without_changes_does_nothing() -> None:
     )
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
     assert {p: p.stat().st_mtime_ns for p in native.ROOT.rglob("*.so")} == before
+
+
+def test_without_a_compiler_the_build_warns_and_the_sources_run(tmp_path: Path) -> None:
+    if PURE or not native.present():
+        pytest.skip("nothing compiled to fall back from")
+    _copy_package(tmp_path)
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "build_native.py", tmp_path / "scripts")
+    env = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
+    env["PATH"] = str(tmp_path / "no-such-bin")  # no gcc to be found
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "scripts" / "build_native.py"), "--force"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "no C compiler" in result.stderr and "pure-Python modules are used" in result.stderr
+    assert not list((tmp_path / "mailserver").rglob("*.so"))  # none left to go stale
+    in_use, reason, (fine, line) = _status(tmp_path)  # type: ignore[misc]
+    assert in_use == [] and reason is None and fine
+    assert line == "parse modules: pure Python (not compiled)"
