@@ -85,6 +85,7 @@ def parse_fields(block: bytes, wanted: frozenset[bytes] | None = None) -> list[F
     # Every line before ``limit`` has a character other than LF (a line of
     # CRs only is the blank line), so the fields cover the block.
     raws: list[bytes] = _FIELD.findall(block, 0, limit)
+    names = _names_for(wanted)
     fields: list[Field] = []
     for raw in raws:
         # As _field, with the name found once for the filter and the Field.
@@ -95,12 +96,45 @@ def parse_fields(block: bytes, wanted: frozenset[bytes] | None = None) -> list[F
         else:
             name = raw[:colon].rstrip(b" \t")
             value = raw[colon + 1 :]
-        if wanted is not None and name.isascii():
-            key = name.lower()
-            if key not in wanted and not key.startswith(b"content-"):
-                continue
-        fields.append(Field(name.decode("utf-8", "surrogateescape"), raw, value))
+        if name in names:
+            text = names[name]
+        else:
+            text = _kept_name(name, wanted)
+            if len(name) <= _MAX_NAME:
+                if len(names) >= _MAX_NAMES:
+                    names.clear()
+                names[name] = text
+        if text is not None:
+            fields.append(Field(text, raw, value))
     return fields
+
+
+#: Header names repeat endlessly (``From``, ``Content-Type``): a raw name's
+#: decoded text, or None when the ``wanted`` filter drops it, is remembered
+#: per filter (at most :data:`_MAX_NAMES` names of at most :data:`_MAX_NAME`
+#: bytes each; a full table starts over). Pure: a hit answers what a
+#: fresh computation would.
+_NAMES: Final[dict[frozenset[bytes] | None, dict[bytes, str | None]]] = {}
+_MAX_NAMES: Final = 1024
+_MAX_NAME: Final = 64
+
+
+def _names_for(wanted: frozenset[bytes] | None) -> dict[bytes, str | None]:
+    names = _NAMES.get(wanted)
+    if names is None:
+        if len(_NAMES) >= 8:  # callers pass one or two filters; never grow
+            _NAMES.clear()
+        names = _NAMES[wanted] = {}
+    return names
+
+
+def _kept_name(name: bytes, wanted: frozenset[bytes] | None) -> str | None:
+    """The field name's text, or None if ``wanted`` drops the field."""
+    if wanted is not None and name.isascii():
+        key = name.lower()
+        if key not in wanted and not key.startswith(b"content-"):
+            return None
+    return name.decode("utf-8", "surrogateescape")
 
 
 #: A line empty but for CRs (where a header block ends), at ``pos`` / after a LF.
