@@ -363,6 +363,29 @@ async def test_prefetcher_uses_the_pool_and_matches(
         )
 
 
+async def test_the_writer_takes_every_prepared_message_from_the_prefetcher(
+    inbox: Folder,
+) -> None:
+    """Parses made (or found cached) in the process are handed to the writer as
+    the pool's answers are, so its one-call-per-item path serves them too."""
+    snapshot = await inbox.snapshot()
+    infos = list(snapshot.messages)
+    want = expected({info.uid: await inbox.read(info.uid) for info in infos})
+    cache = MessageCache.for_folder(inbox)
+    for _ in range(2):  # parsed here, then found in the parse cache
+        ahead = cache.prefetcher(inbox, [info.uid for info in infos], snapshot.find)
+        assert not ahead.pooled
+        for index, info in enumerate(infos):
+            await ahead.ready(index)
+            got = ahead.take(info.uid)
+            assert got is not None, info.uid
+            assert (got.envelope(), got.bodystructure(False), got.bodystructure(True)) == (
+                want[info.uid]
+            )
+            assert ahead.take(info.uid) is None  # once
+        ahead.close()
+
+
 async def test_a_big_fetch_writes_what_the_writer_parsed_when_it_ends(
     inbox: Folder, small_batches: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
