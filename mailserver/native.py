@@ -21,7 +21,6 @@ the server logs at start and the test suite turns into a failure.
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
@@ -116,8 +115,10 @@ def in_use() -> list[str]:
     ]
 
 
-class _SourceFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules of :data:`MODULES` as their ``.py`` files only."""
+class _SourceFinder:
+    """Finds the modules of :data:`MODULES` as their ``.py`` files only (a meta
+    path finder; not derived from ``importlib.abc``, whose import costs every
+    ``mailserver`` command 8 ms)."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
