@@ -7,6 +7,10 @@ per POP3 session or per IMAP command move much less. Reads utime+stime from
 
     .venv/bin/python bench/server_cpu.py pop3 --duration 15 --no-transcripts
     .venv/bin/python bench/server_cpu.py imap --duration 15 --no-transcripts
+    .venv/bin/python bench/server_cpu.py bigfetch --big 20000
+
+``bigfetch`` counts only the ``FETCH 1:* (ENVELOPE BODYSTRUCTURE)`` (cold,
+then warm on a new connection), not the SELECTs before them, per message.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,13 +42,50 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process tree, in seconds."""
-    total = 0
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """utime + stime of each process of the tree, in seconds."""
+    out = {}
     for member in tree(pid):
         fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / TICK
+        out[member] = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (14, 15)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process tree, in seconds."""
+    return sum(cpu_by_process(pid).values())
+
+
+def _role(pid: int) -> str:
+    """supervisor, worker N or parse helper, from the command line."""
+    words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    if "--index" in words:
+        return f"worker {words[words.index('--index') + 1]} ({pid})"
+    if any("pool import serve" in w for w in words):
+        return f"helper of {Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[1]}"
+    return "supervisor" if any("supervisor" in w for w in words) else "other"
+
+
+async def big_fetch(port: int) -> list[tuple[str, float, float, list[tuple[float, str]]]]:
+    """(label, seconds, server CPU seconds, per process) of the cold and the warm FETCH."""
+    out = []
+    for label in ("cold", "warm"):
+        imap = await compare.loadgen.Imap.open(port)
+        try:
+            await imap.greeting()
+            await imap.command(f"LOGIN {compare.BIG} {compare.password(compare.BIG)}")
+            await imap.command("SELECT INBOX")
+            before, started = cpu_by_process(PID), time.monotonic()
+            await imap.command("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
+            seconds, after = time.monotonic() - started, cpu_by_process(PID)
+            used = sorted(((after[p] - before.get(p, 0.0), _role(p)) for p in after), reverse=True)
+            out.append((label, seconds, sum(u for u, _ in used), used))
+        finally:
+            imap.close()
+    return out
+
+
+PID = 0
 
 
 async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> tuple[int, str]:
@@ -56,7 +98,7 @@ async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> tu
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", choices=("pop3", "imap"))
+    parser.add_argument("workload", choices=("pop3", "imap", "bigfetch"))
     own, rest = parser.parse_known_args()
     args = compare.parse_args(rest)
     args.workload = own.workload
@@ -64,12 +106,15 @@ def main() -> int:
     users = [f"u{n:03d}" for n in range(args.users)]
     ours = Ours(
         workdir / "ours",
-        {u: compare.password(u) for u in users},
+        {u: compare.password(u) for u in [*users, compare.BIG]},
         args.workers,
         transcripts=not args.no_transcripts,
     )
-    for user in users:
-        compare.seed(ours.maildir(user), args.mailbox, 3000)
+    if args.workload == "bigfetch":
+        compare.seed(ours.maildir(compare.BIG), args.big, 0, variety=True)
+    else:
+        for user in users:
+            compare.seed(ours.maildir(user), args.mailbox, 3000)
     try:
         import uvloop
 
@@ -77,6 +122,21 @@ def main() -> int:
     except ImportError:
         pass
     ours.start()
+    global PID
+    PID = ours.pid
+    if args.workload == "bigfetch":
+        try:
+            for label, seconds, used, each in asyncio.run(big_fetch(ours.ports["imap"])):
+                busiest = ", ".join(f"{role} {1e6 * s / args.big:.0f}" for s, role in each[:4])
+                print(
+                    f"{label} FETCH of {args.big}: {seconds:.2f} s, server CPU {used:.2f} s"
+                    f" = {1e6 * used / args.big:.0f} us per message"
+                    f" (busiest processes: {busiest} us)"
+                )
+        finally:
+            ours.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     try:
         before, client_before = cpu_seconds(ours.pid), os.times()
         units, what = asyncio.run(workload(args, ours, users))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailserver import native
 from mailserver.activity import ActivityTracker
 from mailserver.auth import Authenticator, UserDatabase
 from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
@@ -248,6 +249,10 @@ async def serve(
         write_ready_file(ready_file, running.ports())
     if on_ready is not None:
         on_ready(running)
+    if worker_index() in (None, 0):
+        # Stale compiled parse modules are not used (native.guard); say so.
+        fine, line = native.describe()
+        log.log(logging.INFO if fine else logging.WARNING, "%s", line)
     log.info("mailserver ready (pid %d)", os.getpid())
     await stop.wait()
     log.info("shutting down")

@@ -8,7 +8,18 @@ from typing import Any
 
 import pytest
 
+from mailserver import native
 from tests.support.server import ServerProcess, create_users, write_config
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test compiled parse modules older than their sources (the
+    package then runs the sources, so the compiled code would go untested)."""
+    if native.stale_reason is not None:
+        pytest.exit(
+            f"compiled parse modules are out of date ({native.stale_reason}): {native.REBUILD}",
+            returncode=2,
+        )
 
 
 @pytest.fixture

@@ -13,18 +13,19 @@ import datetime
 import re
 import time
 from collections.abc import Iterable
+from typing import Final
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NUMBER = {name.lower(): number for number, name in enumerate(MONTHS, 1)}
+MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_NUMBER: Final = {name.lower(): number for number, name in enumerate(MONTHS, 1)}
 
 # ATOM-CHAR: any CHAR except atom-specials "(" ")" "{" SP CTL "%" "*" DQUOTE "\" "]".
-_ATOM = re.compile(rb"[!#$&'+-Z^-z|}~\[]+")
+_ATOM: Final = re.compile(rb"[!#$&'+-Z^-z|}~\[]+")
 # What a quoted string may hold: 7-bit, no CR, LF or NUL (TEXT-CHAR, RFC 3501 9).
-_QUOTABLE = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*")
+_QUOTABLE: Final = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*")
 # utf8-quoted (RFC 6855 3): like quoted, plus 8-bit octets.
-_UTF8_QUOTABLE = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\xff]*")
+_UTF8_QUOTABLE: Final = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\xff]*")
 # Values a client would read as something other than a string if sent as an atom.
-_RESERVED_ATOMS = frozenset({b"nil"})
+_RESERVED_ATOMS: Final = frozenset({b"nil"})
 
 
 def _as_bytes(value: str | bytes) -> bytes:
@@ -116,8 +117,8 @@ def imap_date(epoch: float) -> bytes:
     return b'"' + text.encode("ascii") + b'"'
 
 
-_DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})")
-_DATE_TIME = re.compile(
+_DATE: Final = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})")
+_DATE_TIME: Final = re.compile(
     r" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
 )
 

@@ -21,7 +21,8 @@ echo "$* PYTHONWARNINGS=$PYTHONWARNINGS" >> "$(dirname "$0")/../pip.log"
 def fake_checkout(tmp_path: Path) -> Path:
     root = tmp_path / "checkout"
     (root / "scripts").mkdir(parents=True)
-    shutil.copy(REPO / "scripts" / "install.sh", root / "scripts" / "install.sh")
+    for script in ("install.sh", "install-build-tools.sh", "build_native.py"):
+        shutil.copy(REPO / "scripts" / script, root / "scripts" / script)
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
     bin_dir = root / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
@@ -45,6 +46,8 @@ def install(root: Path, *args: str) -> list[str]:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
     after = log.read_text().splitlines() if log.exists() else []
+    # Every install ends with the compile step (itself a no-op when up to date).
+    assert after[-1].startswith("scripts/build_native.py PYTHONWARNINGS")
     return [call for call in after[len(before) :] if "pip install" in call]
 
 
@@ -52,7 +55,7 @@ def test_install_runs_pip_only_when_pyproject_changed(tmp_path: Path) -> None:
     root = fake_checkout(tmp_path)
     first = install(root, "test")
     assert first and first[-1].startswith("-m pip install --quiet")
-    assert "-e .[test] " in first[-1]
+    assert "-e .[test,native] " in first[-1]
     assert all("PYTHONWARNINGS=ignore::UserWarning" in call for call in first)
     assert install(root, "test") == []
     assert install(root) == []  # a test install has everything a plain one needs

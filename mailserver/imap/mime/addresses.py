@@ -10,26 +10,50 @@ something well-formed, with Dovecot's placeholders for missing pieces.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-MISSING_MAILBOX = "MISSING_MAILBOX"
-MISSING_DOMAIN = "MISSING_DOMAIN"
+MISSING_MAILBOX: Final = "MISSING_MAILBOX"
+MISSING_DOMAIN: Final = "MISSING_DOMAIN"
 
-_SPECIALS = set('()<>@,;:\\".[]')
+_SPECIALS: Final = set('()<>@,;:\\".[]')
 
 
-@dataclass(frozen=True, slots=True)
 class Address:
-    """``(name adl mailbox host)``; a group start has only ``mailbox``, a group end nothing."""
+    """``(name adl mailbox host)``; a group start has only ``mailbox``, a group end nothing.
 
-    name: str | None
-    adl: str | None
-    mailbox: str | None
-    host: str | None
+    Immutable by convention, compared and hashed by value; a plain class
+    rather than a frozen dataclass so that mypyc compiles its constructor
+    (``mailserver/native.py``).
+    """
+
+    __slots__ = ("adl", "host", "mailbox", "name")
+
+    def __init__(
+        self, name: str | None, adl: str | None, mailbox: str | None, host: str | None
+    ) -> None:
+        self.name = name
+        self.adl = adl
+        self.mailbox = mailbox
+        self.host = host
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Address):
+            return NotImplemented
+        return (self.name, self.adl, self.mailbox, self.host) == (
+            other.name,
+            other.adl,
+            other.mailbox,
+            other.host,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.adl, self.mailbox, self.host))
+
+    def __repr__(self) -> str:
+        return f"Address({self.name!r}, {self.adl!r}, {self.mailbox!r}, {self.host!r})"
 
 
-GROUP_END = Address(None, None, None, None)
+GROUP_END: Final = Address(None, None, None, None)
 
 
 class _Token(NamedTuple):
@@ -43,7 +67,7 @@ class _Token(NamedTuple):
 
 
 #: An atom: a run of anything but specials and blanks.
-_ATOM_RUN = re.compile(r'[^()<>@,;:\\".\[\] \t\r\n]+')
+_ATOM_RUN: Final = re.compile(r'[^()<>@,;:\\".\[\] \t\r\n]+')
 
 
 def _tokenize(text: str) -> list[_Token]:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from mailserver.imap.mime import pool
 from mailserver.imap.mime import sidecar as sidecar_file
-from mailserver.imap.mime.message import ParsedMessage, Rendered
+from mailserver.imap.mime.message import ParsedMessage, Rendered, Structure
 from mailserver.imap.mime.section import Section
 from mailserver.storage import MessageInfo
 from mailserver.storage.base import Folder
@@ -242,7 +242,7 @@ class MessageCache:
         *,
         pooled: bool = False,
         paths: dict[int, str] | None = None,
-        rendered: dict[int, Rendered] | None = None,
+        rendered: dict[int, Structure] | None = None,
     ) -> None:
         """Parse those of ``infos`` not cached yet, reading their files in one go.
 
@@ -255,7 +255,9 @@ class MessageCache:
         folder has message files (``paths``, if the caller has them already);
         what it cannot parse is parsed here. The pool's answers go to
         ``rendered`` (by UID) instead of the parse cache: the pool stored the
-        whole parse in the sidecar file.
+        whole parse in the sidecar file. The other parses go to ``rendered``
+        too (and to the parse cache), so the FETCH's writer finds every
+        message of the batch there without asking the cache again.
         """
         missing: list[MessageInfo] = []
         for info in infos:
@@ -264,10 +266,14 @@ class MessageCache:
             key = (self._token, info.key)
             parsed: ParsedMessage | None = _parsed.get(key)
             if parsed is not None and parsed.size == info.size:
+                if rendered is not None:
+                    rendered[info.uid] = parsed
                 continue
             parsed = await self._from_sidecar(info)
             if parsed is not None:
                 _parsed.put(key, parsed, parsed.weight())
+                if rendered is not None:
+                    rendered[info.uid] = parsed
                 continue
             missing.append(info)
         if missing and pooled:
@@ -282,6 +288,8 @@ class MessageCache:
             if data is not None and len(data) == info.size:
                 parsed = await self._parse(info, data)
                 _parsed.put((self._token, info.key), parsed, parsed.weight())
+                if rendered is not None:
+                    rendered[info.uid] = parsed
 
     def prefetcher(
         self, folder: Folder, uids: list[int], lookup: Callable[[int], MessageInfo | None]
@@ -349,7 +357,7 @@ class MessageCache:
         folder: Folder,
         infos: list[MessageInfo],
         paths: dict[int, str] | None,
-        rendered: dict[int, Rendered],
+        rendered: dict[int, Structure],
     ) -> list[MessageInfo]:
         """Parse ``infos`` in the process pool, their renderings into ``rendered``;
         those it could not parse are returned."""
@@ -406,7 +414,7 @@ class MessageCache:
             return
         if len(parsed.header) > sidecar_file.MAX_PERSISTED_ENTRY:
             return
-        self._store(info, json.dumps(parsed.to_json(), separators=(",", ":")))
+        self._store(info, parsed.entry_text())
 
     def _store(self, info: MessageInfo, entry: str) -> None:
         """Keep a sidecar entry (JSON text of a parse) and schedule its write."""
@@ -471,6 +479,20 @@ class MessageCache:
         except RuntimeError:
             return
         self._flush_handle = loop.call_later(FLUSH_DELAY, self._start_flush)
+
+    def flush_soon(self) -> None:
+        """Write the pending entries now rather than after :data:`FLUSH_DELAY`: a
+        big FETCH has just parsed them, and a session on another worker process
+        (which knows only the file) may ask for the same folder next."""
+        if not self._pending or self._flush_task is not None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._start_flush()
 
     def _start_flush(self) -> None:
         self._flush_handle = None
@@ -568,12 +590,13 @@ class Prefetcher:
         self._locating = asyncio.Lock()
         #: Batches the writer parsed itself (their files are not kept).
         self._stolen: set[int] = set()
-        #: The pool's renderings by UID, until the writer takes them (:meth:`take`).
-        self._ready: dict[int, Rendered] = {}
+        #: Each prepared message's renderings by UID (the pool's answer, or the
+        #: parse made or found here), until the writer takes them (:meth:`take`).
+        self._ready: dict[int, Structure] = {}
 
-    def take(self, uid: int) -> Rendered | None:
-        """The pool's rendering of ``uid`` if it parsed it (once; the parse cache
-        and the sidecar answer any later asking)."""
+    def take(self, uid: int) -> Structure | None:
+        """The renderings of ``uid`` if its batch prepared them (once; the parse
+        cache and the sidecar answer any later asking)."""
         return self._ready.pop(uid, None)
 
     async def ready(self, index: int) -> None:
@@ -582,7 +605,7 @@ class Prefetcher:
             return
         batch = index // self.size
         if not self.pooled:
-            await self.cache.prefetch(self.folder, self._infos(batch))
+            await self.cache.prefetch(self.folder, self._infos(batch), rendered=self._ready)
             return
         self._hand_out(batch)
         task = self._tasks.pop(batch, None)
@@ -593,7 +616,7 @@ class Prefetcher:
             self._next += 1
             self._paths.pop(stolen, None)
             self._stolen.add(stolen)
-            await self.cache.prefetch(self.folder, self._infos(stolen))
+            await self.cache.prefetch(self.folder, self._infos(stolen), rendered=self._ready)
             self._hand_out(batch)  # the pool may have finished batches meanwhile
         await task
 
@@ -625,7 +648,10 @@ class Prefetcher:
         )
 
     def close(self) -> None:
-        """Drop the batches started ahead (the FETCH ended early)."""
+        """The FETCH is done (or ended early): drop the batches started ahead and
+        write what the writer parsed itself to the sidecar file now."""
+        if self.pooled:
+            self.cache.flush_soon()
         for task in self._tasks.values():
             task.cancel()
             # Retrieve a failure of a batch nobody will wait for now.

@@ -12,20 +12,41 @@ import base64
 import binascii
 import codecs
 import re
-from dataclasses import dataclass
+from typing import Final
 
 #: Header bytes -> str without loss; encode back with the same pair.
-RAW = ("utf-8", "surrogateescape")
+RAW: Final = ("utf-8", "surrogateescape")
 
 
-@dataclass(frozen=True, slots=True)
 class Field:
-    #: The name as written (before the colon, trailing blanks removed).
-    name: str
-    #: The whole field as it appears in the message: every line with its line end.
-    raw: bytes
-    #: Everything after the colon, still folded.
-    value: bytes
+    """One header field. Immutable by convention (compared and hashed by value).
+
+    A plain class rather than a frozen dataclass: compiled with mypyc
+    (``mailserver/native.py``) its constructor is native C, while a
+    dataclass's generated ``__init__`` stays Python; a cold FETCH builds
+    several of these per message.
+    """
+
+    __slots__ = ("name", "raw", "value")
+
+    def __init__(self, name: str, raw: bytes, value: bytes) -> None:
+        #: The name as written (before the colon, trailing blanks removed).
+        self.name = name
+        #: The whole field as it appears in the message: every line with its line end.
+        self.raw = raw
+        #: Everything after the colon, still folded.
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Field):
+            return NotImplemented
+        return (self.name, self.raw, self.value) == (other.name, other.raw, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.raw, self.value))
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r}, raw={self.raw!r}, value={self.value!r})"
 
     @property
     def key(self) -> str:
@@ -33,7 +54,7 @@ class Field:
 
     def unfolded(self) -> str:
         """The value on one line, blanks at both ends removed (8-bit bytes kept)."""
-        return unfold(self.value).decode(*RAW).strip(" \t")
+        return unfold(self.value).decode("utf-8", "surrogateescape").strip(" \t")
 
 
 def unfold(value: bytes) -> bytes:
@@ -55,28 +76,70 @@ def parse_fields(block: bytes, wanted: frozenset[bytes] | None = None) -> list[F
     ``DKIM-Signature:`` and the like, not worth a :class:`Field` each.
     The fields kept are the same objects, in the same order, as without it.
     """
-    fields: list[Field] = []
     limit = blank_line(block, 0, len(block))
     if limit < 0:
         limit = len(block)
     # A field starts at the first line (even a continuation line) and at
-    # every line that does not start with a blank; two regex scans instead
-    # of a Python loop per line (a real header has dozens of lines).
-    start = 0
-    for match in _FIELD_START.finditer(block, 0, limit):
-        pos = match.end()
-        if pos >= limit:
-            break
-        _add(fields, block[start:pos], wanted)
-        start = pos
-    if start < limit:
-        _add(fields, block[start:limit], wanted)
+    # every line that does not start with a blank: one regex findall at C
+    # speed instead of a Python loop per line (a real header has dozens).
+    # Every line before ``limit`` has a character other than LF (a line of
+    # CRs only is the blank line), so the fields cover the block.
+    raws: list[bytes] = _FIELD.findall(block, 0, limit)
+    names = _names_for(wanted)
+    fields: list[Field] = []
+    for raw in raws:
+        # As _field, with the name found once for the filter and the Field.
+        colon = raw.find(b":")
+        if colon < 0 or raw.find(b"\n", 0, colon) >= 0:
+            name = raw.rstrip(b"\r\n")
+            value = b""
+        else:
+            name = raw[:colon].rstrip(b" \t")
+            value = raw[colon + 1 :]
+        if name in names:
+            text = names[name]
+        else:
+            text = _kept_name(name, wanted)
+            if len(name) <= _MAX_NAME:
+                if len(names) >= _MAX_NAMES:
+                    names.clear()
+                names[name] = text
+        if text is not None:
+            fields.append(Field(text, raw, value))
     return fields
 
 
+#: Header names repeat endlessly (``From``, ``Content-Type``): a raw name's
+#: decoded text, or None when the ``wanted`` filter drops it, is remembered
+#: per filter (at most :data:`_MAX_NAMES` names of at most :data:`_MAX_NAME`
+#: bytes each; a full table starts over). Pure: a hit answers what a
+#: fresh computation would.
+_NAMES: Final[dict[frozenset[bytes] | None, dict[bytes, str | None]]] = {}
+_MAX_NAMES: Final = 1024
+_MAX_NAME: Final = 64
+
+
+def _names_for(wanted: frozenset[bytes] | None) -> dict[bytes, str | None]:
+    names = _NAMES.get(wanted)
+    if names is None:
+        if len(_NAMES) >= 8:  # callers pass one or two filters; never grow
+            _NAMES.clear()
+        names = _NAMES[wanted] = {}
+    return names
+
+
+def _kept_name(name: bytes, wanted: frozenset[bytes] | None) -> str | None:
+    """The field name's text, or None if ``wanted`` drops the field."""
+    if wanted is not None and name.isascii():
+        key = name.lower()
+        if key not in wanted and not key.startswith(b"content-"):
+            return None
+    return name.decode("utf-8", "surrogateescape")
+
+
 #: A line empty but for CRs (where a header block ends), at ``pos`` / after a LF.
-_BLANK_AT = re.compile(rb"\r*(?:\n|\Z)")
-_BLANK_AFTER_LF = re.compile(rb"\n\r*(?:\n|\Z)")
+_BLANK_AT: Final = re.compile(rb"\r*(?:\n|\Z)")
+_BLANK_AFTER_LF: Final = re.compile(rb"\n\r*(?:\n|\Z)")
 
 
 def blank_line(data: bytes, pos: int, end: int) -> int:
@@ -91,35 +154,16 @@ def blank_line(data: bytes, pos: int, end: int) -> int:
     return -1 if found is None else found.start() + 1
 
 
-#: A line break followed by a line that is not a continuation.
-_FIELD_START = re.compile(rb"\n(?![ \t])")
-
-
-def _add(fields: list[Field], raw: bytes, wanted: frozenset[bytes] | None) -> None:
-    if wanted is not None:
-        name = _raw_name(raw)
-        if name.isascii():
-            key = name.lower()
-            if key not in wanted and not key.startswith(b"content-"):
-                return
-    fields.append(_field(raw))
-
-
-def _raw_name(raw: bytes) -> bytes:
-    """The bytes :func:`_field` makes the name of."""
-    colon = raw.find(b":")
-    first_break = raw.find(b"\n")
-    if colon < 0 or (0 <= first_break < colon):
-        return raw.rstrip(b"\r\n")
-    return raw[:colon].rstrip(b" \t")
+#: One field: a line and the continuation lines after it (``.`` is anything but LF).
+_FIELD: Final = re.compile(rb".+\n?(?:[ \t].*\n?)*")
 
 
 def _field(raw: bytes) -> Field:
     colon = raw.find(b":")
     first_break = raw.find(b"\n")
     if colon < 0 or (0 <= first_break < colon):
-        return Field(raw.rstrip(b"\r\n").decode(*RAW), raw, b"")
-    name = raw[:colon].rstrip(b" \t").decode(*RAW)
+        return Field(raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape"), raw, b"")
+    name = raw[:colon].rstrip(b" \t").decode("utf-8", "surrogateescape")
     return Field(name, raw, raw[colon + 1 :])
 
 
@@ -148,7 +192,7 @@ def index_fields(fields: list[Field]) -> dict[str, Field]:
 
 # ------------------------------------------------------------ MIME params
 
-_TSPECIALS = set('()<>@,;:\\"/[]?=')
+_TSPECIALS: Final = set('()<>@,;:\\"/[]?=')
 
 
 def is_token(text: str) -> bool:
@@ -219,12 +263,29 @@ def unquote(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
 class ParamValue:
-    """A ``Content-Type``-like value: ``main`` (e.g. ``text/plain``) and its parameters."""
+    """A ``Content-Type``-like value: ``main`` (e.g. ``text/plain``) and its parameters.
 
-    main: str
-    params: tuple[tuple[str, str], ...]
+    Immutable by convention (memo hits share one), compared by value; a plain
+    class so that mypyc compiles its constructor.
+    """
+
+    __slots__ = ("main", "params")
+
+    def __init__(self, main: str, params: tuple[tuple[str, str], ...]) -> None:
+        self.main = main
+        self.params = params
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ParamValue):
+            return NotImplemented
+        return (self.main, self.params) == (other.main, other.params)
+
+    def __hash__(self) -> int:
+        return hash((self.main, self.params))
+
+    def __repr__(self) -> str:
+        return f"ParamValue(main={self.main!r}, params={self.params!r})"
 
     def get(self, name: str) -> str | None:
         key = name.lower()
@@ -242,7 +303,8 @@ def parse_param_value(value: str) -> ParamValue:
     (plain segments percent-encoded) when any segment was extended,
     otherwise ``name`` with the joined plain text.
     """
-    pieces = _split_params(strip_comments(unfold(value.encode(*RAW)).decode(*RAW)))
+    unfolded = unfold(value.encode("utf-8", "surrogateescape"))
+    pieces = _split_params(strip_comments(unfolded.decode("utf-8", "surrogateescape")))
     main = pieces[0].strip(" \t")
     plain: list[tuple[str, str]] = []
     sections: dict[str, dict[int, tuple[bool, str]]] = {}
@@ -297,7 +359,7 @@ def parse_param_value(value: str) -> ParamValue:
 
 
 def _pct_encode(text: str) -> str:
-    data = text.encode(*RAW)
+    data = text.encode("utf-8", "surrogateescape")
     return "".join(
         chr(b) if (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 or b in b"-._") else f"%{b:02X}"
         for b in data
@@ -310,7 +372,7 @@ def decode_2231(value: str) -> str:
     _, _, encoded = rest.partition("'")
     raw = bytearray()
     i = 0
-    data = encoded.encode(*RAW)
+    data = encoded.encode("utf-8", "surrogateescape")
     while i < len(data):
         if data[i] == 0x25 and i + 2 < len(data) and _is_hex(data[i + 1 : i + 3]):
             raw.append(int(data[i + 1 : i + 3], 16))
@@ -327,7 +389,7 @@ def _is_hex(pair: bytes) -> bool:
 
 # ------------------------------------------------------------- charsets
 
-_ALIASES = {
+_ALIASES: Final = {
     # Supersets: mail labelled with the narrower name often holds the wider set.
     "gb2312": "gb18030",
     "gbk": "gb18030",
@@ -390,8 +452,8 @@ def decode_unlabelled(data: bytes) -> str:
 
 # --------------------------------------------------------- encoded words
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
-_BLANK = re.compile(r"[ \t]+")
+_ENCODED_WORD: Final = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_BLANK: Final = re.compile(r"[ \t]+")
 
 
 def _word_bytes(encoding: str, text: str) -> bytes | None:
@@ -448,4 +510,4 @@ def decode_header_text(value: str) -> str:
 def _plain(text: str) -> str:
     if text.isascii():
         return text
-    return decode_unlabelled(text.encode(*RAW))
+    return decode_unlabelled(text.encode("utf-8", "surrogateescape"))

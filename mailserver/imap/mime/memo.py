@@ -19,29 +19,29 @@ the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from mailserver.imap import wire
 from mailserver.imap.mime.addresses import Address, parse_address_list
 from mailserver.imap.mime.headers import ParamValue, parse_param_value
 
 #: Entries per memo before it is emptied.
-MAX_ITEMS = 2048
+MAX_ITEMS: Final = 2048
 #: Longest key (in characters) that is memoised.
-MAX_KEY = 256
+MAX_KEY: Final = 256
 #: Longest rendered result (in octets) that is memoised: 256 characters of
 #: commas can render as kilobytes of empty addresses. With these bounds a
 #: memo holds at most about 2,048 x 1.5 KB = 3 MB however hostile the mail,
 #: and typically a few hundred KB.
-MAX_VALUE = 1024
+MAX_VALUE: Final = 1024
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-NIL = b"NIL"
+NIL: Final = b"NIL"
 
 #: Every memo created, so tests can switch them all off for a reference parse.
-REGISTRY: list[Memo[Any, Any]] = []
+REGISTRY: Final[list[Memo[Any, Any]]] = []
 
 
 class Memo(Generic[K, V]):
@@ -114,6 +114,10 @@ def _params_size(params: tuple[tuple[str, str], ...]) -> int:
     return sum(len(name) + len(value) for name, value in params)
 
 
+def _params_key_size(key: tuple[tuple[tuple[str, str], ...], bool]) -> int:
+    return _params_size(key[0])
+
+
 def _render_params(key: tuple[tuple[tuple[str, str], ...], bool]) -> bytes:
     params, default_charset = key
     items = [wire.string(name.upper()) + b" " + wire.string(value) for name, value in params]
@@ -125,12 +129,12 @@ def _render_params(key: tuple[tuple[tuple[str, str], ...], bool]) -> bytes:
 
 
 #: ``Content-Type``-like value -> :class:`ParamValue` (frozen, so hits can be shared).
-param_value: Memo[str, ParamValue] = Memo(parse_param_value)
+param_value: Final[Memo[str, ParamValue]] = Memo(parse_param_value)
 #: Unfolded ``From``/``To``/... value -> rendered ENVELOPE address list.
-address_list: Memo[str, bytes] = Memo(_render_addresses)
+address_list: Final[Memo[str, bytes]] = Memo(_render_addresses)
 #: Type, subtype, encoding, disposition -> upper-cased IMAP string.
-upper: Memo[str, bytes] = Memo(_render_upper)
+upper: Final[Memo[str, bytes]] = Memo(_render_upper)
 #: (parameters, add the default charset) -> rendered BODYSTRUCTURE parameter list.
-params: Memo[tuple[tuple[tuple[str, str], ...], bool], bytes] = Memo(
-    _render_params, size=lambda key: _params_size(key[0])
+params: Final[Memo[tuple[tuple[tuple[str, str], ...], bool], bytes]] = Memo(
+    _render_params, size=_params_key_size
 )

@@ -20,6 +20,11 @@ from mailserver.imap.mime.structure import parse_message
 from mailserver.imap.mime.tree import Node
 
 FORMAT_VERSION = 1
+#: A placeholder tree for :meth:`ParsedMessage.from_entry` (replaced at once).
+_EMPTY_TREE = Node(0, 0, 0, "text/plain", None, "7bit")
+#: One encoder for every sidecar entry (``json.dumps`` with ``separators``
+#: builds a new one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 #: Bytes a parsed :class:`Field` costs beyond its text (object, list slot, str/bytes headers).
 _FIELD_OVERHEAD = 240
 
@@ -85,23 +90,18 @@ class ParsedMessage:
         #: The :meth:`to_json` text, while header and tree are still only in it.
         self._entry: str | None = None
 
-    @classmethod
+    @staticmethod
     def from_entry(
-        cls, size: int, envelope: bytes, body: bytes, bodystructure: bytes, entry: str
+        size: int, envelope: bytes, body: bytes, bodystructure: bytes, entry: str
     ) -> ParsedMessage:
         """A parse made elsewhere (the parse pool) whose header and part tree stay
         in ``entry`` -- the :meth:`to_json` text of the same parse, which the
         sidecar stores anyway -- until something asks for them. A cold FETCH
         of ENVELOPE/BODYSTRUCTURE never does, and building the tree's objects
         cost the event loop more than the rest of its work per message."""
-        parsed = cls.__new__(cls)
-        parsed.size = size
+        parsed = ParsedMessage(size, b"", _EMPTY_TREE, envelope, body, bodystructure)
         parsed._header = None
         parsed._tree = None
-        parsed._envelope = envelope
-        parsed._body = body
-        parsed._bodystructure = bodystructure
-        parsed._fields = None
         parsed._entry = entry
         return parsed
 
@@ -126,15 +126,15 @@ class ParsedMessage:
         whole = ParsedMessage.from_json(json.loads(self._entry))
         self._header, self._tree, self._entry = whole.header, whole.tree, None
 
-    @classmethod
-    def parse(cls, data: bytes) -> ParsedMessage:
+    @staticmethod
+    def parse(data: bytes) -> ParsedMessage:
         # Only the header fields the renderers read are kept, and BODY and
         # BODYSTRUCTURE are rendered in one walk: the cold FETCH of a big
         # folder is mostly this function (tests/unit/imap/mime/test_memo.py
         # checks it against the plain way, byte for byte).
         root = parse_message(data, render.ENVELOPE_FIELDS)
         body, bodystructure = render.bodystructures(root)
-        return cls(
+        return ParsedMessage(
             len(data),
             data[root.header_start : root.body_start],
             Node.of(root),
@@ -243,16 +243,16 @@ class ParsedMessage:
         """The sidecar entry: :meth:`to_json` as compact (ASCII) JSON text."""
         if self._entry is not None:
             return self._entry
-        return json.dumps(self.to_json(), separators=(",", ":"))
+        return _ENCODER.encode(self.to_json())
 
-    @classmethod
-    def from_json(cls, value: Any) -> ParsedMessage:
+    @staticmethod
+    def from_json(value: Any) -> ParsedMessage:
         size, header, tree, envelope, body, bodystructure = value
         if type(size) is not int or not all(
             isinstance(s, str) for s in (header, envelope, body, bodystructure)
         ):
             raise ValueError("bad entry")
-        return cls(
+        return ParsedMessage(
             size,
             header.encode(*RAW),
             Node.from_json(tree),

@@ -10,16 +10,17 @@ unfolded but never decoded: encoded words reach the client as sent, and raw
 from __future__ import annotations
 
 from contextvars import ContextVar
+from typing import Final
 
 from mailserver.imap import wire
 from mailserver.imap.mime import memo
 from mailserver.imap.mime.headers import Field, decode_2231, index_fields, unquote
 from mailserver.imap.mime.structure import ENCAPSULATED, Part
 
-NIL = b"NIL"
+NIL: Final = b"NIL"
 #: The fields ENVELOPE reads; BODYSTRUCTURE reads only ``Content-*`` ones.
 #: Parsing for these two may drop every other field (``parse_fields(wanted=)``).
-ENVELOPE_FIELDS = frozenset(
+ENVELOPE_FIELDS: Final = frozenset(
     {b"date", b"subject", b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc"}
     | {b"in-reply-to", b"message-id"}
 )
@@ -70,7 +71,7 @@ def _upper(text: str) -> bytes:
 
 
 #: Set while rendering for an IMAP4rev2 client (``bodystructure_decoded``).
-_DECODED_2231: ContextVar[bool] = ContextVar("decoded_2231", default=False)
+_DECODED_2231: Final[ContextVar[bool]] = ContextVar("decoded_2231", default=False)
 
 
 def _params(params: tuple[tuple[str, str], ...], default_charset: bool) -> bytes:

@@ -13,7 +13,7 @@ and nesting or part counts beyond a bound make the rest opaque.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Final
 
 from mailserver.imap.mime import memo
 from mailserver.imap.mime.headers import (
@@ -27,38 +27,71 @@ from mailserver.imap.mime.headers import (
 )
 
 #: Deeper nesting than this is shown as an opaque application/octet-stream part.
-MAX_DEPTH = 50
+MAX_DEPTH: Final = 50
 #: More parts than this in one message: the rest become opaque too.
-MAX_PARTS = 2000
+MAX_PARTS: Final = 2000
 
-TEXT_PLAIN = ("text", "plain")
-MESSAGE_RFC822 = ("message", "rfc822")
+TEXT_PLAIN: Final = ("text", "plain")
+MESSAGE_RFC822: Final = ("message", "rfc822")
 #: Types whose body is a whole message, parsed and shown with ENVELOPE, BODYSTRUCTURE
 #: and lines: message/global (RFC 6532 3.7) is message/rfc822 with UTF-8 headers, and
 #: IMAP4rev2 describes it the same way (RFC 9051 7.5.2), as Dovecot does.
-ENCAPSULATED = frozenset({MESSAGE_RFC822, ("message", "global")})
-_ENCODINGS = {"7bit", "8bit", "binary", "base64", "quoted-printable"}
+ENCAPSULATED: Final = frozenset({MESSAGE_RFC822, ("message", "global")})
+_ENCODINGS: Final = {"7bit", "8bit", "binary", "base64", "quoted-printable"}
 
 
-@dataclass(slots=True)
 class Part:
     """One MIME entity. Offsets index the message bytes; ``header`` spans
     ``[header_start, body_start)`` (blank line included) and the body
-    ``[body_start, body_end)``."""
+    ``[body_start, body_end)``.
 
-    header_start: int
-    body_start: int
-    body_end: int
-    fields: list[Field]
-    type: str = "text"
-    subtype: str = "plain"
-    params: tuple[tuple[str, str], ...] = ()
-    lines: int = 0
-    children: list[Part] = field(default_factory=list)
-    #: The encapsulated message of a message/rfc822 part (its root part).
-    message: Part | None = None
-    #: ``fields`` by lower-case name, built on the first lookup (``fields`` never changes).
-    index: dict[str, Field] | None = field(default=None, repr=False, compare=False)
+    A plain class rather than a dataclass so that, compiled with mypyc
+    (``mailserver/native.py``), building one is native code.
+    """
+
+    __slots__ = (
+        "body_end",
+        "body_start",
+        "children",
+        "fields",
+        "header_start",
+        "index",
+        "lines",
+        "message",
+        "params",
+        "subtype",
+        "type",
+    )
+
+    def __init__(
+        self,
+        header_start: int,
+        body_start: int,
+        body_end: int,
+        fields: list[Field],
+        type: str = "text",
+        subtype: str = "plain",
+    ) -> None:
+        self.header_start = header_start
+        self.body_start = body_start
+        self.body_end = body_end
+        self.fields = fields
+        self.type = type
+        self.subtype = subtype
+        self.params: tuple[tuple[str, str], ...] = ()
+        self.lines = 0
+        self.children: list[Part] = []
+        #: The encapsulated message of a message/rfc822 part (its root part).
+        self.message: Part | None = None
+        #: ``fields`` by lower-case name, built on the first lookup (``fields`` never changes).
+        self.index: dict[str, Field] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Part({self.type}/{self.subtype}, header_start={self.header_start},"
+            f" body_start={self.body_start}, body_end={self.body_end},"
+            f" children={self.children!r}, message={self.message!r})"
+        )
 
     @property
     def size(self) -> int:
@@ -94,15 +127,17 @@ class Part:
         return _encodings(raw)
 
 
-@dataclass(slots=True)
 class _Stop:
     """A delimiter line that ended a part."""
 
-    line_start: int
-    line_end: int
-    #: Index into the active boundary list.
-    index: int
-    close: bool
+    __slots__ = ("close", "index", "line_end", "line_start")
+
+    def __init__(self, line_start: int, line_end: int, index: int, close: bool) -> None:
+        self.line_start = line_start
+        self.line_end = line_end
+        #: Index into the active boundary list.
+        self.index = index
+        self.close = close
 
 
 class _Parser:
@@ -304,9 +339,9 @@ def _decide_encoding(raw: str) -> str:
 
 
 #: Content-Type value and default -> type, subtype, params (pure: memoised).
-_types = memo.Memo(_decide_type, size=lambda key: len(key[0]))
+_types: Final = memo.Memo(_decide_type, size=lambda key: len(key[0]))
 #: Content-Transfer-Encoding value -> encoding (pure: memoised).
-_encodings: memo.Memo[str, str] = memo.Memo(_decide_encoding)
+_encodings: Final[memo.Memo[str, str]] = memo.Memo(_decide_encoding)
 
 
 def parse_message(data: bytes, wanted: frozenset[bytes] | None = None) -> Part:

@@ -7,42 +7,91 @@ field is dropped once ENVELOPE and BODYSTRUCTURE are rendered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from mailserver.imap.mime.structure import ENCAPSULATED, Part
 
 
-@dataclass(frozen=True, slots=True)
 class Node:
-    header_start: int
-    body_start: int
-    body_end: int
-    #: ``type/subtype`` in lower case.
-    mime: str
-    charset: str | None
-    #: Content-Transfer-Encoding in lower case.
-    encoding: str
-    children: tuple[Node, ...] = ()
-    message: Node | None = None
+    """One part: immutable by convention, compared and hashed by value.
+
+    A plain class rather than a frozen dataclass so that, compiled with
+    mypyc (``mailserver/native.py``), building one is native code.
+    """
+
+    __slots__ = (
+        "body_end",
+        "body_start",
+        "charset",
+        "children",
+        "encoding",
+        "header_start",
+        "message",
+        "mime",
+    )
+
+    def __init__(
+        self,
+        header_start: int,
+        body_start: int,
+        body_end: int,
+        mime: str,
+        charset: str | None,
+        encoding: str,
+        children: tuple[Node, ...] = (),
+        message: Node | None = None,
+    ) -> None:
+        self.header_start = header_start
+        self.body_start = body_start
+        self.body_end = body_end
+        #: ``type/subtype`` in lower case.
+        self.mime = mime
+        self.charset = charset
+        #: Content-Transfer-Encoding in lower case.
+        self.encoding = encoding
+        self.children = children
+        self.message = message
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.header_start,
+            self.body_start,
+            self.body_end,
+            self.mime,
+            self.charset,
+            self.encoding,
+            self.children,
+            self.message,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Node):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Node{self._key()!r}"
 
     @property
     def is_multipart(self) -> bool:
         return self.mime.startswith("multipart/")
 
-    @classmethod
-    def of(cls, part: Part) -> Node:
-        message = cls.of(part.message) if part.message is not None else None
+    @staticmethod
+    def of(part: Part) -> Node:
+        message = Node.of(part.message) if part.message is not None else None
         if (part.type, part.subtype) not in ENCAPSULATED:
             message = None
-        return cls(
+        return Node(
             part.header_start,
             part.body_start,
             part.body_end,
             f"{part.type}/{part.subtype}",
             part.param("charset"),
             part.encoding,
-            tuple(cls.of(child) for child in part.children) if part.is_multipart else (),
+            tuple([Node.of(child) for child in part.children]) if part.is_multipart else (),
             message,
         )
 
@@ -58,8 +107,8 @@ class Node:
             self.message.to_json() if self.message is not None else None,
         ]
 
-    @classmethod
-    def from_json(cls, value: Any) -> Node:
+    @staticmethod
+    def from_json(value: Any) -> Node:
         """Inverse of :meth:`to_json`; ValueError/TypeError on anything malformed."""
         hs, bs, be, mime, charset, encoding, children, message = value
         if not all(type(n) is int for n in (hs, bs, be)) or not 0 <= hs <= bs <= be:
@@ -68,15 +117,15 @@ class Node:
             raise ValueError("bad type")
         if charset is not None and not isinstance(charset, str):
             raise ValueError("bad charset")
-        return cls(
+        return Node(
             hs,
             bs,
             be,
             mime,
             charset,
             encoding,
-            tuple(cls.from_json(child) for child in children),
-            cls.from_json(message) if message is not None else None,
+            tuple([Node.from_json(child) for child in children]),
+            Node.from_json(message) if message is not None else None,
         )
 
     def count(self) -> int:

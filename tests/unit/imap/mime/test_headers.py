@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from mailserver.imap.mime import headers
 from mailserver.imap.mime.headers import (
     decode_2231,
     decode_header_text,
@@ -12,6 +15,7 @@ from mailserver.imap.mime.headers import (
     parse_param_value,
     strip_comments,
 )
+from mailserver.imap.mime.render import ENVELOPE_FIELDS
 
 
 def test_fields_keep_raw_lines_and_unfold() -> None:
@@ -110,3 +114,30 @@ def test_decode_text_survives_charset_names_python_refuses(charset: str) -> None
     assert decode_header_text(f"=?{charset}?Q?ok=FF?= tail").endswith(" tail")
     if charset in ("base64", "\x00", "undefined"):
         assert decode_text("中文 ok".encode(), charset) == "中文 ok"
+
+
+def test_remembered_field_names_change_nothing_and_stay_bounded() -> None:
+    """parse_fields remembers each raw name's text (and whether a filter keeps it):
+    a warm table must give what a cold one gives, for either filter."""
+    rng = random.Random(7)
+    pieces = [b"From", b"from", b"X-A", b"Content-Type", b"CONTENT-x", b"To ", b"", b"\xc3\xa9"]
+    pieces += [b"Subject", b"\xe2\x84\xaaeywords", b"Received", b"Date\t"]
+    blocks = []
+    for _ in range(2000):
+        lines = [
+            rng.choice(pieces) + rng.choice([b": v", b":", b" no colon", b": a\r\n b"])
+            for _ in range(rng.randint(0, 6))
+        ]
+        blocks.append(b"\r\n".join(lines) + b"\r\n\r\nbody")
+    for wanted in (None, ENVELOPE_FIELDS):
+        headers._NAMES.clear()
+        cold = []
+        for block in blocks:
+            headers._NAMES.clear()
+            cold.append(parse_fields(block, wanted))
+        warm = [parse_fields(block, wanted) for block in blocks]
+        assert warm == cold
+        assert all(len(names) <= headers._MAX_NAMES for names in headers._NAMES.values())
+    many = b"".join(b"X-%d: v\r\n" % n for n in range(3 * headers._MAX_NAMES))
+    assert len(parse_fields(many)) == 3 * headers._MAX_NAMES
+    assert all(len(names) <= headers._MAX_NAMES for names in headers._NAMES.values())

@@ -161,6 +161,33 @@ async def test_gone_or_changed_files_come_back_as_none(
     assert written == ["c"]
 
 
+def test_read_file_reads_at_most_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "m"
+    path.write_bytes(b"a\nb\n")
+    assert pool.read_file(str(path), 100) == b"a\nb\n"
+    assert pool.read_file(str(path), 4) == b"a\nb\n"
+    assert pool.read_file(str(path), 3) == b"a\nb"
+    path.write_bytes(b"")
+    assert pool.read_file(str(path), 5) == b""
+    with pytest.raises(FileNotFoundError):
+        pool.read_file(str(tmp_path / "gone"), 5)
+
+
+def test_a_file_longer_or_shorter_than_its_size_is_not_parsed(tmp_path: Path) -> None:
+    """The helper reads one byte more than the wire size: enough to see a file that
+    grew, since on disk (LF line ends) it is never longer than on the wire."""
+    data = b"Subject: x\n\nbody\n"
+    wire = data.replace(b"\n", b"\r\n")
+    path = tmp_path / "m"
+    path.write_bytes(data)
+    done = pool.parse_one(str(path), len(wire))
+    assert done is not None and done[1].to_json() == ParsedMessage.parse(wire).to_json()
+    assert pool.parse_one(str(path), len(wire) - 1) is None
+    assert pool.parse_one(str(path), len(wire) + 1) is None
+    path.write_bytes(data + b"\n" * 1000)  # grew far beyond the size
+    assert pool.parse_one(str(path), len(wire)) is None
+
+
 async def test_no_key_or_no_sidecar_writes_nothing(
     inbox: Folder, real_pool: pool.ParsePool, tmp_path: Path
 ) -> None:
@@ -334,6 +361,52 @@ async def test_prefetcher_uses_the_pool_and_matches(
         assert (parsed.envelope(), parsed.bodystructure(False), parsed.bodystructure(True)) == (
             want[info.uid]
         )
+
+
+async def test_the_writer_takes_every_prepared_message_from_the_prefetcher(
+    inbox: Folder,
+) -> None:
+    """Parses made (or found cached) in the process are handed to the writer as
+    the pool's answers are, so its one-call-per-item path serves them too."""
+    snapshot = await inbox.snapshot()
+    infos = list(snapshot.messages)
+    want = expected({info.uid: await inbox.read(info.uid) for info in infos})
+    cache = MessageCache.for_folder(inbox)
+    for _ in range(2):  # parsed here, then found in the parse cache
+        ahead = cache.prefetcher(inbox, [info.uid for info in infos], snapshot.find)
+        assert not ahead.pooled
+        for index, info in enumerate(infos):
+            await ahead.ready(index)
+            got = ahead.take(info.uid)
+            assert got is not None, info.uid
+            assert (got.envelope(), got.bodystructure(False), got.bodystructure(True)) == (
+                want[info.uid]
+            )
+            assert ahead.take(info.uid) is None  # once
+        ahead.close()
+
+
+async def test_a_big_fetch_writes_what_the_writer_parsed_when_it_ends(
+    inbox: Folder, small_batches: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries the event loop parsed itself (batches it took while waiting for the
+    pool) reach the sidecar file when the FETCH ends, not FLUSH_DELAY later: a
+    session on another worker process knows only the file."""
+    monkeypatch.setattr(cache_module, "FLUSH_DELAY", 3600)
+    snapshot = await inbox.snapshot()
+    infos = list(snapshot.messages)
+    cache = MessageCache.for_folder(inbox)
+    await cache.prefetch(inbox, infos)  # parsed here: pending, the write an hour away
+    assert cache._sidecar is not None and cache._pending
+    assert not cache._sidecar.exists() or not sidecar_lines(cache._sidecar)
+    ahead = cache.prefetcher(inbox, [info.uid for info in infos], snapshot.find)
+    assert ahead.pooled
+    ahead.close()
+    sidecar = cache._sidecar
+    await until(
+        lambda: sidecar.exists() and set(sidecar_lines(sidecar)) == {i.key for i in infos},
+        what="the sidecar entries",
+    )
 
 
 @pytest.mark.parametrize("when", ["before", "during"])
