@@ -62,6 +62,17 @@ class EventBus(ABC):
         if self.wants(topic):
             self.publish(Event(topic, dict(data)))
 
+    def publish_many(self, events: list[Event]) -> None:
+        """Publish several events in order, as one message where a transport can.
+
+        Every subscriber sees each event exactly as if it had been published
+        on its own; only the channel between processes carries them in one
+        message (a short SMTP session's opened, lines and closed: one
+        encoding, one hop through the supervisor, one decoding instead of
+        three of each). Here: one :meth:`publish` each."""
+        for event in events:
+            self.publish(event)
+
     def publish_everywhere(self, event: Event) -> None:
         """Publish even where this process has not yet heard of a listener.
 
