@@ -143,6 +143,15 @@ class HubEventBus(LocalEventBus):
         if any(peer.wants(event.topic) for peer in self._peers.values()):
             self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
 
+    def publish_many(self, events: list[Event], *, shown_here: int = 0) -> None:
+        """Each one as :meth:`publish` would, but the first ``shown_here`` to the
+        workers only (this process has seen them)."""
+        for index, event in enumerate(events):
+            if index >= shown_here:
+                self.deliver_locally(event)
+            if any(peer.wants(event.topic) for peer in self._peers.values()):
+                self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
+
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or any(peer.wants(topic) for peer in self._peers.values())
 

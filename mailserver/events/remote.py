@@ -129,14 +129,16 @@ class RemoteEventBus(LocalEventBus):
             else:
                 link.send({"t": "event", "e": event.to_json()})
 
-    def publish_many(self, events: list[Event]) -> None:
-        """Each event delivered here, and those another process wants sent to
-        the hub in one ``events`` message (one as a plain ``event``)."""
+    def publish_many(self, events: list[Event], *, shown_here: int = 0) -> None:
+        """Each event delivered here (but the first ``shown_here``), and those
+        another process wants sent to the hub in one ``events`` message (one as
+        a plain ``event``)."""
         remote = self._remote
         everything = "*" in remote
         wanted = []
-        for event in events:
-            self.deliver_locally(event)
+        for index, event in enumerate(events):
+            if index >= shown_here:
+                self.deliver_locally(event)
             if everything or event.topic in remote:
                 wanted.append(event.to_json())
         if not wanted:

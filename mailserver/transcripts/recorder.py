@@ -18,12 +18,13 @@ the other worker and decoded there). The console still shows every line
 well within a second. The order of lines across both directions is kept
 (one list), and a batch goes out before the login or the end of the session.
 
-``session.opened`` waits for the first batch too, and whatever is pending
-at the end goes out with ``session.closed``, all in one ``publish_many``:
-a short session (an SMTP client delivering one message, a POP3 check) is
-one message on the channel between processes, not three (each encoded,
-read and forwarded by the supervisor, read and decoded by the other
-worker). Subscribers still see opened, lines and closed, in that order.
+``session.opened`` reaches this process's subscribers at once but the
+other processes with the first batch, and whatever is pending at the end
+goes out with ``session.closed``, all in one ``publish_many``: a short
+session (an SMTP client delivering one message, a POP3 check) is one
+message on the channel between processes, not three (each encoded, read
+and forwarded by the supervisor, read and decoded by the other worker).
+Subscribers everywhere still see opened, lines and closed, in that order.
 """
 
 from __future__ import annotations
@@ -114,10 +115,12 @@ class SessionRecorder:
         self.where = where
         self._started = time.monotonic()
         self._closed = False
-        #: ``session.opened``, until the first batch or the end takes it along.
+        #: ``session.opened``, shown here, until the first batch or the end takes
+        #: it to the other processes.
         self._opened: Event | None = None
         if events.wants(Topic.SESSION_OPENED):
             self._opened = Event(Topic.SESSION_OPENED, self._about())
+            events.show_here(self._opened)
         self._client: StreamLines | None = None
         self._server: StreamLines | None = None
         #: Lines not yet published, each its direction character and its text.
@@ -219,7 +222,8 @@ class SessionRecorder:
         self._loop.call_later(FLUSH_DELAY, self.flush)
 
     def _take(self) -> list[Event]:
-        """What is pending: ``session.opened`` not yet sent, then one ``session.lines``."""
+        """What is pending: ``session.opened`` not yet sent elsewhere (shown here:
+        :meth:`_publish`), then one ``session.lines``."""
         events = []
         if self._opened is not None:
             events.append(self._opened)
@@ -235,9 +239,14 @@ class SessionRecorder:
     def flush(self) -> None:
         """Publish what is pending now (opened, and the lines as one event)."""
         self._scheduled = False
-        events = self._take()
+        self._publish(self._take())
+
+    def _publish(self, events: list[Event]) -> None:
+        """``events`` in one ``publish_many``; a ``session.opened`` among them
+        (always first) was shown here when the session began."""
         if events:
-            self._events.publish_many(events)
+            shown = 1 if events[0].topic == Topic.SESSION_OPENED else 0
+            self._events.publish_many(events, shown_here=shown)
 
     # ------------------------------------------------------------- facts
 
@@ -286,5 +295,4 @@ class SessionRecorder:
                 **self._about(),
             }
             events.append(Event(Topic.SESSION_CLOSED, data))
-        if events:
-            self._events.publish_many(events)  # a short session's only message
+        self._publish(events)  # a short session's only message between processes

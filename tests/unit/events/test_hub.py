@@ -231,3 +231,27 @@ async def test_events_published_together_travel_as_one_message_and_arrive_each_i
     assert len(seen_two) == 3 and len(seen_three) == 1 and len(seen_hub) == 1
     for bus in (one, two, three):
         await bus.close()
+
+
+async def test_an_event_shown_here_first_reaches_the_others_once_with_the_batch(
+    hub: HubEventBus,
+) -> None:
+    """``show_here`` then ``publish_many(shown_here=1)``: this process's subscribers
+    see the event once (at once), the other processes once (with the batch)."""
+    one, two = await joined(hub), await joined(hub)
+    here: list[Event] = []
+    there: list[Event] = []
+    one.subscribe(Topic.SESSION_OPENED, here.append)
+    two.subscribe(Topic.SESSION_OPENED, there.append)
+    two.subscribe(Topic.SESSION_CLOSED, there.append)
+    await until(lambda: {Topic.SESSION_OPENED, Topic.SESSION_CLOSED} <= one._remote)
+    opened = Event(Topic.SESSION_OPENED, {"session": "s2"})
+    one.show_here(opened)
+    assert here == [opened]
+    one.publish_many([opened, Event(Topic.SESSION_CLOSED, {"session": "s2"})], shown_here=1)
+    await until(lambda: len(there) == 2)
+    assert [e.topic for e in there] == [Topic.SESSION_OPENED, Topic.SESSION_CLOSED]
+    await asyncio.sleep(0.2)
+    assert here == [opened] and len(there) == 2
+    await one.close()
+    await two.close()

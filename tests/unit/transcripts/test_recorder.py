@@ -422,9 +422,9 @@ class PublishLog(LocalEventBus):
         super().__init__()
         self.calls: list[list[str]] = []
 
-    def publish_many(self, events: list[Event]) -> None:
+    def publish_many(self, events: list[Event], *, shown_here: int = 0) -> None:
         self.calls.append([e.topic for e in events])
-        super().publish_many(events)
+        super().publish_many(events, shown_here=shown_here)
 
 
 async def test_a_short_session_is_one_publication_opened_lines_closed() -> None:
@@ -449,17 +449,20 @@ async def test_a_short_session_is_one_publication_opened_lines_closed() -> None:
 
 
 async def test_opened_goes_out_within_the_flush_delay_of_a_silent_session() -> None:
-    """ "Connected now" must not wait for the first line: with nothing else to
-    send, ``session.opened`` goes out on its own after FLUSH_DELAY."""
+    """ "Connected now": this process's subscribers see ``session.opened`` at once;
+    the other processes, with nothing else to send, after FLUSH_DELAY."""
     bus = PublishLog()
     seen = Listener(bus)
     rec = SessionRecorder(
         bus, TranscriptSettings(), "imap", "192.0.2.7", 1, tls=False, log=log, where="t"
     )
+    assert [e.topic for e in seen.events] == [Topic.SESSION_OPENED]  # here: at once
+    assert bus.calls == []
     deadline = asyncio.get_running_loop().time() + 5
-    while not seen.events:
+    while not bus.calls:
         assert asyncio.get_running_loop().time() < deadline, "opened never went out"
         await asyncio.sleep(0.01)
-    assert [e.topic for e in seen.events] == [Topic.SESSION_OPENED]
+    assert bus.calls == [[Topic.SESSION_OPENED]]
+    assert [e.topic for e in seen.events] == [Topic.SESSION_OPENED]  # not shown twice
     rec.close()
     assert [e.topic for e in seen.events] == [Topic.SESSION_OPENED, Topic.SESSION_CLOSED]
