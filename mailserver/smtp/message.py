@@ -185,7 +185,9 @@ def delivered_copy(prepared: Prepared, trace: Trace, sender: str, recipient: str
 
 def _clean_helo(helo: str) -> str:
     """The client's HELO is free text: keep it printable and short in a header."""
-    cleaned = "".join(c if c.isprintable() else "?" for c in helo.strip())
+    cleaned = helo.strip()
+    if not cleaned.isprintable():  # the usual HELO is: no Python step per character
+        cleaned = "".join(c if c.isprintable() else "?" for c in cleaned)
     return cleaned[:MAX_HELO_IN_TRACE] or "unknown"
 
 
