@@ -255,3 +255,24 @@ async def test_an_event_shown_here_first_reaches_the_others_once_with_the_batch(
     assert here == [opened] and len(there) == 2
     await one.close()
     await two.close()
+
+
+async def test_the_hub_publishing_several_reaches_the_workers_and_skips_what_it_showed(
+    hub: HubEventBus,
+) -> None:
+    """``HubEventBus.publish_many``: the workers get every event; the supervisor's
+    own subscribers do not see again one it showed already."""
+    one = await joined(hub)
+    here: list[Event] = []
+    there: list[Event] = []
+    hub.subscribe(Topic.SESSION_OPENED, here.append)
+    one.subscribe(Topic.SESSION_OPENED, there.append)
+    one.subscribe(Topic.SESSION_CLOSED, there.append)
+    await until(lambda: hub.wants(Topic.SESSION_CLOSED))
+    opened = Event(Topic.SESSION_OPENED, {"session": "s3"})
+    hub.show_here(opened)
+    hub.publish_many([opened, Event(Topic.SESSION_CLOSED, {"session": "s3"})], shown_here=1)
+    await until(lambda: len(there) == 2)
+    assert [e.topic for e in there] == [Topic.SESSION_OPENED, Topic.SESSION_CLOSED]
+    assert here == [opened]
+    await one.close()
