@@ -6,6 +6,7 @@ the part of this object it needs (uvicorn's ``Config`` -> ``Server`` habit).
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,8 +278,14 @@ class Config:
 
     def is_local_domain(self, domain: str) -> bool:
         """Domains compare case-insensitively and ignore one trailing dot."""
-        wanted = domain.rstrip(".").lower()
-        return any(wanted == d.lower() for d in self.domains)
+        return domain.rstrip(".").lower() in _lowered(self.domains)
+
+
+@functools.lru_cache(maxsize=16)
+def _lowered(domains: tuple[str, ...]) -> frozenset[str]:
+    """``domains`` in lower case, once per configuration rather than per recipient
+    (the frozen ``Config`` cannot keep it; a reload brings a new tuple)."""
+    return frozenset(d.lower() for d in domains)
 
 
 def default_workers() -> int:

@@ -93,6 +93,19 @@ class HubEventBus(LocalEventBus):
                 # Passed on as it came: no second encoding of the same event.
                 line = peer.link.line
                 self._forward(topic, line if line.endswith(b"\n") else line + b"\n", peer_id)
+        elif kind == "events":  # several of one worker's events (publish_many)
+            raws = [raw for raw in message.get("e") or () if isinstance(raw, dict)]
+            topics = {str(raw.get("topic")) for raw in raws}
+            for raw in raws:
+                if LocalEventBus.wants(self, str(raw.get("topic"))):
+                    self.deliver_locally(Event.from_json(raw))
+            # Passed on whole to every worker that wants any of them: its bus
+            # delivers each to its subscribers (none for a topic it does not want).
+            line = peer.link.line
+            line = line if line.endswith(b"\n") else line + b"\n"
+            for other_id, other in self._peers.items():
+                if other_id != peer_id and any(other.wants(topic) for topic in topics):
+                    other.link.send_line(line)
 
     def _forward(self, topic: str, line: bytes, skip: int | None) -> None:
         for peer_id, peer in self._peers.items():
@@ -129,6 +142,15 @@ class HubEventBus(LocalEventBus):
         self.deliver_locally(event)
         if any(peer.wants(event.topic) for peer in self._peers.values()):
             self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
+
+    def publish_many(self, events: list[Event], *, shown_here: int = 0) -> None:
+        """Each one as :meth:`publish` would, but the first ``shown_here`` to the
+        workers only (this process has seen them)."""
+        for index, event in enumerate(events):
+            if index >= shown_here:
+                self.deliver_locally(event)
+            if any(peer.wants(event.topic) for peer in self._peers.values()):
+                self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
 
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or any(peer.wants(topic) for peer in self._peers.values())

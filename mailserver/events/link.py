@@ -1,8 +1,10 @@
 """One JSON-lines stream between two processes of the event channel.
 
 Each line is one JSON object with a ``"t"`` key: ``"interest"`` (the topics
-the sender's side wants, ``{"t": "interest", "topics": [...]}``) or
-``"event"`` (``{"t": "event", "e": Event.to_json()}``). Sending never
+the sender's side wants, ``{"t": "interest", "topics": [...]}``),
+``"event"`` (``{"t": "event", "e": Event.to_json()}``) or ``"events"``
+(``{"t": "events", "e": [Event.to_json(), ...]}``, several events of one
+``EventBus.publish_many``, each delivered as if sent alone). Sending never
 blocks: messages wait in a bounded queue drained by a task, and when the
 peer does not keep up, new messages are dropped and counted instead of
 slowing the producer down (a stalled worker must not stall the others).

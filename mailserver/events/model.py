@@ -28,7 +28,9 @@ class Topic:
     #: commands also add ``"session"`` (an id) so a session can skip its own echoes.
     MAILBOX = "mailbox"
     #: A session started: ``{"session": str, "protocol": str, "listener": str,
-    #: "peer": "ip:port", "tls": bool}``
+    #: "peer": "ip:port", "tls": bool}``. The session's own process sees it at once,
+    #: the others with its first ``session.lines`` (or ``session.closed``) in one
+    #: message, within ``FLUSH_DELAY`` (``SessionRecorder``, ``EventBus.publish_many``).
     SESSION_OPENED = "session.opened"
     #: A session logged in: ``{"session": str, "user": str, "mechanism": str}``, plus
     #: the keys of SESSION_OPENED (``tls`` as it is now), for consumers that joined late.

@@ -82,6 +82,12 @@ class RemoteEventBus(LocalEventBus):
             raw = message.get("e")
             if isinstance(raw, dict):
                 self.deliver_locally(Event.from_json(raw))
+        elif kind == "events":  # publish_many's: each delivered as it came, in order
+            raws = message.get("e")
+            if isinstance(raws, list):
+                for raw in raws:
+                    if isinstance(raw, dict):
+                        self.deliver_locally(Event.from_json(raw))
 
     def _on_link_closed(self, link: EventLink) -> None:
         if link is not self._link:
@@ -122,6 +128,28 @@ class RemoteEventBus(LocalEventBus):
                 self.dropped_offline += 1
             else:
                 link.send({"t": "event", "e": event.to_json()})
+
+    def publish_many(self, events: list[Event], *, shown_here: int = 0) -> None:
+        """Each event delivered here (but the first ``shown_here``), and those
+        another process wants sent to the hub in one ``events`` message (one as
+        a plain ``event``)."""
+        remote = self._remote
+        everything = "*" in remote
+        wanted = []
+        for index, event in enumerate(events):
+            if index >= shown_here:
+                self.deliver_locally(event)
+            if everything or event.topic in remote:
+                wanted.append(event.to_json())
+        if not wanted:
+            return
+        link = self._link
+        if link is None:
+            self.dropped_offline += len(wanted)
+        elif len(wanted) == 1:
+            link.send({"t": "event", "e": wanted[0]})
+        else:
+            link.send({"t": "events", "e": wanted})
 
     def publish_everywhere(self, event: Event) -> None:
         self.deliver_locally(event)

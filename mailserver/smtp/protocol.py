@@ -240,6 +240,7 @@ class LabSMTP(SMTP):
             # aiosmtpd's check before MAIL, RCPT and DATA: "530 5.7.0 Authentication required".
             auth_required=context.name == SUBMISSION,
             loop=loop,
+            own_commands=True,  # the CommandTable below
         )
         self._context = context
         self._users = context.services.auth

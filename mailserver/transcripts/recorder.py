@@ -17,6 +17,14 @@ line, each JSON-encoded, sent to the supervisor, decoded, encoded again for
 the other worker and decoded there). The console still shows every line
 well within a second. The order of lines across both directions is kept
 (one list), and a batch goes out before the login or the end of the session.
+
+``session.opened`` reaches this process's subscribers at once but the
+other processes with the first batch, and whatever is pending at the end
+goes out with ``session.closed``, all in one ``publish_many``: a short
+session (an SMTP client delivering one message, a POP3 check) is one
+message on the channel between processes, not three (each encoded, read
+and forwarded by the supervisor, read and decoded by the other worker).
+Subscribers everywhere still see opened, lines and closed, in that order.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ class SessionRecorder:
         "_events",
         "_log",
         "_loop",
+        "_opened",
         "_pending",
         "_rules",
         "_scheduled",
@@ -106,7 +115,12 @@ class SessionRecorder:
         self.where = where
         self._started = time.monotonic()
         self._closed = False
-        events.emit(Topic.SESSION_OPENED, **self._about())
+        #: ``session.opened``, shown here, until the first batch or the end takes
+        #: it to the other processes.
+        self._opened: Event | None = None
+        if events.wants(Topic.SESSION_OPENED):
+            self._opened = Event(Topic.SESSION_OPENED, self._about())
+            events.show_here(self._opened)
         self._client: StreamLines | None = None
         self._server: StreamLines | None = None
         #: Lines not yet published, each its direction character and its text.
@@ -118,6 +132,11 @@ class SessionRecorder:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a unit test): each call publishes at once
             self._loop = None
+        if self._opened is not None:
+            if self._loop is None:
+                self.flush()
+            else:
+                self._arm()
         if events.wants(Topic.SESSION_LINES):
             rules = RULES.get(self.protocol)
             self._rules = (rules or RULES["smtp"])(settings.passwords == "show")
@@ -185,6 +204,8 @@ class SessionRecorder:
 
     def _schedule(self) -> None:
         """Publish the pending lines in :data:`FLUSH_DELAY` (at once without a loop)."""
+        if not self._since:
+            self._since = time.time()  # the batch's time: its first line's
         if self._scheduled:
             if len(self._pending) >= MAX_BATCH:
                 self.flush()
@@ -192,18 +213,40 @@ class SessionRecorder:
         if self._loop is None:
             self.flush()
             return
+        self._arm()
+
+    def _arm(self) -> None:
+        """:meth:`flush` in :data:`FLUSH_DELAY`."""
+        assert self._loop is not None
         self._scheduled = True
-        self._since = time.time()
         self._loop.call_later(FLUSH_DELAY, self.flush)
 
-    def flush(self) -> None:
-        """Publish the pending lines now, as one ``session.lines`` event."""
-        self._scheduled = False
+    def _take(self) -> list[Event]:
+        """What is pending: ``session.opened`` not yet sent elsewhere (shown here:
+        :meth:`_publish`), then one ``session.lines``."""
+        events = []
+        if self._opened is not None:
+            events.append(self._opened)
+            self._opened = None
         if self._pending:
             text = "\n".join(self._pending)
             self._pending.clear()
             data = {"session": self.id, "lines": text}
-            self._events.publish(Event(Topic.SESSION_LINES, data, time=self._since or time.time()))
+            events.append(Event(Topic.SESSION_LINES, data, time=self._since or time.time()))
+        self._since = 0.0
+        return events
+
+    def flush(self) -> None:
+        """Publish what is pending now (opened, and the lines as one event)."""
+        self._scheduled = False
+        self._publish(self._take())
+
+    def _publish(self, events: list[Event]) -> None:
+        """``events`` in one ``publish_many``; a ``session.opened`` among them
+        (always first) was shown here when the session began."""
+        if events:
+            shown = 1 if events[0].topic == Topic.SESSION_OPENED else 0
+            self._events.publish_many(events, shown_here=shown)
 
     # ------------------------------------------------------------- facts
 
@@ -228,7 +271,7 @@ class SessionRecorder:
         self._closed = True
         if self._server is not None:
             self._server.end_response()  # what a shortened last response held
-        self.flush()
+        events = self._take()
         if self._client is not None:
             # The streams and the rules point back at us: without these links the
             # session's objects go at once, not at the garbage collector's next pass.
@@ -244,10 +287,12 @@ class SessionRecorder:
             "TLS" if self.tls else "plaintext",
             f", {counts}" if counts else "",
         )
-        self._events.emit(
-            Topic.SESSION_CLOSED,
-            duration=round(duration, 3),
-            user=self.user,
-            counts=dict(self.counts),
-            **self._about(),
-        )
+        if self._events.wants(Topic.SESSION_CLOSED):
+            data = {
+                "duration": round(duration, 3),
+                "user": self.user,
+                "counts": dict(self.counts),
+                **self._about(),
+            }
+            events.append(Event(Topic.SESSION_CLOSED, data))
+        self._publish(events)  # a short session's only message between processes

@@ -189,3 +189,90 @@ async def test_a_folder_change_published_everywhere_reaches_a_listener_not_yet_h
     assert [event.data for event in heard] == [change]
     await one.close()
     await two.close()
+
+
+async def test_events_published_together_travel_as_one_message_and_arrive_each_in_order(
+    hub: HubEventBus,
+) -> None:
+    """``publish_many``: one line on the link (the hub forwards it whole), and every
+    process's subscribers see each event as if published alone, in order."""
+    one, two, three = await joined(hub), await joined(hub), await joined(hub)
+    seen_two: list[Event] = []
+    seen_three: list[Event] = []
+    seen_hub: list[Event] = []
+    for topic in (Topic.SESSION_OPENED, Topic.SESSION_LINES, Topic.SESSION_CLOSED):
+        two.subscribe(topic, seen_two.append)
+    three.subscribe(Topic.SESSION_CLOSED, seen_three.append)  # wants one of them
+    hub.subscribe(Topic.SESSION_CLOSED, seen_hub.append)
+    await until(lambda: {Topic.SESSION_OPENED, Topic.SESSION_CLOSED} <= one._remote)
+    assert one._link is not None
+    sent_lines: list[bytes] = []
+    send_line = one._link.send_line
+
+    def counting(line: bytes) -> bool:
+        sent_lines.append(line)
+        return send_line(line)
+
+    one._link.send_line = counting  # type: ignore[method-assign]
+    events = [
+        Event(Topic.SESSION_OPENED, {"session": "s1"}),
+        Event(Topic.SESSION_LINES, {"session": "s1", "lines": "S220 hi\nCQUIT"}),
+        Event(Topic.SESSION_CLOSED, {"session": "s1", "duration": 0.01}),
+    ]
+    one.publish_many(events)
+    assert len(sent_lines) == 1
+    await until(lambda: len(seen_two) == 3 and bool(seen_three) and bool(seen_hub))
+    assert [(e.topic, e.data, e.time) for e in seen_two] == [
+        (e.topic, e.data, e.time) for e in events
+    ]
+    assert [e.topic for e in seen_three] == [Topic.SESSION_CLOSED]
+    assert [e.topic for e in seen_hub] == [Topic.SESSION_CLOSED]
+    await asyncio.sleep(0.2)
+    assert len(seen_two) == 3 and len(seen_three) == 1 and len(seen_hub) == 1
+    for bus in (one, two, three):
+        await bus.close()
+
+
+async def test_an_event_shown_here_first_reaches_the_others_once_with_the_batch(
+    hub: HubEventBus,
+) -> None:
+    """``show_here`` then ``publish_many(shown_here=1)``: this process's subscribers
+    see the event once (at once), the other processes once (with the batch)."""
+    one, two = await joined(hub), await joined(hub)
+    here: list[Event] = []
+    there: list[Event] = []
+    one.subscribe(Topic.SESSION_OPENED, here.append)
+    two.subscribe(Topic.SESSION_OPENED, there.append)
+    two.subscribe(Topic.SESSION_CLOSED, there.append)
+    await until(lambda: {Topic.SESSION_OPENED, Topic.SESSION_CLOSED} <= one._remote)
+    opened = Event(Topic.SESSION_OPENED, {"session": "s2"})
+    one.show_here(opened)
+    assert here == [opened]
+    one.publish_many([opened, Event(Topic.SESSION_CLOSED, {"session": "s2"})], shown_here=1)
+    await until(lambda: len(there) == 2)
+    assert [e.topic for e in there] == [Topic.SESSION_OPENED, Topic.SESSION_CLOSED]
+    await asyncio.sleep(0.2)
+    assert here == [opened] and len(there) == 2
+    await one.close()
+    await two.close()
+
+
+async def test_the_hub_publishing_several_reaches_the_workers_and_skips_what_it_showed(
+    hub: HubEventBus,
+) -> None:
+    """``HubEventBus.publish_many``: the workers get every event; the supervisor's
+    own subscribers do not see again one it showed already."""
+    one = await joined(hub)
+    here: list[Event] = []
+    there: list[Event] = []
+    hub.subscribe(Topic.SESSION_OPENED, here.append)
+    one.subscribe(Topic.SESSION_OPENED, there.append)
+    one.subscribe(Topic.SESSION_CLOSED, there.append)
+    await until(lambda: hub.wants(Topic.SESSION_CLOSED))
+    opened = Event(Topic.SESSION_OPENED, {"session": "s3"})
+    hub.show_here(opened)
+    hub.publish_many([opened, Event(Topic.SESSION_CLOSED, {"session": "s3"})], shown_here=1)
+    await until(lambda: len(there) == 2)
+    assert [e.topic for e in there] == [Topic.SESSION_OPENED, Topic.SESSION_CLOSED]
+    assert here == [opened]
+    await one.close()

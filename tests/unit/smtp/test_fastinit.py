@@ -107,3 +107,14 @@ async def test_tables_name_the_mechanisms_and_hooks() -> None:
     assert set(fast._handle_hooks) == {"DATA", "EHLO"}
     assert fast._ehlo_hook_ver == "new"
     assert fast._smtp_methods["NOOP"].__self__ is fast
+
+
+async def test_own_commands_skips_the_bound_command_table() -> None:
+    """LabSMTP replaces ``_smtp_methods`` with its CommandTable: init_smtp must not
+    bind every ``smtp_*`` method per connection only for it to be thrown away."""
+    handler = object.__new__(DeliveryHandler)
+    fast = build(
+        LabSMTP, handler, fast=True, auth_required=False, tls_context=None, own_commands=True
+    )
+    assert fast._smtp_methods == {}
+    assert fast._handle_hooks  # the rest as before

@@ -16,6 +16,7 @@ from mailserver.transcripts.archive import (
     split_lines,
 )
 from mailserver.transcripts.lines import MAX_LINE_OCTETS
+from mailserver.transcripts.recorder import FLUSH_DELAY
 from mailserver.transcripts.rules import MASK
 
 log = logging.getLogger("test.transcripts")
@@ -412,3 +413,56 @@ def test_archive_keeps_batches_compactly_and_unpacks_them() -> None:
         ("*", "TLS established (TLSv1.3)"),
     ]
     assert record.formatted()[0].endswith(" C: EHLO a")
+
+
+class PublishLog(LocalEventBus):
+    """A local bus that also records each ``publish_many`` call's topics."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+
+    def publish_many(self, events: list[Event], *, shown_here: int = 0) -> None:
+        self.calls.append([e.topic for e in events])
+        super().publish_many(events, shown_here=shown_here)
+
+
+async def test_a_short_session_is_one_publication_opened_lines_closed() -> None:
+    """A session that ends within FLUSH_DELAY goes out as one ``publish_many``
+    (one message between processes), and subscribers still see opened, lines
+    and closed in that order."""
+    bus = PublishLog()
+    seen = Listener(bus)
+    rec = SessionRecorder(
+        bus, TranscriptSettings(), "smtp", "192.0.2.7", 1, tls=False, log=log, where="t"
+    )
+    rec.server(b"220 ready\r\n")
+    rec.client(b"QUIT\r\n")
+    rec.server(b"221 bye\r\n")
+    rec.close()
+    assert bus.calls == [[Topic.SESSION_OPENED, Topic.SESSION_LINES, Topic.SESSION_CLOSED]]
+    assert [e.topic for e in seen.events] == bus.calls[0]
+    assert seen.events[0].data["peer"] == "192.0.2.7:1"
+    assert seen.lines() == ["S: 220 ready", "C: QUIT", "S: 221 bye"]
+    await asyncio.sleep(FLUSH_DELAY * 3)  # the timer armed at the start finds nothing
+    assert len(bus.calls) == 1
+
+
+async def test_opened_goes_out_within_the_flush_delay_of_a_silent_session() -> None:
+    """ "Connected now": this process's subscribers see ``session.opened`` at once;
+    the other processes, with nothing else to send, after FLUSH_DELAY."""
+    bus = PublishLog()
+    seen = Listener(bus)
+    rec = SessionRecorder(
+        bus, TranscriptSettings(), "imap", "192.0.2.7", 1, tls=False, log=log, where="t"
+    )
+    assert [e.topic for e in seen.events] == [Topic.SESSION_OPENED]  # here: at once
+    assert bus.calls == []
+    deadline = asyncio.get_running_loop().time() + 5
+    while not bus.calls:
+        assert asyncio.get_running_loop().time() < deadline, "opened never went out"
+        await asyncio.sleep(0.01)
+    assert bus.calls == [[Topic.SESSION_OPENED]]
+    assert [e.topic for e in seen.events] == [Topic.SESSION_OPENED]  # not shown twice
+    rec.close()
+    assert [e.topic for e in seen.events] == [Topic.SESSION_OPENED, Topic.SESSION_CLOSED]
