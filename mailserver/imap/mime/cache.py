@@ -269,6 +269,9 @@ class MessageCache:
                 if rendered is not None:
                     rendered[info.uid] = parsed
                 continue
+            if self._loaded and info.key not in self._stored and info.key not in self._in_file:
+                missing.append(info)  # what _from_sidecar finds, without an await each
+                continue
             parsed = await self._from_sidecar(info)
             if parsed is not None:
                 _parsed.put(key, parsed, parsed.weight())
@@ -390,8 +393,10 @@ class MessageCache:
         """The pool appended these keys' entries to the sidecar file."""
         if not keys:
             return
-        for key in keys:
-            self._drop(key)  # the file's newer entry wins over an older one in memory
+        # The file's newer entry wins over an older one in memory (``_pending``
+        # holds only keys of ``_stored``).
+        for key in self._stored.keys() & keys:
+            self._drop(key)
         self._in_file.update(keys)
         if self._file_lines is not None:
             self._file_lines += len(keys)
