@@ -456,6 +456,35 @@ async def test_prefetcher_with_messages_expunged_meanwhile(
         assert [uid for uid, answer in got.items() if answer is None] == sorted(doomed)
 
 
+async def test_batches_the_writer_takes_are_parsed_as_the_pool_would(
+    inbox: Folder, small_batches: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow pool makes the writer take batches itself: they are parsed from
+    the message files in a thread (not read through the store and parsed on
+    the loop), answer the same and reach the sidecar file at once."""
+    infos = list((await inbox.snapshot()).messages)
+    want = expected({info.uid: await inbox.read(info.uid) for info in infos})
+    original = pool.POOL.parse
+
+    async def slow(sidecar: str | None, items: list[pool.Item]) -> pool.Answer | None:
+        await asyncio.sleep(0.2)
+        return await original(sidecar, items)
+
+    async def no_reading(uids: object) -> dict[int, bytes]:
+        raise AssertionError("a taken batch was read through the store")
+
+    monkeypatch.setattr(pool.POOL, "parse", slow)
+    monkeypatch.setattr(inbox, "read_many", no_reading)
+    used: list[cache_module.Prefetcher] = []
+    assert await render_all(inbox, await inbox.snapshot(), used=used) == want
+    (ahead,) = used
+    assert ahead._stolen  # the writer did take batches
+    cache = MessageCache.for_folder(inbox)
+    assert not cache._pending and cache._in_file == {info.key for info in infos}
+    assert cache._sidecar is not None
+    assert set(sidecar_lines(cache._sidecar)) == {info.key for info in infos}
+
+
 async def test_entries_the_pool_wrote_are_read_back_not_parsed_again(
     inbox: Folder, small_batches: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
