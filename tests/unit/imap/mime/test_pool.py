@@ -16,6 +16,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -530,3 +532,17 @@ async def test_entries_the_pool_wrote_are_read_back_not_parsed_again(
         parsed = await cache.structure(inbox, info)
         assert parsed.to_json() == plain(datas[info.uid])[0]
     assert not cache._in_file  # one reload brought them all
+
+
+def test_a_helper_imports_neither_asyncio_nor_the_store() -> None:
+    """A helper is a fresh interpreter started inside a big FETCH: what it
+    imports is CPU every first cold FETCH pays (0.1 s once it took the store)."""
+    code = (
+        "import sys, mailserver.imap.mime.parsehelper\n"
+        "print(' '.join(m for m in sys.modules"
+        " if m == 'asyncio' or m.startswith(('mailserver.storage', 'mailserver.imap.mime.cache'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == []
