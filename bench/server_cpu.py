@@ -61,7 +61,7 @@ def _role(pid: int) -> str:
     words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     if "--index" in words:
         return f"worker {words[words.index('--index') + 1]} ({pid})"
-    if any("pool import serve" in w for w in words):
+    if any("import serve" in w for w in words):  # pool (older) or parsehelper
         return f"helper of {Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[1]}"
     return "supervisor" if any("supervisor" in w for w in words) else "other"
 

@@ -119,9 +119,13 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
     out = _Output(session)
     ahead = cache.prefetcher(view.folder, uids, view.info) if structured else None
     simple = _simple_renderers(items)
+    # Batch boundaries of the prefetcher: its ``ready`` is awaited only there
+    # (a coroutine per message cost the loop more than the rest of a line).
+    step = ahead.size if ahead is not None else 0
     try:
         for index, uid in enumerate(uids):
-            if ahead is not None:
+            if step and not index % step:
+                assert ahead is not None
                 await ahead.ready(index)
             info = view.info(uid)
             seq = view.seq_of(uid)
@@ -135,7 +139,8 @@ async def run_fetch(session: ImapSession, command: Fetch) -> Response:
             if simple is not None and (rendered is not None or not structured):
                 line = _render_simple(simple, seq, view, info, flags, rendered)
                 if line is not None:
-                    await out.add(line)
+                    if out.keep(line):
+                        await out.flush()
                     continue
             parts: list[bytes | Streamed] = []
             try:
@@ -174,6 +179,13 @@ class _Output:
         self.session = session
         self.pending: list[bytes] = []
         self.size = 0
+
+    def keep(self, response: bytes) -> bool:
+        """Gather a response without an await; True when :meth:`flush` is due
+        (the caller awaits it). One call per message of a big FETCH."""
+        self.pending.append(response)
+        self.size += len(response)
+        return self.size >= OUTPUT_BATCH
 
     async def add(self, response: bytes) -> None:
         if len(response) >= OUTPUT_BATCH:

@@ -241,6 +241,7 @@ class MessageCache:
         infos: Iterable[MessageInfo],
         *,
         pooled: bool = False,
+        here: bool = False,
         paths: dict[int, str] | None = None,
         rendered: dict[int, Structure] | None = None,
     ) -> None:
@@ -258,6 +259,10 @@ class MessageCache:
         whole parse in the sidecar file. The other parses go to ``rendered``
         too (and to the parse cache), so the FETCH's writer finds every
         message of the batch there without asking the cache again.
+        ``here`` (with ``pooled``): do what a pool helper does, in a thread of
+        this process (the FETCH's writer would otherwise wait for the pool):
+        the same file reads and sidecar appends, none of the parse cache's
+        bookkeeping.
         """
         missing: list[MessageInfo] = []
         for info in infos:
@@ -269,6 +274,9 @@ class MessageCache:
                 if rendered is not None:
                     rendered[info.uid] = parsed
                 continue
+            if self._loaded and info.key not in self._stored and info.key not in self._in_file:
+                missing.append(info)  # what _from_sidecar finds, without an await each
+                continue
             parsed = await self._from_sidecar(info)
             if parsed is not None:
                 _parsed.put(key, parsed, parsed.weight())
@@ -278,7 +286,7 @@ class MessageCache:
             missing.append(info)
         if missing and pooled:
             missing = await self._parse_in_pool(
-                folder, missing, paths, {} if rendered is None else rendered
+                folder, missing, paths, {} if rendered is None else rendered, here
             )
         if not missing:
             return
@@ -358,22 +366,26 @@ class MessageCache:
         infos: list[MessageInfo],
         paths: dict[int, str] | None,
         rendered: dict[int, Structure],
+        here: bool = False,
     ) -> list[MessageInfo]:
-        """Parse ``infos`` in the process pool, their renderings into ``rendered``;
-        those it could not parse are returned."""
+        """Parse ``infos`` in the process pool (``here``: as the pool would, in a
+        thread), their renderings into ``rendered``; those it could not parse
+        are returned."""
         if paths is None:
             paths = await folder.message_paths(info.uid for info in infos)
         sent = [info for info in infos if info.uid in paths]
         if not sent:
             return infos
         sidecar = str(self._sidecar) if self._sidecar is not None else None
-        answer = await pool.POOL.parse(
-            sidecar,
-            [
-                (paths[info.uid], info.size, info.key if _storable_key(info.key) else "")
-                for info in sent
-            ],
-        )
+        items = [
+            (paths[info.uid], info.size, info.key if _storable_key(info.key) else "")
+            for info in sent
+        ]
+        answer: pool.Answer | None
+        if here:
+            answer = await asyncio.to_thread(pool.parse_batch, sidecar, items)
+        else:
+            answer = await pool.POOL.parse(sidecar, items)
         if answer is None:
             return infos
         results, written = answer
@@ -390,8 +402,10 @@ class MessageCache:
         """The pool appended these keys' entries to the sidecar file."""
         if not keys:
             return
-        for key in keys:
-            self._drop(key)  # the file's newer entry wins over an older one in memory
+        # The file's newer entry wins over an older one in memory (``_pending``
+        # holds only keys of ``_stored``).
+        for key in self._stored.keys() & keys:
+            self._drop(key)
         self._in_file.update(keys)
         if self._file_lines is not None:
             self._file_lines += len(keys)
@@ -614,9 +628,18 @@ class Prefetcher:
         while not task.done() and self._next < min(self.batches, batch + pool.MAX_LEAD):
             stolen = self._next
             self._next += 1
-            self._paths.pop(stolen, None)
             self._stolen.add(stolen)
-            await self.cache.prefetch(self.folder, self._infos(stolen), rendered=self._ready)
+            paths = self._paths.pop(stolen, None)
+            if paths is None or self._located < min(len(self.uids), (stolen + 1) * self.size):
+                paths = None  # not located yet: looked up for this batch alone
+            await self.cache.prefetch(
+                self.folder,
+                self._infos(stolen),
+                pooled=True,
+                here=True,
+                paths=paths,
+                rendered=self._ready,
+            )
             self._hand_out(batch)  # the pool may have finished batches meanwhile
         await task
 

@@ -39,21 +39,26 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ctypes
 import logging
 import marshal
 import os
-import signal
 import socket
-import struct
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, cast
 
-from mailserver.imap.mime import sidecar as sidecar_file
-from mailserver.imap.mime.message import ParsedMessage
-from mailserver.storage.maildir.flags import to_wire
+from mailserver.imap.mime import parsehelper
+from mailserver.imap.mime.parsehelper import (
+    Answer,
+    Item,
+    Rendered,
+    append_sidecar,
+    parse_batch,
+    parse_one,
+    read_file,
+    serve,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,154 +76,22 @@ LOCATE = 1024
 #: Helper processes per server process. One is enough to keep the event
 #: loop busy writing on a 2-core machine; more cores, a few more.
 WORKERS = max(1, min(3, (os.cpu_count() or 2) - 1))
-#: One message's answer: ENVELOPE, BODY, BODYSTRUCTURE as rendered by
-#: :meth:`ParsedMessage.parse`; None when the file is gone or changed.
-Rendered = tuple[bytes, bytes, bytes]
-#: A batch's answer: the renderings in order, and the keys whose sidecar
-#: entries the helper appended to the sidecar file.
-Answer = tuple[list[Rendered | None], list[str]]
-#: One message of a request: file path, expected size, and the maildir key
-#: under which its sidecar entry is stored ("" for none).
-Item = tuple[str, int, str]
-
-_HEADER = struct.Struct("<I")
-_FIRST_LINE = f"{sidecar_file.MAGIC}\n".encode()
-_PR_SET_PDEATHSIG = 1
-
-
-# ------------------------------------------------------------ the helper
-
-
-def parse_one(path: str, size: int) -> tuple[Rendered, ParsedMessage] | None:
-    """The renderings (and parse) of one message file as ``Folder.read`` sees it;
-    None if it is gone or changed."""
-    try:
-        # At most one byte more than the size: the file on disk is never
-        # longer than what ``to_wire`` makes of it, so a longer one is a changed
-        # message however much more it holds.
-        data = to_wire(read_file(path, size + 1))
-    except OSError:
-        return None
-    if len(data) != size:
-        return None
-    parsed = ParsedMessage.parse(data)
-    return (parsed.envelope(), parsed.bodystructure(False), parsed.bodystructure(True)), parsed
-
-
-def read_file(path: str, limit: int) -> bytes:
-    """The first ``limit`` bytes of a file (all of a shorter one).
-
-    ``os.open``/``os.read`` rather than ``open()``: no buffered file object per
-    message, which cost about as much as the parse of a small one.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = os.read(fd, limit)
-        if not data or len(data) == limit:
-            return data
-        chunks = [data]
-        got = len(data)
-        while got < limit:
-            chunk = os.read(fd, limit - got)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def parse_batch(sidecar: str | None, items: list[Item]) -> Answer:
-    """Parse ``items``; append the sidecar entries of the parsed ones to ``sidecar``."""
-    results: list[Rendered | None] = []
-    keys: list[str] = []
-    lines: list[str] = []
-    for path, size, key in items:
-        done = parse_one(path, size)
-        if done is None:
-            results.append(None)
-            continue
-        rendered, parsed = done
-        results.append(rendered)
-        if sidecar and key and len(parsed.header) <= sidecar_file.MAX_PERSISTED_ENTRY:
-            keys.append(key)
-            lines.append(f"{key}\t{parsed.entry_text()}\n")
-    if lines and sidecar is not None and not append_sidecar(sidecar, "".join(lines).encode()):
-        keys = []
-    return results, keys
-
-
-def append_sidecar(path: str, blob: bytes) -> bool:
-    """Append whole entry lines to a sidecar in one ``O_APPEND`` write (so lines of
-    two writers never interleave); creates the file, magic line first, if missing.
-    False when nothing was written (folder gone, foreign file, over the size limit)."""
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-        except FileNotFoundError:
-            if _create_sidecar(path, blob):
-                return True
-            continue  # created by someone else meanwhile: append to theirs
-        except OSError:
-            return False
-        try:
-            if os.fstat(fd).st_size + len(blob) > sidecar_file.MAX_SIDECAR_BYTES:
-                return False
-            with open(path, "rb") as check:  # not a sidecar of this format: leave it
-                if check.read(len(_FIRST_LINE)) != _FIRST_LINE:
-                    return False
-            sidecar_file.write_all(fd, blob)
-            return True
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
-    return False
-
-
-def _create_sidecar(path: str, blob: bytes) -> bool:
-    """A new sidecar holding ``blob``, put in place only if there is none (link, not rename)."""
-    if not os.path.isdir(os.path.dirname(path) or "."):
-        return False
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(_FIRST_LINE + blob)
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:
-        return False
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
-def serve(fd: int, parent: int) -> None:
-    """The helper's main loop: requests in, answers out, until the socket closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: the closed socket still ends the helper
-    if os.getppid() != parent:
-        return
-    with socket.socket(fileno=fd) as sock, sock.makefile("rb") as incoming:
-        while True:
-            head = incoming.read(_HEADER.size)
-            if len(head) < _HEADER.size:
-                return
-            (length,) = _HEADER.unpack(head)
-            body = incoming.read(length)
-            if len(body) < length:
-                return
-            sidecar, items = marshal.loads(body)
-            answer = marshal.dumps(parse_batch(sidecar, items))
-            sock.sendall(_HEADER.pack(len(answer)) + answer)
+_HEADER = parsehelper.HEADER
+#: The helper's side lives in :mod:`.parsehelper` (a light import for the
+#: helper processes); re-exported here, where the cache and the tests use it.
+__all__ = [
+    "Answer",
+    "Item",
+    "ParsePool",
+    "PoolBroken",
+    "Rendered",
+    "append_sidecar",
+    "parse_batch",
+    "parse_one",
+    "read_file",
+    "serve",
+    "shutdown",
+]
 
 
 # ------------------------------------------------------------- the loop side
@@ -310,7 +183,7 @@ def _start_helper() -> tuple[subprocess.Popen[bytes], socket.socket]:
         root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        code = f"from mailserver.imap.mime.pool import serve; serve(0, {os.getpid()})"
+        code = f"from mailserver.imap.mime.parsehelper import serve; serve(0, {os.getpid()})"
         # The socket is the helper's stdin: passed under its own number, it
         # could be 0 itself in a server started with stdin closed.
         process = subprocess.Popen(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mailserver.lineends import to_wire as to_wire  # re-exported
 from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir.keywords import Keywords, check_keyword
 from mailserver.storage.model import ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, FlagMode
@@ -75,13 +76,6 @@ def crlf_size(disk_bytes: bytes) -> int:
 def to_disk(data: bytes) -> bytes:
     """Store LF line ends, as every Unix maildir tool expects; bare CRs stay as they are."""
     return data.replace(b"\r\n", b"\n")
-
-
-def to_wire(data: bytes) -> bytes:
-    """CRLF line ends, without doubling CRLFs already there (files from other tools)."""
-    if b"\r\n" in data:
-        data = data.replace(b"\r\n", b"\n")
-    return data.replace(b"\n", b"\r\n")
 
 
 _SYSTEM_BY_LOWER = {flag.lower(): flag for flag in FLAG_TO_LETTER}

@@ -16,6 +16,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -456,6 +458,35 @@ async def test_prefetcher_with_messages_expunged_meanwhile(
         assert [uid for uid, answer in got.items() if answer is None] == sorted(doomed)
 
 
+async def test_batches_the_writer_takes_are_parsed_as_the_pool_would(
+    inbox: Folder, small_batches: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow pool makes the writer take batches itself: they are parsed from
+    the message files in a thread (not read through the store and parsed on
+    the loop), answer the same and reach the sidecar file at once."""
+    infos = list((await inbox.snapshot()).messages)
+    want = expected({info.uid: await inbox.read(info.uid) for info in infos})
+    original = pool.POOL.parse
+
+    async def slow(sidecar: str | None, items: list[pool.Item]) -> pool.Answer | None:
+        await asyncio.sleep(0.2)
+        return await original(sidecar, items)
+
+    async def no_reading(uids: object) -> dict[int, bytes]:
+        raise AssertionError("a taken batch was read through the store")
+
+    monkeypatch.setattr(pool.POOL, "parse", slow)
+    monkeypatch.setattr(inbox, "read_many", no_reading)
+    used: list[cache_module.Prefetcher] = []
+    assert await render_all(inbox, await inbox.snapshot(), used=used) == want
+    (ahead,) = used
+    assert ahead._stolen  # the writer did take batches
+    cache = MessageCache.for_folder(inbox)
+    assert not cache._pending and cache._in_file == {info.key for info in infos}
+    assert cache._sidecar is not None
+    assert set(sidecar_lines(cache._sidecar)) == {info.key for info in infos}
+
+
 async def test_entries_the_pool_wrote_are_read_back_not_parsed_again(
     inbox: Folder, small_batches: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -467,12 +498,11 @@ async def test_entries_the_pool_wrote_are_read_back_not_parsed_again(
     datas = {info.uid: await inbox.read(info.uid) for info in infos}
     want = expected(datas)
     cache = MessageCache.for_folder(inbox)
-    used: list[cache_module.Prefetcher] = []
-    assert await render_all(inbox, snapshot, used=used) == want
-    (ahead,) = used
-    stolen = {uid for batch in ahead._stolen for uid in ahead.uids[batch * 16 : batch * 16 + 16]}
-    pooled = [info for info in infos if info.uid not in stolen]
-    assert pooled and all(info.key not in cache._stored for info in pooled)
+    assert await render_all(inbox, snapshot) == want
+    # The batches the writer parsed itself went the pool's way too (in a
+    # thread of this process): their entries are in the file, not in memory.
+    pooled = infos
+    assert all(info.key not in cache._stored for info in pooled)
     assert cache._in_file == {info.key for info in pooled}
 
     # A rewrite (compaction) while the pool's entries are only in the file.
@@ -502,3 +532,17 @@ async def test_entries_the_pool_wrote_are_read_back_not_parsed_again(
         parsed = await cache.structure(inbox, info)
         assert parsed.to_json() == plain(datas[info.uid])[0]
     assert not cache._in_file  # one reload brought them all
+
+
+def test_a_helper_imports_neither_asyncio_nor_the_store() -> None:
+    """A helper is a fresh interpreter started inside a big FETCH: what it
+    imports is CPU every first cold FETCH pays (0.1 s once it took the store)."""
+    code = (
+        "import sys, mailserver.imap.mime.parsehelper\n"
+        "print(' '.join(m for m in sys.modules"
+        " if m == 'asyncio' or m.startswith(('mailserver.storage', 'mailserver.imap.mime.cache'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == []
