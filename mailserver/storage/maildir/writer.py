@@ -64,7 +64,13 @@ class DeliveryWriter:
             self._start()
         # Shielded: a cancelled caller (a dropped connection) leaves the write
         # to finish, as a cancelled thread call does; the batch must complete.
-        await asyncio.shield(future)
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # Nobody reads this delivery's outcome now: read it when it comes, or
+            # a failed batch would be logged once more, as an error "never retrieved".
+            future.add_done_callback(_read_outcome)
+            raise
 
     def _start(self) -> None:
         batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
@@ -92,6 +98,11 @@ class DeliveryWriter:
                 job.future.set_result(None)
         if self._pending:
             self._start()
+
+
+def _read_outcome(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _write_batch(batch: list[_Job]) -> None:

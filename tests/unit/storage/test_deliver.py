@@ -17,12 +17,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mailserver.storage import INBOX, ErrorKind, StorageError
 from mailserver.storage.maildir import MaildirFolder, MaildirStore, io, modseq, uidlist
-from mailserver.storage.maildir.writer import writer
+from mailserver.storage.maildir.writer import DeliveryWriter, writer
 
 DELIVERIES = 5
 
@@ -283,3 +284,36 @@ async def test_kill_9_loses_no_acknowledged_delivery(tmp_path: Path) -> None:
     assert not missing, f"acknowledged deliveries lost: {missing[:5]}"
     assert len(snap.uids) == len(set(snap.uids)) >= len(acked)
     assert await folder.append(b"after\n") > max(snap.uids)
+
+
+async def test_a_failed_delivery_nobody_waits_for_is_not_logged_as_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller gave up, then its batch failed: its error is read by the writer,
+    not left for asyncio to log as "Future exception was never retrieved" (a
+    second, misleading report of a failure the storage layer logged already)."""
+    folder = await inbox_of(tmp_path)
+    futures: list[asyncio.Future[None]] = []
+    finished = DeliveryWriter._finished
+
+    def watch(self: DeliveryWriter, batch: list[Any], future: Any) -> None:
+        futures.extend(job.future for job in batch)
+        finished(self, batch, future)
+
+    def failing_fsync(path: str | os.PathLike[str]) -> None:
+        raise OSError(errno.EIO, "injected")
+
+    monkeypatch.setattr(DeliveryWriter, "_finished", watch)
+    monkeypatch.setattr(io, "fsync_dir", failing_fsync)
+    abandoned = asyncio.ensure_future(folder.deliver(message(0)))
+    await asyncio.sleep(0)
+    abandoned.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+    with pytest.raises(StorageError):
+        await folder.deliver(message(1))  # written after the abandoned one's batch
+    await asyncio.sleep(0)
+    first = futures[0]
+    # asyncio's own flag: it logs the error when the future goes while this is set.
+    assert not first._log_traceback, "the abandoned delivery's error was left unread"
+    assert isinstance(first.exception(), StorageError)
