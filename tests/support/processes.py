@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -30,3 +33,27 @@ def children(pid: int) -> set[int]:
             if fields is not None and int(fields[1]) == pid:
                 found.add(int(entry))
     return found
+
+
+async def acknowledged_then_killed(script: str, *args: str, count: int = 60) -> list[str]:
+    """Run ``script`` (``python -c``) until it has printed ``count`` lines, each an
+    acknowledgement it gave, then SIGKILL it wherever it is; the lines.
+
+    The crash tests' one shape: what was acknowledged before a ``kill -9``
+    must be found afterwards.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    acked: list[str] = []
+    try:
+        while len(acked) < count:
+            line = await asyncio.to_thread(proc.stdout.readline)
+            assert line, "the process died before the kill"
+            acked.append(line)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    return acked

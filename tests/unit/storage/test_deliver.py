@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ import pytest
 from mailserver.storage import INBOX, ErrorKind, StorageError
 from mailserver.storage.maildir import MaildirFolder, MaildirStore, io, modseq, uidlist
 from mailserver.storage.maildir.writer import DeliveryWriter, writer
+from tests.support.processes import acknowledged_then_killed
 
 DELIVERIES = 5
 
@@ -265,17 +264,8 @@ asyncio.run(main(sys.argv[1]))
 
 
 async def test_kill_9_loses_no_acknowledged_delivery(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CRASHER, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    acked: list[int] = []
-    while len(acked) < 60:
-        line = await asyncio.to_thread(proc.stdout.readline)
-        assert line, "worker died"
-        acked.append(int(line))
-    proc.kill()  # SIGKILL, somewhere in a delivery or a numbering scan
-    proc.wait()
+    # SIGKILL somewhere in a delivery or a numbering scan.
+    acked = [int(line) for line in await acknowledged_then_killed(CRASHER, str(tmp_path))]
 
     folder = await (await MaildirStore(tmp_path).mailbox("shared")).folder(INBOX)
     snap = await folder.snapshot()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mailserver.storage import INBOX, ErrorKind, StorageError
 from mailserver.storage.maildir import MaildirStore
+from tests.support.processes import acknowledged_then_killed
 
 WORKER = """
 import asyncio, json, sys
@@ -164,18 +165,9 @@ asyncio.run(main(sys.argv[1]))
 
 
 async def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CRASHER, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    acked: dict[int, int] = {}
-    while len(acked) < 60:
-        line = await asyncio.to_thread(proc.stdout.readline)
-        assert line, "worker died"
-        uid, index = map(int, line.split())
-        acked[uid] = index
-    proc.kill()  # SIGKILL, somewhere in the middle of an append or flag change
-    proc.wait()
+    # SIGKILL somewhere in the middle of an append or flag change.
+    lines = await acknowledged_then_killed(CRASHER, str(tmp_path))
+    acked = dict(tuple(map(int, line.split())) for line in lines)
 
     folder = await (await MaildirStore(tmp_path).mailbox("shared")).folder(INBOX)
     snap = await folder.snapshot()
