@@ -52,7 +52,8 @@ class Node:
         self.children = children
         self.message = message
 
-    def _key(self) -> tuple[object, ...]:
+    def _scalars(self) -> tuple[int, int, int, str, str | None, str]:
+        """The fields other than the sub-parts, in the order of :meth:`to_json`."""
         return (
             self.header_start,
             self.body_start,
@@ -60,9 +61,10 @@ class Node:
             self.mime,
             self.charset,
             self.encoding,
-            self.children,
-            self.message,
         )
+
+    def _key(self) -> tuple[object, ...]:
+        return (*self._scalars(), self.children, self.message)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Node):
@@ -97,12 +99,7 @@ class Node:
 
     def to_json(self) -> list[Any]:
         return [
-            self.header_start,
-            self.body_start,
-            self.body_end,
-            self.mime,
-            self.charset,
-            self.encoding,
+            *self._scalars(),
             [child.to_json() for child in self.children],
             self.message.to_json() if self.message is not None else None,
         ]
