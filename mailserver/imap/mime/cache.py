@@ -554,8 +554,10 @@ class MessageCache:
             else:
                 pending = list(self._pending.items())
                 self._pending.clear()
-                await asyncio.to_thread(_append_sidecar, sidecar, pending)
-                self._file_lines = lines + len(pending)
+                if await asyncio.to_thread(_append_sidecar, sidecar, pending):
+                    self._file_lines = lines + len(pending)
+                else:  # gone, foreign or full: rewrite it next time
+                    self._file_lines = None
         except Exception:  # a cache must never take a session down
             self._file_lines = None
             self._write_failed = True
@@ -747,14 +749,8 @@ def _rewrite_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
             os.unlink(tmp)
 
 
-def _append_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
-    """One ``O_APPEND`` write of whole lines: the parse pool appends to the same
-    file (:func:`pool.append_sidecar`), and so may the other workers."""
-    if not path.parent.is_dir():
-        return  # folder deleted meanwhile
+def _append_sidecar(path: Path, entries: list[tuple[str, str]]) -> bool:
+    """The entries appended the one way every writer appends (:func:`sidecar.append`:
+    the parse helpers append to the same file, and so may the other workers)."""
     blob = "".join(f"{key}\t{entry}\n" for key, entry in entries).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)  # gone: rewritten next time
-    try:
-        sidecar_file.write_all(fd, blob)
-    finally:
-        os.close(fd)
+    return sidecar_file.append(str(path), blob)

@@ -10,7 +10,6 @@ FETCH's writer takes itself.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import marshal
 import os
@@ -34,7 +33,6 @@ Item = tuple[str, int, str]
 
 #: A frame: this 4-byte length, then a ``marshal`` payload (both directions).
 HEADER = struct.Struct("<I")
-_FIRST_LINE = f"{sidecar_file.MAGIC}\n".encode()
 _PR_SET_PDEATHSIG = 1
 
 
@@ -93,56 +91,9 @@ def parse_batch(sidecar: str | None, items: list[Item]) -> Answer:
         if sidecar and key and len(parsed.header) <= sidecar_file.MAX_PERSISTED_ENTRY:
             keys.append(key)
             lines.append(f"{key}\t{parsed.entry_text()}\n")
-    if lines and sidecar is not None and not append_sidecar(sidecar, "".join(lines).encode()):
+    if lines and sidecar is not None and not sidecar_file.append(sidecar, "".join(lines).encode()):
         keys = []
     return results, keys
-
-
-def append_sidecar(path: str, blob: bytes) -> bool:
-    """Append whole entry lines to a sidecar in one ``O_APPEND`` write (so lines of
-    two writers never interleave); creates the file, magic line first, if missing.
-    False when nothing was written (folder gone, foreign file, over the size limit)."""
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-        except FileNotFoundError:
-            if _create_sidecar(path, blob):
-                return True
-            continue  # created by someone else meanwhile: append to theirs
-        except OSError:
-            return False
-        try:
-            if os.fstat(fd).st_size + len(blob) > sidecar_file.MAX_SIDECAR_BYTES:
-                return False
-            with open(path, "rb") as check:  # not a sidecar of this format: leave it
-                if check.read(len(_FIRST_LINE)) != _FIRST_LINE:
-                    return False
-            sidecar_file.write_all(fd, blob)
-            return True
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
-    return False
-
-
-def _create_sidecar(path: str, blob: bytes) -> bool:
-    """A new sidecar holding ``blob``, put in place only if there is none (link, not rename)."""
-    if not os.path.isdir(os.path.dirname(path) or "."):
-        return False
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(_FIRST_LINE + blob)
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:
-        return False
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 def serve(fd: int, parent: int) -> None:

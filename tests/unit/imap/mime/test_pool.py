@@ -208,16 +208,16 @@ def test_append_sidecar_leaves_foreign_and_full_files_alone(
     line = b"k\t[1]\n"
     foreign = tmp_path / "foreign"
     foreign.write_bytes(b"mailserver-imap-cache 0\nold\t[1]\n")
-    assert not pool.append_sidecar(str(foreign), line)
+    assert not sidecar_file.append(str(foreign), line)
     assert foreign.read_bytes() == b"mailserver-imap-cache 0\nold\t[1]\n"
     ours = tmp_path / "ours"
-    assert pool.append_sidecar(str(ours), line)  # created, magic first
-    assert pool.append_sidecar(str(ours), line)
+    assert sidecar_file.append(str(ours), line)  # created, magic first
+    assert sidecar_file.append(str(ours), line)
     assert ours.read_bytes() == FIRST_LINE + line + line
     monkeypatch.setattr(sidecar_file, "MAX_SIDECAR_BYTES", len(FIRST_LINE) + 2 * len(line) + 1)
-    assert not pool.append_sidecar(str(ours), line)  # would pass the limit
+    assert not sidecar_file.append(str(ours), line)  # would pass the limit
     assert ours.read_bytes() == FIRST_LINE + line + line
-    assert not pool.append_sidecar(str(tmp_path / "gone" / "sidecar"), line)
+    assert not sidecar_file.append(str(tmp_path / "gone" / "sidecar"), line)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "ours"]  # no temp files
 
 
