@@ -22,7 +22,7 @@ from mailserver.storage.errors import ErrorKind, StorageError
 from mailserver.storage.maildir import io
 from mailserver.storage.maildir.flagops import FlagOps
 from mailserver.storage.maildir.flags import crlf_size, split_flags, to_wire
-from mailserver.storage.maildir.placement import Placement
+from mailserver.storage.maildir.placement import Arrival, Placement
 from mailserver.storage.maildir.quota import QuotaGuard
 from mailserver.storage.maildir.state import FOLDER_MARKER, new_uidvalidity
 from mailserver.storage.maildir.watch import FolderWatcher
@@ -161,8 +161,9 @@ class MaildirFolder(FlagOps, Placement, Folder):
         handed_over = False
         try:
             async with self._quota_turn(staged.crlf_size):
-                handed_over = True  # _deliver_staged_blocking renames or removes it
-                await self._run("storing message", self._deliver_staged_blocking, staged)
+                handed_over = True  # the writer renames or removes it
+                arrival = Arrival(staged.tmp, staged.base, [], staged.crlf_size, staged.mtime)
+                await writer().place(self, arrival)  # batched with the process's others
         finally:
             if not handed_over:
                 staged.discard()

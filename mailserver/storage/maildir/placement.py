@@ -11,8 +11,8 @@ Postfix's and Dovecot's local delivery agents do: the file is durable in
 it in its scan, as it numbers files another program put there. That saves
 each delivery the folder lock both workers share, the uid-list append and the
 mod-sequence journal record, each fsync'd. ``writer.py`` writes a process's
-deliveries in batches, one thread call per batch; a spooled one
-(``deliver_file``) goes through :meth:`Placement._deliver_tmp`.
+deliveries in batches, one thread call per batch, spooled ones
+(``deliver_file``, staged in ``tmp/`` first) included.
 """
 
 from __future__ import annotations
@@ -262,42 +262,6 @@ class Placement(ScannedFolder):
         io.write_new_file(tmp, disk)
         # The mtime is the reader's to learn when it numbers the file.
         return Arrival(tmp, base, [], size, 0.0)
-
-    def _deliver_staged_blocking(self, staged: Staged) -> None:
-        """Rename a staged file into ``new/`` (shared directory fsync); durable on
-        return. The tmp file is gone afterwards whatever happens."""
-        committed = False
-        try:
-            self._check_gone()
-            self._deliver_tmp(Arrival(staged.tmp, staged.base, [], staged.crlf_size, staged.mtime))
-            committed = True
-        finally:
-            if not committed:
-                staged.discard()
-
-    def _deliver_tmp(self, arrival: Arrival) -> None:
-        """Group commit of deliveries: whoever gets ``_deliver_lock`` first renames
-        every delivery queued by then into ``new/`` and fsyncs ``new/`` once; the
-        others find theirs done. Nobody returns before their own file and its
-        directory entry are on disk; a failed batch fails (and removes) every
-        file in it. Neither the folder lock nor the cross-process flock is
-        taken: the maildir protocol makes a rename into ``new/`` safe against
-        any reader, and the uid list is not touched."""
-        with self._arrivals_lock:
-            self._deliveries.append(arrival)
-        try:
-            with self._deliver_lock:
-                if not arrival.done:
-                    self._check_gone()
-                    with self._arrivals_lock:
-                        batch, self._deliveries = self._deliveries, []
-                    self._deliver_batch(batch)
-        finally:
-            if not arrival.done:  # the folder was gone: withdraw it
-                with self._arrivals_lock, contextlib.suppress(ValueError):
-                    self._deliveries.remove(arrival)
-        if arrival.error is not None:
-            raise arrival.error
 
     def _deliver_batch(self, batch: list[Arrival]) -> None:
         """Rename ``batch`` into ``new/`` and fsync it; ``_deliver_lock`` held.

@@ -121,10 +121,6 @@ class FolderState:
         #: (``Placement._commit_tmp``); guarded by ``_arrivals_lock``, never held long.
         self._arrivals: list[Arrival] = []
         self._arrivals_lock = threading.Lock()
-        #: Deliveries (``Placement._deliver_tmp``): durable in tmp/, waiting to be
-        #: renamed into ``new/`` by one shared directory fsync; unnumbered, so they
-        #: need neither ``_lock`` nor the flock. Guarded by ``_arrivals_lock``.
-        self._deliveries: list[Arrival] = []
         #: Held by the thread renaming a batch of deliveries and syncing ``new/``.
         self._deliver_lock = threading.Lock()
         self._uidlist: UidList | None = None

@@ -42,7 +42,8 @@ MAX_BATCH = 64
 @dataclass(slots=True)
 class _Job:
     folder: MaildirFolder
-    data: bytes
+    #: The message, or None when it comes staged already (``arrival``).
+    data: bytes | None
     future: asyncio.Future[None]
     arrival: Arrival | None = None
     error: BaseException | None = field(default=None)
@@ -58,8 +59,16 @@ class DeliveryWriter:
 
     async def deliver(self, folder: MaildirFolder, data: bytes) -> None:
         """Durable in ``folder``'s ``new/`` on return (see the module docstring)."""
-        future: asyncio.Future[None] = self.loop.create_future()
-        self._pending.append(_Job(folder, data, future))
+        await self._queue(_Job(folder, data, self.loop.create_future()))
+
+    async def place(self, folder: MaildirFolder, staged: Arrival) -> None:
+        """A file already written and fsync'd in ``tmp/`` (a spooled message), put into
+        ``new/`` with the batch; on failure its tmp file is removed."""
+        await self._queue(_Job(folder, None, self.loop.create_future(), staged))
+
+    async def _queue(self, job: _Job) -> None:
+        future = job.future
+        self._pending.append(job)
         if not self._busy:
             self._start()
         # Shielded: a cancelled caller (a dropped connection) leaves the write
@@ -110,13 +119,14 @@ def _write_batch(batch: list[_Job]) -> None:
     try:
         by_folder: dict[int, list[_Job]] = {}
         for job in batch:
-            try:
-                job.arrival = job.folder._guarded(
-                    "storing message", job.folder._stage_delivery_blocking, job.data
-                )
-            except BaseException as exc:
-                job.error = exc
-                continue
+            if job.data is not None:
+                try:
+                    job.arrival = job.folder._guarded(
+                        "storing message", job.folder._stage_delivery_blocking, job.data
+                    )
+                except BaseException as exc:
+                    job.error = exc
+                    continue
             by_folder.setdefault(id(job.folder), []).append(job)
         for jobs in by_folder.values():
             folder = jobs[0].folder

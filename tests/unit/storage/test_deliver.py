@@ -307,3 +307,26 @@ async def test_a_failed_delivery_nobody_waits_for_is_not_logged_as_unread(
     # asyncio's own flag: it logs the error when the future goes while this is set.
     assert not first._log_traceback, "the abandoned delivery's error was left unread"
     assert isinstance(first.exception(), StorageError)
+
+
+async def test_a_spooled_delivery_that_fails_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``deliver_file`` goes through the same batch as ``deliver``: a failed
+    ``new/`` fsync refuses it and removes its file from ``tmp/`` and ``new/``."""
+    folder = await inbox_of(tmp_path / "mail")
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"Subject: s\r\n\r\nbody\r\n")
+
+    def failing_fsync(path: str | os.PathLike[str]) -> None:
+        raise OSError(errno.EIO, "injected")
+
+    monkeypatch.setattr(io, "fsync_dir", failing_fsync)
+    with pytest.raises(StorageError):
+        await folder.deliver_file(spool)
+    monkeypatch.undo()
+    assert os.listdir(folder.path / "tmp") == []
+    assert os.listdir(folder.path / "new") == []
+    assert spool.read_bytes() == b"Subject: s\r\n\r\nbody\r\n"
+    await folder.deliver_file(spool)  # and the next one goes through
+    assert len((await folder.snapshot()).uids) == 1
