@@ -8,6 +8,10 @@ per POP3 session or per IMAP command move much less. Reads utime+stime from
     .venv/bin/python bench/server_cpu.py pop3 --duration 15 --no-transcripts
     .venv/bin/python bench/server_cpu.py imap --duration 15 --no-transcripts
     .venv/bin/python bench/server_cpu.py bigfetch --big 20000
+    .venv/bin/python bench/server_cpu.py smtp --smtp-messages 3000
+
+``smtp`` prints the CPU per message of each process (supervisor, each
+worker) as well as the total, and user and system time apart.
 
 ``bigfetch`` counts only the ``FETCH 1:* (ENVELOPE BODYSTRUCTURE)`` (cold,
 then warm on a new connection), not the SELECTs before them, per message.
@@ -51,6 +55,35 @@ def cpu_by_process(pid: int) -> dict[int, float]:
     return out
 
 
+def cpu_split(pid: int) -> dict[int, tuple[float, float]]:
+    """(utime, stime) of each process of the tree, in seconds."""
+    out = {}
+    for member in tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        out[member] = (int(fields[11]) / TICK, int(fields[12]) / TICK)
+    return out
+
+
+def thread_split(pid: int) -> tuple[float, float, float]:
+    """(utime of the main thread, its utime + stime, utime + stime of the other
+    threads) of one process, in seconds: a worker's event loop against its
+    delivery threads. Threads that ended are counted in neither (their time is
+    in the process's total)."""
+    main_user = main = other = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used = (int(fields[11]) + int(fields[12])) / TICK
+        if int(task.name) == pid:
+            main += used
+            main_user += int(fields[11]) / TICK
+        else:
+            other += used
+    return main_user, main, other
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of the process tree, in seconds."""
     return sum(cpu_by_process(pid).values())
@@ -89,6 +122,9 @@ PID = 0
 
 
 async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> tuple[int, str]:
+    if args.workload == "smtp":
+        tally = await compare.smtp_run(ours.ports["smtp"], args)
+        return tally.ok, f"messages ({tally.errors} errors, {tally.rate:.0f}/s)"
     if args.workload == "pop3":
         tally, messages = await compare.pop3_run(ours.ports["pop3"], users, args)
         return tally.ok, f"sessions ({messages} messages, {tally.errors} errors)"
@@ -98,7 +134,7 @@ async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> tu
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", choices=("pop3", "imap", "bigfetch"))
+    parser.add_argument("workload", choices=("pop3", "imap", "bigfetch", "smtp"))
     own, rest = parser.parse_known_args()
     args = compare.parse_args(rest)
     args.workload = own.workload
@@ -106,12 +142,15 @@ def main() -> int:
     users = [f"u{n:03d}" for n in range(args.users)]
     ours = Ours(
         workdir / "ours",
-        {u: compare.password(u) for u in [*users, compare.BIG]},
+        {u: compare.password(u) for u in [*users, compare.BIG, compare.SINK]},
         args.workers,
         transcripts=not args.no_transcripts,
     )
     if args.workload == "bigfetch":
         compare.seed(ours.maildir(compare.BIG), args.big, 0, variety=True)
+    elif args.workload == "smtp":
+        for sub in ("tmp", "new", "cur"):  # as compare.py
+            (ours.maildir(compare.SINK) / sub).mkdir(parents=True, exist_ok=True)
     else:
         for user in users:
             compare.seed(ours.maildir(user), args.mailbox, 3000)
@@ -138,20 +177,43 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         return 0
     try:
-        before, client_before = cpu_seconds(ours.pid), os.times()
+        before, client_before = cpu_split(ours.pid), os.times()
+        threads_before = {p: thread_split(p) for p in before}
         units, what = asyncio.run(workload(args, ours, users))
-        used = cpu_seconds(ours.pid) - before
+        after = cpu_split(ours.pid)
+        threads_after = {p: thread_split(p) for p in after}
+        used = sum(u + s for u, s in after.values()) - sum(u + s for u, s in before.values())
         client_after = os.times()
+        per_process = []
+        for member, (user, system) in sorted(after.items()):
+            user -= before.get(member, (0.0, 0.0))[0]
+            system -= before.get(member, (0.0, 0.0))[1]
+            main_user, main, other = threads_after[member]
+            main_user -= threads_before.get(member, (0.0, 0.0, 0.0))[0]
+            main -= threads_before.get(member, (0.0, 0.0, 0.0))[1]
+            other -= threads_before.get(member, (0.0, 0.0, 0.0))[2]
+            per_process.append(
+                f"  {_role(member)}: {1000 * (user + system) / max(units, 1):.3f} ms per unit"
+                f" ({1000 * user / max(units, 1):.3f} user"
+                f" + {1000 * system / max(units, 1):.3f} system;"
+                f" main thread {1000 * main / max(units, 1):.3f}"
+                f" ({1000 * main_user / max(units, 1):.3f} user),"
+                f" other threads {1000 * other / max(units, 1):.3f})"
+            )
         client = (client_after.user + client_after.system) - (
             client_before.user + client_before.system
         )
     finally:
         ours.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    rate = units / args.duration
-    print(f"{args.workload}: {units} {what} in {args.duration:.0f} s ({rate:.1f}/s)")
-    print(f"server CPU {used:.2f} s: {1000 * used / max(units, 1):.2f} ms per unit")
-    print(f"load generator CPU {client:.2f} s in {args.duration:.0f} s (a busy one caps the rate)")
+    if args.workload == "smtp":
+        print(f"smtp: {units} {what}")
+    else:
+        rate = units / args.duration
+        print(f"{args.workload}: {units} {what} in {args.duration:.0f} s ({rate:.1f}/s)")
+    print(f"server CPU {used:.2f} s: {1000 * used / max(units, 1):.3f} ms per unit")
+    print("\n".join(per_process))
+    print(f"load generator CPU {client:.2f} s: {1000 * client / max(units, 1):.3f} ms per unit")
     return 0
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailserver import native
+from mailserver import gctune, native
 from mailserver.activity import ActivityTracker
 from mailserver.auth import Authenticator, UserDatabase
 from mailserver.auth.throttle import LoginThrottle, ThrottlePolicy
@@ -247,6 +247,8 @@ async def serve(
     await running.services.events.start()
     if ready_file is not None:
         write_ready_file(ready_file, running.ports())
+    # Before on_ready: a worker counts as started once its collector is set too.
+    gctune.settle()
     if on_ready is not None:
         on_ready(running)
     if worker_index() in (None, 0):
