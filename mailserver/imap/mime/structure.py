@@ -223,7 +223,10 @@ class _Parser:
         self.parts += 1
         data = self.data
         header_end, body_start, stop = self._header(start, end, boundaries)
-        fields = parse_fields(data[start:header_end], self.wanted)
+        if start:  # a part's header: these repeat (memo.part_fields)
+            fields = list(memo.part_fields((data[start:header_end], self.wanted)))
+        else:
+            fields = parse_fields(data[:header_end], self.wanted)
         part = Part(start, body_start, body_start, fields)
         _content_type(part, default)
         opaque = depth >= MAX_DEPTH or self.parts >= MAX_PARTS
