@@ -92,6 +92,19 @@ for _ in range(3000):
     add(parse_param_value(value))
     add(decode_header_text(value))
     add([(f.raw, f.value) for f in parse_fields(value.encode("utf-8", "surrogateescape"))])
+# The parse helpers' glue: files read, converted, parsed and appended as entries.
+import tempfile
+from mailserver.imap.mime import parsehelper
+from mailserver.lineends import to_wire
+with tempfile.TemporaryDirectory() as scratch:
+    items = []
+    for number, data in enumerate(test_memo._corpus()[:60]):
+        path = Path(scratch) / f"m{number}"
+        path.write_bytes(data)
+        items.append((str(path), len(to_wire(data)) - number % 2, f"k{number}"))
+    items.append((str(Path(scratch) / "gone"), 10, "gone"))
+    add(parsehelper.parse_batch(str(Path(scratch) / "sidecar"), items))
+    add((Path(scratch) / "sidecar").read_bytes())
 print(json.dumps({"in_use": native.in_use(), "digest": digest.hexdigest()}))
 """
 
@@ -115,7 +128,8 @@ def _run(extra_env: dict[str, str], pythonpath: Path = ROOT) -> dict[str, object
 def test_the_compiled_modules_are_in_use() -> None:
     if PURE:
         pytest.skip(f"{native.PURE_ENV} is set: testing the pure-Python modules on purpose")
-    import mailserver.imap.mime.message  # noqa: F401  (imports every compiled module)
+    import mailserver.imap.mime.message  # noqa: F401  (imports the parse modules)
+    import mailserver.imap.mime.parsehelper  # noqa: F401  (and the helpers' glue)
 
     assert native.in_use() == list(native.MODULES), (
         f"the parse modules are not compiled: {native.REBUILD}"
@@ -146,7 +160,7 @@ def _copy_package(target: Path) -> None:
 
 
 STATUS = (
-    "import json, mailserver.imap.mime.message\n"
+    "import json, mailserver.imap.mime.message, mailserver.imap.mime.parsehelper\n"
     "from mailserver import native\n"
     "print(json.dumps([native.in_use(), native.stale_reason, native.describe()]))"
 )
