@@ -327,6 +327,8 @@ def _unescape(text: str) -> bytes:
     replacing them one kind after the other (``%25`` last; the others leave
     no ``%`` behind) undoes exactly what :func:`_escape` did.
     """
+    if "%" not in text:  # the renderings, mostly
+        return text.encode("utf-8", "surrogateescape")
     return (
         text.replace("%09", "\t")
         .replace("%0D", "\r")
