@@ -141,7 +141,7 @@ class ParsedMessage:
             len(data),
             data[root.header_start : root.body_start],
             Node.of(root),
-            render.envelope(root.fields),
+            render.envelope(root.fields, root.index),  # the index the parse built
             body,
             bodystructure,
         )

@@ -42,12 +42,14 @@ def _address_list(index: dict[str, Field], name: str) -> bytes:
     return memo.address_list(found.unfolded())
 
 
-def envelope(fields: list[Field]) -> bytes:
+def envelope(fields: list[Field], index: dict[str, Field] | None = None) -> bytes:
     """``(date subject from sender reply-to to cc bcc in-reply-to message-id)``.
 
     Sender and Reply-To fall back to From when absent or empty (RFC 3501 7.4.2).
+    ``index``: ``index_fields(fields)`` if the caller has it (a parsed part does).
     """
-    index = index_fields(fields)
+    if index is None:
+        index = index_fields(fields)
     sender_from = _address_list(index, "from")
     sender = _address_list(index, "sender")
     reply_to = _address_list(index, "reply-to")
@@ -173,7 +175,7 @@ def bodystructures(part: Part) -> tuple[bytes, bytes]:
     if (part.type, part.subtype) in ENCAPSULATED and part.message is not None:
         inner = part.message
         inner_body, inner_full = bodystructures(inner)
-        inner_envelope = envelope(inner.fields)
+        inner_envelope = envelope(inner.fields, inner.index)
         lines = b"%d" % part.lines
         body_fields += [inner_envelope, inner_body, lines]
         full_fields += [inner_envelope, inner_full, lines]
