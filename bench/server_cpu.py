@@ -84,6 +84,24 @@ def thread_split(pid: int) -> tuple[float, float, float]:
     return main_user, main, other
 
 
+def cpu_by_thread(pid: int) -> dict[tuple[int, str], float]:
+    """Each process's CPU split four ways: its main thread's user and system time
+    (the event loop of a worker), and its other threads' (the parse it does in
+    a thread), keyed (pid, "loop user" | "loop sys" | "threads user" | "threads sys")."""
+    out: dict[tuple[int, str], float] = {}
+    for member in tree(pid):
+        for task in Path(f"/proc/{member}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kind = "loop" if int(task.name) == member else "threads"
+            for index, mode in ((11, "user"), (12, "sys")):
+                key = (member, f"{kind} {mode}")
+                out[key] = out.get(key, 0.0) + int(fields[index]) / TICK
+    return out
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of the process tree, in seconds."""
     return sum(cpu_by_process(pid).values())
@@ -108,9 +126,19 @@ async def big_fetch(port: int) -> list[tuple[str, float, float, list[tuple[float
             await imap.greeting()
             await imap.command(f"LOGIN {compare.BIG} {compare.password(compare.BIG)}")
             await imap.command("SELECT INBOX")
+            threads_before = cpu_by_thread(PID)
             before, started = cpu_by_process(PID), time.monotonic()
             await imap.command("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
             seconds, after = time.monotonic() - started, cpu_by_process(PID)
+            threads_after = cpu_by_thread(PID)
+            split = sorted(
+                (
+                    (threads_after[key] - threads_before.get(key, 0.0), f"{_role(key[0])} {key[1]}")
+                    for key in threads_after
+                ),
+                reverse=True,
+            )
+            THREADS.append((label, split))
             used = sorted(((after[p] - before.get(p, 0.0), _role(p)) for p in after), reverse=True)
             out.append((label, seconds, sum(u for u, _ in used), used))
         finally:
@@ -119,6 +147,8 @@ async def big_fetch(port: int) -> list[tuple[str, float, float, list[tuple[float
 
 
 PID = 0
+#: Per FETCH: (CPU seconds, process and thread kind), busiest first.
+THREADS: list[tuple[str, list[tuple[float, str]]]] = []
 
 
 async def workload(args: argparse.Namespace, ours: Ours, users: list[str]) -> tuple[int, str]:
@@ -172,6 +202,9 @@ def main() -> int:
                     f" = {1e6 * used / args.big:.0f} us per message"
                     f" (busiest processes: {busiest} us)"
                 )
+            for label, split in THREADS:
+                top = ", ".join(f"{role} {1e6 * s / args.big:.1f}" for s, role in split[:6])
+                print(f"  {label}, by thread (us per message): {top}")
         finally:
             ours.stop()
             shutil.rmtree(workdir, ignore_errors=True)

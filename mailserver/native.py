@@ -40,6 +40,9 @@ MODULES: tuple[str, ...] = (
     "mailserver.imap.mime.render",
     "mailserver.imap.mime.structure",
     "mailserver.imap.mime.tree",
+    # The parse helpers' per-message glue (read, convert, parse, entry line).
+    "mailserver.imap.mime.parsehelper",
+    "mailserver.lineends",
 )
 #: mypyc's shared library holding the compiled code of every module above
 #: (each module's own extension is a small shim that imports it).

@@ -53,11 +53,17 @@ def from_json(value):
     except (ValueError, TypeError, UnicodeError) as exc:
         return type(exc).__name__
 
+def from_text(text):
+    try:
+        return ParsedMessage.from_entry_text(text).to_json()
+    except (ValueError, TypeError, UnicodeError) as exc:
+        return type(exc).__name__
+
 for data in test_memo._corpus():
     parsed = ParsedMessage.parse(data)
     add(parsed.to_json())
     add([(f.name, f.raw, f.value) for f in parsed.fields])
-    entry = json.loads(parsed.entry_text())
+    entry = json.loads(json.dumps(parsed.to_json()))
     add(from_json(entry))
     # Sidecar entries gone bad: each must fail (or load) the same way.
     for index, bad in ((0, "1"), (0, True), (1, 5), (2, [1]), (2, "x"), (2, None), (3, None)):
@@ -65,6 +71,15 @@ for data in test_memo._corpus():
     tree = entry[2]
     for index, bad in ((0, -1), (1, 10**9), (3, 7), (4, 1), (6, [[]]), (6, "ab"), (7, [])):
         add(from_json(entry[:2] + [tree[:index] + [bad] + tree[index + 1 :]] + entry[3:]))
+    text = parsed.entry_text()
+    add(text)
+    add(from_text(text))
+    fields = text.split("\t")
+    bads = ((0, "-1"), (0, "\u00b2"), (0, ""), (1, "[1]"), (1, "{"), (2, "%0"), (5, "%%"))
+    for index, bad in bads:
+        add(from_text("\t".join(fields[:index] + [bad] + fields[index + 1 :])))
+    add(from_text(text + "\tx"))
+    add(from_text(text.rpartition("\t")[0]))
 rng = random.Random(4)
 for _ in range(1500):
     text = test_memo._message(rng).encode("utf-8")
@@ -77,6 +92,19 @@ for _ in range(3000):
     add(parse_param_value(value))
     add(decode_header_text(value))
     add([(f.raw, f.value) for f in parse_fields(value.encode("utf-8", "surrogateescape"))])
+# The parse helpers' glue: files read, converted, parsed and appended as entries.
+import tempfile
+from mailserver.imap.mime import parsehelper
+from mailserver.lineends import to_wire
+with tempfile.TemporaryDirectory() as scratch:
+    items = []
+    for number, data in enumerate(test_memo._corpus()[:60]):
+        path = Path(scratch) / f"m{number}"
+        path.write_bytes(data)
+        items.append((str(path), len(to_wire(data)) - number % 2, f"k{number}"))
+    items.append((str(Path(scratch) / "gone"), 10, "gone"))
+    add(parsehelper.parse_batch(str(Path(scratch) / "sidecar"), items))
+    add((Path(scratch) / "sidecar").read_bytes())
 print(json.dumps({"in_use": native.in_use(), "digest": digest.hexdigest()}))
 """
 
@@ -100,7 +128,8 @@ def _run(extra_env: dict[str, str], pythonpath: Path = ROOT) -> dict[str, object
 def test_the_compiled_modules_are_in_use() -> None:
     if PURE:
         pytest.skip(f"{native.PURE_ENV} is set: testing the pure-Python modules on purpose")
-    import mailserver.imap.mime.message  # noqa: F401  (imports every compiled module)
+    # The parse modules, and the helpers' glue (which imports the others).
+    import mailserver.imap.mime.parsehelper  # noqa: F401
 
     assert native.in_use() == list(native.MODULES), (
         f"the parse modules are not compiled: {native.REBUILD}"
@@ -131,7 +160,7 @@ def _copy_package(target: Path) -> None:
 
 
 STATUS = (
-    "import json, mailserver.imap.mime.message\n"
+    "import json, mailserver.imap.mime.message, mailserver.imap.mime.parsehelper\n"
     "from mailserver import native\n"
     "print(json.dumps([native.in_use(), native.stale_reason, native.describe()]))"
 )

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import os
 import weakref
@@ -164,7 +163,8 @@ class MessageCache:
     def __init__(self, path: Path | None) -> None:
         self._token = next(_tokens)
         self._sidecar = path / SIDECAR_NAME if path is not None else None
-        #: Persisted form of the folder's messages: key -> JSON text of the entry.
+        #: Persisted form of the folder's messages: key -> text of the entry
+        #: (:meth:`ParsedMessage.entry_text`).
         #: Kept as text (not objects) so memory stays close to the file size.
         self._stored: dict[str, str] = {}
         self._stored_bytes = 0
@@ -431,7 +431,7 @@ class MessageCache:
         self._store(info, parsed.entry_text())
 
     def _store(self, info: MessageInfo, entry: str) -> None:
-        """Keep a sidecar entry (JSON text of a parse) and schedule its write."""
+        """Keep a sidecar entry (:meth:`ParsedMessage.entry_text`) and schedule its write."""
         if self._sidecar is None or not _storable_key(info.key):
             return
         if self._stored_bytes + len(entry) > sidecar_file.MAX_SIDECAR_BYTES:
@@ -451,7 +451,7 @@ class MessageCache:
         if entry is None:
             return None
         try:
-            parsed = ParsedMessage.from_json(json.loads(entry))
+            parsed = ParsedMessage.from_entry_text(entry)
         except (ValueError, TypeError, UnicodeError):
             self._drop(info.key)
             return None
@@ -725,7 +725,7 @@ def _load_sidecar(path: Path) -> tuple[dict[str, str], int | None]:
             for line in handle:
                 lines += 1
                 key, tab, entry = line.rstrip("\n").partition("\t")
-                if tab and entry.startswith("[") and entry.endswith("]"):
+                if tab and entry:
                     entries[key] = entry
             return entries, lines
     except FileNotFoundError:
@@ -740,7 +740,7 @@ def _rewrite_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
         return  # folder deleted meanwhile
     tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(sidecar_file.MAGIC + "\n")
             handle.writelines(f"{key}\t{entry}\n" for key, entry in entries)
         os.replace(tmp, path)
@@ -752,5 +752,5 @@ def _rewrite_sidecar(path: Path, entries: list[tuple[str, str]]) -> None:
 def _append_sidecar(path: Path, entries: list[tuple[str, str]]) -> bool:
     """The entries appended the one way every writer appends (:func:`sidecar.append`:
     the parse helpers append to the same file, and so may the other workers)."""
-    blob = "".join(f"{key}\t{entry}\n" for key, entry in entries).encode()
+    blob = "".join(f"{key}\t{entry}\n" for key, entry in entries).encode("utf-8", "surrogateescape")
     return sidecar_file.append(str(path), blob)

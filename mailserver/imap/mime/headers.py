@@ -27,7 +27,7 @@ class Field:
     several of these per message.
     """
 
-    __slots__ = ("name", "raw", "value")
+    __slots__ = ("_unfolded", "name", "raw", "value")
 
     def __init__(self, name: str, raw: bytes, value: bytes) -> None:
         #: The name as written (before the colon, trailing blanks removed).
@@ -36,6 +36,9 @@ class Field:
         self.raw = raw
         #: Everything after the colon, still folded.
         self.value = value
+        #: :meth:`unfolded`, once asked (the fields of a part's header block are
+        #: shared by every part with that block: ``memo.part_fields``).
+        self._unfolded: str | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Field):
@@ -54,7 +57,11 @@ class Field:
 
     def unfolded(self) -> str:
         """The value on one line, blanks at both ends removed (8-bit bytes kept)."""
-        return unfold(self.value).decode("utf-8", "surrogateescape").strip(" \t")
+        unfolded = self._unfolded
+        if unfolded is None:
+            unfolded = unfold(self.value).decode("utf-8", "surrogateescape").strip(" \t")
+            self._unfolded = unfolded
+        return unfolded
 
 
 def unfold(value: bytes) -> bytes:

@@ -23,7 +23,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from mailserver.imap import wire
 from mailserver.imap.mime.addresses import Address, parse_address_list
-from mailserver.imap.mime.headers import ParamValue, parse_param_value
+from mailserver.imap.mime.headers import Field, ParamValue, parse_fields, parse_param_value
 
 #: Entries per memo before it is emptied.
 MAX_ITEMS: Final = 2048
@@ -128,6 +128,23 @@ def _render_params(key: tuple[tuple[tuple[str, str], ...], bool]) -> bytes:
     return b"(" + b" ".join(items) + b")"
 
 
+def _part_fields(key: tuple[bytes, frozenset[bytes] | None]) -> tuple[Field, ...]:
+    return tuple(parse_fields(key[0], key[1]))
+
+
+def _part_fields_size(key: tuple[bytes, frozenset[bytes] | None]) -> int:
+    return len(key[0])
+
+
+#: (header block of a MIME part, field filter) -> its fields, as
+#: :func:`~mailserver.imap.mime.headers.parse_fields` splits them. Part headers
+#: repeat across a mailbox (``Content-Type: text/plain; charset=utf-8`` and
+#: the like in every multipart/alternative); a part cost about 6 us of a
+#: message's parse, its header block a good share of it. Fields are immutable
+#: by convention, so the same objects can serve every hit.
+part_fields: Final[Memo[tuple[bytes, frozenset[bytes] | None], tuple[Field, ...]]] = Memo(
+    _part_fields, size=_part_fields_size
+)
 #: ``Content-Type``-like value -> :class:`ParamValue` (frozen, so hits can be shared).
 param_value: Final[Memo[str, ParamValue]] = Memo(parse_param_value)
 #: Unfolded ``From``/``To``/... value -> rendered ENVELOPE address list.

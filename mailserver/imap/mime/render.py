@@ -42,12 +42,14 @@ def _address_list(index: dict[str, Field], name: str) -> bytes:
     return memo.address_list(found.unfolded())
 
 
-def envelope(fields: list[Field]) -> bytes:
+def envelope(fields: list[Field], index: dict[str, Field] | None = None) -> bytes:
     """``(date subject from sender reply-to to cc bcc in-reply-to message-id)``.
 
     Sender and Reply-To fall back to From when absent or empty (RFC 3501 7.4.2).
+    ``index``: ``index_fields(fields)`` if the caller has it (a parsed part does).
     """
-    index = index_fields(fields)
+    if index is None:
+        index = index_fields(fields)
     sender_from = _address_list(index, "from")
     sender = _address_list(index, "sender")
     reply_to = _address_list(index, "reply-to")
@@ -149,6 +151,16 @@ def bodystructures(part: Part) -> tuple[bytes, bytes]:
         full = b"(" + b"".join(pair[1] for pair in pairs) + subtype + extension + b")"
         return body, full
     is_text = part.type == "text"
+    if (
+        part.block is not None
+        and (part.type, part.subtype) not in ENCAPSULATED
+        and not _DECODED_2231.get()
+    ):
+        # A part whose header block repeats in the mailbox: all of its
+        # rendering but the size and line count comes from that block.
+        head, tail = _leaf_pieces((part.block, part.type, part.subtype, part.params, part.encoding))
+        size = b"%d %d" % (part.size, part.lines) if is_text else b"%d" % part.size
+        return b"(" + head + size + b")", b"(" + head + size + tail + b")"
     basic = [
         _upper(part.type),
         _upper(part.subtype),
@@ -163,7 +175,7 @@ def bodystructures(part: Part) -> tuple[bytes, bytes]:
     if (part.type, part.subtype) in ENCAPSULATED and part.message is not None:
         inner = part.message
         inner_body, inner_full = bodystructures(inner)
-        inner_envelope = envelope(inner.fields)
+        inner_envelope = envelope(inner.fields, inner.index)
         lines = b"%d" % part.lines
         body_fields += [inner_envelope, inner_body, lines]
         full_fields += [inner_envelope, inner_full, lines]
@@ -177,3 +189,37 @@ def bodystructures(part: Part) -> tuple[bytes, bytes]:
         _location(part),
     ]
     return b"(" + b" ".join(body_fields) + b")", b"(" + b" ".join(full_fields) + b")"
+
+
+#: What renders a leaf part apart from its size and line count, and all of it
+#: comes from the part's header block (and the type the parse settled on).
+_LeafKey = tuple[bytes, str, str, tuple[tuple[str, str], ...], str]
+
+
+def _leaf(key: _LeafKey) -> tuple[bytes, bytes]:
+    """(everything before the size, with its trailing blank; the extension data
+    after the size/lines, with its leading blank) of a leaf part's BODYSTRUCTURE,
+    as :func:`bodystructures` renders them (the fields parsed from the block)."""
+    block, type_, subtype, params, encoding = key
+    part = Part(0, 0, 0, list(memo.part_fields((block, ENVELOPE_FIELDS))), type_, subtype)
+    part.params = params
+    head = [
+        _upper(type_),
+        _upper(subtype),
+        _params(params, type_ == "text"),
+        _nfield(part, "Content-ID"),
+        _nfield(part, "Content-Description"),
+        _upper(encoding),
+    ]
+    tail = [_nfield(part, "Content-MD5"), _disposition(part), _language(part), _location(part)]
+    return b" ".join(head) + b" ", b" " + b" ".join(tail)
+
+
+def _leaf_key_size(key: _LeafKey) -> int:
+    return len(key[0])
+
+
+#: A leaf part's rendering pieces by its header block (:func:`_leaf`).
+_leaf_pieces: Final[memo.Memo[_LeafKey, tuple[bytes, bytes]]] = memo.Memo(
+    _leaf, size=_leaf_key_size
+)

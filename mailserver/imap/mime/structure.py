@@ -50,6 +50,7 @@ class Part:
     """
 
     __slots__ = (
+        "block",
         "body_end",
         "body_start",
         "children",
@@ -85,6 +86,9 @@ class Part:
         self.message: Part | None = None
         #: ``fields`` by lower-case name, built on the first lookup (``fields`` never changes).
         self.index: dict[str, Field] | None = None
+        #: The header block ``fields`` were split from, when it was memoised
+        #: (a part's, not the message's): what its rendering may be memoised by.
+        self.block: bytes | None = None
 
     def __repr__(self) -> str:
         return (
@@ -223,8 +227,14 @@ class _Parser:
         self.parts += 1
         data = self.data
         header_end, body_start, stop = self._header(start, end, boundaries)
-        fields = parse_fields(data[start:header_end], self.wanted)
+        block: bytes | None = None
+        if start:  # a part's header: these repeat (memo.part_fields)
+            block = data[start:header_end]
+            fields = list(memo.part_fields((block, self.wanted)))
+        else:
+            fields = parse_fields(data[:header_end], self.wanted)
         part = Part(start, body_start, body_start, fields)
+        part.block = block
         _content_type(part, default)
         opaque = depth >= MAX_DEPTH or self.parts >= MAX_PARTS
         if stop is not None:

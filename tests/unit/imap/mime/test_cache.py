@@ -150,7 +150,7 @@ async def test_unreadable_sidecar_is_rebuilt(
     assert reads.calls == 1
     assert b"cc.diff" in parsed.bodystructure(True)
     await cache.flush()
-    assert sidecar.read_bytes().startswith(b"mailserver-imap-cache 1\n")
+    assert sidecar.read_bytes().startswith(b"mailserver-imap-cache 2\n")
     assert info.key.encode() in sidecar.read_bytes()
 
 
@@ -171,7 +171,7 @@ async def test_corrupt_or_stale_entries_are_reparsed(
         if key == a.key:
             rewritten.append(f"{key}\t[1,2,3]")  # wrong shape
         else:
-            rewritten.append(f"{key}\t[5" + entry[entry.index(",") :])  # wrong size
+            rewritten.append(f"{key}\t5" + entry[entry.index("\t") :])  # wrong size
     rewritten.append("half a line cut by a cra")
     sidecar.write_text("\n".join(rewritten) + "\n")
 
