@@ -57,10 +57,74 @@ def write_file_with(
         os.close(fd)
 
 
-def write_new_file(path: Path, data: bytes) -> None:
-    """:func:`write_file` for a caller that needs no ``stat`` of the result (a
-    delivery): one system call, and one hand-off of the GIL, fewer per message."""
-    os.close(_create_synced(path, lambda fd: write_all(fd, data), None))
+def start_new_file(path: Path, data: bytes) -> int:
+    """Create ``path`` exclusively, write ``data`` and start its writeback; returns
+    the open descriptor, which :func:`finish_new_file` must fsync and close.
+
+    Not durable yet. It is the first half of :func:`write_file` for a batch of
+    deliveries: every file of the batch is written and its writeback started
+    (``sync_file_range``, where the C library has it) before the first fsync.
+    On a journaling file system (ext4's default), consecutive fsyncs each
+    waited for a journal commit of their own; with the data already on its
+    way, the first fsync's commit covers the others' new inodes and theirs
+    find little left to do (1,000 files of 2 KB on a journaled ext4, 20 per
+    batch: 450-540 us each one after the other, 170 us so; CPU 67-83 -> 50 us).
+    The file is removed if any step fails."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        write_all(fd, data)
+        start_writeback(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return fd
+
+
+def finish_new_file(fd: int, path: Path) -> None:
+    """fsync and close a file :func:`start_new_file` began; on failure it is
+    closed and removed, and the error raised."""
+    try:
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+
+
+def abandon_new_file(fd: int, path: Path) -> None:
+    """Close and remove a file :func:`start_new_file` began that will not be kept."""
+    with contextlib.suppress(OSError):
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _sync_file_range() -> Callable[[int], None]:
+    """Linux's ``sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`` (start
+    writing the file's dirty pages, do not wait) through the C library, or a
+    no-op where there is none. Only a hint: durability still comes from fsync."""
+    try:
+        import ctypes
+
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError, ImportError):
+        return lambda fd: None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    write_only = 2  # SYNC_FILE_RANGE_WRITE
+
+    def start(fd: int) -> None:
+        function(fd, 0, 0, write_only)  # a failure leaves it to the fsync
+
+    return start
+
+
+#: Start writing a file's data back to disk without waiting (see :func:`_sync_file_range`).
+start_writeback = _sync_file_range()
 
 
 def _create_synced(path: Path, write: Callable[[int], None], mtime: float | None) -> int:

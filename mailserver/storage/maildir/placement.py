@@ -75,6 +75,9 @@ class Arrival:
     done: bool = False
     uid: int | None = None
     error: BaseException | None = None
+    #: Still open and not yet fsync'd (``_stage_delivery_blocking``): the writer
+    #: fsyncs and closes it (``io.finish_new_file``) before placing it.
+    fd: int | None = None
 
 
 class Placement(ScannedFolder):
@@ -252,16 +255,17 @@ class Placement(ScannedFolder):
     # ------------------------------------------------------------ delivery
 
     def _stage_delivery_blocking(self, data: bytes) -> Arrival:
-        """``data`` created and fsync'd in ``tmp/``, ready for :meth:`_deliver_batch`
-        (``writer.py`` writes a batch of them per thread call)."""
+        """``data`` created and written in ``tmp/``, its writeback started but not
+        yet fsync'd: ``writer.py`` writes a batch of them per thread call, then
+        fsyncs them all (``io.start_new_file``) before :meth:`_deliver_batch`."""
         self._check_gone()
         disk = to_disk(data)
         size = crlf_size(disk)
         base = io.unique_name(len(disk), size)
         tmp = self._tmp / base
-        io.write_new_file(tmp, disk)
+        fd = io.start_new_file(tmp, disk)
         # The mtime is the reader's to learn when it numbers the file.
-        return Arrival(tmp, base, [], size, 0.0)
+        return Arrival(tmp, base, [], size, 0.0, fd=fd)
 
     def _deliver_batch(self, batch: list[Arrival]) -> None:
         """Rename ``batch`` into ``new/`` and fsync it; ``_deliver_lock`` held.

@@ -135,13 +135,13 @@ async def test_deliveries_queued_during_a_batch_go_out_together(
     folder = await inbox_of(tmp_path)
     calls = hold_first_sync(monkeypatch)
     threads: list[str] = []
-    real_stage = io.write_new_file
+    real_stage = io.start_new_file
 
-    def write_new_file(path: Path, data: bytes) -> None:
+    def start_new_file(path: Path, data: bytes) -> int:
         threads.append(threading.current_thread().name)
-        real_stage(path, data)
+        return real_stage(path, data)
 
-    monkeypatch.setattr(io, "write_new_file", write_new_file)
+    monkeypatch.setattr(io, "start_new_file", start_new_file)
     await asyncio.gather(*(folder.deliver(message(n)) for n in range(DELIVERIES)))
     assert calls == ["new", "new"]
     assert len(threads) == DELIVERIES and len(set(threads[1:])) == 1
@@ -175,14 +175,14 @@ async def test_a_message_that_cannot_be_written_fails_alone(
 ) -> None:
     folder = await inbox_of(tmp_path)
     hold_first_sync(monkeypatch)
-    real = io.write_new_file
+    real = io.start_new_file
 
-    def write_new_file(path: Path, data: bytes) -> None:
+    def start_new_file(path: Path, data: bytes) -> int:
         if b"body 2" in data:
             raise OSError(errno.ENOSPC, "injected")
-        real(path, data)
+        return real(path, data)
 
-    monkeypatch.setattr(io, "write_new_file", write_new_file)
+    monkeypatch.setattr(io, "start_new_file", start_new_file)
     results = await asyncio.gather(
         *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
     )
@@ -193,6 +193,72 @@ async def test_a_message_that_cannot_be_written_fails_alone(
     snap = await folder.snapshot()
     assert {await folder.read(uid) for uid in snap.uids} == {
         message(n) for n in range(DELIVERIES) if n != 2
+    }
+
+
+def record_file_steps(monkeypatch: pytest.MonkeyPatch, fail_fsync_of: bytes = b"") -> list[str]:
+    """Log each file's write ("write N") and fsync ("fsync N") in order; the fsync
+    of the file holding ``fail_fsync_of`` fails."""
+    steps: list[str] = []
+    real_start, real_fsync = io.start_new_file, os.fsync
+    names: dict[int, str] = {}
+
+    def start_new_file(path: Path, data: bytes) -> int:
+        fd = real_start(path, data)
+        names[fd] = data.split(b"body ")[1].strip().decode()
+        steps.append(f"write {names[fd]}")
+        return fd
+
+    def fsync(fd: int) -> None:
+        name = names.pop(fd, None)
+        if name is None:  # a directory
+            real_fsync(fd)
+            return
+        steps.append(f"fsync {name}")
+        if fail_fsync_of and fail_fsync_of == f"body {name}".encode():
+            raise OSError(errno.EIO, "injected")
+        real_fsync(fd)
+
+    monkeypatch.setattr(io, "start_new_file", start_new_file)
+    monkeypatch.setattr(os, "fsync", fsync)
+    return steps
+
+
+async def test_a_batch_writes_every_file_before_the_first_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a journaling file system fsyncs issued one after another each wait for a
+    journal commit; written first, the batch's files share them."""
+    folder = await inbox_of(tmp_path)
+    hold_first_sync(monkeypatch)
+    steps = record_file_steps(monkeypatch)
+    await asyncio.gather(*(folder.deliver(message(n)) for n in range(DELIVERIES)))
+    monkeypatch.undo()
+    assert steps[:2] == ["write 0", "fsync 0"]  # the first batch: one delivery
+    second = steps[2:]
+    assert sorted(second[: DELIVERIES - 1]) == [f"write {n}" for n in range(1, DELIVERIES)]
+    assert sorted(second[DELIVERIES - 1 :]) == [f"fsync {n}" for n in range(1, DELIVERIES)]
+    snap = await folder.snapshot()
+    assert {await folder.read(uid) for uid in snap.uids} == {message(n) for n in range(DELIVERIES)}
+
+
+async def test_a_failed_file_fsync_fails_that_delivery_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = await inbox_of(tmp_path)
+    hold_first_sync(monkeypatch)
+    record_file_steps(monkeypatch, fail_fsync_of=b"body 3")
+    results = await asyncio.gather(
+        *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
+    )
+    monkeypatch.undo()
+    failed = results[3]
+    assert isinstance(failed, StorageError) and failed.kind is ErrorKind.TEMPORARY, failed
+    assert [r for n, r in enumerate(results) if n != 3] == [None] * (DELIVERIES - 1)
+    assert os.listdir(folder.path / "tmp") == []  # its unsynced file was removed
+    snap = await folder.snapshot()
+    assert {await folder.read(uid) for uid in snap.uids} == {
+        message(n) for n in range(DELIVERIES) if n != 3
     }
 
 
