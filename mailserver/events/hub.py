@@ -140,8 +140,7 @@ class HubEventBus(LocalEventBus):
 
     def publish(self, event: Event) -> None:
         self.deliver_locally(event)
-        if any(peer.wants(event.topic) for peer in self._peers.values()):
-            self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
+        self._to_workers(event)
 
     def publish_many(self, events: list[Event], *, shown_here: int = 0) -> None:
         """Each one as :meth:`publish` would, but the first ``shown_here`` to the
@@ -149,8 +148,12 @@ class HubEventBus(LocalEventBus):
         for index, event in enumerate(events):
             if index >= shown_here:
                 self.deliver_locally(event)
-            if any(peer.wants(event.topic) for peer in self._peers.values()):
-                self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
+            self._to_workers(event)
+
+    def _to_workers(self, event: Event) -> None:
+        """Send one of this process's events to every worker that wants it."""
+        if any(peer.wants(event.topic) for peer in self._peers.values()):
+            self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
 
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or any(peer.wants(topic) for peer in self._peers.values())
