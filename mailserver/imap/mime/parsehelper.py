@@ -46,7 +46,7 @@ def parse_one(
         # At most one byte more than the size: the file on disk is never
         # longer than what ``to_wire`` makes of it, so a longer one is a changed
         # message however much more it holds.
-        data = to_wire(_read_once(path, size + 1, dir_fd))
+        data = to_wire(read_file(path, size + 1, dir_fd))
     except OSError:
         return None
     if len(data) != size:
@@ -56,38 +56,16 @@ def parse_one(
 
 
 def read_file(path: str, limit: int, dir_fd: int | None = None) -> bytes:
-    """The first ``limit`` bytes of a file (all of a shorter one); ``dir_fd`` as
-    for ``os.open``.
+    """At most ``limit`` bytes of a file, in one ``read``; ``dir_fd`` as for ``os.open``.
 
     ``os.open``/``os.read`` rather than ``open()``: no buffered file object per
-    message, which cost about as much as the parse of a small one.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        data = os.read(fd, limit)
-        if not data or len(data) == limit:
-            return data
-        chunks = [data]
-        got = len(data)
-        while got < limit:
-            chunk = os.read(fd, limit - got)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _read_once(path: str, limit: int, dir_fd: int | None) -> bytes:
-    """At most ``limit`` bytes of a file in one ``read``: :func:`read_file` without
-    the second ``read`` that finds the end of a shorter file (the usual case
-    here: a file with LF line ends is shorter than its wire size), a system
-    call per message. A regular file's ``read`` comes back short only at its
-    end on Linux; should a file system return less anyway, the size check in
-    :func:`parse_one` sends the message to the ordinary path, never to a
-    wrong parse."""
+    message, which cost about as much as the parse of a small one. One
+    ``read``, not a loop until the end: the second ``read`` that finds the end
+    of a shorter file (the usual case here: a file with LF line ends is
+    shorter than its wire size) was a system call per message. A regular
+    file's ``read`` comes back short only at its end on Linux; should a file
+    system return less anyway, the size check in :func:`parse_one` sends the
+    message to the ordinary path, never to a wrong parse."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         return os.read(fd, limit)
