@@ -47,12 +47,6 @@ digest = hashlib.sha256()
 def add(value):
     digest.update(repr(value).encode("utf-8", "surrogateescape"))
 
-def from_json(value):
-    try:
-        return ParsedMessage.from_json(value).to_json()
-    except (ValueError, TypeError, UnicodeError) as exc:
-        return type(exc).__name__
-
 def from_text(text):
     try:
         return ParsedMessage.from_entry_text(text).to_json()
@@ -63,18 +57,15 @@ for data in test_memo._corpus():
     parsed = ParsedMessage.parse(data)
     add(parsed.to_json())
     add([(f.name, f.raw, f.value) for f in parsed.fields])
-    entry = json.loads(json.dumps(parsed.to_json()))
-    add(from_json(entry))
-    # Sidecar entries gone bad: each must fail (or load) the same way.
-    for index, bad in ((0, "1"), (0, True), (1, 5), (2, [1]), (2, "x"), (2, None), (3, None)):
-        add(from_json(entry[:index] + [bad] + entry[index + 1 :]))
-    tree = entry[2]
-    for index, bad in ((0, -1), (1, 10**9), (3, 7), (4, 1), (6, [[]]), (6, "ab"), (7, [])):
-        add(from_json(entry[:2] + [tree[:index] + [bad] + tree[index + 1 :]] + entry[3:]))
     text = parsed.entry_text()
     add(text)
     add(from_text(text))
     fields = text.split("\t")
+    # Sidecar entries gone bad: each must fail (or load) the same way.
+    tree = json.loads(fields[1])
+    for index, bad in ((0, -1), (1, 10**9), (3, 7), (4, 1), (6, [[]]), (6, "ab"), (7, [])):
+        broken = json.dumps(tree[:index] + [bad] + tree[index + 1 :])
+        add(from_text("\t".join([fields[0], broken, *fields[2:]])))
     bads = ((0, "-1"), (0, "\u00b2"), (0, ""), (1, "[1]"), (1, "{"), (2, "%0"), (5, "%%"))
     for index, bad in bads:
         add(from_text("\t".join(fields[:index] + [bad] + fields[index + 1 :])))

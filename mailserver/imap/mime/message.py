@@ -292,22 +292,6 @@ class ParsedMessage:
             _unescape(bodystructure),
         )
 
-    @staticmethod
-    def from_json(value: Any) -> ParsedMessage:
-        size, header, tree, envelope, body, bodystructure = value
-        if type(size) is not int or not all(
-            isinstance(s, str) for s in (header, envelope, body, bodystructure)
-        ):
-            raise ValueError("bad entry")
-        return ParsedMessage(
-            size,
-            header.encode(*RAW),
-            Node.from_json(tree),
-            envelope.encode(*RAW),
-            body.encode(*RAW),
-            bodystructure.encode(*RAW),
-        )
-
 
 def _escape(data: bytes) -> bytes:
     """``data`` with no CR, LF or TAB (a sidecar entry is one line of tab-separated
