@@ -127,6 +127,26 @@ def hold_first_sync(monkeypatch: pytest.MonkeyPatch, fail_second: bool = False) 
     return calls
 
 
+async def deliver_all(folder: MaildirFolder) -> list[BaseException | None]:
+    """Deliver messages 0 .. DELIVERIES-1 at once; each one's outcome, in order."""
+    return await asyncio.gather(
+        *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
+    )
+
+
+async def assert_failed_alone(
+    folder: MaildirFolder, results: list[BaseException | None], lost: int, kind: ErrorKind
+) -> None:
+    """Delivery ``lost`` failed with ``kind``; every other one is in the folder."""
+    failed = results[lost]
+    assert isinstance(failed, StorageError) and failed.kind is kind, failed
+    assert [r for n, r in enumerate(results) if n != lost] == [None] * (DELIVERIES - 1)
+    snap = await folder.snapshot()
+    assert {await folder.read(uid) for uid in snap.uids} == {
+        message(n) for n in range(DELIVERIES) if n != lost
+    }
+
+
 async def test_deliveries_queued_during_a_batch_go_out_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -155,9 +175,7 @@ async def test_a_failed_sync_fails_every_delivery_in_its_batch_and_leaves_nothin
 ) -> None:
     folder = await inbox_of(tmp_path)
     hold_first_sync(monkeypatch, fail_second=True)
-    results = await asyncio.gather(
-        *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
-    )
+    results = await deliver_all(folder)
     assert results[0] is None  # the first batch
     failures = results[1:]
     assert all(isinstance(f, StorageError) and f.kind is ErrorKind.TEMPORARY for f in failures), (
@@ -183,17 +201,9 @@ async def test_a_message_that_cannot_be_written_fails_alone(
         return real(path, data)
 
     monkeypatch.setattr(io, "start_new_file", start_new_file)
-    results = await asyncio.gather(
-        *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
-    )
-    failed = results[2]
-    assert isinstance(failed, StorageError) and failed.kind is ErrorKind.NO_SPACE
-    assert [r for n, r in enumerate(results) if n != 2] == [None] * (DELIVERIES - 1)
+    results = await deliver_all(folder)
     monkeypatch.undo()
-    snap = await folder.snapshot()
-    assert {await folder.read(uid) for uid in snap.uids} == {
-        message(n) for n in range(DELIVERIES) if n != 2
-    }
+    await assert_failed_alone(folder, results, 2, ErrorKind.NO_SPACE)
 
 
 def record_file_steps(monkeypatch: pytest.MonkeyPatch, fail_fsync_of: bytes = b"") -> list[str]:
@@ -248,18 +258,10 @@ async def test_a_failed_file_fsync_fails_that_delivery_alone(
     folder = await inbox_of(tmp_path)
     hold_first_sync(monkeypatch)
     record_file_steps(monkeypatch, fail_fsync_of=b"body 3")
-    results = await asyncio.gather(
-        *(folder.deliver(message(n)) for n in range(DELIVERIES)), return_exceptions=True
-    )
+    results = await deliver_all(folder)
     monkeypatch.undo()
-    failed = results[3]
-    assert isinstance(failed, StorageError) and failed.kind is ErrorKind.TEMPORARY, failed
-    assert [r for n, r in enumerate(results) if n != 3] == [None] * (DELIVERIES - 1)
     assert os.listdir(folder.path / "tmp") == []  # its unsynced file was removed
-    snap = await folder.snapshot()
-    assert {await folder.read(uid) for uid in snap.uids} == {
-        message(n) for n in range(DELIVERIES) if n != 3
-    }
+    await assert_failed_alone(folder, results, 3, ErrorKind.TEMPORARY)
 
 
 async def test_a_cancelled_delivery_still_completes_its_batch(tmp_path: Path) -> None:
