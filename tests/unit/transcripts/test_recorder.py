@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from mailserver.config.model import TranscriptSettings
-from mailserver.events import Event, LocalEventBus, Topic
+from mailserver.events import Event, EventBus, LocalEventBus, Topic
 from mailserver.transcripts import SessionRecorder
 from mailserver.transcripts.archive import (
     MAX_LINES_PER_SESSION,
@@ -48,13 +48,18 @@ def recorder(
     return rec, seen, bus
 
 
+def smtp_recorder(bus: EventBus, port: int = 1) -> SessionRecorder:
+    """An SMTP session from 192.0.2.7:``port`` recorded on ``bus``, default settings."""
+    return SessionRecorder(
+        bus, TranscriptSettings(), "smtp", "192.0.2.7", port, tls=False, log=log, where="t"
+    )
+
+
 def test_nothing_is_built_when_nobody_listens_to_lines() -> None:
     bus = LocalEventBus()
     opened: list[Event] = []
     bus.subscribe(Topic.SESSION_OPENED, opened.append)
-    rec = SessionRecorder(
-        bus, TranscriptSettings(), "smtp", "192.0.2.7", 1, tls=False, log=log, where="t"
-    )
+    rec = smtp_recorder(bus)
     assert rec._client is None and rec._server is None
     rec.client(b"EHLO x\r\n")
     assert opened[0].data["peer"] == "192.0.2.7:1"
@@ -357,9 +362,7 @@ async def test_lines_of_one_moment_go_out_as_one_event_in_order() -> None:
     both directions in the order they happened; a login or the end sends them first."""
     bus = LocalEventBus()
     seen = Listener(bus)
-    rec = SessionRecorder(
-        bus, TranscriptSettings(), "smtp", "192.0.2.7", 1, tls=False, log=log, where="t"
-    )
+    rec = smtp_recorder(bus)
     rec.server(b"220 ready\r\n")
     rec.client(b"EHLO pc1\r\n")
     rec.server(b"250-hello\r\n250 AUTH PLAIN\r\n")
@@ -399,9 +402,7 @@ def test_archive_keeps_batches_compactly_and_unpacks_them() -> None:
     bus = LocalEventBus()
     archive = TranscriptArchive()
     archive.attach(bus)
-    rec = SessionRecorder(
-        bus, TranscriptSettings(), "smtp", "192.0.2.7", 5, tls=False, log=log, where="t"
-    )
+    rec = smtp_recorder(bus, 5)
     rec.client(b"EHLO a\r\nNOOP\r\n")
     rec.note("TLS established (TLSv1.3)")
     record = archive.get(rec.id)
@@ -433,9 +434,7 @@ async def test_a_short_session_is_one_publication_opened_lines_closed() -> None:
     and closed in that order."""
     bus = PublishLog()
     seen = Listener(bus)
-    rec = SessionRecorder(
-        bus, TranscriptSettings(), "smtp", "192.0.2.7", 1, tls=False, log=log, where="t"
-    )
+    rec = smtp_recorder(bus)
     rec.server(b"220 ready\r\n")
     rec.client(b"QUIT\r\n")
     rec.server(b"221 bye\r\n")
