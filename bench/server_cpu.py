@@ -46,48 +46,26 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_by_process(pid: int) -> dict[int, float]:
-    """utime + stime of each process of the tree, in seconds."""
-    out = {}
-    for member in tree(pid):
-        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        out[member] = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (14, 15)
-    return out
-
-
 def cpu_split(pid: int) -> dict[int, tuple[float, float]]:
     """(utime, stime) of each process of the tree, in seconds."""
     out = {}
     for member in tree(pid):
         fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        out[member] = (int(fields[11]) / TICK, int(fields[12]) / TICK)
+        out[member] = (int(fields[11]) / TICK, int(fields[12]) / TICK)  # utime, stime (14, 15)
     return out
 
 
-def thread_split(pid: int) -> tuple[float, float, float]:
-    """(utime of the main thread, its utime + stime, utime + stime of the other
-    threads) of one process, in seconds: a worker's event loop against its
-    delivery threads. Threads that ended are counted in neither (their time is
-    in the process's total)."""
-    main_user = main = other = 0.0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used = (int(fields[11]) + int(fields[12])) / TICK
-        if int(task.name) == pid:
-            main += used
-            main_user += int(fields[11]) / TICK
-        else:
-            other += used
-    return main_user, main, other
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """utime + stime of each process of the tree, in seconds."""
+    return {member: user + system for member, (user, system) in cpu_split(pid).items()}
 
 
 def cpu_by_thread(pid: int) -> dict[tuple[int, str], float]:
     """Each process's CPU split four ways: its main thread's user and system time
     (the event loop of a worker), and its other threads' (the parse it does in
-    a thread), keyed (pid, "loop user" | "loop sys" | "threads user" | "threads sys")."""
+    a thread, a worker's delivery threads), keyed (pid, "loop user" | "loop sys" |
+    "threads user" | "threads sys"). Threads that ended are counted in none (their
+    time is in the process's total, :func:`cpu_split`)."""
     out: dict[tuple[int, str], float] = {}
     for member in tree(pid):
         for task in Path(f"/proc/{member}/task").iterdir():
@@ -211,20 +189,26 @@ def main() -> int:
         return 0
     try:
         before, client_before = cpu_split(ours.pid), os.times()
-        threads_before = {p: thread_split(p) for p in before}
+        threads_before = cpu_by_thread(ours.pid)
         units, what = asyncio.run(workload(args, ours, users))
         after = cpu_split(ours.pid)
-        threads_after = {p: thread_split(p) for p in after}
+        threads_after = cpu_by_thread(ours.pid)
+
+        def spent(member: int, *kinds: str) -> float:
+            return sum(
+                threads_after.get((member, k), 0.0) - threads_before.get((member, k), 0.0)
+                for k in kinds
+            )
+
         used = sum(u + s for u, s in after.values()) - sum(u + s for u, s in before.values())
         client_after = os.times()
         per_process = []
         for member, (user, system) in sorted(after.items()):
             user -= before.get(member, (0.0, 0.0))[0]
             system -= before.get(member, (0.0, 0.0))[1]
-            main_user, main, other = threads_after[member]
-            main_user -= threads_before.get(member, (0.0, 0.0, 0.0))[0]
-            main -= threads_before.get(member, (0.0, 0.0, 0.0))[1]
-            other -= threads_before.get(member, (0.0, 0.0, 0.0))[2]
+            main_user = spent(member, "loop user")
+            main = spent(member, "loop user", "loop sys")
+            other = spent(member, "threads user", "threads sys")
             per_process.append(
                 f"  {_role(member)}: {1000 * (user + system) / max(units, 1):.3f} ms per unit"
                 f" ({1000 * user / max(units, 1):.3f} user"
