@@ -123,6 +123,8 @@ class RunningServer:
         if self.transcript_files is not None:
             await asyncio.to_thread(self.transcript_files.close)
         if self.archive is not None:
+            if worker_index() is not None:
+                self.archive.hand_over()  # SIGHUP replaces workers one at a time
             release_archive(self.services.events)
 
 
@@ -190,11 +192,12 @@ async def start_server(
 async def _start_observers(running: RunningServer) -> None:
     """What listens on the event channel (before any session starts), and the control socket.
 
-    Every process keeps its own archive (the console may be served by any
-    worker, and the event channel brings it every worker's sessions). The
-    transcript files, the activity record and the control socket exist once
-    per server: in worker 0 when there are workers, which hears the others'
-    events through the supervisor's hub.
+    Every process keeps its own archive of the sessions it serves (the
+    console, served by any worker, gathers the others' when it is read) and
+    its own share of the activity record (merged on disk). The transcript
+    files and the control socket exist once per server: in worker 0 when
+    there are workers, which hears the others' events through the
+    supervisor's hub.
     """
     config, bus = running.services.config, running.services.events
     settings = config.transcripts
@@ -204,13 +207,13 @@ async def _start_observers(running: RunningServer) -> None:
         )
         if worker_index() is not None:
             running.archive.ask()  # the sessions the other workers saw before this one began
+    running.activity = ActivityTracker(config.activity_path)
+    running.activity.attach(bus)
     if worker_index() not in (None, 0):
         return
     if settings.dir is not None:
         running.transcript_files = TranscriptFiles(settings.dir)
         running.transcript_files.attach(bus)
-    running.activity = ActivityTracker(config.activity_path)
-    running.activity.attach(bus)
     control = ControlServer(socket_path(config), ControlContext(running.services, running.archive))
     try:
         await control.start()

@@ -5,6 +5,12 @@ The file is small (one entry per account that ever logged in) so that
 keeps it. Writes are batched (at most one per :data:`SAVE_DELAY` seconds),
 run off the event loop, and merge with what is on disk under a file lock:
 two server processes on one data_dir each add what they saw.
+
+Every worker keeps one, for the sessions it served itself (``event.origin``):
+its subscriptions do not announce, so no worker sends each session's end to
+another just for this record (see ``TranscriptArchive``). Logins are
+counted as additions (``logins_added``), so the workers' counts add up
+instead of the larger one winning.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import fcntl
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mailserver.activity.exercises import exercises_done
 from mailserver.events import Event, EventBus, Subscription, Topic
+from mailserver.events.model import current_pid
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +72,15 @@ class ActivityTracker:
         self._subscriptions: list[Subscription] = []
         self._timer: asyncio.TimerHandle | None = None
         self._saving: asyncio.Task[None] | None = None
+        #: Logins counted here since the last write, per account.
+        self._added: dict[str, int] = {}
 
     def attach(self, bus: EventBus) -> None:
-        self._subscriptions.append(bus.subscribe(Topic.SESSION_LOGIN, self._login))
-        self._subscriptions.append(bus.subscribe(Topic.SESSION_CLOSED, self._closed))
+        for topic, handler in (
+            (Topic.SESSION_LOGIN, self._login),
+            (Topic.SESSION_CLOSED, self._closed),
+        ):
+            self._subscriptions.append(bus.subscribe(topic, _own(handler), announce=False))
 
     async def close(self) -> None:
         """Stop listening and write what is pending."""
@@ -97,6 +110,7 @@ class ActivityTracker:
         entry["listener"] = data.get("listener") or "?"
         entry["peer"] = data.get("peer") or "?"
         entry["logins"] = int(entry.get("logins") or 0) + 1
+        self._added[str(user).lower()] = self._added.get(str(user).lower(), 0) + 1
         self._changed(str(user).lower())
 
     def _closed(self, event: Event) -> None:
@@ -129,10 +143,12 @@ class ActivityTracker:
             user: {
                 **self.accounts[user],
                 "exercises": dict(self.accounts[user].get("exercises") or {}),
+                "logins_added": self._added.get(user, 0),
             }
             for user in self._dirty
         }
         self._dirty.clear()
+        self._added.clear()
         return changed
 
     def _save_soon(self) -> None:
@@ -152,9 +168,24 @@ class ActivityTracker:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 accounts = load_activity(self.path)
                 for user, entry in changed.items():
-                    accounts[user] = merge(accounts.get(user, {}), entry)
+                    entry = dict(entry)
+                    added = int(entry.pop("logins_added", 0))
+                    old = accounts.get(user, {})
+                    accounts[user] = merge(old, entry)
+                    # Another worker's logins since this one read the file count too.
+                    accounts[user]["logins"] = int(old.get("logins") or 0) + added
                 temp = self.path.with_name(self.path.name + ".tmp")
                 temp.write_text(json.dumps({"accounts": accounts}, indent=1, sort_keys=True))
                 os.replace(temp, self.path)
         except OSError as exc:
             log.warning("cannot write the activity record %s: %s", self.path, exc.strerror)
+
+
+def _own(handler: Callable[[Event], None]) -> Callable[[Event], None]:
+    """``handler`` for this process's own events only (each worker records its sessions)."""
+
+    def own(event: Event) -> None:
+        if event.origin == current_pid():
+            handler(event)
+
+    return own

@@ -80,4 +80,5 @@ async def sessions_list(context: ControlContext, args: dict[str, Any]) -> dict[s
     """Who is connected now (from the transcript archive)."""
     if context.archive is None:
         raise CommandError("sessions are not recorded (transcripts.keep_sessions is 0)")
+    await context.archive.gather()  # the other workers' sessions too
     return {"sessions": context.archive.connected()}

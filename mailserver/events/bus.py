@@ -23,10 +23,15 @@ EventHandler = Callable[[Event], None]
 class Subscription:
     """A handle to stop receiving; ``close()`` is safe to call twice."""
 
-    def __init__(self, bus: EventBus, topic: str, handler: EventHandler) -> None:
+    def __init__(
+        self, bus: EventBus, topic: str, handler: EventHandler, *, announce: bool = True
+    ) -> None:
         self.bus = bus
         self.topic = topic
         self.handler = handler
+        #: Whether the other processes are told that this process wants ``topic``
+        #: (see :meth:`EventBus.subscribe`).
+        self.announce = announce
         self.closed = False
 
     def close(self) -> None:
@@ -48,7 +53,17 @@ class EventBus(ABC):
         """Deliver to local subscribers now and to other processes soon; never raises."""
 
     @abstractmethod
-    def subscribe(self, topic: str, handler: EventHandler) -> Subscription: ...
+    def subscribe(
+        self, topic: str, handler: EventHandler, *, announce: bool = True
+    ) -> Subscription:
+        """Call ``handler`` with every event of ``topic`` this process hears.
+
+        ``announce=False`` hears this process's own events and whatever the
+        other processes send here anyway, but does not ask them to send: a
+        worker's transcript archive keeps its own sessions at no cost to the
+        others, and takes theirs only while something here announces (the
+        console watching). Such a handler tells the two apart by
+        ``event.origin``."""
 
     @abstractmethod
     def _unsubscribe(self, subscription: Subscription) -> None: ...
@@ -56,6 +71,25 @@ class EventBus(ABC):
     @abstractmethod
     def wants(self, topic: str) -> bool:
         """True if some subscriber, here or in another process, listens to ``topic``."""
+
+    def local_topics(self) -> frozenset[str]:
+        """The topics some subscriber in this process announces (none here)."""
+        return frozenset()
+
+    def broadcast(self, event: Event) -> None:
+        """Deliver here and in every other process, announced or not.
+
+        For rare facts that quiet subscribers (``announce=False``) everywhere
+        need: a web login, which any worker may end although another began it,
+        must leave every worker's archive. In one process this is
+        :meth:`publish`."""
+        self.publish(event)
+
+    @property
+    def peers(self) -> int:
+        """The other processes behind this bus that answer a question asked of all
+        (the other workers); 0 in one process."""
+        return 0
 
     def emit(self, topic: str, **data: object) -> None:
         """Shorthand: publish ``Event(topic, data)`` if anybody wants it."""
@@ -108,6 +142,8 @@ class LocalEventBus(EventBus):
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[Subscription]] = {}
+        #: The topics of the subscriptions that announce (``local_topics``).
+        self._announced: frozenset[str] = frozenset()
 
     def publish(self, event: Event) -> None:
         self.deliver_locally(event)
@@ -124,24 +160,31 @@ class LocalEventBus(EventBus):
                 except Exception:
                     log.exception("event handler for %s failed", event.topic)
 
-    def subscribe(self, topic: str, handler: EventHandler) -> Subscription:
-        subscription = Subscription(self, topic, handler)
-        first = topic not in self._handlers
+    def subscribe(
+        self, topic: str, handler: EventHandler, *, announce: bool = True
+    ) -> Subscription:
+        subscription = Subscription(self, topic, handler, announce=announce)
         self._handlers.setdefault(topic, []).append(subscription)
-        if first:
+        if announce and topic not in self._announced:
+            self._announced = self._announced | {topic}
             self._topics_changed()
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
-        handlers = self._handlers.get(subscription.topic, [])
+        topic = subscription.topic
+        handlers = self._handlers.get(topic, [])
         if subscription in handlers:
             handlers.remove(subscription)
-        if not handlers and self._handlers.pop(subscription.topic, None) is not None:
+        if not handlers:
+            self._handlers.pop(topic, None)
+        if topic in self._announced and not any(other.announce for other in handlers):
+            # The topic's last announcing subscriber went: the others stop sending it.
+            self._announced = self._announced - {topic}
             self._topics_changed()
 
     def local_topics(self) -> frozenset[str]:
-        """The topics some subscriber in this process listens to."""
-        return frozenset(self._handlers)
+        """The topics some subscriber in this process listens to and announces."""
+        return self._announced
 
     def _topics_changed(self) -> None:
         """A topic gained its first or lost its last local subscriber (transports

@@ -32,8 +32,8 @@ class _Peer:
         self.link = link
         #: What this peer's own subscribers want.
         self.interest: frozenset[str] = frozenset()
-        #: What we last told this peer everybody else wants.
-        self.told: frozenset[str] | None = None
+        #: What we last told this peer everybody else wants, and how many others there are.
+        self.told: tuple[frozenset[str], int] | None = None
 
     def wants(self, topic: str) -> bool:
         return topic in self.interest or "*" in self.interest
@@ -66,7 +66,8 @@ class HubEventBus(LocalEventBus):
         peer = _Peer(link)
         self._peers[peer_id] = peer
         link.start()
-        self._tell(peer)  # the first message a worker waits for
+        # The first message a worker waits for; the others learn they have one more peer.
+        self._propagate()
         return link
 
     async def add_socket(self, sock: Any) -> EventLink:
@@ -93,6 +94,15 @@ class HubEventBus(LocalEventBus):
                 # Passed on as it came: no second encoding of the same event.
                 line = peer.link.line
                 self._forward(topic, line if line.endswith(b"\n") else line + b"\n", peer_id)
+        elif kind == "broadcast":  # to every process, whatever it announced
+            raw = message.get("e")
+            if isinstance(raw, dict):
+                self.deliver_locally(Event.from_json(raw))
+                line = peer.link.line
+                line = line if line.endswith(b"\n") else line + b"\n"
+                for other_id, other in self._peers.items():
+                    if other_id != peer_id:
+                        other.link.send_line(line)
         elif kind == "events":  # several of one worker's events (publish_many)
             raws = [raw for raw in message.get("e") or () if isinstance(raw, dict)]
             topics = {str(raw.get("topic")) for raw in raws}
@@ -120,10 +130,10 @@ class HubEventBus(LocalEventBus):
         return frozenset(topics)
 
     def _tell(self, peer: _Peer) -> None:
-        view = self._view_for(peer)
-        if view != peer.told:
-            peer.told = view
-            peer.link.send(interest_message(view), urgent=True)
+        told = (self._view_for(peer), len(self._peers) - 1)
+        if told != peer.told:
+            peer.told = told
+            peer.link.send(interest_message(*told), urgent=True)
 
     def _propagate(self) -> None:
         for peer in list(self._peers.values()):
@@ -155,8 +165,18 @@ class HubEventBus(LocalEventBus):
         if any(peer.wants(event.topic) for peer in self._peers.values()):
             self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
 
+    def broadcast(self, event: Event) -> None:
+        self.deliver_locally(event)
+        line = encode({"t": "broadcast", "e": event.to_json()})
+        for peer in self._peers.values():
+            peer.link.send_line(line)
+
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or any(peer.wants(topic) for peer in self._peers.values())
+
+    @property
+    def peers(self) -> int:
+        return len(self._peers)
 
     async def close(self) -> None:
         peers = list(self._peers.values())

@@ -200,5 +200,10 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
-def interest_message(topics: frozenset[str]) -> dict[str, Any]:
-    return {"t": "interest", "topics": sorted(topics)}
+def interest_message(topics: frozenset[str], peers: int | None = None) -> dict[str, Any]:
+    """What the sender's side wants; from the hub, also how many other workers it links
+    (those that answer a question asked of all, such as ``session.sync``)."""
+    message: dict[str, Any] = {"t": "interest", "topics": sorted(topics)}
+    if peers is not None:
+        message["peers"] = peers
+    return message

@@ -52,9 +52,11 @@ class Topic:
     #: (SMTP), ``retrieved``/``deleted``/``updated`` (POP3), ``fetch``/``uid_fetch``/
     #: ``expunged`` (IMAP); see ``mailserver.activity.exercises``.
     SESSION_CLOSED = "session.closed"
-    #: A process that started late (a worker replaced by SIGHUP or after a crash) asks
-    #: ``{"action": "ask"}``; the others answer with one ``{"action": "record",
-    #: "record": {...}}`` per session they keep, so every worker's console lists the same.
+    #: A worker that started late (SIGHUP, a crash) or whose console is read asks
+    #: ``{"action": "ask", "request": str}``; each other worker answers with one
+    #: ``{"action": "record", "record": {...}, "to": pid}`` per session it keeps, then
+    #: ``{"action": "done", "request": str, "to": pid}`` (``to``: the asker's pid). A
+    #: worker that stops hands over its records without ``to`` (for everyone).
     SESSION_SYNC = "session.sync"
     #: A login failed or an address was blocked or unblocked:
     #: ``{"ip": str, "user": str|None, "action": "failure"|"block"|"unblock"|"success"}``;

@@ -47,6 +47,8 @@ class RemoteEventBus(LocalEventBus):
         self._link: EventLink | None = None
         #: What every other process wants, as the hub last said.
         self._remote: frozenset[str] = frozenset()
+        #: The other workers behind the hub, as it last said.
+        self._peers = 0
         self._heard = asyncio.Event()
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
@@ -77,8 +79,10 @@ class RemoteEventBus(LocalEventBus):
             topics = message.get("topics")
             if isinstance(topics, list):
                 self._remote = frozenset(str(topic) for topic in topics)
+                peers = message.get("peers")
+                self._peers = peers if isinstance(peers, int) and peers >= 0 else 0
                 self._heard.set()
-        elif kind == "event":
+        elif kind in ("event", "broadcast"):
             raw = message.get("e")
             if isinstance(raw, dict):
                 self.deliver_locally(Event.from_json(raw))
@@ -94,6 +98,7 @@ class RemoteEventBus(LocalEventBus):
             return
         self._link = None
         self._remote = frozenset()
+        self._peers = 0
         if self._closing:
             return
         log.warning("event channel to the supervisor lost")
@@ -159,8 +164,20 @@ class RemoteEventBus(LocalEventBus):
         else:
             link.send({"t": "event", "e": event.to_json()})
 
+    def broadcast(self, event: Event) -> None:
+        self.deliver_locally(event)
+        link = self._link
+        if link is None:
+            self.dropped_offline += 1
+        else:
+            link.send({"t": "broadcast", "e": event.to_json()})
+
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or topic in self._remote or "*" in self._remote
+
+    @property
+    def peers(self) -> int:
+        return self._peers
 
     def dropped(self) -> int:
         """Events that did not reach the hub (queue full or link down)."""

@@ -5,11 +5,13 @@ Fed only from the event channel. Bounded three ways: lines per session
 finished sessions kept, and the octets of their lines; the oldest finished
 sessions go first. Live sessions are bounded by the connection limits.
 
-A worker started later than the others (SIGHUP, a crash) would otherwise
-know only the sessions after its start, and the console, served by any
-worker, would list different sessions and answer its own links with 404
-depending on which worker took the request. So it asks (:meth:`ask`) and
-the others send what they keep (``Topic.SESSION_SYNC``).
+Each worker's archive hears only its own sessions (and web logins) until
+something reads it: the console, served by any worker, would otherwise list
+different sessions and answer its own links with 404 depending on which
+worker took the request. So a read first gathers (:meth:`gather`): the
+others send what they keep (``Topic.SESSION_SYNC``) and, for a while, their
+sessions as they happen. A worker started late (SIGHUP, a crash) asks at
+once, and one that stops hands over what it kept (:meth:`hand_over`).
 
 Ten thousand idle sessions would each keep their greeting, LOGIN and
 SELECT (~1.5 KB, most of it the same capability list) in every worker. A
@@ -24,7 +26,9 @@ next line unpacks it for good.
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
+import itertools
+import logging
 import sys
 import time
 import weakref
@@ -35,7 +39,10 @@ from types import MappingProxyType
 from typing import Any
 
 from mailserver.events import Event, EventBus, Subscription, Topic
+from mailserver.events.model import current_pid
 from mailserver.transcripts import packing
+
+log = logging.getLogger(__name__)
 
 #: Lines kept per session; a longer session keeps its first lines and counts the rest.
 MAX_LINES_PER_SESSION = 5000
@@ -62,6 +69,23 @@ SWEEP_BUDGET = 0.01
 #: Sessions with more octets than this stay unpacked: one pack stays well under a
 #: millisecond, and such sessions are few.
 PACK_LIMIT = 64 * 1024
+#: The topics of a session's life. An archive hears its own process's without
+#: asking the other workers for theirs (``announce=False``); see :meth:`TranscriptArchive.gather`.
+SESSION_TOPICS = (
+    Topic.SESSION_OPENED,
+    Topic.SESSION_LOGIN,
+    Topic.SESSION_LINES,
+    Topic.SESSION_CLOSED,
+)
+#: Seconds the other workers go on sending their sessions here after the last
+#: console request (or control-socket question) that needed them.
+WATCH_SECONDS = 600.0
+#: Seconds a console request waits at most for the other workers' sessions.
+GATHER_TIMEOUT = 1.0
+#: Web logins (``web/presence.py``): every process hears them (``EventBus.broadcast``),
+#: watched or not, since any worker may end one that another began.
+WEB_PROTOCOLS = ("http", "https")
+_requests = itertools.count(1)
 
 
 def split_lines(packed: str) -> list[tuple[str, str]]:
@@ -269,7 +293,18 @@ def format_line(when: float, direction: str, text: str) -> str:
 
 
 class TranscriptArchive:
-    """Subscribes to ``session.*``; answers "who is connected" and "what did they type"."""
+    """Subscribes to ``session.*``; answers "who is connected" and "what did they type".
+
+    Each worker's archive keeps the sessions it serves itself and the web
+    logins; the other workers' sessions come only when something reads the
+    archive (:meth:`gather`: a console page, the control socket). Sending
+    every session to every worker as it happened cost each SMTP message a
+    JSON encoding, a hop through the supervisor and a decoding in the other
+    worker, about 0.15 ms of the 0.95 ms a message costs the whole server,
+    for a console that is mostly closed. Once gathered, the others send
+    their sessions live for :data:`WATCH_SECONDS` after the last read, so an
+    open console sees everything as it happens, as before.
+    """
 
     def __init__(self, keep_sessions: int = 200, keep_octets: int = 16 * 1024 * 1024) -> None:
         self.keep_sessions = keep_sessions
@@ -289,6 +324,17 @@ class TranscriptArchive:
         #: Sessions packed so far (for tests and the operator).
         self.packed_count = 0
         self._workers: dict[int, int] = {}
+        #: While gathered: the announcing subscriptions that make the other workers
+        #: send their sessions here.
+        self._watch: list[Subscription] = []
+        #: ``time.monotonic()`` until which the watch stays.
+        self._watch_until = 0.0
+        self._watch_timer: asyncio.TimerHandle | None = None
+        #: The gathering in flight: resolved once every other worker answered.
+        self._gathering: asyncio.Future[None] | None = None
+        #: Open questions: request id -> (the workers that answered, how many will,
+        #: what waits for them all).
+        self._questions: dict[str, tuple[set[int], int, asyncio.Future[None]]] = {}
 
     def attach(self, bus: EventBus) -> None:
         handlers = {
@@ -301,26 +347,132 @@ class TranscriptArchive:
         }
         self._bus = bus
         for topic, handler in handlers.items():
-            self._subscriptions.append(bus.subscribe(topic, handler))
+            announce = topic not in SESSION_TOPICS
+            self._subscriptions.append(bus.subscribe(topic, handler, announce=announce))
 
-    def ask(self) -> None:
-        """Ask the other processes for the sessions they keep (a worker that started late)."""
+    def ask(self) -> str:
+        """Ask the other processes for the sessions they keep; the request's id.
+
+        A worker that started late asks at once, so that what the workers it
+        replaced kept (they end soon) is not lost; :meth:`gather` asks too."""
+        request = f"{current_pid()}-{next(_requests)}"
         if self._bus is not None:
-            self._bus.emit(Topic.SESSION_SYNC, action="ask")
+            self._bus.emit(Topic.SESSION_SYNC, action="ask", request=request)
+        return request
+
+    async def gather(self, timeout: float = GATHER_TIMEOUT) -> None:
+        """Have every worker's sessions here, and live, for what reads the archive now.
+
+        The first call asks the other workers to send their sessions from now
+        on (an announcing subscription) and for the ones they keep, and waits
+        until each has answered (at most ``timeout`` seconds: a stuck worker
+        delays a console page, it does not hang it). Later calls within
+        :data:`WATCH_SECONDS` return at once (or wait for that first answer).
+        """
+        bus = self._bus
+        if bus is None:
+            return
+        self._watch_until = time.monotonic() + WATCH_SECONDS
+        if not self._watch:
+            self._forget_others_live()  # they may have ended unheard: fresh copies come
+            self._watch = [bus.subscribe(topic, _ignore, announce=True) for topic in SESSION_TOPICS]
+            self._arm_watch()
+            if bus.peers:
+                loop = asyncio.get_running_loop()
+                self._gathering = loop.create_future()
+                request = self.ask()
+                self._questions[request] = (set(), bus.peers, self._gathering)
+        gathering = self._gathering
+        if gathering is None or gathering.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(gathering), timeout)
+        except TimeoutError:
+            log.warning("transcripts: not every worker answered within %.1f s", timeout)
+            # Late answers still add their sessions; nobody waits for them any more.
+            if not gathering.done():
+                gathering.set_result(None)
+            self._questions = {
+                request: question
+                for request, question in self._questions.items()
+                if question[2] is not gathering
+            }
+
+    def _arm_watch(self) -> None:
+        if self._watch_timer is None:
+            with contextlib.suppress(RuntimeError):  # no loop (a unit test): stays
+                delay = max(self._watch_until - time.monotonic(), 0.0)
+                self._watch_timer = asyncio.get_running_loop().call_later(delay, self._watch_ends)
+
+    def _watch_ends(self) -> None:
+        """No reader for :data:`WATCH_SECONDS`: the other workers stop sending."""
+        self._watch_timer = None
+        if time.monotonic() < self._watch_until:
+            self._arm_watch()
+            return
+        for subscription in self._watch:
+            subscription.close()
+        self._watch = []
+        self._gathering = None
+        bus = self._bus
+        if bus is None or not any(topic in bus.local_topics() for topic in SESSION_TOPICS):
+            # Nothing here hears their ends any more (a console's live page, the
+            # transcript files would): their live sessions would stay "connected".
+            self._forget_others_live()
+
+    def _forget_others_live(self) -> None:
+        """Drop the other workers' live mail sessions (finished ones stay true for ever)."""
+        here = current_pid()
+        for record in [r for r in self.live.values() if r.worker != here]:
+            if record.protocol not in WEB_PROTOCOLS:
+                del self.live[record.id]
+                self._recent.pop(record.id, None)
 
     def _sync(self, event: Event) -> None:
-        if event.origin == os.getpid():
+        if event.origin == current_pid():
             return
-        action = event.data.get("action")
-        if action == "ask" and self._bus is not None:
-            for record in [*self.finished.values(), *self.live.values()]:
-                self._bus.emit(
-                    Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET)
-                )
-        elif action == "record":
-            synced = SessionRecord.from_json(event.data.get("record"))
+        data = event.data
+        action = data.get("action")
+        if action == "ask":
+            self._answer(event.origin, data.get("request"))
+            return
+        to = data.get("to")
+        if to is not None and to != current_pid():
+            return  # an answer to another worker's question
+        if action == "record":
+            synced = SessionRecord.from_json(data.get("record"))
             if synced is not None:
                 self._adopt(synced)
+        elif action == "done":
+            question = self._questions.get(str(data.get("request")))
+            if question is not None:
+                answered, expected, done = question
+                answered.add(event.origin)
+                if len(answered) >= expected:
+                    del self._questions[str(data.get("request"))]
+                    if not done.done():
+                        done.set_result(None)
+
+    def hand_over(self) -> None:
+        """A worker that stops (SIGHUP replaces the workers one at a time) gives what
+        it keeps to the others, which would otherwise never see its sessions again:
+        each record to every process, as an unaddressed answer."""
+        bus = self._bus
+        if bus is None or not bus.peers:
+            return
+        for record in [*self.finished.values(), *self.live.values()]:
+            bus.emit(Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET))
+
+    def _answer(self, asker: int, request: object) -> None:
+        """Every session kept here, to ``asker`` alone, then ``done``."""
+        bus = self._bus
+        if bus is None:
+            return
+        for record in [*self.finished.values(), *self.live.values()]:
+            bus.emit(
+                Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET), to=asker
+            )
+        bus.emit(Topic.SESSION_SYNC, action="done", request=request, to=asker)
 
     def _control(self, event: Event) -> None:
         """A worker died (``worker.gone`` from the supervisor): its mail sessions are over,
@@ -358,9 +510,13 @@ class TranscriptArchive:
         self._trim()
 
     def detach(self) -> None:
-        for subscription in self._subscriptions:
+        for subscription in [*self._subscriptions, *self._watch]:
             subscription.close()
         self._subscriptions.clear()
+        self._watch.clear()
+        if self._watch_timer is not None:
+            self._watch_timer.cancel()
+            self._watch_timer = None
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
@@ -480,6 +636,10 @@ class TranscriptArchive:
 
 
 _ARCHIVES: weakref.WeakKeyDictionary[EventBus, TranscriptArchive] = weakref.WeakKeyDictionary()
+
+
+def _ignore(event: Event) -> None:
+    """The watch's handler: the archive's own (quiet) subscriptions take the events."""
 
 
 def shared_archive(

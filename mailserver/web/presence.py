@@ -25,7 +25,7 @@ import time
 
 from aiohttp import web
 
-from mailserver.events import Topic
+from mailserver.events import Event, Topic
 from mailserver.web.keys import LISTENER, SERVICES, SESSIONS
 from mailserver.web.sessions import WebSession
 
@@ -64,21 +64,25 @@ def announce_login(request: web.Request, session: WebSession) -> None:
     session.started = time.time()
     base = _base(request.app, session, request.secure)
     events = request.app[SERVICES].events
-    events.emit(Topic.SESSION_OPENED, **base)
-    events.emit(Topic.SESSION_LOGIN, **base, user=session.user, mechanism="form")
+    # To every worker: any of them may end this login (logout, expiry), and each
+    # one's archive lists web logins without asking the others.
+    events.broadcast(Event(Topic.SESSION_OPENED, base))
+    events.broadcast(
+        Event(Topic.SESSION_LOGIN, {**base, "user": session.user, "mechanism": "form"})
+    )
 
 
 def announce_end(app: web.Application, session: WebSession, reason: str) -> None:
     if not session.event_id:
         return
-    app[SERVICES].events.emit(
-        Topic.SESSION_CLOSED,
+    data = {
         **_base(app, session, app[LISTENER] == "https"),
-        user=session.user,
-        duration=round(time.time() - session.started, 3),
-        reason=reason,
-        counts={"requests": session.requests, "messages": session.sent},
-    )
+        "user": session.user,
+        "duration": round(time.time() - session.started, 3),
+        "reason": reason,
+        "counts": {"requests": session.requests, "messages": session.sent},
+    }
+    app[SERVICES].events.broadcast(Event(Topic.SESSION_CLOSED, data))
 
 
 async def _start_sweeper(app: web.Application) -> None:

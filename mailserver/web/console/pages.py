@@ -40,7 +40,7 @@ def clock(when: float | None) -> str:
 async def index(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     services = request.app[SERVICES]
-    archive = archive_of(request)
+    archive = await archive_of(request)
     filters = filters_of(request)
     finished: list[SessionRecord] = []
     connected: list[SessionRecord] = []
@@ -64,8 +64,8 @@ async def index(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _record(request: web.Request) -> SessionRecord:
-    archive = archive_of(request)
+async def _record(request: web.Request) -> SessionRecord:
+    archive = await archive_of(request)
     record = archive.get(request.match_info["id"]) if archive is not None else None
     if record is None:
         raise web.HTTPNotFound(text="No such session (it may be too old to be kept).\n")
@@ -74,7 +74,7 @@ def _record(request: web.Request) -> SessionRecord:
 
 async def session(request: web.Request) -> web.StreamResponse:
     require_admin(request)
-    record = _record(request)
+    record = await _record(request)
     lines = record.formatted()
     return render(
         request,
@@ -88,7 +88,7 @@ async def session(request: web.Request) -> web.StreamResponse:
 
 async def download(request: web.Request) -> web.StreamResponse:
     require_admin(request)
-    record = _record(request)
+    record = await _record(request)
     name = f"{record.protocol}-{record.peer.replace(':', '_')}-{record.id}.txt"
     return web.Response(
         text=record.text(),

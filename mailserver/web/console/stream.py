@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from mailserver.events import Event, Topic
-from mailserver.transcripts.archive import split_lines
+from mailserver.transcripts.archive import TranscriptArchive, split_lines
 from mailserver.web.console.archive import archive_of
 from mailserver.web.keys import SERVICES
 from mailserver.web.security import require_admin
@@ -80,9 +80,10 @@ async def events(request: web.Request) -> web.StreamResponse:
             packed = event.data.get("lines")
             dropped += packed.count("\n") + 1 if isinstance(packed, str) else 1
 
+    archive = await archive_of(request)  # every worker's sessions, before the snapshot
     subscriptions = [bus.subscribe(topic, on_event) for topic in _TOPICS]
     # Taken right after subscribing, with no await between: nothing is missed or doubled.
-    catch_up = _running_sessions(request)
+    catch_up = _running_sessions(archive)
     streams.add(queue)
     response = web.StreamResponse(
         headers={
@@ -118,8 +119,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _running_sessions(request: web.Request) -> list[tuple[str, dict[str, Any]]]:
-    archive = archive_of(request)
+def _running_sessions(archive: TranscriptArchive | None) -> list[tuple[str, dict[str, Any]]]:
     if archive is None:
         return []
     items: list[tuple[str, dict[str, Any]]] = []

@@ -47,3 +47,23 @@ def test_events_round_trip_through_json() -> None:
     event = Event(Topic.SESSION_CLOSED, {"session": "s", "duration": 1.5, "counts": {"RETR": 2}})
     again = Event.from_json(json.loads(json.dumps(event.to_json())))
     assert again == event
+
+
+def test_quiet_subscriptions_hear_but_do_not_announce() -> None:
+    """``local_topics`` is what a process asks the others to send: only announcing
+    subscribers count, and a topic stays announced while one of them is left."""
+    bus = LocalEventBus()
+    heard: list[str] = []
+    quiet = bus.subscribe(Topic.SESSION_LINES, lambda e: heard.append("quiet"), announce=False)
+    assert bus.wants(Topic.SESSION_LINES) and bus.local_topics() == frozenset()
+    first = bus.subscribe(Topic.SESSION_LINES, lambda e: heard.append("first"))
+    second = bus.subscribe(Topic.SESSION_LINES, lambda e: heard.append("second"))
+    assert bus.local_topics() == {Topic.SESSION_LINES}
+    first.close()
+    assert bus.local_topics() == {Topic.SESSION_LINES}
+    bus.emit(Topic.SESSION_LINES, session="s1", lines="CEHLO x")
+    second.close()
+    assert bus.local_topics() == frozenset() and bus.wants(Topic.SESSION_LINES)
+    quiet.close()
+    assert not bus.wants(Topic.SESSION_LINES)
+    assert heard == ["quiet", "second"]

@@ -276,3 +276,57 @@ async def test_the_hub_publishing_several_reaches_the_workers_and_skips_what_it_
     assert [e.topic for e in there] == [Topic.SESSION_OPENED, Topic.SESSION_CLOSED]
     assert here == [opened]
     await one.close()
+
+
+async def test_a_quiet_subscriber_hears_its_own_process_and_asks_nobody_to_send(
+    hub: HubEventBus,
+) -> None:
+    """``announce=False``: a worker's archive keeps its own sessions without the other
+    workers sending it theirs; an announcing subscriber there brings them to both."""
+    one, two = await joined(hub), await joined(hub)
+    quiet: list[Event] = []
+    two.subscribe(Topic.SESSION_CLOSED, quiet.append, announce=False)
+    assert two.wants(Topic.SESSION_CLOSED)  # its own sessions are still recorded
+    await asyncio.sleep(0.1)
+    assert not one.wants(Topic.SESSION_CLOSED)
+    one.publish(Event(Topic.SESSION_CLOSED, {"session": "before"}))
+    watching = two.subscribe(Topic.SESSION_CLOSED, lambda event: None)
+    await until(lambda: one.wants(Topic.SESSION_CLOSED))
+    one.publish(Event(Topic.SESSION_CLOSED, {"session": "while watched"}))
+    await until(lambda: bool(quiet))
+    watching.close()
+    await until(lambda: not one.wants(Topic.SESSION_CLOSED))
+    one.publish(Event(Topic.SESSION_CLOSED, {"session": "after"}))
+    two.publish(Event(Topic.SESSION_CLOSED, {"session": "its own"}))
+    await asyncio.sleep(0.2)
+    assert [event.data["session"] for event in quiet] == ["while watched", "its own"]
+    await one.close()
+    await two.close()
+
+
+async def test_the_hub_tells_each_worker_how_many_others_it_links(hub: HubEventBus) -> None:
+    one = await joined(hub)
+    assert one.peers == 0
+    two = await joined(hub)
+    await until(lambda: one.peers == 1 and two.peers == 1)
+    await two.close()
+    await until(lambda: one.peers == 0)
+    await one.close()
+
+
+async def test_a_broadcast_reaches_every_process_whatever_it_announced(
+    hub: HubEventBus,
+) -> None:
+    """A web login ended by one worker must leave every worker's (quiet) archive."""
+    one, two, three = await joined(hub), await joined(hub), await joined(hub)
+    heard: dict[str, list[str]] = {"two": [], "three": [], "hub": []}
+    two.subscribe(Topic.SESSION_CLOSED, lambda e: heard["two"].append(e.topic), announce=False)
+    three.subscribe(Topic.SESSION_CLOSED, lambda e: heard["three"].append(e.topic), announce=False)
+    hub.subscribe(Topic.SESSION_CLOSED, lambda e: heard["hub"].append(e.topic), announce=False)
+    one.broadcast(Event(Topic.SESSION_CLOSED, {"session": "web-1"}))
+    await until(lambda: all(heard.values()))
+    hub.broadcast(Event(Topic.SESSION_CLOSED, {"session": "web-2"}))
+    await until(lambda: len(heard["two"]) == 2 and len(heard["three"]) == 2)
+    assert len(heard["hub"]) == 2
+    for bus in (one, two, three):
+        await bus.close()

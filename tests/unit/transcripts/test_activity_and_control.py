@@ -67,6 +67,37 @@ async def test_tracker_writes_the_file_soon_and_at_close(tmp_path: Path) -> None
     assert again.accounts["group1_1"]["logins"] == 1
 
 
+async def test_each_worker_records_its_own_sessions_and_logins_add_up(tmp_path: Path) -> None:
+    """Every worker keeps a tracker for the sessions it served (no worker sends each
+    session's end to another for this); on disk their logins add up."""
+    path = tmp_path / "activity.json"
+    trackers = [ActivityTracker(path), ActivityTracker(path)]
+    buses = [LocalEventBus(), LocalEventBus()]
+    for tracker, bus in zip(trackers, buses, strict=True):
+        tracker.attach(bus)
+    about = {"protocol": "pop3", "listener": "pop3", "peer": "10.0.0.1:5", "mechanism": "USER"}
+    for number in range(2):
+        buses[0].publish(
+            Event(Topic.SESSION_LOGIN, {**about, "session": f"a{number}", "user": "group1_1"})
+        )
+    for number in range(3):
+        buses[1].publish(
+            Event(Topic.SESSION_LOGIN, {**about, "session": f"b{number}", "user": "group1_1"})
+        )
+    # Heard from another worker (a console watching): that worker records it.
+    buses[1].publish(
+        Event(Topic.SESSION_LOGIN, {**about, "session": "c", "user": "group1_1"}, origin=1)
+    )
+    for tracker in trackers:
+        await tracker.close()
+    assert load_activity(path)["group1_1"]["logins"] == 5
+    again = ActivityTracker(path)
+    again.attach(buses[0])
+    buses[0].publish(Event(Topic.SESSION_LOGIN, {**about, "session": "d", "user": "group1_1"}))
+    await again.close()
+    assert load_activity(path)["group1_1"]["logins"] == 6
+
+
 def test_tracker_hands_the_writer_thread_a_copy_it_alone_reads(tmp_path: Path) -> None:
     """The batch ``_write`` merges in a worker thread must not share the exercises dict
     the event loop keeps adding to (a session ending meanwhile): a dict that grows

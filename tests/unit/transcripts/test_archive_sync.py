@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mailserver.events import Event, LocalEventBus, Topic
+from mailserver.events.model import current_pid
 from mailserver.transcripts.archive import SessionRecord, TranscriptArchive
 
 OTHER = 1  # an origin that is not this process
@@ -32,11 +33,20 @@ def test_a_late_archive_gets_every_session_once_in_order() -> None:
     records = [e for e in answers if e.data.get("action") == "record"]
     assert len(records) == 4
 
+    replies = [e for e in answers if e.data["action"] != "ask"]
+    assert all(e.data["to"] == OTHER for e in replies)  # to the asker alone
+    assert replies[-1].data == {"action": "done", "request": None, "to": OTHER}
+
     new_bus = LocalEventBus()
     new = TranscriptArchive(keep_sessions=2)
     new.attach(new_bus)
+    # The answers as this process (the asker) hears them; an answer to a third
+    # process is not for it.
+    here = {**records[0].data, "to": OTHER + 1}
+    new_bus.publish(Event(Topic.SESSION_SYNC, here, origin=OTHER))
+    assert not new.finished and not new.live
     for event in [*records, *reversed(records)]:  # two old workers answering
-        new_bus.publish(Event(event.topic, event.data, origin=OTHER))
+        new_bus.publish(Event(event.topic, {**event.data, "to": current_pid()}, origin=OTHER))
     assert list(new.finished) == ["b", "c"]  # the newest two, oldest first
     assert new.get("c") is not None and new.get("c").lines[1][2] == "line 1 of c"  # type: ignore[union-attr]
     assert list(new.live) == ["live"]

@@ -1,0 +1,116 @@
+"""A worker's archive keeps its own sessions and gathers the others' when read.
+
+Two "workers" are two RemoteEventBus objects joined through a real hub over
+socketpairs (``tests/unit/events/test_hub.py``); being one process, the
+other worker's answers are published with a distinct origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mailserver.events import Event, Topic
+from mailserver.events.hub import HubEventBus
+from mailserver.events.model import current_pid
+from mailserver.transcripts import archive as archive_module
+from mailserver.transcripts.archive import SessionRecord, TranscriptArchive
+from tests.unit.events.test_hub import joined, until
+
+OTHER = 1  # the pid of "the other worker"
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[HubEventBus]:
+    bus = HubEventBus()
+    yield bus
+    await bus.close()
+
+
+async def test_no_session_travels_until_a_console_reads_then_they_travel_live(
+    hub: HubEventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two = await joined(hub), await joined(hub)
+    serving, reading = TranscriptArchive(), TranscriptArchive()
+    serving.attach(one)
+    reading.attach(two)
+    await until(lambda: one.peers == 1 and Topic.SESSION_SYNC in one._remote)
+    for topic in archive_module.SESSION_TOPICS:
+        assert not one.wants(topic) or topic not in one._remote
+    monkeypatch.setattr(archive_module, "WATCH_SECONDS", 0.5)
+    started = time.monotonic()
+    await reading.gather(timeout=0.3)  # nobody answers (one process): it stops waiting
+    assert 0.25 < time.monotonic() - started < 5
+    await until(lambda: Topic.SESSION_LINES in one._remote)
+    one.publish(Event(Topic.SESSION_OPENED, {"session": "s1", "protocol": "smtp"}, origin=OTHER))
+    await until(lambda: "s1" in reading.live)
+    # Unread for WATCH_SECONDS: the other worker stops sending, and its live sessions
+    # (whose ends would go unheard) are forgotten here.
+    await until(lambda: Topic.SESSION_LINES not in one._remote)
+    await until(lambda: "s1" not in reading.live)
+    assert "s1" in serving.live  # where it is served, it stays
+    serving.detach()
+    reading.detach()
+    await one.close()
+    await two.close()
+
+
+async def test_gather_returns_once_every_other_worker_answered(hub: HubEventBus) -> None:
+    one, two = await joined(hub), await joined(hub)
+    reading = TranscriptArchive()
+    reading.attach(two)
+    asked: list[Event] = []
+    one.subscribe(Topic.SESSION_SYNC, asked.append)
+    await until(lambda: two.peers == 1 and Topic.SESSION_SYNC in two._remote)
+    gathering = asyncio.create_task(reading.gather(timeout=30))
+    await until(lambda: bool(asked))
+    assert asked[0].data["action"] == "ask" and not gathering.done()
+    record = SessionRecord("old", "pop3", "pop3", "10.0.0.9:1", False, 1.0, ended=2.0)
+    record.add(1.5, "CUSER group1_1")
+    here = current_pid()
+    for data in (
+        {"action": "record", "record": record.to_json(), "to": here},
+        {"action": "done", "request": "someone else's", "to": here},
+        {"action": "done", "request": asked[0].data["request"], "to": here},
+    ):
+        one.publish(Event(Topic.SESSION_SYNC, data, origin=OTHER))
+    async with asyncio.timeout(10):
+        await gathering
+    found = reading.get("old")
+    assert found is not None and found.lines[0][1:] == ("C", "USER group1_1")
+    # Watching now: the next read does not ask again.
+    await reading.gather(timeout=30)
+    assert [event.data["action"] for event in asked].count("ask") == 1
+    reading.detach()
+    await one.close()
+    await two.close()
+
+
+async def test_a_stopping_worker_hands_its_sessions_to_the_others(hub: HubEventBus) -> None:
+    """SIGHUP stops the old workers one at a time: what one kept goes to the rest."""
+    one, two = await joined(hub), await joined(hub)
+    leaving, staying = TranscriptArchive(), TranscriptArchive()
+    leaving.attach(one)
+    staying.attach(two)
+    await until(lambda: one.peers == 1 and Topic.SESSION_SYNC in one._remote)
+    one.publish(Event(Topic.SESSION_OPENED, {"session": "typed", "protocol": "smtp"}))
+    one.publish(Event(Topic.SESSION_LINES, {"session": "typed", "lines": "CEHLO pc1"}))
+    one.publish(Event(Topic.SESSION_CLOSED, {"session": "typed", "counts": {}}))
+    assert "typed" in leaving.finished and staying.get("typed") is None
+    # The record's answer carries our pid as origin, which the staying archive (also
+    # ours) would ignore: hand it over as the other worker would.
+    sent: list[Event] = []
+    one.subscribe(Topic.SESSION_SYNC, sent.append)
+    leaving.hand_over()
+    assert [event.data["action"] for event in sent] == ["record"]
+    assert "to" not in sent[0].data  # for every process
+    two.publish(Event(Topic.SESSION_SYNC, sent[0].data, origin=OTHER))
+    kept = staying.get("typed")
+    assert kept is not None and kept.lines[0][1:] == ("C", "EHLO pc1")
+    leaving.detach()
+    staying.detach()
+    await one.close()
+    await two.close()
