@@ -32,11 +32,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import time
 
 from mailserver.config.model import TranscriptSettings
 from mailserver.events import Event, EventBus, Topic
+from mailserver.events.model import current_pid
 from mailserver.transcripts.lines import StreamLines
 from mailserver.transcripts.rules import RULES
 
@@ -61,7 +61,8 @@ MAX_BATCH = 1000
 
 def new_session_id() -> str:
     """Unique within this process and, with the pid and start time, across restarts."""
-    return f"{int(time.time()):x}-{os.getpid()}-{next(_ids)}"
+    # current_pid(): os.getpid() is a system call, and a session starts per SMTP message.
+    return f"{int(time.time()):x}-{current_pid()}-{next(_ids)}"
 
 
 class SessionRecorder:
