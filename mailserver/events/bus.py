@@ -86,9 +86,10 @@ class EventBus(ABC):
         self.publish(event)
 
     @property
-    def peers(self) -> int:
+    def peers(self) -> int | None:
         """The other processes behind this bus that answer a question asked of all
-        (the other workers); 0 in one process."""
+        (the other workers); 0 in one process, None if the hub did not say (a
+        supervisor of an earlier release, after a SIGHUP brought new code)."""
         return 0
 
     def emit(self, topic: str, **data: object) -> None:

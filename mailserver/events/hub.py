@@ -175,7 +175,7 @@ class HubEventBus(LocalEventBus):
         return super().wants(topic) or any(peer.wants(topic) for peer in self._peers.values())
 
     @property
-    def peers(self) -> int:
+    def peers(self) -> int | None:
         return len(self._peers)
 
     async def close(self) -> None:

@@ -47,8 +47,8 @@ class RemoteEventBus(LocalEventBus):
         self._link: EventLink | None = None
         #: What every other process wants, as the hub last said.
         self._remote: frozenset[str] = frozenset()
-        #: The other workers behind the hub, as it last said.
-        self._peers = 0
+        #: The other workers behind the hub, as it last said (None: it does not say).
+        self._peers: int | None = 0
         self._heard = asyncio.Event()
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
@@ -80,7 +80,7 @@ class RemoteEventBus(LocalEventBus):
             if isinstance(topics, list):
                 self._remote = frozenset(str(topic) for topic in topics)
                 peers = message.get("peers")
-                self._peers = peers if isinstance(peers, int) and peers >= 0 else 0
+                self._peers = peers if isinstance(peers, int) and peers >= 0 else None
                 self._heard.set()
         elif kind in ("event", "broadcast"):
             raw = message.get("e")
@@ -169,6 +169,8 @@ class RemoteEventBus(LocalEventBus):
         link = self._link
         if link is None:
             self.dropped_offline += 1
+        elif self._peers is None:  # a hub of an earlier release: it routes by interest
+            link.send({"t": "event", "e": event.to_json()})
         else:
             link.send({"t": "broadcast", "e": event.to_json()})
 
@@ -176,7 +178,7 @@ class RemoteEventBus(LocalEventBus):
         return super().wants(topic) or topic in self._remote or "*" in self._remote
 
     @property
-    def peers(self) -> int:
+    def peers(self) -> int | None:
         return self._peers
 
     def dropped(self) -> int:

@@ -377,18 +377,23 @@ class TranscriptArchive:
             self._forget_others_live()  # they may have ended unheard: fresh copies come
             self._watch = [bus.subscribe(topic, _ignore, announce=True) for topic in SESSION_TOPICS]
             self._arm_watch()
-            if bus.peers:
+            peers = bus.peers
+            if peers != 0:
                 loop = asyncio.get_running_loop()
                 self._gathering = loop.create_future()
                 request = self.ask()
-                self._questions[request] = (set(), bus.peers, self._gathering)
+                # How many answer is unknown under a hub of an earlier release: wait
+                # out the timeout (once per watch), taking what comes meanwhile.
+                expected = peers if peers is not None else sys.maxsize
+                self._questions[request] = (set(), expected, self._gathering)
         gathering = self._gathering
         if gathering is None or gathering.done():
             return
         try:
             await asyncio.wait_for(asyncio.shield(gathering), timeout)
         except TimeoutError:
-            log.warning("transcripts: not every worker answered within %.1f s", timeout)
+            if bus.peers is not None:
+                log.warning("transcripts: not every worker answered within %.1f s", timeout)
             # Late answers still add their sessions; nobody waits for them any more.
             if not gathering.done():
                 gathering.set_result(None)
@@ -458,7 +463,7 @@ class TranscriptArchive:
         it keeps to the others, which would otherwise never see its sessions again:
         each record to every process, as an unaddressed answer."""
         bus = self._bus
-        if bus is None or not bus.peers:
+        if bus is None or bus.peers == 0:
             return
         for record in [*self.finished.values(), *self.live.values()]:
             bus.emit(Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET))

@@ -114,3 +114,49 @@ async def test_a_stopping_worker_hands_its_sessions_to_the_others(hub: HubEventB
     staying.detach()
     await one.close()
     await two.close()
+
+
+async def test_under_a_hub_that_does_not_count_its_workers_gather_waits_out_its_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A supervisor of an earlier release (SIGHUP brought new workers, not a new
+    supervisor) says nothing of its peers: the console still asks, takes what comes
+    within the timeout, and web logins go out as plain events."""
+    from mailserver.events import hub as hub_module
+    from mailserver.events.link import interest_message
+
+    monkeypatch.setattr(
+        hub_module, "interest_message", lambda topics, peers: interest_message(topics)
+    )
+    old_hub = HubEventBus()
+    one, two = await joined(old_hub), await joined(old_hub)
+    reading = TranscriptArchive()
+    reading.attach(two)
+    asked: list[Event] = []
+    one.subscribe(Topic.SESSION_SYNC, asked.append)
+    await until(lambda: Topic.SESSION_SYNC in two._remote)
+    assert two.peers is None
+    gathering = asyncio.create_task(reading.gather(timeout=0.5))
+    await until(lambda: bool(asked))
+    record = SessionRecord("old", "pop3", "pop3", "10.0.0.9:1", False, 1.0, ended=2.0)
+    for data in (
+        {"action": "record", "record": record.to_json(), "to": current_pid()},
+        {"action": "done", "request": asked[0].data["request"], "to": current_pid()},
+    ):
+        one.publish(Event(Topic.SESSION_SYNC, data, origin=OTHER))
+    await asyncio.sleep(0.2)
+    assert not gathering.done()  # one "done" does not say that all have answered
+    async with asyncio.timeout(10):
+        await gathering
+    assert reading.get("old") is not None
+    # An old hub would drop a "broadcast" it does not know: a plain event goes instead.
+    link = one._link
+    assert link is not None
+    kinds: list[object] = []
+    monkeypatch.setattr(link, "send", lambda message, **_: kinds.append(message["t"]))
+    one.broadcast(Event(Topic.SESSION_CLOSED, {"session": "web-1"}))
+    assert kinds == ["event"]
+    reading.detach()
+    await one.close()
+    await two.close()
+    await old_hub.close()
