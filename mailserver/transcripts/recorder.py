@@ -46,6 +46,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
+from typing import cast
 
 from mailserver.config.model import TranscriptSettings
 from mailserver.events import Event, EventBus, Topic
@@ -335,16 +336,13 @@ class SessionRecorder:
                 batches.append((since, "\n".join(pending)))
                 pending.clear()
             was_empty = not pending
-            if kind == "C":
-                assert self._client is not None and isinstance(payload, bytes)
-                self._client.feed(payload)
-            elif kind == "S":
-                assert self._server is not None and isinstance(payload, bytes)
-                self._server.feed(payload)
-            elif kind == "B":
-                assert self._server is not None and (payload is None or isinstance(payload, int))
-                self._server.dot_body(payload)
-            else:
+            if kind == "C" and self._client is not None:
+                self._client.feed(cast(bytes, payload))
+            elif kind == "S" and self._server is not None:
+                self._server.feed(cast(bytes, payload))
+            elif kind == "B" and self._server is not None:
+                self._server.dot_body(cast("int | None", payload))
+            elif kind == "*":
                 pending.append("*" + str(payload).replace("\n", " "))
             if was_empty and pending:
                 since = when
