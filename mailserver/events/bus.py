@@ -76,6 +76,13 @@ class EventBus(ABC):
         """The topics some subscriber in this process announces (none here)."""
         return frozenset()
 
+    def wants_live(self, topic: str) -> bool:
+        """True if an announcing subscriber, here or in another process, listens to
+        ``topic``: more than this process's quiet ones (its archive), which read
+        what they keep only when asked (a producer may defer work for them)."""
+        topics = self.local_topics()
+        return topic in topics or "*" in topics
+
     def broadcast(self, event: Event) -> None:
         """Deliver here and in every other process, announced or not.
 
@@ -186,6 +193,10 @@ class LocalEventBus(EventBus):
     def local_topics(self) -> frozenset[str]:
         """The topics some subscriber in this process listens to and announces."""
         return self._announced
+
+    def wants_live(self, topic: str) -> bool:
+        announced = self._announced  # (asked per transcript write: no method call)
+        return topic in announced or "*" in announced
 
     def _topics_changed(self) -> None:
         """A topic gained its first or lost its last local subscriber (transports

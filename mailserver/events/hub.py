@@ -174,6 +174,9 @@ class HubEventBus(LocalEventBus):
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or any(peer.wants(topic) for peer in self._peers.values())
 
+    def wants_live(self, topic: str) -> bool:
+        return super().wants_live(topic) or any(peer.wants(topic) for peer in self._peers.values())
+
     @property
     def peers(self) -> int | None:
         return len(self._peers)

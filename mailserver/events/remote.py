@@ -177,6 +177,10 @@ class RemoteEventBus(LocalEventBus):
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or topic in self._remote or "*" in self._remote
 
+    def wants_live(self, topic: str) -> bool:
+        announced, remote = self._announced, self._remote
+        return topic in announced or topic in remote or "*" in announced or "*" in remote
+
     @property
     def peers(self) -> int | None:
         return self._peers

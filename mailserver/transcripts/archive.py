@@ -33,7 +33,7 @@ import sys
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -41,6 +41,7 @@ from typing import Any
 from mailserver.events import Event, EventBus, Subscription, Topic
 from mailserver.events.model import current_pid
 from mailserver.transcripts import packing
+from mailserver.transcripts.recorder import cut_deferred, live_cutter, take_deferred
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,23 @@ class SessionRecord:
     octets: int = 0
     #: The process that serves it (the event's origin): its sessions end with it.
     worker: int = 0
+    #: Lines kept uncut (``recorder.py``, "Deferred cutting"): cuts them when
+    #: something reads them; a finished session's come back as ``(time, lines)``
+    #: batches, a live one's as its recorder's ``session.lines`` events.
+    pending: Callable[[], list[tuple[float, str]]] | None = None
+
+    def _cut_pending(self) -> None:
+        """Cut the lines kept uncut (once). :attr:`octets` stays the raw size the
+        archive counted when the session ended (an upper bound of the cut lines)."""
+        cut, self.pending = self.pending, None
+        if cut is None:
+            return
+        batches = cut()  # a live session's come as session.lines events meanwhile
+        if batches:
+            octets = self.octets
+            for when, packed in batches:
+                self.add(when, packed)
+            self.octets = octets
 
     @property
     def ip(self) -> str:
@@ -136,6 +154,7 @@ class SessionRecord:
     @property
     def batches(self) -> list[tuple[float, str]]:
         """``(time, packed)`` of each batch of lines, in order."""
+        self._cut_pending()
         flat = self.flat
         if flat is None:  # packed: read a copy, keep it packed
             flat = packing.unpack(self.packed or b"")
@@ -152,6 +171,7 @@ class SessionRecord:
 
     def add(self, when: float, packed: str) -> None:
         """Keep one batch of lines (up to :data:`MAX_LINES_PER_SESSION`, then only count)."""
+        self._cut_pending()
         count = packed.count("\n") + 1
         room = MAX_LINES_PER_SESSION - self.line_count
         if count > room:
@@ -173,6 +193,7 @@ class SessionRecord:
 
     def pack(self) -> bool:
         """Compress the batches kept so far (a quiet session); False if nothing to do."""
+        self._cut_pending()
         if not self.flat:
             return False
         self.packed = packing.pack(self.flat)
@@ -181,6 +202,7 @@ class SessionRecord:
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly facts without the lines."""
+        self._cut_pending()  # the line count
         return {
             "session": self.id,
             "protocol": self.protocol,
@@ -208,7 +230,7 @@ class SessionRecord:
     def to_json(self, budget: int = 0) -> dict[str, Any]:
         """Everything, for another process; with ``budget``, the batches that fit in
         about that many octets (the rest counted as dropped), to stay within one event."""
-        batches = self.batches
+        batches = self.batches  # cut first, if they were kept uncut
         dropped = self.dropped
         if budget and self.octets > budget:
             used, keep = 0, 0
@@ -372,6 +394,7 @@ class TranscriptArchive:
         bus = self._bus
         if bus is None:
             return
+        cut_deferred()  # this worker's live sessions kept uncut: their lines now
         self._watch_until = time.monotonic() + WATCH_SECONDS
         if not self._watch:
             self._forget_others_live()  # they may have ended unheard: fresh copies come
@@ -473,6 +496,7 @@ class TranscriptArchive:
         bus = self._bus
         if bus is None:
             return
+        cut_deferred()
         for record in [*self.finished.values(), *self.live.values()]:
             bus.emit(
                 Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET), to=asker
@@ -581,6 +605,7 @@ class TranscriptArchive:
             started=event.time,
             # One int per worker (a decoded event's origin is a new object each time).
             worker=self._worker(event.origin),
+            pending=live_cutter(str(data["session"])),
         )
 
     def _worker(self, pid: int) -> int:
@@ -608,6 +633,11 @@ class TranscriptArchive:
             self._ended_unknown.append(str(event.data.get("session")))
             return
         record.ended = event.time
+        deferred = take_deferred(record.id)  # its lines, uncut, if nobody read them live
+        record.pending = None  # a live cutter has nothing more to cut
+        if deferred is not None:
+            record.pending, raw_octets = deferred
+            record.octets += raw_octets
         record.counts = dict(event.data.get("counts") or {})
         record.tls = bool(event.data.get("tls", record.tls))
         user = event.data.get("user")

@@ -287,11 +287,13 @@ async def test_a_quiet_subscriber_hears_its_own_process_and_asks_nobody_to_send(
     quiet: list[Event] = []
     two.subscribe(Topic.SESSION_CLOSED, quiet.append, announce=False)
     assert two.wants(Topic.SESSION_CLOSED)  # its own sessions are still recorded
+    assert not two.wants_live(Topic.SESSION_CLOSED)  # but nobody reads them as they come
     await asyncio.sleep(0.1)
     assert not one.wants(Topic.SESSION_CLOSED)
     one.publish(Event(Topic.SESSION_CLOSED, {"session": "before"}))
     watching = two.subscribe(Topic.SESSION_CLOSED, lambda event: None)
-    await until(lambda: one.wants(Topic.SESSION_CLOSED))
+    assert two.wants_live(Topic.SESSION_CLOSED)
+    await until(lambda: one.wants(Topic.SESSION_CLOSED) and one.wants_live(Topic.SESSION_CLOSED))
     one.publish(Event(Topic.SESSION_CLOSED, {"session": "while watched"}))
     await until(lambda: bool(quiet))
     watching.close()

@@ -402,6 +402,7 @@ def test_archive_keeps_batches_compactly_and_unpacks_them() -> None:
     bus = LocalEventBus()
     archive = TranscriptArchive()
     archive.attach(bus)
+    bus.subscribe(Topic.SESSION_LINES, lambda event: None)  # a console: cut as they come
     rec = smtp_recorder(bus, 5)
     rec.client(b"EHLO a\r\nNOOP\r\n")
     rec.note("TLS established (TLSv1.3)")
