@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -46,13 +46,6 @@ async def until(condition: Callable[[], bool]) -> None:
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[HubEventBus]:
-    bus = HubEventBus()
-    yield bus
-    await bus.close()
 
 
 async def test_an_event_reaches_the_other_worker_and_the_hub_but_is_not_echoed(

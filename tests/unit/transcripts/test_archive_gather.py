@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -21,13 +20,6 @@ from mailserver.transcripts.archive import SessionRecord, TranscriptArchive
 from tests.unit.events.test_hub import joined, until
 
 OTHER = 1  # the pid of "the other worker"
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[HubEventBus]:
-    bus = HubEventBus()
-    yield bus
-    await bus.close()
 
 
 async def test_no_session_travels_until_a_console_reads_then_they_travel_live(

@@ -41,12 +41,26 @@ CLIENT = [
 ]
 
 
-def session(bus: LocalEventBus, protocol: str = "smtp", close: bool = True) -> SessionRecorder:
-    """The SMTP dialogue above, recorded on ``bus``."""
+def archived() -> tuple[LocalEventBus, TranscriptArchive]:
+    """A bus with only the worker's archive on it (listening quietly, as in a server)."""
+    bus = LocalEventBus()
+    archive = TranscriptArchive()
+    archive.attach(bus)
+    return bus, archive
+
+
+def started(bus: LocalEventBus, protocol: str = "smtp") -> SessionRecorder:
+    """A session begun on ``bus``: the server's greeting sent."""
     recorder = SessionRecorder(
         bus, TranscriptSettings(), protocol, "192.0.2.7", 2525, tls=False, log=log, where="t"
     )
     recorder.server(SERVER[0])
+    return recorder
+
+
+def session(bus: LocalEventBus, protocol: str = "smtp", close: bool = True) -> SessionRecorder:
+    """The SMTP dialogue above, recorded on ``bus``."""
+    recorder = started(bus, protocol)
     for client, server in zip(CLIENT, SERVER[1:], strict=True):
         recorder.client(client)
         recorder.server(server)
@@ -57,9 +71,7 @@ def session(bus: LocalEventBus, protocol: str = "smtp", close: bool = True) -> S
 
 def cut_as_they_came() -> list[tuple[str, str]]:
     """The dialogue's lines with a live listener (a console): cut as they come."""
-    bus = LocalEventBus()
-    archive = TranscriptArchive()
-    archive.attach(bus)
+    bus, archive = archived()
     bus.subscribe(Topic.SESSION_LINES, lambda event: None)
     record = archive.get(session(bus).id)
     assert record is not None and record.pending is None
@@ -67,9 +79,7 @@ def cut_as_they_came() -> list[tuple[str, str]]:
 
 
 def test_an_unread_session_keeps_its_bytes_and_is_cut_the_same_when_read() -> None:
-    bus = LocalEventBus()
-    archive = TranscriptArchive()
-    archive.attach(bus)
+    bus, archive = archived()
     heard: list[str] = []
     bus.subscribe(Topic.SESSION_LINES, lambda e: heard.append(e.topic), announce=False)
     recorder = session(bus)
@@ -86,13 +96,8 @@ def test_an_unread_session_keeps_its_bytes_and_is_cut_the_same_when_read() -> No
 
 
 def test_a_live_session_is_cut_when_its_record_is_read_and_then_as_it_comes() -> None:
-    bus = LocalEventBus()
-    archive = TranscriptArchive()
-    archive.attach(bus)
-    recorder = SessionRecorder(
-        bus, TranscriptSettings(), "smtp", "192.0.2.7", 1, tls=False, log=log, where="t"
-    )
-    recorder.server(SERVER[0])
+    bus, archive = archived()
+    recorder = started(bus)
     recorder.client(CLIENT[0])
     record = archive.get(recorder.id)
     assert record is not None and record.flat == []
@@ -107,13 +112,8 @@ def test_a_live_session_is_cut_when_its_record_is_read_and_then_as_it_comes() ->
 
 
 def test_a_listener_that_reads_live_ends_the_deferring_at_the_next_bytes() -> None:
-    bus = LocalEventBus()
-    archive = TranscriptArchive()
-    archive.attach(bus)
-    recorder = SessionRecorder(
-        bus, TranscriptSettings(), "smtp", "192.0.2.7", 1, tls=False, log=log, where="t"
-    )
-    recorder.server(SERVER[0])
+    bus, _archive = archived()
+    recorder = started(bus)
     console: list[Event] = []
     bus.subscribe(Topic.SESSION_LINES, console.append)  # a console page opens
     assert not console
@@ -127,9 +127,7 @@ def test_a_listener_that_reads_live_ends_the_deferring_at_the_next_bytes() -> No
 def test_gather_and_sync_answers_cut_this_workers_live_sessions() -> None:
     """``cut_deferred`` (which the archive's ``gather`` and its answers call) cuts
     every live deferred session of this process at once."""
-    bus = LocalEventBus()
-    archive = TranscriptArchive()
-    archive.attach(bus)
+    bus, archive = archived()
     live = session(bus, close=False)
     assert archive.live[live.id].flat == []
     cut_deferred()
@@ -138,12 +136,8 @@ def test_gather_and_sync_answers_cut_this_workers_live_sessions() -> None:
 
 
 def test_a_big_session_is_cut_as_it_comes_and_imap_never_defers() -> None:
-    bus = LocalEventBus()
-    archive = TranscriptArchive()
-    archive.attach(bus)
-    big = SessionRecorder(
-        bus, TranscriptSettings(), "smtp", "192.0.2.7", 1, tls=False, log=log, where="t"
-    )
+    bus, archive = archived()
+    big = started(bus)
     big.client(b"DATA\r\n")
     big.server(SERVER[5])
     big.client(b"x" * 100 + b"\r\n")
