@@ -33,7 +33,7 @@ import sys
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -41,7 +41,7 @@ from typing import Any
 from mailserver.events import Event, EventBus, Subscription, Topic
 from mailserver.events.model import current_pid
 from mailserver.transcripts import packing
-from mailserver.transcripts.recorder import cut_deferred, live_cutter, take_deferred
+from mailserver.transcripts.recorder import SessionRecorder, cut_deferred, deferring
 
 log = logging.getLogger(__name__)
 
@@ -129,18 +129,17 @@ class SessionRecord:
     octets: int = 0
     #: The process that serves it (the event's origin): its sessions end with it.
     worker: int = 0
-    #: Lines kept uncut (``recorder.py``, "Deferred cutting"): cuts them when
-    #: something reads them; a finished session's come back as ``(time, lines)``
-    #: batches, a live one's as its recorder's ``session.lines`` events.
-    pending: Callable[[], list[tuple[float, str]]] | None = None
+    #: The recorder (this process's) still holding the lines uncut (``recorder.py``,
+    #: "Deferred cutting"): they are cut when something reads them.
+    pending: SessionRecorder | None = None
 
     def _cut_pending(self) -> None:
         """Cut the lines kept uncut (once). :attr:`octets` stays the raw size the
         archive counted when the session ended (an upper bound of the cut lines)."""
-        cut, self.pending = self.pending, None
-        if cut is None:
+        recorder, self.pending = self.pending, None
+        if recorder is None:
             return
-        batches = cut()  # a live session's come as session.lines events meanwhile
+        batches = recorder.cut_lines()  # a live one's come as session.lines events
         if batches:
             octets = self.octets
             for when, packed in batches:
@@ -605,7 +604,7 @@ class TranscriptArchive:
             started=event.time,
             # One int per worker (a decoded event's origin is a new object each time).
             worker=self._worker(event.origin),
-            pending=live_cutter(str(data["session"])),
+            pending=deferring(str(data["session"])),
         )
 
     def _worker(self, pid: int) -> int:
@@ -633,11 +632,10 @@ class TranscriptArchive:
             self._ended_unknown.append(str(event.data.get("session")))
             return
         record.ended = event.time
-        deferred = take_deferred(record.id)  # its lines, uncut, if nobody read them live
-        record.pending = None  # a live cutter has nothing more to cut
-        if deferred is not None:
-            record.pending, raw_octets = deferred
-            record.octets += raw_octets
+        if record.pending is not None:  # ended uncut: kept so, counted at their raw size
+            record.octets += record.pending.uncut_octets
+            if not record.pending.uncut_octets:
+                record.pending = None  # cut while it ran
         record.counts = dict(event.data.get("counts") or {})
         record.tls = bool(event.data.get("tls", record.tls))
         user = event.data.get("user")

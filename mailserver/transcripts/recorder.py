@@ -45,7 +45,6 @@ import itertools
 import logging
 import time
 import weakref
-from collections.abc import Callable
 from typing import cast
 
 from mailserver.config.model import TranscriptSettings
@@ -83,35 +82,18 @@ _Op = tuple[float, str, object]
 #: Live sessions of this process that defer cutting, by id (:func:`cut_deferred`);
 #: weak, so that a recorder dropped without ``close()`` (a test) is not kept.
 _deferring: weakref.WeakValueDictionary[str, SessionRecorder] = weakref.WeakValueDictionary()
-#: A finished deferred session's cutter and raw size, for the archive's
-#: ``session.closed`` handler to take (:func:`take_deferred`), by session id.
-_finished: dict[str, tuple[Callable[[], list[tuple[float, str]]], int]] = {}
 
 
 def cut_deferred() -> None:
     """Cut every live deferred session of this process now (a console reads)."""
     for recorder in list(_deferring.values()):
-        recorder.cut_now()
+        recorder.cut_lines()
 
 
-def live_cutter(session_id: str) -> Callable[[], list[tuple[float, str]]] | None:
-    """For a live session of this process that defers: what cuts it when its record
-    is read. Its lines then come as ``session.lines`` events; the cutter returns none."""
-    recorder = _deferring.get(session_id)
-    if recorder is None:
-        return None
-
-    def cut() -> list[tuple[float, str]]:
-        recorder.cut_now()
-        return []
-
-    return cut
-
-
-def take_deferred(session_id: str) -> tuple[Callable[[], list[tuple[float, str]]], int] | None:
-    """A session that just closed uncut: its cutter (returning ``(time, lines)``
-    batches, as ``session.lines`` would have carried them) and its raw octets."""
-    return _finished.pop(session_id, None)
+def deferring(session_id: str) -> SessionRecorder | None:
+    """The recorder of a live session of this process that keeps its lines uncut:
+    the archive keeps it with the session's record, to cut them when read."""
+    return _deferring.get(session_id)
 
 
 def new_session_id() -> str:
@@ -259,75 +241,79 @@ class SessionRecorder:
 
     def client(self, data: bytes) -> None:
         """Bytes the client sent, in any pieces."""
-        if self._ops is not None:
-            self._defer("C", data, len(data))
-        elif self._client is not None:
-            self._client.feed(data)
-            if self._pending:
-                self._schedule()
+        self._take_in("C", data, len(data))
 
     def server(self, data: bytes) -> None:
         """Bytes sent to the client, in any pieces."""
-        if self._ops is not None:
-            self._defer("S", data, len(data))
-        elif self._server is not None:
-            self._server.feed(data)
-            if self._pending:
-                self._schedule()
+        self._take_in("S", data, len(data))
 
     def server_body(self, keep: int | None = None) -> None:
         """What the server sends next is a dot-terminated body (POP3 RETR, TOP, LIST)."""
-        if self._ops is not None:
-            self._defer("B", keep, 0)
-        elif self._server is not None:
-            self._server.dot_body(keep)
+        self._take_in("B", keep, 0)
 
     def note(self, text: str) -> None:
         """Something that happened without a line on the wire (TLS, a timeout)."""
-        if self._ops is not None:
-            self._defer("*", text, len(text))
+        self._take_in("*", text, len(text))
+
+    def _take_in(self, kind: str, payload: object, size: int) -> None:
+        """Cut it into lines now, or keep it uncut while deferring (:data:`_Op`)."""
+        ops = self._ops
+        if ops is not None:
+            ops.append((time.time(), kind, payload))
+            self._deferred_octets += size
+            if self._deferred_octets > DEFER_OCTETS or self._events.wants_live(Topic.SESSION_LINES):
+                self.cut_lines()
         elif self._client is not None:
-            self._pending.append("*" + text.replace("\n", " "))  # one line, always
-            self._schedule()
+            self._cut(kind, payload)
+            if self._pending:
+                self._schedule()
+
+    def _cut(self, kind: str, payload: object) -> None:
+        """One :meth:`_take_in` into the streams (their lines go to ``_pending``)."""
+        client, server = self._client, self._server
+        assert client is not None and server is not None
+        if kind == "C":
+            client.feed(cast(bytes, payload))
+        elif kind == "S":
+            server.feed(cast(bytes, payload))
+        elif kind == "B":
+            server.dot_body(cast("int | None", payload))
+        else:
+            self._pending.append("*" + str(payload).replace("\n", " "))  # one line, always
 
     # ---------------------------------------------------------- deferred
 
-    def _defer(self, kind: str, payload: object, size: int) -> None:
-        ops = self._ops
-        assert ops is not None
-        ops.append((time.time(), kind, payload))
-        self._deferred_octets += size
-        if self._deferred_octets > DEFER_OCTETS or self._events.wants_live(Topic.SESSION_LINES):
-            self.cut_now()
+    @property
+    def uncut_octets(self) -> int:
+        """Octets kept uncut (0 once cut, or when the session never deferred)."""
+        return self._deferred_octets if self._ops is not None else 0
 
-    def cut_now(self) -> None:
-        """Stop deferring: cut and publish what came so far, in batches with their
-        times, then go on cutting as it comes."""
+    def cut_lines(self) -> list[tuple[float, str]]:
+        """Cut what is kept uncut, as it would have been cut as it came.
+
+        A live session publishes the lines (``session.lines`` events with their
+        own times) and goes on cutting as they come; it returns none. An ended
+        one returns them as the ``(time, lines)`` batches those events would
+        have carried (its record, read at last, keeps them)."""
         ops = self._ops
         if ops is None:
-            return
+            return []
         self._ops = None
         _deferring.pop(self.id, None)
         self._start_cutting()
-        events = self._take_opened()
-        events += [self._lines_event(when, text) for when, text in self._replay(ops)]
-        self._publish(events)
-
-    def _cut_later(self, ops: list[_Op]) -> Callable[[], list[tuple[float, str]]]:
-        """The cutter of a session that ended deferred (run when its record is read)."""
-
-        def cut() -> list[tuple[float, str]]:
-            self._start_cutting()
+        if self._closed:
             try:
                 return self._replay(ops, ended=True)
             finally:
                 self._stop_cutting()
-
-        return cut
+        events = self._take_opened()
+        events += [self._lines_event(when, text) for when, text in self._replay(ops)]
+        self._publish(events)
+        return []
 
     def _replay(self, ops: list[_Op], *, ended: bool = False) -> list[tuple[float, str]]:
-        """Cut ``ops`` as they would have been cut as they came: ``(time, lines)``
-        batches of at most :data:`FLUSH_DELAY` (or :data:`MAX_BATCH` lines) each."""
+        """Cut ``ops``: ``(time, lines)`` batches of at most :data:`FLUSH_DELAY`
+        (or :data:`MAX_BATCH` lines) each, as :meth:`_schedule` makes them."""
         batches: list[tuple[float, str]] = []
         pending = self._pending
         since = 0.0
@@ -336,14 +322,7 @@ class SessionRecorder:
                 batches.append((since, "\n".join(pending)))
                 pending.clear()
             was_empty = not pending
-            if kind == "C" and self._client is not None:
-                self._client.feed(cast(bytes, payload))
-            elif kind == "S" and self._server is not None:
-                self._server.feed(cast(bytes, payload))
-            elif kind == "B" and self._server is not None:
-                self._server.dot_body(cast("int | None", payload))
-            elif kind == "*":
-                pending.append("*" + str(payload).replace("\n", " "))
+            self._cut(kind, payload)
             if was_empty and pending:
                 since = when
         if ended and self._server is not None:
@@ -426,11 +405,10 @@ class SessionRecorder:
         if self._closed:
             return
         if self._ops is not None and self._events.wants_live(Topic.SESSION_LINES):
-            self.cut_now()  # somebody reads lines as they come now
+            self.cut_lines()  # somebody reads lines as they come now
         self._closed = True
-        ops, self._ops = self._ops, None
-        if ops is not None:
-            _deferring.pop(self.id, None)
+        # Still uncut: they stay with the recorder, which the record keeps (cut_lines).
+        _deferring.pop(self.id, None)
         if self._server is not None:
             self._server.end_response()  # what a shortened last response held
         events = self._take()
@@ -453,11 +431,4 @@ class SessionRecorder:
                 **self._about(),
             }
             events.append(Event(Topic.SESSION_CLOSED, data))
-        if ops:
-            # For the archive's session.closed handler (deliver_locally calls it
-            # in _publish), which keeps it with the record, to cut when read.
-            _finished[self.id] = (self._cut_later(ops), self._deferred_octets)
-        try:
-            self._publish(events)  # a short session's only message between processes
-        finally:
-            _finished.pop(self.id, None)
+        self._publish(events)  # a short session's only message between processes

@@ -86,11 +86,14 @@ def test_an_unread_session_keeps_its_bytes_and_is_cut_the_same_when_read() -> No
     record = archive.get(recorder.id)
     assert record is not None and record.ended is not None
     assert record.pending is not None and record.flat == [] and not heard  # nothing cut
+    raw = sum(len(part) for part in (*SERVER, *CLIENT))
+    assert record.octets == raw  # counted against keep_mb at its raw size
     lines = [(direction, text) for _, direction, text in record.lines]
     assert lines == cut_as_they_came()
     assert ("C", "Z3JvdXAxXzE=") not in lines and ("C", MASK) in lines  # masked as ever
     assert ("C", "line 5") in lines and ("C", "line 6") not in lines  # body_lines: 8
     assert record.pending is None and record.line_count == len(lines)
+    assert record.octets == raw  # the archive's sum counted that, and stays right
     # One batch: every call came within FLUSH_DELAY, stamped with the first line's time.
     assert len(record.batches) == 1 and record.batches[0][0] <= record.ended
 
