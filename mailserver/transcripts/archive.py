@@ -313,6 +313,19 @@ def format_line(when: float, direction: str, text: str) -> str:
     return f"{format_stamp(when)} {direction}: {text}"
 
 
+@dataclass(slots=True)
+class _Question:
+    """A ``session.sync`` question of :meth:`TranscriptArchive.gather`."""
+
+    request: str
+    #: How many workers answer (the hub's count).
+    expected: int
+    #: Done once they all said ``done``, or the wait is over.
+    answered: asyncio.Future[None]
+    #: The workers that said ``done``.
+    heard_from: set[int] = field(default_factory=set)
+
+
 class TranscriptArchive:
     """Subscribes to ``session.*``; answers "who is connected" and "what did they type".
 
@@ -351,11 +364,8 @@ class TranscriptArchive:
         #: ``time.monotonic()`` until which the watch stays.
         self._watch_until = 0.0
         self._watch_timer: asyncio.TimerHandle | None = None
-        #: The gathering in flight: resolved once every other worker answered.
-        self._gathering: asyncio.Future[None] | None = None
-        #: Open questions: request id -> (the workers that answered, how many will,
-        #: what waits for them all).
-        self._questions: dict[str, tuple[set[int], int, asyncio.Future[None]]] = {}
+        #: The question of the gathering in flight, or answered during this watch.
+        self._question: _Question | None = None
 
     def attach(self, bus: EventBus) -> None:
         handlers = {
@@ -401,29 +411,24 @@ class TranscriptArchive:
             self._arm_watch()
             peers = bus.peers
             if peers != 0:
-                loop = asyncio.get_running_loop()
-                self._gathering = loop.create_future()
-                request = self.ask()
                 # How many answer is unknown under a hub of an earlier release: wait
                 # out the timeout (once per watch), taking what comes meanwhile.
-                expected = peers if peers is not None else sys.maxsize
-                self._questions[request] = (set(), expected, self._gathering)
-        gathering = self._gathering
-        if gathering is None or gathering.done():
+                self._question = _Question(
+                    self.ask(),
+                    peers if peers is not None else sys.maxsize,
+                    asyncio.get_running_loop().create_future(),
+                )
+        question = self._question
+        if question is None or question.answered.done():
             return
         try:
-            await asyncio.wait_for(asyncio.shield(gathering), timeout)
+            await asyncio.wait_for(asyncio.shield(question.answered), timeout)
         except TimeoutError:
             if bus.peers is not None:
                 log.warning("transcripts: not every worker answered within %.1f s", timeout)
             # Late answers still add their sessions; nobody waits for them any more.
-            if not gathering.done():
-                gathering.set_result(None)
-            self._questions = {
-                request: question
-                for request, question in self._questions.items()
-                if question[2] is not gathering
-            }
+            if not question.answered.done():
+                question.answered.set_result(None)
 
     def _arm_watch(self) -> None:
         if self._watch_timer is None:
@@ -440,7 +445,7 @@ class TranscriptArchive:
         for subscription in self._watch:
             subscription.close()
         self._watch = []
-        self._gathering = None
+        self._question = None
         bus = self._bus
         if bus is None or not any(topic in bus.local_topics() for topic in SESSION_TOPICS):
             # Nothing here hears their ends any more (a console's live page, the
@@ -471,24 +476,19 @@ class TranscriptArchive:
             if synced is not None:
                 self._adopt(synced)
         elif action == "done":
-            question = self._questions.get(str(data.get("request")))
-            if question is not None:
-                answered, expected, done = question
-                answered.add(event.origin)
-                if len(answered) >= expected:
-                    del self._questions[str(data.get("request"))]
-                    if not done.done():
-                        done.set_result(None)
+            question = self._question
+            if question is not None and data.get("request") == question.request:
+                question.heard_from.add(event.origin)
+                if len(question.heard_from) >= question.expected and not question.answered.done():
+                    question.answered.set_result(None)
 
     def hand_over(self) -> None:
         """A worker that stops (SIGHUP replaces the workers one at a time) gives what
         it keeps to the others, which would otherwise never see its sessions again:
         each record to every process, as an unaddressed answer."""
         bus = self._bus
-        if bus is None or bus.peers == 0:
-            return
-        for record in [*self.finished.values(), *self.live.values()]:
-            bus.emit(Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET))
+        if bus is not None and bus.peers != 0:
+            self._send_records(bus)
 
     def _answer(self, asker: int, request: object) -> None:
         """Every session kept here, to ``asker`` alone, then ``done``."""
@@ -496,11 +496,15 @@ class TranscriptArchive:
         if bus is None:
             return
         cut_deferred()
+        self._send_records(bus, to=asker)
+        bus.emit(Topic.SESSION_SYNC, action="done", request=request, to=asker)
+
+    def _send_records(self, bus: EventBus, **address: int) -> None:
+        """One ``record`` answer per session kept (``to`` one asker, or to all)."""
         for record in [*self.finished.values(), *self.live.values()]:
             bus.emit(
-                Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET), to=asker
+                Topic.SESSION_SYNC, action="record", record=record.to_json(SYNC_BUDGET), **address
             )
-        bus.emit(Topic.SESSION_SYNC, action="done", request=request, to=asker)
 
     def _control(self, event: Event) -> None:
         """A worker died (``worker.gone`` from the supervisor): its mail sessions are over,
