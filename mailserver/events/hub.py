@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from mailserver.events.bus import LocalEventBus
@@ -92,17 +93,12 @@ class HubEventBus(LocalEventBus):
                 if LocalEventBus.wants(self, topic):
                     self.deliver_locally(Event.from_json(raw))
                 # Passed on as it came: no second encoding of the same event.
-                line = peer.link.line
-                self._forward(topic, line if line.endswith(b"\n") else line + b"\n", peer_id)
+                self._forward(_received(peer), peer_id, lambda other: other.wants(topic))
         elif kind == "broadcast":  # to every process, whatever it announced
             raw = message.get("e")
             if isinstance(raw, dict):
                 self.deliver_locally(Event.from_json(raw))
-                line = peer.link.line
-                line = line if line.endswith(b"\n") else line + b"\n"
-                for other_id, other in self._peers.items():
-                    if other_id != peer_id:
-                        other.link.send_line(line)
+                self._forward(_received(peer), peer_id, _everyone)
         elif kind == "events":  # several of one worker's events (publish_many)
             raws = [raw for raw in message.get("e") or () if isinstance(raw, dict)]
             topics = {str(raw.get("topic")) for raw in raws}
@@ -111,15 +107,16 @@ class HubEventBus(LocalEventBus):
                     self.deliver_locally(Event.from_json(raw))
             # Passed on whole to every worker that wants any of them: its bus
             # delivers each to its subscribers (none for a topic it does not want).
-            line = peer.link.line
-            line = line if line.endswith(b"\n") else line + b"\n"
-            for other_id, other in self._peers.items():
-                if other_id != peer_id and any(other.wants(topic) for topic in topics):
-                    other.link.send_line(line)
+            self._forward(
+                _received(peer),
+                peer_id,
+                lambda other: any(other.wants(topic) for topic in topics),
+            )
 
-    def _forward(self, topic: str, line: bytes, skip: int | None) -> None:
+    def _forward(self, line: bytes, skip: int | None, wanted: Callable[[_Peer], bool]) -> None:
+        """``line`` to every worker but ``skip`` that is ``wanted``."""
         for peer_id, peer in self._peers.items():
-            if peer_id != skip and peer.wants(topic):
+            if peer_id != skip and wanted(peer):
                 peer.link.send_line(line)
 
     def _view_for(self, peer: _Peer) -> frozenset[str]:
@@ -162,14 +159,14 @@ class HubEventBus(LocalEventBus):
 
     def _to_workers(self, event: Event) -> None:
         """Send one of this process's events to every worker that wants it."""
-        if any(peer.wants(event.topic) for peer in self._peers.values()):
-            self._forward(event.topic, encode({"t": "event", "e": event.to_json()}), skip=None)
+        topic = event.topic
+        if any(peer.wants(topic) for peer in self._peers.values()):
+            line = encode({"t": "event", "e": event.to_json()})
+            self._forward(line, None, lambda peer: peer.wants(topic))
 
     def broadcast(self, event: Event) -> None:
         self.deliver_locally(event)
-        line = encode({"t": "broadcast", "e": event.to_json()})
-        for peer in self._peers.values():
-            peer.link.send_line(line)
+        self._forward(encode({"t": "broadcast", "e": event.to_json()}), None, _everyone)
 
     def wants(self, topic: str) -> bool:
         return super().wants(topic) or any(peer.wants(topic) for peer in self._peers.values())
@@ -186,3 +183,13 @@ class HubEventBus(LocalEventBus):
         self._peers.clear()
         for peer in peers:
             await peer.link.close()
+
+
+def _received(peer: _Peer) -> bytes:
+    """The line of the message ``peer``'s link is handling, as received, to pass on."""
+    line = peer.link.line
+    return line if line.endswith(b"\n") else line + b"\n"
+
+
+def _everyone(peer: _Peer) -> bool:
+    return True
