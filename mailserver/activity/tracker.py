@@ -101,17 +101,17 @@ class ActivityTracker:
 
     def _login(self, event: Event) -> None:
         data = event.data
-        user = data.get("user")
-        if not user:
+        if not data.get("user"):
             return
-        entry = self._entry(str(user))
+        user = str(data["user"]).lower()
+        entry = self._entry(user)
         entry["last_login"] = event.time
         entry["protocol"] = data.get("protocol") or "?"
         entry["listener"] = data.get("listener") or "?"
         entry["peer"] = data.get("peer") or "?"
         entry["logins"] = int(entry.get("logins") or 0) + 1
-        self._added[str(user).lower()] = self._added.get(str(user).lower(), 0) + 1
-        self._changed(str(user).lower())
+        self._added[user] = self._added.get(user, 0) + 1
+        self._changed(user)
 
     def _closed(self, event: Event) -> None:
         done = exercises_done(event.data)
