@@ -281,8 +281,11 @@ async def test_a_quiet_subscriber_hears_its_own_process_and_asks_nobody_to_send(
     two.subscribe(Topic.SESSION_CLOSED, quiet.append, announce=False)
     assert two.wants(Topic.SESSION_CLOSED)  # its own sessions are still recorded
     assert not two.wants_live(Topic.SESSION_CLOSED)  # but nobody reads them as they come
-    await asyncio.sleep(0.1)
-    assert not one.wants(Topic.SESSION_CLOSED)
+    # A marker: what two announces travels in order, so once one has heard of this...
+    markers: list[Event] = []
+    two.subscribe(Topic.MAILBOX, markers.append)
+    await until(lambda: one.wants(Topic.MAILBOX))
+    assert not one.wants(Topic.SESSION_CLOSED)  # ...it would have heard of that too
     one.publish(Event(Topic.SESSION_CLOSED, {"session": "before"}))
     watching = two.subscribe(Topic.SESSION_CLOSED, lambda event: None)
     assert two.wants_live(Topic.SESSION_CLOSED)
@@ -293,7 +296,8 @@ async def test_a_quiet_subscriber_hears_its_own_process_and_asks_nobody_to_send(
     await until(lambda: not one.wants(Topic.SESSION_CLOSED))
     one.publish(Event(Topic.SESSION_CLOSED, {"session": "after"}))
     two.publish(Event(Topic.SESSION_CLOSED, {"session": "its own"}))
-    await asyncio.sleep(0.2)
+    one.publish(Event(Topic.MAILBOX, {"user": "marker"}))  # after "after", on one link
+    await until(lambda: bool(markers))
     assert [event.data["session"] for event in quiet] == ["while watched", "its own"]
     await one.close()
     await two.close()

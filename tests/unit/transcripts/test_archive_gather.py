@@ -8,7 +8,6 @@ other worker's answers are published with a distinct origin.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -23,19 +22,19 @@ OTHER = 1  # the pid of "the other worker"
 
 
 async def test_no_session_travels_until_a_console_reads_then_they_travel_live(
-    hub: HubEventBus, monkeypatch: pytest.MonkeyPatch
+    hub: HubEventBus, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     one, two = await joined(hub), await joined(hub)
     serving, reading = TranscriptArchive(), TranscriptArchive()
     serving.attach(one)
     reading.attach(two)
     await until(lambda: one.peers == 1 and Topic.SESSION_SYNC in one._remote)
-    for topic in archive_module.SESSION_TOPICS:
-        assert not one.wants(topic) or topic not in one._remote
+    assert not set(archive_module.SESSION_TOPICS) & one._remote  # nobody asks for them
     monkeypatch.setattr(archive_module, "WATCH_SECONDS", 0.5)
-    started = time.monotonic()
-    await reading.gather(timeout=0.3)  # nobody answers (one process): it stops waiting
-    assert 0.25 < time.monotonic() - started < 5
+    # The serving archive ignores a question from its own pid (one process here), so
+    # nobody answers: gather gives up after its timeout, and says so.
+    await reading.gather(timeout=0.3)
+    assert "not every worker answered" in caplog.text
     await until(lambda: Topic.SESSION_LINES in one._remote)
     one.publish(Event(Topic.SESSION_OPENED, {"session": "s1", "protocol": "smtp"}, origin=OTHER))
     await until(lambda: "s1" in reading.live)
@@ -109,7 +108,7 @@ async def test_a_stopping_worker_hands_its_sessions_to_the_others(hub: HubEventB
 
 
 async def test_under_a_hub_that_does_not_count_its_workers_gather_waits_out_its_time(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A supervisor of an earlier release (SIGHUP brought new workers, not a new
     supervisor) says nothing of its peers: the console still asks, takes what comes
@@ -128,7 +127,7 @@ async def test_under_a_hub_that_does_not_count_its_workers_gather_waits_out_its_
     one.subscribe(Topic.SESSION_SYNC, asked.append)
     await until(lambda: Topic.SESSION_SYNC in two._remote)
     assert two.peers is None
-    gathering = asyncio.create_task(reading.gather(timeout=0.5))
+    gathering = asyncio.create_task(reading.gather(timeout=3))
     await until(lambda: bool(asked))
     record = SessionRecord("old", "pop3", "pop3", "10.0.0.9:1", False, 1.0, ended=2.0)
     for data in (
@@ -136,11 +135,13 @@ async def test_under_a_hub_that_does_not_count_its_workers_gather_waits_out_its_
         {"action": "done", "request": asked[0].data["request"], "to": current_pid()},
     ):
         one.publish(Event(Topic.SESSION_SYNC, data, origin=OTHER))
-    await asyncio.sleep(0.2)
+    question = reading._question
+    await until(lambda: question is not None and OTHER in question.heard_from)
+    assert reading.get("old") is not None
     assert not gathering.done()  # one "done" does not say that all have answered
     async with asyncio.timeout(10):
-        await gathering
-    assert reading.get("old") is not None
+        await gathering  # the timeout, without a warning: no count was promised
+    assert "not every worker answered" not in caplog.text
     # An old hub would drop a "broadcast" it does not know: a plain event goes instead.
     link = one._link
     assert link is not None
